@@ -1,0 +1,153 @@
+"""The ``omphalos`` base controller: run, replay, check, plugins."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sys
+from typing import Any
+
+from cement import Controller, ex
+
+from omphalos import __version__
+from omphalos.config import ConfigError, describe_options
+from omphalos.pipeline import Pipeline, QueryError
+from omphalos.registry import default_registry
+from omphalos.report import format_summary, summary_json
+
+from .common import (
+    configure_logging,
+    files_pipeline,
+    gather_config,
+    has_components,
+    replay_until_done,
+    run_until_stopped,
+)
+from .signals import StopFlag
+
+EXIT_CONFIG = 2
+EXIT_DEGRADED = 3
+
+
+class Base(Controller):
+    """``omphalos``: collect web-server logs from many servers and see them live."""
+
+    class Meta:
+        label = "base"
+        description = ("Omphalos collects web-server access logs from many servers and shows, "
+                       "live, what they are doing.")
+        arguments = [
+            (["--config", "-c"], {"action": "append", "default": [], "metavar": "FILE",
+                                  "help": "read this config file too (repeatable)"}),
+            (["--version"], {"action": "version", "version": f"omphalos {__version__}"}),
+        ]
+
+    def _default(self) -> None:
+        self.app.args.print_help()  # type: ignore[attr-defined]
+
+    # -- helpers ------------------------------------------------------------------------
+    def _debug(self) -> bool:
+        return bool(getattr(self.app.pargs, "debug", False) or self.app.debug)
+
+    def _source(self, files: list[str] | None = None, **kwargs: Any) -> Any:
+        source = gather_config(self.app.pargs.config)
+        if files:
+            source = files_pipeline(source, files, **kwargs)
+        elif not has_components(source):
+            raise ConfigError("nothing to do: give log files, or a config with [monitor:NAME]"
+                              " sections (--config FILE)")
+        return source
+
+    def _print_summary(self, pipeline: Pipeline, as_json: bool) -> None:
+        try:
+            summary = pipeline.query("summary", limit=20)
+        except QueryError as exc:
+            print(f"omphalos: no summary: {exc}", file=sys.stderr)
+            return
+        print(summary_json(summary) if as_json else format_summary(summary, top=20))
+
+    # -- commands -----------------------------------------------------------------------
+    @ex(help="run the pipeline from config (or on FILEs) in the foreground",
+        arguments=[(["files"], {"nargs": "*", "metavar": "FILE",
+                                "help": "log files or globs; default: the config's monitors"}),
+                   (["--format", "-f"], {"default": "auto",
+                                         "help": "parser for FILEs (default: auto)"}),
+                   (["--json"], {"action": "store_true",
+                                 "help": "print the final summary as JSON"})])
+    def run(self) -> None:
+        pargs = self.app.pargs
+        source = self._source(pargs.files, parser=pargs.format)
+        pipeline = Pipeline.from_config(source)
+        configure_logging(self._debug(), pipeline.settings.log_level)
+        stop = StopFlag()
+        stop.install()
+        pipeline.start()
+        try:
+            why = run_until_stopped(pipeline, stop)
+        finally:
+            summary_pipeline = pipeline
+            if pipeline.names("collector"):
+                self._print_summary(summary_pipeline, pargs.json)
+            pipeline.stop()
+        self._finish(pipeline, why)
+
+    @ex(help="push whole FILEs through the pipeline as fast as possible; print the summary",
+        arguments=[(["files"], {"nargs": "+", "metavar": "FILE"}),
+                   (["--format", "-f"], {"default": "auto",
+                                         "help": "parser to use (default: auto)"}),
+                   (["--json"], {"action": "store_true", "help": "print the summary as JSON"})])
+    def replay(self) -> None:
+        pargs = self.app.pargs
+        files = [f for pattern in pargs.files for f in (sorted(glob.glob(pattern)) or [pattern])]
+        source = self._source(files, parser=pargs.format, follow=False, checkpoints=False)
+        pipeline = Pipeline.from_config(source)
+        configure_logging(self._debug(), "warning")
+        total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
+        stop = StopFlag()
+        stop.install()
+        pipeline.start()
+        try:
+            why = replay_until_done(pipeline, stop, total)
+            self._print_summary(pipeline, pargs.json)
+        finally:
+            pipeline.stop()
+        self._finish(pipeline, why)
+
+    def _finish(self, pipeline: Pipeline, why: str) -> None:
+        if why == "degraded" or pipeline.degraded:
+            for reason in pipeline.health.snapshot()["reasons"]:
+                print(f"omphalos: pipeline degraded: {reason}", file=sys.stderr)
+            self.app.exit_code = EXIT_DEGRADED
+
+    @ex(help="check the configuration; exit 0 when it is valid")
+    def check(self) -> None:
+        source = gather_config(self.app.pargs.config)
+        if not has_components(source):
+            raise ConfigError("no components configured (add [monitor:NAME] or "
+                              "[collector:NAME] sections)", file=", ".join(source.files) or None)
+        pipeline = Pipeline.from_config(source)
+        files = ", ".join(source.files) or "(no files)"
+        print(f"config OK: {files}: {len(pipeline.components)} components: "
+              f"{', '.join(pipeline.components)}")
+
+    @ex(help="list every plugin found, with its options",
+        arguments=[(["--json"], {"action": "store_true", "help": "as JSON"})])
+    def plugins(self) -> None:
+        registry = default_registry()
+        rows: list[dict[str, Any]] = []
+        for cls in registry.all():
+            rows.append({"kind": cls.kind, "name": cls.name, "description": cls.description,
+                         "module": cls.__module__,
+                         "options": [{"name": n, "type": t, "default": d, "doc": doc}
+                                     for n, t, d, doc in describe_options(cls.Config)]})
+        if self.app.pargs.json:
+            print(json.dumps(rows, indent=2))
+            return
+        for row in rows:
+            print(f"{row['kind']:<10} {row['name']:<14} {row['description']}")
+            for opt in row["options"]:
+                print(f"{'':<12}{opt['name']} ({opt['type']}, default {opt['default']}): "
+                      f"{opt['doc']}")
+        for error in registry.errors:
+            print(f"broken plugin: {error}", file=sys.stderr)

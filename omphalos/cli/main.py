@@ -1,0 +1,46 @@
+"""The ``omphalos`` command: a cement 3 application."""
+
+from __future__ import annotations
+
+import sys
+
+from cement import App
+from cement.core.exc import CaughtSignal
+
+from omphalos.config import ConfigError
+
+from .base import EXIT_CONFIG, Base
+
+#: Controllers of the command; each adds its subcommands to ``omphalos``.
+HANDLERS: list[type] = [Base]
+
+
+class OmphalosApp(App):
+    """cement application; config files are read by :mod:`omphalos.config` (see README)."""
+
+    class Meta:
+        label = "omphalos"
+        base_controller = "base"
+        handlers = HANDLERS
+        # Omphalos reads the cement places itself, to name the file of every bad key.
+        config_files: list[str] = []
+        config_dirs: list[str] = []
+        catch_signals = None
+        exit_on_close = True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``omphalos`` console script."""
+    with OmphalosApp(argv=argv) as app:
+        try:
+            app.run()
+        except ConfigError as exc:
+            print(f"omphalos: config error: {exc}", file=sys.stderr)
+            app.exit_code = EXIT_CONFIG
+        except CaughtSignal:  # pragma: no cover - catch_signals is off
+            pass
+        return int(app.exit_code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

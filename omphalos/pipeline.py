@@ -1,0 +1,255 @@
+"""The pipeline: built from config, connected, started, queried and stopped as one object.
+
+This is the embedding API::
+
+    from omphalos import Pipeline
+
+    with Pipeline.from_config({"monitor:web": {"paths": "/var/log/nginx/access.log"},
+                               "collector:summary": {}}) as pipeline:
+        pipeline.wait_idle(timeout=10)
+        print(pipeline.query("summary"))
+
+The library installs no signal handler and stops only its own actors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pykka
+
+from .config import ConfigError, ConfigSource, load_ini
+from .directory import Directory
+from .messages import Query, Stop
+from .plugin import KINDS, PluginContext
+from .registry import Registry, default_registry
+from .scheduler import Scheduler
+from .settings import Settings
+from .supervisor import ChildFailed, Health, Supervisor, SupervisorTicker
+from .topology import ComponentSpec, build_components, build_settings
+
+log = logging.getLogger("omphalos.pipeline")
+
+START_ORDER = ("collector", "transport", "parser", "monitor", "output")
+STOP_ORDER = ("output", "monitor", "parser", "transport", "collector")
+
+
+class QueryError(RuntimeError):
+    """A query could not be answered: no such collector, it is dead, or it timed out."""
+
+
+class Pipeline:
+    """Components wired as the config says, each a supervised actor."""
+
+    def __init__(self, components: Iterable[ComponentSpec], settings: Settings | None = None,
+                 *, config: ConfigSource | None = None) -> None:
+        self.settings = settings or Settings()
+        self.components = {c.name: c for c in components}
+        self.config = config
+        self.directory = Directory()
+        self.scheduler = Scheduler(self.directory)
+        self.health = Health()
+        self._supervisor: pykka.ActorRef[Any] | None = None
+        self._ticker: SupervisorTicker | None = None
+        self._stopping = threading.Event()
+        self.started = False
+
+    # -- building ------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]]
+                    | ConfigSource, *, kinds: Iterable[str] = KINDS,
+                    registry: Registry | None = None) -> Pipeline:
+        """Build from an INI file path, a ``{section: {key: value}}`` dict or a ConfigSource.
+
+        Raises ConfigError (naming file, section and key) for anything wrong.
+        """
+        if isinstance(config, ConfigSource):
+            source = config
+        elif isinstance(config, (str, os.PathLike)):
+            source = load_ini([Path(config)])
+        else:
+            source = ConfigSource.from_dict(config)
+        settings = build_settings(source)
+        components = build_components(source, registry or default_registry(), kinds)
+        if not components:
+            raise ConfigError("no components configured (add a [monitor:NAME] or "
+                              "[collector:NAME] section)", file=", ".join(source.files) or None)
+        return cls(components, settings, config=source)
+
+    def names(self, kind: str) -> list[str]:
+        """Component names of one kind, in config order."""
+        return [n for n, c in self.components.items() if c.kind == kind]
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _start_child(self, name: str) -> pykka.ActorRef[Any]:
+        spec = self.components[name]
+        context = PluginContext(name=name, settings=self.settings, directory=self.directory,
+                                scheduler=self.scheduler, inputs=spec.inputs,
+                                outputs=spec.outputs, on_failure=self._report_failure,
+                                pipeline=self)
+        ref = spec.cls.start(context, spec.config)
+        self.directory.register(name, ref)
+        return ref
+
+    def _report_failure(self, name: str, error: BaseException | None) -> None:
+        if self._stopping.is_set() or self._supervisor is None:
+            return
+        try:
+            self._supervisor.tell(ChildFailed(name, f"{type(error).__name__}: {error}"))
+        except pykka.ActorDeadError:
+            pass
+
+    def start(self) -> Pipeline:
+        """Start every component (collectors first, monitors last) under a supervisor."""
+        if self.started:
+            return self
+        self._stopping.clear()
+        self.scheduler.start()
+        self._supervisor = Supervisor.start(self.settings, self.directory, self.health,
+                                            self._start_child)
+        self.started = True
+        try:
+            proxy = self._supervisor.proxy()
+            for kind in START_ORDER:
+                for name in self.names(kind):
+                    self._start_child(name)
+                    proxy.watch(name).get(timeout=self.settings.ask_timeout_secs)
+            self._ticker = SupervisorTicker(self._supervisor)
+            self._ticker.start()
+        except BaseException:
+            self.stop(timeout=2.0)
+            raise
+        log.info("pipeline started: %s", ", ".join(self.components))
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop reading, wait (at most ``timeout`` s) for batches in flight, stop everything.
+
+        Offsets of acknowledged batches are committed; what is still unacknowledged when the
+        time is up is read again at the next start.
+        """
+        if not self.started:
+            return
+        deadline = time.monotonic() + timeout
+        for name in self.names("monitor"):
+            self._tell(name, Stop())
+        self._wait(lambda: all(s.get("in_flight", 0) == 0 for s in self._statuses("monitor")),
+                   deadline)
+        self._stopping.set()
+        if self._ticker is not None:
+            self._ticker.stop()
+        if self._supervisor is not None:
+            try:
+                self._supervisor.proxy().stop_watching().get(timeout=1.0)
+            except Exception:  # noqa: BLE001 - stopping anyway
+                pass
+            self._supervisor.stop(block=True, timeout=2.0)
+            self._supervisor = None
+        for kind in STOP_ORDER:
+            for name in self.names(kind):
+                ref = self.directory.get(name)
+                if ref is None:
+                    continue
+                try:
+                    ref.stop(block=True, timeout=max(0.5, deadline - time.monotonic()))
+                except (pykka.Timeout, pykka.ActorDeadError):
+                    log.warning("%s did not stop in time", name)
+                self.directory.unregister(name)
+        self.scheduler.stop()
+        self.started = False
+        log.info("pipeline stopped")
+
+    def __enter__(self) -> Pipeline:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- asking --------------------------------------------------------------------------
+    def _tell(self, name: str, message: Any) -> None:
+        self.directory.tell(name, message)
+
+    def ask(self, name: str, message: Any, timeout: float | None = None) -> Any:
+        """Ask component ``name``; QueryError when it is absent, dead or too slow."""
+        ref = self.directory.get(name)
+        if ref is None:
+            raise QueryError(f"{name} is not running")
+        try:
+            return ref.ask(message, timeout=timeout or self.settings.ask_timeout_secs)
+        except pykka.ActorDeadError:
+            raise QueryError(f"{name} is not running") from None
+        except pykka.Timeout:
+            raise QueryError(f"{name} did not answer within "
+                             f"{timeout or self.settings.ask_timeout_secs:g}s") from None
+
+    def ask_async(self, name: str, message: Any) -> pykka.Future[Any]:
+        """Ask without waiting: a Future (get it with a timeout)."""
+        ref = self.directory.get(name)
+        if ref is None:
+            raise QueryError(f"{name} is not running")
+        return ref.ask(message, block=False)
+
+    def query(self, kind: str = "summary", collector: str | None = None,
+              timeout: float | None = None, **params: Any) -> Any:
+        """Ask a collector (the first one that answers ``kind`` when none is named)."""
+        names = [collector if collector and ":" in collector else f"collector:{collector}"
+                 ] if collector else self.names("collector")
+        if not names:
+            raise QueryError("no collector in this pipeline")
+        errors = []
+        for name in names:
+            try:
+                return self.ask(name, Query(kind, dict(params)), timeout)
+            except (QueryError, ValueError) as exc:
+                errors.append(str(exc))
+        raise QueryError("; ".join(errors))
+
+    def _statuses(self, kind: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for name in (self.names(kind) if kind else list(self.components)):
+            try:
+                out.append(self.ask(name, Query("status"), timeout=2.0))
+            except QueryError as exc:
+                out.append({"name": name, "error": str(exc)})
+        return out
+
+    def status(self) -> dict[str, Any]:
+        """Health (degraded or not, why) and every actor's own status."""
+        health = self.health.snapshot()
+        for item in self._statuses():
+            name = item.get("name", "")
+            health["actors"].setdefault(name, {}).update(item)
+        return health
+
+    @property
+    def degraded(self) -> bool:
+        return self.health.degraded
+
+    def wait_idle(self, timeout: float = 30.0, poll: float = 0.02) -> bool:
+        """Wait until every monitor has read all it can and nothing is in flight.
+
+        False on timeout, or as soon as the pipeline is degraded.
+        """
+        deadline = time.monotonic() + timeout
+
+        def idle() -> bool:
+            statuses = self._statuses("monitor")
+            return all(s.get("idle", False) for s in statuses)
+
+        return self._wait(idle, deadline, poll)
+
+    def _wait(self, condition: Any, deadline: float, poll: float = 0.02) -> bool:
+        while True:
+            if self.health.degraded:
+                return False
+            if condition():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)

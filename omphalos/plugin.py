@@ -1,0 +1,445 @@
+"""Base classes of the five plugin kinds. Every plugin instance is a pykka ThreadingActor.
+
+A plugin class declares, once: ``name`` (its registry name), ``kind``, ``description`` (one
+line) and ``Config`` (a frozen dataclass whose fields are declared with
+:func:`omphalos.config.option`). The pipeline builds each instance with a
+:class:`PluginContext` (who it is, whom it talks to) and its checked config.
+
+Hooks a plugin overrides, all run in the actor's own thread:
+
+- ``setup()`` once when the actor starts, ``teardown()`` once when it stops;
+- ``on_tick(now)`` every ``tick_secs`` seconds when the class sets ``tick_secs``;
+- ``handle(message)`` for messages the base class does not know;
+- kind-specific ones, documented on each base class below.
+
+Exceptions escaping a hook kill the actor; the supervisor then restarts it. Queries (asked,
+not told) never kill: the error goes back to the asker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pykka
+
+from .config import option
+from .messages import Ack, Applied, Batch, Deliver, LineChunk, Query, Source, Stop, Tick
+
+if TYPE_CHECKING:
+    from .directory import Directory
+    from .scheduler import Scheduler
+    from .settings import Settings
+
+__all__ = ["PluginContext", "Plugin", "MonitorPlugin", "ParserPlugin", "TransportPlugin",
+           "CollectorPlugin", "OutputPlugin", "KINDS", "MonitorConfig", "NoConfig"]
+
+KINDS = ("monitor", "parser", "transport", "collector", "output")
+
+
+@dataclass
+class PluginContext:
+    """What a plugin instance knows of the pipeline around it.
+
+    ``name`` is the instance's component name (``monitor:web``), ``inputs`` and ``outputs``
+    the component names upstream and downstream of it.
+    """
+
+    name: str
+    settings: Settings
+    directory: Directory
+    scheduler: Scheduler | None = None
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    on_failure: Callable[[str, BaseException | None], None] | None = None
+    pipeline: Any = None  # the Pipeline, for outputs that query collectors
+
+
+@dataclass(frozen=True)
+class NoConfig:
+    """A plugin without options."""
+
+
+class Plugin(pykka.ThreadingActor):
+    """Common base: identity, config, counters, ticks, failure reporting."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Config: ClassVar[type] = NoConfig
+    #: Seconds between ``on_tick`` calls; 0 for no ticks.
+    tick_secs: ClassVar[float] = 0.0
+
+    def __init__(self, context: PluginContext, config: Any) -> None:
+        super().__init__()
+        self.context = context
+        self.config = config
+        self.log = logging.getLogger(f"omphalos.{self.kind}.{context.name.split(':', 1)[-1]}")
+        #: received / sent / errored and plugin-specific counts, shown by ``status``.
+        self.counters: Counter[str] = Counter()
+
+    # -- pykka lifecycle (actor thread) ---------------------------------------------------
+    def on_start(self) -> None:
+        self.setup()
+        if self.tick_interval() and self.context.scheduler is not None:
+            self.context.scheduler.every(self.context.name, self.tick_interval())
+
+    def tick_interval(self) -> float:
+        """Seconds between ticks for this instance (default: the class's ``tick_secs``)."""
+        return self.tick_secs
+
+    def on_stop(self) -> None:
+        if self.context.scheduler is not None:
+            self.context.scheduler.cancel(self.context.name)
+        self.teardown()
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        self.log.error("%s died: %r", self.context.name, exception_value)
+        if self.context.scheduler is not None:
+            self.context.scheduler.cancel(self.context.name)
+        try:
+            self.teardown()
+        except Exception:
+            self.log.exception("teardown after failure failed")
+        if self.context.on_failure is not None:
+            self.context.on_failure(self.context.name, exception_value)
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Tick):
+            return self.on_tick(message.now)
+        if isinstance(message, Query):
+            return self.answer(message)
+        if isinstance(message, Stop):
+            return self.flush()
+        return self.handle(message)
+
+    # -- hooks -------------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Open files, sockets, threads. Runs in the actor thread when it starts."""
+
+    def teardown(self) -> None:
+        """Release what ``setup`` took. Runs in the actor thread when it stops or dies."""
+
+    def on_tick(self, now: float) -> None:
+        """Periodic work; ``now`` is ``time.monotonic()``."""
+
+    def flush(self) -> None:
+        """Finish what is buffered (the pipeline asks this before a clean stop)."""
+
+    def handle(self, message: Any) -> Any:
+        """A message the base class does not know."""
+        self.log.warning("ignored unexpected message %r", type(message).__name__)
+        return None
+
+    def answer(self, query: Query) -> Any:
+        """Answer a query; the base answers ``status`` with the counters."""
+        if query.kind == "status":
+            return self.status()
+        raise ValueError(f"{self.context.name} does not answer {query.kind!r} queries")
+
+    def status(self) -> dict[str, Any]:
+        """What ``omphalos status`` shows of this actor."""
+        return {"name": self.context.name, "plugin": self.name, "kind": self.kind,
+                "counters": dict(self.counters)}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def send(self, message: Any) -> None:
+        """Tell every downstream component ``message``."""
+        for target in self.context.outputs:
+            self.context.directory.tell(target, message)
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Options every monitor has (flow control)."""
+
+    max_in_flight: int = option(8, "Batches sent but not yet acknowledged before reading "
+                                   "pauses (credit-based flow control).")
+    ack_timeout_secs: float = option(30.0, "Seconds to wait for an acknowledgement before "
+                                           "re-sending from the last committed offset.")
+    host: str = option("", "Source host name put on every record; empty: the [omphalos] "
+                           "host setting.")
+
+
+@dataclass
+class _InFlight:
+    file_id: str
+    start: int
+    end: int
+    sent_at: float
+    acked: bool = False
+
+
+class MonitorPlugin(Plugin):
+    """A monitor reads sources and emits ``LineChunk``s with :meth:`emit`.
+
+    The base class does the flow control: at most ``max_in_flight`` chunks unacknowledged
+    (:meth:`has_credit`), acknowledgements matched to chunks, and offsets handed to
+    :meth:`commit` in order per file, only up to the last contiguous acknowledged byte. When
+    an acknowledgement is overdue it calls :meth:`rewind` so the subclass re-reads from its
+    committed offsets (collectors skip what they already applied).
+
+    Subclass hooks: ``commit(file_id, offset)``, ``rewind()``, ``resume()`` (credit came
+    back: read more). A monitor must give a file a new ``file_id`` whenever its content
+    starts over (truncation), since offsets are only meaningful within one identity.
+    """
+
+    kind = "monitor"
+    Config: ClassVar[type] = MonitorConfig
+
+    def __init__(self, context: PluginContext, config: Any) -> None:
+        super().__init__(context, config)
+        self._seq = 0
+        self._in_flight: OrderedDict[int, _InFlight] = OrderedDict()
+        self.host = getattr(config, "host", "") or context.settings.host_name
+
+    def has_credit(self) -> bool:
+        return len(self._in_flight) < self.config.max_in_flight
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def source(self, path: str, file_id: str) -> Source:
+        return Source(self.host, path, file_id, self.context.name)
+
+    def emit(self, source: Source, start: int, end: int, data: bytes) -> None:
+        """Send bytes ``[start, end)`` of ``source`` (complete lines) downstream."""
+        self._seq += 1
+        self._in_flight[self._seq] = _InFlight(source.file_id, start, end, time.monotonic())
+        self.counters["chunks_sent"] += 1
+        self.counters["bytes_sent"] += end - start
+        self.send(LineChunk(source, self._seq, start, end, data))
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, Ack):
+            self._on_ack(message)
+            return None
+        return super().handle(message)
+
+    def _on_ack(self, ack: Ack) -> None:
+        entry = self._in_flight.get(ack.seq)
+        if entry is None:
+            return  # an ack for a chunk we already gave up on (after a rewind)
+        if not ack.accepted:
+            self.counters["chunks_refused"] += 1
+        entry.acked = True
+        # commit, per file, the longest acknowledged prefix of what was sent
+        for seq, item in list(self._in_flight.items()):
+            if item.file_id != entry.file_id:
+                continue
+            if not item.acked:
+                break
+            del self._in_flight[seq]
+            self.counters["chunks_acked"] += 1
+            self.commit(item.file_id, item.end)
+        self.resume()
+
+    def check_ack_timeouts(self, now: float) -> None:
+        """Rewind when the oldest unacknowledged chunk is older than ``ack_timeout_secs``."""
+        if not self._in_flight:
+            return
+        oldest = next(iter(self._in_flight.values()))
+        if now - oldest.sent_at > self.config.ack_timeout_secs:
+            self.log.warning("no acknowledgement for %.0fs: re-sending from committed offsets",
+                             now - oldest.sent_at)
+            self.counters["rewinds"] += 1
+            self._in_flight.clear()
+            self.rewind()
+
+    def on_tick(self, now: float) -> None:
+        self.check_ack_timeouts(now)
+
+    def commit(self, file_id: str, offset: int) -> None:
+        """Everything of ``file_id`` before ``offset`` is safely downstream."""
+
+    def rewind(self) -> None:
+        """Forget what was sent and not acknowledged; read again from committed offsets."""
+
+    def resume(self) -> None:
+        """Credit is available again."""
+
+
+class ParserPlugin(Plugin):
+    """A parser turns each ``LineChunk`` into a ``Batch`` with :meth:`parse`."""
+
+    kind = "parser"
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, LineChunk):
+            batch = self.parse(message)
+            self.counters["lines"] += batch.lines
+            self.counters["unparsed"] += batch.unparsed
+            self.send(batch)
+            return None
+        if isinstance(message, Ack):  # acks never pass through parsers; route them anyway
+            self.context.directory.tell(message.origin, message)
+            return None
+        return super().handle(message)
+
+    def parse(self, chunk: LineChunk) -> Batch:
+        """Parse every line of ``chunk``; never raise for bad input."""
+        raise NotImplementedError
+
+
+@dataclass
+class _Pending:
+    batch: Batch
+    waiting: set[str]
+    since: float
+    on_done: Callable[[Batch], None] = field(repr=False, default=lambda b: None)
+
+
+class TransportPlugin(Plugin):
+    """A transport carries batches from parsers to collectors, maybe across machines.
+
+    Sending side: :meth:`send_batch` gets each ``Batch`` from an upstream parser. Receiving
+    side: call :meth:`deliver` with each batch that arrives; ``on_done`` runs once every
+    downstream collector has applied it, which is when the batch may be acknowledged to its
+    monitor (:meth:`ack_local` for a monitor in this process).
+    """
+
+    kind = "transport"
+    tick_secs = 1.0
+    #: Seconds a delivered batch may wait for collectors before it is forgotten (the
+    #: monitor then re-sends it).
+    delivery_timeout_secs: ClassVar[float] = 30.0
+
+    def __init__(self, context: PluginContext, config: Any) -> None:
+        super().__init__(context, config)
+        self._pending: dict[tuple[str, int], _Pending] = {}
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, Batch):
+            self.counters["received"] += 1
+            self.send_batch(message)
+            return None
+        if isinstance(message, Applied):
+            self._on_applied(message)
+            return None
+        if isinstance(message, Ack):
+            self.context.directory.tell(message.origin, message)
+            return None
+        return super().handle(message)
+
+    def send_batch(self, batch: Batch) -> None:
+        """Carry ``batch`` towards the collectors."""
+        raise NotImplementedError
+
+    def deliver(self, batch: Batch, on_done: Callable[[Batch], None]) -> None:
+        """Hand ``batch`` to every downstream collector; ``on_done(batch)`` when all applied."""
+        key = (batch.source.origin, batch.seq)
+        targets = set(self.context.outputs)
+        if not targets:
+            on_done(batch)
+            return
+        self._pending[key] = _Pending(batch, set(targets), time.monotonic(), on_done)
+        deliver = Deliver(batch, self.actor_ref)
+        for target in targets:
+            if not self.context.directory.tell(target, deliver):
+                self.counters["undeliverable"] += 1
+
+    def _on_applied(self, applied: Applied) -> None:
+        key = (applied.origin, applied.seq)
+        pending = self._pending.get(key)
+        if pending is None:
+            return
+        pending.waiting.discard(applied.collector)
+        if not pending.waiting:
+            del self._pending[key]
+            self.counters["delivered"] += 1
+            pending.on_done(pending.batch)
+
+    def ack_local(self, batch: Batch) -> None:
+        """Acknowledge ``batch`` to its monitor, which lives in this process."""
+        self.context.directory.tell(
+            batch.source.origin,
+            Ack(batch.source.origin, batch.seq, batch.source.file_id, batch.end))
+
+    def on_tick(self, now: float) -> None:
+        expired = [k for k, p in self._pending.items()
+                   if now - p.since > self.delivery_timeout_secs]
+        for key in expired:
+            del self._pending[key]
+            self.counters["delivery_timeouts"] += 1
+
+
+class CollectorPlugin(Plugin):
+    """A collector keeps data and answers queries.
+
+    Subclasses implement :meth:`apply` (add a batch's records) and :meth:`answer`. The base
+    class skips what was already applied: per file identity it remembers the end offset
+    applied, drops a batch that lies before it and trims one that overlaps it, so a batch
+    re-sent after a crash is never counted twice.
+    """
+
+    kind = "collector"
+    #: File identities remembered for de-duplication (least recently used are forgotten).
+    max_tracked_files: ClassVar[int] = 100_000
+
+    def __init__(self, context: PluginContext, config: Any) -> None:
+        super().__init__(context, config)
+        self._applied: OrderedDict[str, int] = OrderedDict()
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, Deliver):
+            self.receive(message.batch)
+            reply = Applied(self.context.name, message.batch.source.origin, message.batch.seq)
+            ref = message.reply_to
+            if ref is not None:
+                try:
+                    ref.tell(reply)
+                except pykka.ActorDeadError:
+                    self.counters["reply_lost"] += 1
+            return None
+        if isinstance(message, Batch):
+            self.receive(message)
+            return None
+        return super().handle(message)
+
+    def receive(self, batch: Batch) -> None:
+        """De-duplicate ``batch`` against what was applied, then :meth:`apply` the rest."""
+        file_id = batch.source.file_id
+        done = self._applied.get(file_id, 0)
+        if batch.end <= done:
+            self.counters["duplicate_batches"] += 1
+            return
+        if batch.start < done:
+            offsets = batch.records.offsets()
+            keep = [i for i, off in enumerate(offsets) if off >= done]
+            self.counters["duplicate_lines"] += len(offsets) - len(keep)
+            batch = _trimmed(batch, keep, done)
+        self._applied[file_id] = batch.end
+        self._applied.move_to_end(file_id)
+        if len(self._applied) > self.max_tracked_files:
+            self._applied.popitem(last=False)
+        self.counters["batches"] += 1
+        self.counters["records"] += len(batch.records)
+        self.apply(batch)
+
+    def apply(self, batch: Batch) -> None:
+        """Add the records of ``batch`` (already de-duplicated)."""
+        raise NotImplementedError
+
+
+def _trimmed(batch: Batch, keep: list[int], start: int) -> Batch:
+    """``batch`` with only the records at ``keep``, starting at ``start``."""
+    bad = tuple(b for b in batch.bad if b.offset >= start)
+    lines = len(keep) + sum(1 for b in batch.bad if b.offset >= start)
+    return Batch(batch.source, batch.seq, start, batch.end, batch.records.select(keep),
+                 lines, unparsed=len(bad), unparsed_reasons=dict(Counter(b.reason for b in bad)),
+                 bad=bad)
+
+
+class OutputPlugin(Plugin):
+    """An output shows what collectors know; it queries them, never blocking for long.
+
+    ``context.inputs`` names the collectors it reads; ``context.pipeline.query`` asks them
+    with a timeout.
+    """
+
+    kind = "output"

@@ -1,0 +1,93 @@
+"""Finds plugins through the ``omphalos.plugins`` entry-point group.
+
+Built-in plugins are declared in ``setup.py`` under the same group as third-party ones, so
+there is one way to find a plugin. A class that does not fit the plugin spec is rejected when
+it is loaded, with the entry point named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from importlib.metadata import entry_points
+from typing import Any
+
+from .config import ConfigError
+from .plugin import KINDS, Plugin
+
+GROUP = "omphalos.plugins"
+log = logging.getLogger("omphalos.registry")
+
+
+class PluginSpecError(TypeError):
+    """A plugin class that does not declare what every plugin must."""
+
+
+def check_plugin(cls: Any, where: str) -> type[Plugin]:
+    """Return ``cls`` if it is a well-formed plugin class, else raise PluginSpecError."""
+    if not (isinstance(cls, type) and issubclass(cls, Plugin)):
+        raise PluginSpecError(f"{where}: not a subclass of omphalos.plugin.Plugin")
+    if cls.kind not in KINDS:
+        raise PluginSpecError(f"{where}: kind {cls.kind!r} is not one of {', '.join(KINDS)}")
+    if not cls.name or not cls.description:
+        raise PluginSpecError(f"{where}: a plugin must declare name and description")
+    if not dataclasses.is_dataclass(cls.Config):
+        raise PluginSpecError(f"{where}: Config must be a dataclass")
+    for f in dataclasses.fields(cls.Config):
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise PluginSpecError(f"{where}: option {f.name} has no default")
+        if not f.metadata.get("doc"):
+            raise PluginSpecError(f"{where}: option {f.name} has no doc string (use option())")
+    return cls
+
+
+class Registry:
+    """Plugin classes by (kind, name)."""
+
+    def __init__(self) -> None:
+        self._plugins: dict[tuple[str, str], type[Plugin]] = {}
+        self.errors: list[str] = []
+
+    def add(self, cls: type[Plugin], where: str = "") -> None:
+        check_plugin(cls, where or repr(cls))
+        self._plugins[(cls.kind, cls.name)] = cls
+
+    def get(self, kind: str, name: str, *, file: str | None = None,
+            section: str | None = None) -> type[Plugin]:
+        try:
+            return self._plugins[(kind, name)]
+        except KeyError:
+            known = ", ".join(sorted(n for k, n in self._plugins if k == kind)) or "none"
+            raise ConfigError(f"unknown {kind} plugin {name!r} (known: {known})", file=file,
+                              section=section, key="plugin") from None
+
+    def has(self, kind: str, name: str) -> bool:
+        return (kind, name) in self._plugins
+
+    def all(self) -> list[type[Plugin]]:
+        return [self._plugins[k] for k in sorted(self._plugins, key=lambda k: (KINDS.index(
+            k[0]), k[1]))]
+
+    @classmethod
+    def discover(cls) -> Registry:
+        """Load every plugin registered under the entry-point group."""
+        registry = cls()
+        for ep in entry_points(group=GROUP):
+            where = f"entry point {ep.name} = {ep.value}"
+            try:
+                registry.add(ep.load(), where)
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide others
+                registry.errors.append(f"{where}: {exc}")
+                log.error("cannot load plugin: %s: %s", where, exc)
+        return registry
+
+
+_default: Registry | None = None
+
+
+def default_registry() -> Registry:
+    """The registry of installed plugins, discovered once per process."""
+    global _default
+    if _default is None:
+        _default = Registry.discover()
+    return _default

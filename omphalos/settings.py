@@ -1,0 +1,47 @@
+"""Process-wide settings: the ``[omphalos]`` section of the config."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+from .config import option
+
+
+def _default_state_dir() -> str:
+    if os.geteuid() == 0:
+        return "/var/lib/omphalos"
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(base, "omphalos")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Options of the ``[omphalos]`` section, shared by every plugin of the process."""
+
+    host: str = option("", "This machine's name on every record it reads; empty: the "
+                           "host name.")
+    state_dir: str = option("", "Where checkpoints, spools and history live; empty: "
+                                "/var/lib/omphalos as root, else ~/.local/state/omphalos.")
+    ask_timeout_secs: float = option(5.0, "Longest wait for any actor's answer.")
+    max_restarts: int = option(5, "Restarts of one actor within restart_window_secs before "
+                                  "the pipeline is marked degraded and the actor given up.")
+    restart_window_secs: float = option(60.0, "Window over which restarts are counted.")
+    restart_backoff_secs: float = option(0.2, "First restart delay; doubles per restart in "
+                                              "the window, up to 30 s.")
+    log_level: str = option("info", "debug, info, warning or error.")
+
+    def validate(self) -> None:
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise ValueError("expected debug, info, warning or error", "log_level")
+        if self.max_restarts < 0:
+            raise ValueError("must be 0 or more", "max_restarts")
+
+    @property
+    def host_name(self) -> str:
+        return self.host or socket.gethostname()
+
+    @property
+    def state_path(self) -> str:
+        return self.state_dir or _default_state_dir()

@@ -1,0 +1,116 @@
+"""From config sections to components: which plugin, which options, who feeds whom.
+
+A component section is named ``[KIND:NAME]`` (``[monitor:web]``, ``[collector:summary]``).
+Two keys are the pipeline's, not the plugin's:
+
+``plugin``
+    the registry name of the plugin; default: NAME.
+``inputs``
+    components this one reads from; default: every component of the kind upstream
+    (monitor -> parser -> transport -> collector -> output).
+
+Missing glue is added: monitors without a parser get ``parser:auto``; parsers without a
+transport get ``transport:local``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .config import ConfigError, ConfigSource, RawSection, build_config
+from .plugin import KINDS, Plugin
+from .registry import Registry
+from .settings import Settings
+
+UPSTREAM = {"parser": "monitor", "transport": "parser", "collector": "transport",
+            "output": "collector"}
+PIPELINE_KEYS = ("plugin", "inputs")
+SETTINGS_SECTION = "omphalos"
+
+
+@dataclass
+class ComponentSpec:
+    """One component of a pipeline: a plugin class, its checked config and its wiring."""
+
+    name: str
+    kind: str
+    cls: type[Plugin]
+    config: Any
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+
+def _split(name: str) -> tuple[str, str] | None:
+    if ":" not in name:
+        return None
+    kind, _, short = name.partition(":")
+    return (kind.strip(), short.strip()) if kind.strip() in KINDS and short.strip() else None
+
+
+def build_settings(source: ConfigSource) -> Settings:
+    settings: Settings = build_config(Settings, source.section(SETTINGS_SECTION))
+    return settings
+
+
+def build_components(source: ConfigSource, registry: Registry,
+                     kinds: Iterable[str] = KINDS) -> list[ComponentSpec]:
+    """Check every component section and wire them; ConfigError names file, section, key."""
+    wanted = set(kinds)
+    sections: dict[str, RawSection] = {}
+    for name, section in source.sections.items():
+        if name == SETTINGS_SECTION:
+            continue
+        parts = _split(name)
+        if parts is None:
+            raise ConfigError(f"unknown section (expected [omphalos] or [KIND:NAME] with KIND "
+                              f"one of {', '.join(KINDS)})", file=section.origin(),
+                              section=name)
+        if parts[0] in wanted:
+            sections[name] = section
+    kinds_present = {n.split(":")[0] for n in sections}
+    if "monitor" in kinds_present and "parser" not in kinds_present and "parser" in wanted:
+        sections["parser:auto"] = RawSection("parser:auto")
+        kinds_present.add("parser")
+    if "parser" in kinds_present and "transport" not in kinds_present and "transport" in wanted:
+        sections["transport:local"] = RawSection("transport:local")
+
+    specs: dict[str, ComponentSpec] = {}
+    for name, section in sections.items():
+        kind, short = name.split(":", 1)
+        plugin_name = str(section.values.get("plugin", short)).strip()
+        cls = registry.get(kind, plugin_name, file=section.origin("plugin"), section=name)
+        config = build_config(cls.Config, section, ignore=PIPELINE_KEYS)
+        specs[name] = ComponentSpec(name, kind, cls, config)
+
+    for name, spec in specs.items():
+        section = sections[name]
+        upstream_kind = UPSTREAM.get(spec.kind)
+        if "inputs" in section.values:
+            if upstream_kind is None:
+                raise ConfigError("a monitor reads files, not other components",
+                                  file=section.origin("inputs"), section=name, key="inputs")
+            raw = section.values["inputs"]
+            names = [n.strip() for n in (raw.split(",") if isinstance(raw, str) else raw)
+                     if n.strip()]
+            inputs = []
+            for n in names:
+                full = n if ":" in n else f"{upstream_kind}:{n}"
+                if full not in specs or specs[full].kind != upstream_kind:
+                    raise ConfigError(f"no {upstream_kind} named {n!r}",
+                                      file=section.origin("inputs"), section=name, key="inputs")
+                inputs.append(full)
+            spec.inputs = tuple(inputs)
+        elif upstream_kind is not None:
+            spec.inputs = tuple(n for n, s in specs.items() if s.kind == upstream_kind)
+
+    for name, spec in specs.items():
+        for upstream in spec.inputs:
+            specs[upstream].outputs += (name,)
+    for name, spec in specs.items():
+        if spec.kind in ("monitor", "parser") and len(spec.outputs) > 1:
+            raise ConfigError(f"feeds {len(spec.outputs)} components ({', '.join(spec.outputs)});"
+                              f" a {spec.kind} feeds exactly one (set inputs = on them)",
+                              file=sections[name].origin(), section=name)
+    return list(specs.values())

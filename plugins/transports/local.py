@@ -1,0 +1,21 @@
+"""``local``: the in-process transport; batches go straight to this process's collectors."""
+
+from __future__ import annotations
+
+from omphalos.messages import Batch
+from omphalos.plugin import TransportPlugin
+
+
+class LocalTransport(TransportPlugin):
+    """Hands each batch to the collectors and acknowledges it once all have applied it."""
+
+    name = "local"
+    description = "In-process transport: parsers and collectors in the same process"
+
+    def setup(self) -> None:
+        if not self.context.outputs:
+            self.log.warning("no collector reads from %s: batches are acknowledged unread",
+                             self.context.name)
+
+    def send_batch(self, batch: Batch) -> None:
+        self.deliver(batch, self.ack_local)

@@ -1,0 +1,79 @@
+"""Packaging for Omphalos. The built-in plugins in plugins/ install as omphalos.plugins and are
+registered through the same entry-point group third-party plugins use."""
+
+from pathlib import Path
+
+from setuptools import setup
+
+ROOT = Path(__file__).parent
+
+
+def version() -> str:
+    for line in (ROOT / "omphalos" / "__init__.py").read_text().splitlines():
+        if line.startswith("__version__"):
+            return line.split('"')[1]
+    raise RuntimeError("no __version__")
+
+
+def packages(root: str, prefix: str) -> list[str]:
+    base = ROOT / root
+    found = [prefix]
+    for init in sorted(base.rglob("__init__.py")):
+        rel = init.parent.relative_to(base)
+        if rel.parts and not any(p.startswith((".", "_")) for p in rel.parts):
+            found.append(".".join((prefix, *rel.parts)))
+    return found
+
+
+BUILTIN_PLUGINS = [
+    "file = omphalos.plugins.monitors.file:FileMonitor",
+    "combined = omphalos.plugins.parsers.clf:CombinedParser",
+    "common = omphalos.plugins.parsers.clf:CommonParser",
+    "auto = omphalos.plugins.parsers.auto:AutoParser",
+    "local = omphalos.plugins.transports.local:LocalTransport",
+    "summary = omphalos.plugins.collectors.summary:SummaryCollector",
+    "print = omphalos.plugins.outputs.printer:PrintOutput",
+]
+
+setup(
+    name="omphalos",
+    version=version(),
+    description="Collect web-server access logs from many servers and see, live, what they do",
+    long_description=(ROOT / "README.rst").read_text(encoding="utf-8"),
+    long_description_content_type="text/x-rst",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=packages("omphalos", "omphalos") + packages("plugins", "omphalos.plugins"),
+    package_dir={"omphalos": "omphalos", "omphalos.plugins": "plugins"},
+    package_data={"omphalos": ["py.typed"], "omphalos.plugins": ["**/*.js", "**/*.html",
+                                                                  "**/*.css", "**/*.json"]},
+    data_files=[("share/omphalos/etc", [str(p) for p in sorted(Path("etc").glob("*.conf"))]),
+                ("share/omphalos/etc/plugins.d",
+                 [str(p) for p in sorted(Path("etc/plugins.d").glob("*.conf"))])],
+    install_requires=[
+        "pykka>=4.0,<5",
+        "watchdog>=4.0,<7",
+        "cement>=3.0.10,<3.1",
+        "urwid>=2.6,<6",
+        "msgpack>=1.0,<2",
+    ],
+    extras_require={
+        "zmq": ["pyzmq>=25,<28"],
+        "amqp": ["kombu>=5.3,<6"],
+        "web": ["aiohttp>=3.9,<4", "prometheus_client>=0.20,<1"],
+        "elasticsearch": ["elasticsearch>=8.12,<10"],
+        "opensearch": ["opensearch-py>=2.4,<4"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.6",
+                 "mypy>=1.10", "selenium>=4.20"],
+    },
+    entry_points={
+        "console_scripts": ["omphalos = omphalos.cli.main:main"],
+        "omphalos.plugins": BUILTIN_PLUGINS,
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Operating System :: POSIX :: Linux",
+        "Topic :: System :: Logging",
+        "Topic :: System :: Monitoring",
+    ],
+)
