@@ -1,0 +1,397 @@
+"""The one query API of every collector: the kinds, their parameters, their answers.
+
+Collectors answer :class:`omphalos.messages.Query` ``(kind, params)``, asked in-process with
+``Pipeline.query(kind, collector=None, **params)`` (which tries the pipeline's collectors in
+order until one answers) and, unchanged, as JSON over HTTP at
+``GET /api/v1/query/{kind}?param=value``. A collector raises :class:`ValueError` for a kind
+or a window it does not serve, so the next collector is asked. Answers are JSON-able dicts;
+keys are only ever added, never renamed or removed.
+
+Parameters arrive as Python values in-process and as strings over HTTP: :func:`validate`
+turns both into the same checked, typed dict (a bad one raises ``ValueError`` with the
+reason), so every collector and the HTTP layer share one set of rules.
+
+Kinds (parameters with defaults; the answer):
+
+``summary`` ``{limit=20}``
+    Totals since start: the shape of :mod:`omphalos.report` (``requests``, ``bytes``,
+    ``status``, ``status_class``, ``top_paths``, ``hosts``...) plus ``rate``, ``methods``,
+    ``top_clients``, ``top_agents``, ``top_referers``, ``duration`` (p50/p95/p99/mean).
+``top`` ``{dimension=path, window=all, limit=20, sort=hits, filter=None}``
+    ``dimension`` is one of :data:`DIMENSIONS`, ``sort`` one of :data:`SORTS`, ``filter`` a
+    regular expression searched in the key. Answer :class:`TopAnswer`.
+``series`` ``{window=5m, step_secs=0 (the window's bucket), path=None}``
+    Answer :class:`SeriesAnswer`: one point per step, oldest first.
+``overview`` ``{window=1m}``
+    The header numbers of a console or page: :class:`OverviewAnswer`.
+``drill`` ``{path, window=5m, limit=20}``
+    One path in detail: :class:`DrillAnswer`.
+``hosts`` ``{window=5m}``
+    Source hosts (the web servers of the fleet): :class:`HostsAnswer`.
+``alerts`` ``{}``
+    Firing alerts and the recent history of changes: :class:`AlertsAnswer`.
+``clear_alert`` ``{path}`` or ``{all=true}``
+    Clear alerts by hand (one path's, or every one): ``{"cleared": n}``.
+``reset`` ``{}``
+    Start the running summary over: ``{"reset": true}``.
+``status`` ``{}``
+    The actor's own status (counters).
+
+Windows are written ``30s``, ``1m``, ``5m``, ``1h``, ``1d`` or as a number of seconds;
+``all`` means since start (the summary collector). :func:`window_secs` parses them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+__all__ = ["DIMENSIONS", "SORTS", "KINDS", "STATUS_CLASSES", "validate", "window_secs",
+           "window_label", "status_class", "compile_filter", "sort_key", "TopRow",
+           "TopAnswer", "SeriesPoint", "SeriesAnswer", "OverviewAnswer", "DrillAnswer",
+           "HostRow", "HostsAnswer", "AlertRow", "AlertEvent", "AlertsAnswer", "KindSpec"]
+
+#: What a ``top`` list can be grouped by (names of :class:`omphalos.records.Record` fields,
+#: ``host`` being the source host, the web server).
+DIMENSIONS: tuple[str, ...] = ("path", "client", "host", "status", "agent", "referer", "method")
+#: Status classes, the keys of every ``status`` breakdown.
+STATUS_CLASSES: tuple[str, ...] = ("1xx", "2xx", "3xx", "4xx", "5xx")
+#: What a ``top`` list can be sorted by (descending).
+SORTS: tuple[str, ...] = ("hits", "rate", "bytes", "errors", "p95", *STATUS_CLASSES)
+#: Largest ``limit`` a query may ask (answers stay small).
+MAX_LIMIT = 1000
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+# -- answer shapes (documentation for clients; collectors build plain dicts) -----------------
+class TopRow(TypedDict):
+    """One row of a ``top`` list. ``errors`` counts 5xx answers (server errors);
+    ``p95`` is the duration's 95th percentile in seconds, None when the format has none.
+    For the summary, ``hits`` may overestimate a key by at most the list's ``error_bound``
+    (space-saving); ``rate`` is hits per second over the window (or since start)."""
+
+    key: str
+    hits: int
+    rate: float
+    bytes: int
+    errors: int
+    status: dict[str, int]
+    p95: float | None
+
+
+class TopAnswer(TypedDict):
+    """``top``: ``rows`` sorted by ``sort``; ``error_bound`` is the most any ``hits`` may be
+    over-counted (0 when exact)."""
+
+    dimension: str
+    window: str
+    sort: str
+    rows: list[TopRow]
+    error_bound: int
+
+
+class SeriesPoint(TypedDict):
+    """One step of a ``series``: ``t`` is the step's start (epoch seconds)."""
+
+    t: float
+    requests: int
+    bytes: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    # plus "1xx".."5xx": int (not identifiers, so not declarable here)
+
+
+class SeriesAnswer(TypedDict):
+    window: str
+    step: float
+    path: str | None
+    points: list[dict[str, Any]]
+
+
+class OverviewAnswer(TypedDict):
+    """``rate`` is requests per second over the last complete bucket(s); ``sparkline`` the
+    requests per second of each bucket of the window, oldest first."""
+
+    window: str
+    rate: float
+    requests: int
+    bytes: int
+    bytes_rate: float
+    status_class: dict[str, int]
+    hosts: int
+    sparkline: list[float]
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    late: int
+    unparsed: int
+
+
+class DrillAnswer(TypedDict):
+    path: str
+    window: str
+    requests: int
+    status: dict[str, int]
+    clients: list[TopRow]
+    series: list[dict[str, Any]]
+
+
+class HostRow(TypedDict):
+    """``last_seen`` is the event time of the host's newest record (epoch seconds)."""
+
+    host: str
+    requests: int
+    rate: float
+    last_seen: float | None
+    silent: bool
+
+
+class HostsAnswer(TypedDict):
+    window: str
+    rows: list[HostRow]
+
+
+class AlertRow(TypedDict):
+    """A firing alert. ``id`` is stable for the same rule and scope (``rule`` or
+    ``rule:path`` or ``rule:host``)."""
+
+    id: str
+    rule: str
+    scope: str  # "site" | "path" | "host"
+    path: str | None
+    since: float
+    message: str
+    value: float
+    threshold: float
+
+
+class AlertEvent(TypedDict):
+    """One change: ``event`` is ``fired``, ``resolved`` or ``cleared``."""
+
+    time: float
+    id: str
+    event: str
+    rule: str
+    scope: str
+    path: str | None
+    message: str
+
+
+class AlertsAnswer(TypedDict):
+    firing: list[AlertRow]
+    history: list[AlertEvent]
+
+
+# -- parameters --------------------------------------------------------------------------------
+def window_secs(window: str | float | int | None) -> float | None:
+    """Seconds of ``window`` (``"5m"`` -> 300.0); None for ``"all"`` (since start)."""
+    if window is None:
+        return None
+    if isinstance(window, bool):
+        raise ValueError(f"window: {window!r} is not a duration")
+    if isinstance(window, int | float):
+        secs = float(window)
+    else:
+        if window.strip().lower() == "all":
+            return None
+        match = _WINDOW_RE.match(window)
+        if not match:
+            raise ValueError(f"window: {window!r} is not a duration like 30s, 5m, 1h or 'all'")
+        secs = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if not math.isfinite(secs) or secs <= 0:
+        raise ValueError(f"window: {window!r} must be a positive duration")
+    return secs
+
+
+def window_label(secs: float | None) -> str:
+    """The short name of a window: 300 -> ``"5m"``, None -> ``"all"``."""
+    if secs is None:
+        return "all"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size and secs % size == 0:
+            return f"{int(secs // size)}{unit}"
+    return f"{secs:g}s"
+
+
+def _as_int(name: str, lo: int, hi: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"{name}: {value!r} is not an integer")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: {value!r} is not an integer") from None
+        if not lo <= number <= hi:
+            raise ValueError(f"{name}: {number} is not between {lo} and {hi}")
+        return number
+    return convert
+
+
+def _as_float(name: str, lo: float) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: {value!r} is not a number") from None
+        if not math.isfinite(number) or number < lo:
+            raise ValueError(f"{name}: {value!r} must be a number >= {lo:g}")
+        return number
+    return convert
+
+
+def _as_bool(name: str) -> Callable[[Any], bool]:
+    def convert(value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{name}: {value!r} is not true or false")
+    return convert
+
+
+def _one_of(name: str, choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        text = str(value).strip()
+        if text not in choices:
+            raise ValueError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+        return text
+    return convert
+
+
+def _text(name: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name}: expected a non-empty string, got {value!r}")
+        return value
+    return convert
+
+
+def _window(value: Any) -> str:
+    return window_label(window_secs(value))
+
+
+def compile_filter(pattern: str | None) -> re.Pattern[str] | None:
+    """The ``filter`` parameter as a compiled regular expression (searched, not matched)."""
+    if pattern is None or pattern == "":
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"filter: {pattern!r} is not a regular expression: {exc}") from None
+
+
+def _filter(value: Any) -> str:
+    text = str(value)
+    compile_filter(text)
+    return text
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """A query kind: its parameters (name -> (converter, default)) and which are required.
+
+    A default of ``None`` means the parameter is optional and absent when not given.
+    """
+
+    doc: str
+    params: Mapping[str, tuple[Callable[[Any], Any], Any]]
+    required: tuple[str, ...] = ()
+
+
+_LIMIT = (_as_int("limit", 1, MAX_LIMIT), 20)
+
+KINDS: dict[str, KindSpec] = {
+    "summary": KindSpec("Totals since start (the report shape, keys only added).",
+                        {"limit": _LIMIT}),
+    "top": KindSpec("A top list of one dimension over a window.", {
+        "dimension": (_one_of("dimension", DIMENSIONS), "path"),
+        "window": (_window, "all"),
+        "limit": _LIMIT,
+        "sort": (_one_of("sort", SORTS), "hits"),
+        "filter": (_filter, None),
+    }),
+    "series": KindSpec("Requests, bytes, status classes and percentiles per step.", {
+        "window": (_window, "5m"),
+        "step_secs": (_as_float("step_secs", 0.0), 0.0),
+        "path": (_text("path"), None),
+    }),
+    "overview": KindSpec("The header numbers over a window.", {"window": (_window, "1m")}),
+    "drill": KindSpec("One path in detail.", {
+        "path": (_text("path"), None),
+        "window": (_window, "5m"),
+        "limit": _LIMIT,
+    }, required=("path",)),
+    "hosts": KindSpec("Source hosts: requests, rate, last seen, silent.",
+                      {"window": (_window, "5m")}),
+    "alerts": KindSpec("Firing alerts and the history of changes.", {}),
+    "clear_alert": KindSpec("Clear alerts by hand: one path's, or all.", {
+        "path": (_text("path"), None),
+        "all": (_as_bool("all"), False),
+    }),
+    "reset": KindSpec("Start the running summary over.", {}),
+    "status": KindSpec("The actor's status.", {}),
+}
+
+
+def validate(kind: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``params`` of ``kind`` checked and converted, defaults filled in.
+
+    Raises ValueError naming the kind or parameter and the reason: unknown kind, unknown
+    parameter, wrong type or value, missing required parameter.
+    """
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise ValueError(f"unknown query kind {kind!r} (known: {', '.join(KINDS)})")
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(spec.params))
+    if unknown:
+        raise ValueError(f"{kind}: unknown parameter(s) {', '.join(unknown)} "
+                         f"(known: {', '.join(spec.params) or 'none'})")
+    out: dict[str, Any] = {}
+    for name, (convert, default) in spec.params.items():
+        if name in params and params[name] is not None:
+            out[name] = convert(params[name])
+        elif name in spec.required:
+            raise ValueError(f"{kind}: parameter {name!r} is required")
+        elif default is not None:
+            out[name] = convert(default)
+        else:
+            out[name] = None
+    if kind == "clear_alert" and not out["all"] and out["path"] is None:
+        raise ValueError("clear_alert: give path=... or all=true")
+    return out
+
+
+# -- shared helpers ----------------------------------------------------------------------------
+def status_class(code: int) -> str:
+    """``"2xx"`` for 200..299 and so on; ``"other"`` for codes outside 100..599 (0 = none)."""
+    return f"{code // 100}xx" if 100 <= code < 600 else "other"
+
+
+def classes_of(codes: Mapping[int, int] | Iterable[tuple[int, int]]) -> dict[str, int]:
+    """Status-code counts folded into status-class counts (every class present, maybe 0)."""
+    out = dict.fromkeys(STATUS_CLASSES, 0)
+    items = codes.items() if isinstance(codes, Mapping) else codes
+    for code, count in items:
+        cls = status_class(int(code))
+        out[cls] = out.get(cls, 0) + count
+    return out
+
+
+def sort_key(sort: str) -> Callable[[Mapping[str, Any]], Any]:
+    """Key function ordering top rows by ``sort`` descending (use with ``reverse=True``);
+    rows without a value (``p95`` None) come last; ties broken by hits."""
+    if sort in STATUS_CLASSES:
+        return lambda row: (row["status"].get(sort, 0), row["hits"])
+    if sort == "p95":
+        return lambda row: (row["p95"] is not None, row["p95"] or 0.0, row["hits"])
+    return lambda row: (row[sort], row["hits"])
