@@ -4,7 +4,9 @@ A component section is named ``[KIND:NAME]`` (``[monitor:web]``, ``[collector:su
 Two keys are the pipeline's, not the plugin's:
 
 ``plugin``
-    the registry name of the plugin; default: NAME.
+    the registry name of the plugin; default: NAME when a plugin of that kind has that
+    name, else the kind's usual plugin (``file`` monitor, ``auto`` parser, ``local``
+    transport); collectors and outputs must name theirs.
 ``inputs``
     components this one reads from; default: every component of the kind upstream
     (monitor -> parser -> transport -> collector -> output).
@@ -28,6 +30,7 @@ UPSTREAM = {"parser": "monitor", "transport": "parser", "collector": "transport"
             "output": "collector"}
 PIPELINE_KEYS = ("plugin", "inputs")
 SETTINGS_SECTION = "omphalos"
+DEFAULT_PLUGIN = {"monitor": "file", "parser": "auto", "transport": "local"}
 
 
 @dataclass
@@ -79,7 +82,9 @@ def build_components(source: ConfigSource, registry: Registry,
     specs: dict[str, ComponentSpec] = {}
     for name, section in sections.items():
         kind, short = name.split(":", 1)
-        plugin_name = str(section.values.get("plugin", short)).strip()
+        plugin_name = str(section.values.get("plugin", "")).strip()
+        if not plugin_name:
+            plugin_name = short if registry.has(kind, short) else DEFAULT_PLUGIN.get(kind, short)
         cls = registry.get(kind, plugin_name, file=section.origin("plugin"), section=name)
         config = build_config(cls.Config, section, ignore=PIPELINE_KEYS)
         specs[name] = ComponentSpec(name, kind, cls, config)

@@ -26,6 +26,10 @@ from .common import (
 )
 from .signals import StopFlag
 
+#: ``--config`` after the subcommand too (``omphalos run -c FILE``), added to the global ones.
+CONFIG_ARG = (["--config", "-c"], {"action": "append", "default": [], "metavar": "FILE",
+                                   "dest": "sub_config",
+                                   "help": "read this config file too (repeatable)"})
 EXIT_CONFIG = 2
 EXIT_DEGRADED = 3
 
@@ -47,11 +51,17 @@ class Base(Controller):
         self.app.args.print_help()  # type: ignore[attr-defined]
 
     # -- helpers ------------------------------------------------------------------------
+    def config_files(self) -> list[str]:
+        """``--config`` files given before and after the subcommand, in that order."""
+        pargs = self.app.pargs
+        return list(getattr(pargs, "config", []) or []) + list(
+            getattr(pargs, "sub_config", []) or [])
+
     def _debug(self) -> bool:
         return bool(getattr(self.app.pargs, "debug", False) or self.app.debug)
 
     def _source(self, files: list[str] | None = None, **kwargs: Any) -> Any:
-        source = gather_config(self.app.pargs.config)
+        source = gather_config(self.config_files())
         if files:
             source = files_pipeline(source, files, **kwargs)
         elif not has_components(source):
@@ -69,7 +79,8 @@ class Base(Controller):
 
     # -- commands -----------------------------------------------------------------------
     @ex(help="run the pipeline from config (or on FILEs) in the foreground",
-        arguments=[(["files"], {"nargs": "*", "metavar": "FILE",
+        arguments=[CONFIG_ARG,
+                   (["files"], {"nargs": "*", "metavar": "FILE",
                                 "help": "log files or globs; default: the config's monitors"}),
                    (["--format", "-f"], {"default": "auto",
                                          "help": "parser for FILEs (default: auto)"}),
@@ -93,7 +104,7 @@ class Base(Controller):
         self._finish(pipeline, why)
 
     @ex(help="push whole FILEs through the pipeline as fast as possible; print the summary",
-        arguments=[(["files"], {"nargs": "+", "metavar": "FILE"}),
+        arguments=[CONFIG_ARG, (["files"], {"nargs": "+", "metavar": "FILE"}),
                    (["--format", "-f"], {"default": "auto",
                                          "help": "parser to use (default: auto)"}),
                    (["--json"], {"action": "store_true", "help": "print the summary as JSON"})])
@@ -120,19 +131,16 @@ class Base(Controller):
                 print(f"omphalos: pipeline degraded: {reason}", file=sys.stderr)
             self.app.exit_code = EXIT_DEGRADED
 
-    @ex(help="check the configuration; exit 0 when it is valid")
+    @ex(help="check the configuration; exit 0 when it is valid", arguments=[CONFIG_ARG])
     def check(self) -> None:
-        source = gather_config(self.app.pargs.config)
-        if not has_components(source):
-            raise ConfigError("no components configured (add [monitor:NAME] or "
-                              "[collector:NAME] sections)", file=", ".join(source.files) or None)
+        source = gather_config(self.config_files())
         pipeline = Pipeline.from_config(source)
         files = ", ".join(source.files) or "(no files)"
         print(f"config OK: {files}: {len(pipeline.components)} components: "
               f"{', '.join(pipeline.components)}")
 
     @ex(help="list every plugin found, with its options",
-        arguments=[(["--json"], {"action": "store_true", "help": "as JSON"})])
+        arguments=[CONFIG_ARG, (["--json"], {"action": "store_true", "help": "as JSON"})])
     def plugins(self) -> None:
         registry = default_registry()
         rows: list[dict[str, Any]] = []

@@ -26,7 +26,8 @@ class OmphalosApp(App):
         config_files: list[str] = []
         config_dirs: list[str] = []
         catch_signals = None
-        exit_on_close = True
+        framework_logging = False
+        exit_on_close = False  # main() returns the status; the console script exits
 
 
 def main(argv: list[str] | None = None) -> int:
