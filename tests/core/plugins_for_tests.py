@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any, ClassVar
 
-from omphalos.messages import Ack
-from omphalos.plugin import CollectorPlugin
 from omphalos.plugins.collectors.summary import SummaryCollector
 from omphalos.plugins.monitors.file import FileMonitor
+
+from omphalos.messages import Ack
+from omphalos.plugin import CollectorPlugin
 from omphalos.registry import Registry, default_registry
 
 

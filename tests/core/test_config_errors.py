@@ -90,7 +90,8 @@ def test_check_command_prints_one_line_and_fails(tmp_path: Path, case: str,
 def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.conf"
     assert main(["check", "-c", str(missing)]) == 2
-    assert capsys.readouterr().err.strip() == f"omphalos: config error: {missing}: no such config file"
+    err = capsys.readouterr().err.strip()
+    assert err == f"omphalos: config error: {missing}: no such config file"
 
 
 def test_invalid_ini(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
