@@ -33,6 +33,8 @@ BUILTIN_PLUGINS = [
     "local = omphalos.plugins.transports.local:LocalTransport",
     "summary = omphalos.plugins.collectors.summary:SummaryCollector",
     "print = omphalos.plugins.outputs.printer:PrintOutput",
+    "web = omphalos.plugins.outputs.web:WebOutput",
+    "metrics = omphalos.plugins.outputs.web:MetricsCollector",
 ]
 
 setup(
@@ -46,7 +48,8 @@ setup(
     packages=packages("omphalos", "omphalos") + packages("plugins", "omphalos.plugins"),
     package_dir={"omphalos": "omphalos", "omphalos.plugins": "plugins"},
     package_data={"omphalos": ["py.typed"], "omphalos.plugins": ["**/*.js", "**/*.html",
-                                                                  "**/*.css", "**/*.json"]},
+                                                                  "**/*.css", "**/*.json",
+                                                                  "**/static/*.LICENSE"]},
     data_files=[("share/omphalos/etc", [str(p) for p in sorted(Path("etc").glob("*.conf"))]),
                 ("share/omphalos/etc/plugins.d",
                  [str(p) for p in sorted(Path("etc/plugins.d").glob("*.conf"))])],

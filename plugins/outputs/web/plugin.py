@@ -1,0 +1,76 @@
+"""``web``: the web output actor. It owns the HTTP server's thread and the ask pool."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+from omphalos.plugin import OutputPlugin
+
+from .app import build_app
+from .auth import AuthPolicy
+from .config import WebConfig
+from .metrics import make_registry
+from .querier import Querier
+from .server import WebServer
+from .snapshot import Snapshots
+from .state import WebState
+
+
+class WebOutput(OutputPlugin):
+    """Serves the live dashboard, the JSON query API and ``/metrics``.
+
+    ``setup`` (actor thread) starts the server thread and returns once it listens;
+    ``teardown`` stops it and joins it and the ask pool. Handlers never run in the actor's
+    thread: they ask collectors through the pool, with a timeout.
+    """
+
+    name = "web"
+    description = "Live dashboard, JSON query API and Prometheus /metrics over HTTP"
+    Config: ClassVar[type] = WebConfig
+
+    def setup(self) -> None:
+        config: WebConfig = self.config
+        self.auth = AuthPolicy(config.listen, config.token)
+        short = self.context.name.split(":", 1)[-1]
+        self.executor = ThreadPoolExecutor(max_workers=config.workers,
+                                           thread_name_prefix=f"omphalos-web-{short}-ask")
+        querier = Querier(self.context.pipeline, self.context.inputs, config.query_timeout_secs,
+                          self.executor)
+        self.state = WebState(config=config, auth=self.auth, querier=querier,
+                              snapshots=Snapshots(querier, config.top,
+                                                  max_age=config.update_secs * 0.8),
+                              registry=make_registry(querier))
+        self.server = WebServer(lambda: build_app(self.state), config.listen, config.port,
+                                name=f"omphalos-web-{short}")
+        try:
+            self.port = self.server.start()
+        except BaseException:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            raise
+        self.log.info("dashboard at %s", self.url)
+        if not self.auth.loopback and not self.auth.configured:
+            self.log.warning("listening beyond loopback: generated API token %s "
+                             "(open %s/#token=%s)", self.auth.token, self.url, self.auth.token)
+
+    @property
+    def url(self) -> str:
+        host = self.config.listen
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+
+    def teardown(self) -> None:
+        server = getattr(self, "server", None)
+        if server is not None:
+            server.stop()
+        executor = getattr(self, "executor", None)
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def status(self) -> dict[str, Any]:
+        out = super().status()
+        state = getattr(self, "state", None)
+        out.update(url=self.url if hasattr(self, "port") else None,
+                   port=getattr(self, "port", None),
+                   live_clients=state.clients if state is not None else 0,
+                   token_required=not self.auth.open_reads if hasattr(self, "auth") else None)
+        return out

@@ -1,0 +1,32 @@
+"""What the handlers share: config, auth policy, the querier, snapshots, the metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from .auth import AuthPolicy
+from .config import WebConfig
+from .querier import Querier
+from .snapshot import Snapshots
+
+STATIC = Path(__file__).parent / "static"
+OPENAPI = Path(__file__).parent / "openapi.json"
+
+
+@dataclass
+class WebState:
+    """One server's shared state (created by the web output, read by the handlers)."""
+
+    config: WebConfig
+    auth: AuthPolicy
+    querier: Querier
+    snapshots: Snapshots
+    registry: CollectorRegistry
+    #: Live-update connections open now.
+    clients: int = 0
+    #: Set when the server shuts down, so live streams end at once.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
