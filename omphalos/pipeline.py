@@ -59,6 +59,10 @@ class Pipeline:
         self._ticker: SupervisorTicker | None = None
         self._stopping = threading.Event()
         self.started = False
+        #: The kinds ``from_config`` kept (a role runs some of them); reload keeps them too.
+        self.kinds: tuple[str, ...] = tuple(KINDS)
+        self._contexts: dict[str, PluginContext] = {}
+        self.registry: Registry | None = None  # where from_config found the plugins
 
     # -- building ------------------------------------------------------------------------
     @classmethod
@@ -80,7 +84,10 @@ class Pipeline:
         if not components:
             raise ConfigError("no components configured (add a [monitor:NAME] or "
                               "[collector:NAME] section)", file=", ".join(source.files) or None)
-        return cls(components, settings, config=source)
+        pipeline = cls(components, settings, config=source)
+        pipeline.kinds = tuple(kinds)
+        pipeline.registry = registry
+        return pipeline
 
     def names(self, kind: str) -> list[str]:
         """Component names of one kind, in config order."""
@@ -95,6 +102,7 @@ class Pipeline:
                                 pipeline=self)
         ref = spec.cls.start(context, spec.config)
         self.directory.register(name, ref)
+        self._contexts[name] = context
         return ref
 
     def _report_failure(self, name: str, error: BaseException | None) -> None:
@@ -164,6 +172,17 @@ class Pipeline:
         self.scheduler.stop()
         self.started = False
         log.info("pipeline stopped")
+
+    def reload(self, config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]]
+               | ConfigSource, *, timeout: float = 10.0) -> Any:
+        """Apply a changed config while running; see :mod:`omphalos.reload`.
+
+        Components added, removed or changed are rebuilt, the others keep running. Returns
+        the :class:`~omphalos.reload.ReloadPlan` applied; ConfigError leaves all as it was.
+        """
+        from .reload import reload_pipeline
+
+        return reload_pipeline(self, config, timeout=timeout)
 
     def __enter__(self) -> Pipeline:
         return self.start()

@@ -153,6 +153,13 @@ class Supervisor(pykka.ThreadingActor):
                 if ref is None or not ref.is_alive():
                     self._failed(child.name, "stopped unexpectedly")
 
+    def forget(self, name: str) -> None:
+        """Stop supervising ``name`` (a reload is about to stop or rebuild it)."""
+        def drop() -> None:
+            self.health.children.pop(name, None)
+
+        self.health.update(drop)
+
     def stop_watching(self) -> None:
         def mark() -> None:
             for child in self.health.children.values():

@@ -10,9 +10,10 @@ from cement.core.exc import CaughtSignal
 from omphalos.config import ConfigError
 
 from .base import EXIT_CONFIG, Base
+from .roles import Roles
 
 #: Controllers of the command; each adds its subcommands to ``omphalos``.
-HANDLERS: list[type] = [Base]
+HANDLERS: list[type] = [Base, Roles]
 
 
 class OmphalosApp(App):
