@@ -117,12 +117,13 @@ class Spool:
             self._bytes += size
             return True
 
-    def peek(self, count: int = 1) -> list[bytes]:
-        """The ``count`` oldest items (fewer when fewer are queued), still queued."""
+    def peek(self, count: int = 1, skip: int = 0) -> list[bytes]:
+        """The ``count`` oldest items after the ``skip`` oldest (fewer when fewer are
+        queued); they stay queued."""
         with self._lock:
             self._check_open()
             out: list[bytes] = []
-            for i in range(min(count, len(self._index))):
+            for i in range(skip, min(skip + count, len(self._index))):
                 segment, offset, length = self._index[i]
                 out.append(self._read(segment, offset, length))
             return out
