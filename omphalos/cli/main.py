@@ -10,10 +10,11 @@ from cement.core.exc import CaughtSignal
 from omphalos.config import ConfigError
 
 from .base import EXIT_CONFIG, Base
+from .keys import Keys
 from .roles import Roles
 
 #: Controllers of the command; each adds its subcommands to ``omphalos``.
-HANDLERS: list[type] = [Base, Roles]
+HANDLERS: list[type] = [Base, Keys, Roles]
 
 
 class OmphalosApp(App):
