@@ -10,11 +10,12 @@ from cement.core.exc import CaughtSignal
 from omphalos.config import ConfigError
 
 from .base import EXIT_CONFIG, Base
+from .httptop import Httptop
 from .keys import Keys
 from .roles import Roles
 
 #: Controllers of the command; each adds its subcommands to ``omphalos``.
-HANDLERS: list[type] = [Base, Keys, Roles]
+HANDLERS: list[type] = [Base, Keys, Roles, Httptop]
 
 
 class OmphalosApp(App):

@@ -1,0 +1,73 @@
+"""``omphalos httptop`` (also installed as ``httptop``): the live console.
+
+- ``omphalos httptop FILE...`` (globs too) runs a pipeline on those files in this process
+  (file monitor following them, auto parser, local transport, the summary collector plus
+  the window and alert collectors when they are installed) and shows it;
+- ``omphalos httptop --connect HOST:PORT`` shows a collector daemon through its HTTP API;
+- ``omphalos httptop`` alone runs the pipeline the config files describe.
+
+Console options come from the ``[httptop]`` config section, overridden by the command line.
+The console itself lives with the plugins (``omphalos.plugins.outputs.httptop``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from cement import Controller, ex
+
+# mypy cannot follow setup.py's package_dir mapping of plugins/ to omphalos.plugins
+from omphalos.plugins.outputs.httptop import launch  # type: ignore[import-not-found]
+
+THEMES = ("auto", "dark", "light", "mono")
+WINDOWS = ("1m", "5m", "1h", "all")
+VIEWS = ("paths", "clients", "hosts", "status", "agents", "referers")
+
+
+class Httptop(Controller):
+    """The ``httptop`` subcommand."""
+
+    class Meta:
+        label = "httptop"
+        stacked_on = "base"
+        stacked_type = "embedded"
+
+    @ex(label="httptop",
+        help="the live console: on FILEs, on a collector daemon (--connect), or the config's",
+        arguments=[
+            (["files"], {"nargs": "*", "metavar": "FILE",
+                         "help": "log files or globs to read and show"}),
+            (["--connect"], {"metavar": "HOST:PORT",
+                             "help": "show a collector daemon through its HTTP API"}),
+            (["--token"], {"help": "API token for --connect (default: $OMPHALOS_TOKEN)"}),
+            (["--config", "-c"], {"action": "append", "default": [], "metavar": "FILE",
+                                  "dest": "sub_config",
+                                  "help": "read this config file too (repeatable)"}),
+            (["--format", "-f"], {"default": "auto", "help": "parser for FILEs (default: auto)"}),
+            (["--theme"], {"choices": THEMES, "help": "colours (default: auto)"}),
+            (["--window", "-w"], {"choices": WINDOWS, "help": "window at start (default: 5m)"}),
+            (["--view"], {"choices": VIEWS, "help": "view at start (default: paths)"}),
+            (["--refresh"], {"type": float, "metavar": "SECS",
+                             "help": "seconds between refreshes (default: 1)"}),
+            (["--log-file"], {"metavar": "FILE", "help": "write logs here (default: none)"}),
+        ])
+    def httptop(self) -> None:
+        pargs = self.app.pargs
+        options = launch.Options(
+            files=list(pargs.files),
+            config_files=list(getattr(pargs, "config", []) or []) + list(pargs.sub_config),
+            connect=pargs.connect, token=pargs.token, parser=pargs.format, theme=pargs.theme,
+            window=pargs.window, view=pargs.view, refresh_secs=pargs.refresh,
+            log_file=pargs.log_file)
+        self.app.exit_code = launch.run(options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``httptop`` console script: ``omphalos httptop ARGS``."""
+    from .main import main as omphalos_main
+
+    return omphalos_main(["httptop", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

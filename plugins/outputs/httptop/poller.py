@@ -1,0 +1,103 @@
+"""Which queries the screen needs, when, and how their answers come back to the UI thread.
+
+The UI thread calls :meth:`Poller.poll` (on its timer, and right after a key changed what
+is shown); the poller submits to the :class:`~.source.DataSource` every query the state
+wants whose slot has no query on its way. Answers arrive on worker threads: they are put on
+a thread-safe queue and ``wake()`` is called (the app writes one byte to the pipe urwid
+watches); the UI thread then takes them with :meth:`drain`. Nothing but ``wake`` and the
+queue is touched from another thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .source import DataSource, Reply
+from .state import ConsoleState
+
+#: The order slots are asked in when only a few queries may be on their way.
+PRIORITY = ("table", "overview", "drill", "alerts", "summary", "hosts", "health")
+
+
+class Poller:
+    """Keeps at most one query per slot and ``max_pending`` in all on their way."""
+
+    def __init__(self, source: DataSource, state: ConsoleState, wake: Callable[[], None], *,
+                 refresh_secs: float = 1.0, max_pending: int = 4,
+                 clock: Callable[[], float]) -> None:
+        self.source = source
+        self.state = state
+        self.wake = wake
+        self.refresh_secs = refresh_secs
+        self.max_pending = max_pending
+        self.clock = clock
+        self.inbox: queue.SimpleQueue[tuple[str, Reply]] = queue.SimpleQueue()
+        self._asked_at: dict[str, float] = {}
+        self._closed = threading.Event()
+        self.actions: list[tuple[str, dict[str, Any], Callable[[Reply], None]]] = []
+
+    def poll(self, *, force: bool = False) -> int:
+        """Submit what is due: a slot not asked for ``refresh_secs``, or whose question
+        changed (a key switched the view); how many were submitted.
+
+        While paused only changed questions are asked, and only when ``force``d (a key).
+        """
+        if self._closed.is_set() or (self.state.paused and not force):
+            return 0
+        now = self.clock()
+        wanted = self.state.wanted()
+        pending = sum(1 for s in self.state.slots.values() if s.pending_since is not None)
+        submitted = 0
+        for name in PRIORITY:
+            if name not in wanted or pending >= self.max_pending:
+                continue
+            slot = self.state.slots[name]
+            if slot.pending_since is not None:
+                continue
+            kind, params = wanted[name]
+            current = slot.reply is not None and dict(slot.reply.params) == params
+            due = now - self._asked_at.get(name, float("-inf")) >= self.refresh_secs
+            if current and (self.state.paused or not due):
+                continue
+            slot.pending_since = now
+            slot.pending_params = params
+            self._asked_at[name] = now
+            pending += 1
+            submitted += 1
+            self.source.submit(kind, params, self._done_callback(name))
+        return submitted
+
+    def act(self, kind: str, params: dict[str, Any], then: Callable[[Reply], None]) -> None:
+        """Ask something once (clear an alert); ``then`` runs on the UI thread with the reply."""
+        tag = f"action:{len(self.actions)}"
+        self.actions.append((kind, params, then))
+        self.source.submit(kind, params, self._done_callback(tag))
+
+    def _done_callback(self, name: str) -> Callable[[Reply], None]:
+        def done(reply: Reply) -> None:  # runs on a worker thread
+            self.inbox.put((name, reply))
+            if not self._closed.is_set():
+                self.wake()
+        return done
+
+    def drain(self) -> int:
+        """Take every reply that arrived into the state (UI thread); how many changed it."""
+        changed = 0
+        while True:
+            try:
+                name, reply = self.inbox.get_nowait()
+            except queue.Empty:
+                return changed
+            if name.startswith("action:"):
+                _, _, then = self.actions[int(name.split(":", 1)[1])]
+                then(reply)
+                changed += 1
+            elif self.state.accept(name, reply):
+                changed += 1
+
+    def close(self) -> None:
+        self._closed.set()
+        self.source.close()
