@@ -72,7 +72,8 @@ setup(
                  "mypy>=1.10", "selenium>=4.20"],
     },
     entry_points={
-        "console_scripts": ["omphalos = omphalos.cli.main:main"],
+        "console_scripts": ["omphalos = omphalos.cli.main:main",
+                            "httptop = omphalos.cli.httptop:main"],
         "omphalos.plugins": BUILTIN_PLUGINS,
     },
     classifiers=[
