@@ -1,7 +1,7 @@
 """The engine behind every regex-based log format: a chunk of lines to columns, fast.
 
-A format is a list of tokens (literal text and variables such as ``client`` or ``time``).
-From it two regexes are compiled:
+A format is a list of tokens (literal text and :class:`Variable` s such as ``client`` or
+``time_clf``). From it two regexes are compiled:
 
 - a *strict* one, anchored per line, that the whole chunk is matched against in one
   ``findall`` call (the fast path: no Python code runs per line);
@@ -9,48 +9,80 @@ From it two regexes are compiled:
   line only when the strict one did not match every line of the chunk.
 
 Columns are then converted a whole column at a time (``map(int, ...)``, a timestamp cache),
-which is why parsing costs about as much as the regex match alone.
+which is why parsing costs about as much as the regex match alone. Bad lines are counted by
+reason and kept aside; nothing here raises for bad input.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from operator import add, itemgetter
+from operator import add
 
 from omphalos.messages import BadLine
 from omphalos.records import Columns
 
-from .timestamps import TimeCache, parse_clf_time, parse_iso_time
+from .timestamps import (
+    TimeCache,
+    parse_clf_time,
+    parse_iso_time,
+    parse_w3c_time,
+    strftime_parser,
+)
 
 #: Longest line kept for the dead-letter sample, in characters.
 BAD_LINE_SAMPLE_CHARS = 2048
+#: Longer lines are not matched at all (reason ``line too long``): no log format writes them.
+MAX_LINE_CHARS = 65536
 
 QUOTED_STRICT = r'[^"]*'
 QUOTED_LENIENT = r'(?:[^"\\\n]|\\.)*'
+WORD = r"\S+"
+WORD_OR_EMPTY = r"[^\s]*"
+
+#: What a malformed value raises while a column is converted.
+CONVERSION_ERRORS = (ValueError, KeyError, IndexError, OverflowError, TypeError)
+
+Result = tuple[Columns, int, list[BadLine], Counter[str]]
 
 
 @dataclass(frozen=True)
 class Variable:
-    """One field of a log line: where it goes and how it is matched."""
+    """One field of a log line: where its value goes and how it is matched.
 
-    target: str  # record field, "extra:NAME", "request", "time_clf", "time_iso", "ignore"
+    ``target`` is a record field or one of the special targets converted by
+    :meth:`LineFormat.columns`: ``request`` (a whole request line), ``uri`` (path and query),
+    ``query_q`` (``?query`` or nothing), ``time_clf``, ``time_iso``, ``time_epoch``,
+    ``time_ms``, ``time_us``, ``time_w3c`` (``date time``), ``time_strf:FORMAT``,
+    ``duration_s``/``_ms``/``_us``, ``extra:NAME``, ``agent_plus`` (W3C: ``+`` is a space)
+    or ``ignore``. ``unquote`` strips surrounding quotes a lenient match may keep.
+    """
+
+    target: str
     strict: str
     lenient: str
+    unquote: bool = False
 
 
-REQUEST_STRICT = r'([A-Z]+) ([^ ?"]*)\??([^ "]*) (HTTP/[0-9.]+)'
-#: Common variables, shared by the Apache and nginx format-string compilers.
+REQUEST_STRICT = r'([A-Z]+) ([^\s?"]*)\??([^\s"]*) (HTTP/[0-9.]+)'
+#: Common variables, shared by the Apache, nginx and W3C compilers.
 VARIABLES: dict[str, Variable] = {
-    "client": Variable("client", r"\S+", r"\S+"),
-    "ident": Variable("ignore", r"\S+", r"\S+"),
-    "user": Variable("user", r"\S+", r"\S+(?: \S+)*?"),
+    "client": Variable("client", WORD, WORD),
+    "ident": Variable("ignore", WORD, WORD),
+    "user": Variable("user", WORD, r"\S+(?: \S+)*?"),
     "time_clf": Variable("time_clf", r"[^\]]+", r"[^\]]+"),
-    "time_iso": Variable("time_iso", r"\S+", r"\S+"),
+    "time_iso": Variable("time_iso", WORD, WORD),
+    "time_epoch": Variable("time_epoch", r"\d+(?:\.\d+)?", r"\d+(?:\.\d+)?"),
     "request": Variable("request", REQUEST_STRICT, QUOTED_LENIENT),
+    "method": Variable("method", r"[A-Z]+|-", WORD),
+    "protocol": Variable("protocol", r"HTTP/[0-9.]+|-", WORD),
+    "path": Variable("path", r'[^\s?"]+', WORD),
+    "query": Variable("query", WORD, WORD),
+    "query_q": Variable("query_q", r'(?:\?[^\s"]*)?', r'(?:\?[^\s"]*)?'),
+    "uri": Variable("uri", r'[^\s"]+', WORD),
     "status": Variable("status", r"\d{3}", r"\d{3}|-"),
     "bytes": Variable("bytes", r"\d+|-", r"\d+|-"),
     "referer": Variable("referer", QUOTED_STRICT, QUOTED_LENIENT),
@@ -58,20 +90,41 @@ VARIABLES: dict[str, Variable] = {
     "duration_s": Variable("duration_s", r"\d+(?:\.\d+)?|-", r"\d+(?:\.\d+)?|-"),
     "duration_ms": Variable("duration_ms", r"\d+(?:\.\d+)?|-", r"\d+(?:\.\d+)?|-"),
     "duration_us": Variable("duration_us", r"\d+|-", r"\d+|-"),
-    "vhost": Variable("extra:vhost", r"\S+", r"\S+"),
+    "vhost": Variable("extra:vhost", WORD, WORD),
 }
+
+#: Targets whose value is free text: quoted in the format, they match up to the next quote.
+FREE_TEXT = frozenset({"referer", "agent", "request", "user", "uri", "path", "query"})
 
 
 def extra_variable(name: str, quoted: bool) -> Variable:
-    """A field the record schema lacks; kept in ``extra[name]``."""
+    """A field the record schema lacks; kept in ``extra[name]`` (``-`` becomes None)."""
     if quoted:
         return Variable(f"extra:{name}", QUOTED_STRICT, QUOTED_LENIENT)
-    return Variable(f"extra:{name}", r"\S+", r"\S+")
+    return Variable(f"extra:{name}", WORD, WORD)
+
+
+def in_context(variable: Variable, quoted: bool) -> Variable:
+    """``variable`` as it must be matched when the format puts it (or not) inside quotes.
+
+    Free text inside quotes may hold spaces; outside quotes it is one word (the server
+    writes it raw, so a space there would make the line ambiguous anyway).
+    """
+    if variable.target == "request":
+        return variable if quoted else Variable("request", REQUEST_STRICT, r"\S+ \S+ \S+|\S+")
+    if quoted and variable.target in FREE_TEXT and variable.target not in ("user",):
+        return Variable(variable.target, QUOTED_STRICT, QUOTED_LENIENT)
+    if quoted and variable.target.startswith("extra:"):
+        return Variable(variable.target, QUOTED_STRICT, QUOTED_LENIENT)
+    if not quoted and variable.strict == QUOTED_STRICT:
+        return Variable(variable.target, WORD, WORD)
+    return variable
 
 
 Token = str | Variable
 
 
+# -- column converters (a whole column at a time) ----------------------------------------
 def _none_for_dash(values: Sequence[str]) -> list[str | None]:
     distinct = set(values)
     if "-" not in distinct and "" not in distinct:
@@ -79,6 +132,18 @@ def _none_for_dash(values: Sequence[str]) -> list[str | None]:
     if distinct <= {"-", ""}:
         return [None] * len(values)
     return [None if v == "-" or v == "" else v for v in values]
+
+
+def _none_for_empty(values: Sequence[str]) -> list[str | None]:
+    if "" not in set(values):
+        return list(values)
+    return [v or None for v in values]
+
+
+def _dash_to_empty(values: Sequence[str]) -> list[str]:
+    if "-" not in set(values):
+        return list(values)
+    return ["" if v == "-" else v for v in values]
 
 
 def _ints(values: Sequence[str]) -> list[int]:
@@ -89,13 +154,29 @@ def _ints(values: Sequence[str]) -> list[int]:
 
 
 def _floats(values: Sequence[str], scale: float) -> list[float | None]:
-    out: list[float | None] = []
-    for v in values:
-        out.append(None if v == "-" or v == "" else float(v) * scale)
-    return out
+    if scale == 1.0:
+        try:
+            return list(map(float, values))
+        except ValueError:
+            pass
+    return [None if v == "-" or v == "" else float(v) * scale for v in values]
 
 
-def _split_request(request: str) -> tuple[str, str, str, str]:
+def _query_q(values: Sequence[str]) -> list[str | None]:
+    return [v[1:] if v else None for v in values]
+
+
+def _plus_to_space(values: Sequence[str]) -> list[str | None]:
+    return [None if v == "-" or v == "" else v.replace("+", " ") for v in values]
+
+
+def split_uri(uri: str) -> tuple[str, str | None]:
+    """``/a?b=1`` to (``/a``, ``b=1``); the query is None when there is no ``?``."""
+    path, sep, query = uri.partition("?")
+    return path, (query if sep else None)
+
+
+def split_request(request: str) -> tuple[str, str, str, str]:
     """A request line (maybe garbage) to (method, path, query, protocol); '' = absent."""
     parts = request.split(" ")
     if len(parts) >= 3 and parts[-1].startswith("HTTP/"):
@@ -108,6 +189,39 @@ def _split_request(request: str) -> tuple[str, str, str, str]:
     return method, path, query, protocol
 
 
+def unescape(value: str) -> str:
+    """Undo the escaping Apache and nginx apply to quoted values (``\\"``, ``\\x22``)."""
+    if "\\" not in value:
+        return value
+    value = value.replace('\\"', '"')
+    if "\\x" in value:
+        value = re.sub(r"\\x([0-9A-Fa-f]{2})", lambda m: chr(int(m[1], 16)), value)
+    return value.replace("\\\\", "\\")
+
+
+def concat(parts: Sequence[Columns]) -> Columns:
+    """One :class:`Columns` holding ``parts`` in order (optional columns filled with None)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return Columns()
+    if len(parts) == 1:
+        return parts[0]
+    out = Columns()
+    for name in ("time", "client", "path", "status", "bytes"):
+        setattr(out, name, [v for p in parts for v in getattr(p, name)])
+    out.offset = [v for p in parts for v in p.offsets()]
+    for name in ("user", "method", "query", "protocol", "referer", "agent", "duration",
+                 "extra"):
+        if any(getattr(p, name) is not None for p in parts):
+            setattr(out, name, [v for p in parts for v in p.column(name)])
+    return out
+
+
+def _line_offsets(lines: Sequence[bytes], start: int) -> list[int]:
+    n = len(lines)
+    return list(map(add, accumulate(map(len, lines), initial=start), range(n)))[:n]
+
+
 class LineFormat:
     """A compiled log format: ``parse(data, start)`` turns complete lines into columns."""
 
@@ -116,7 +230,7 @@ class LineFormat:
         self.tokens = list(tokens)
         strict, lenient = [], []
         self.targets: list[str] = []  # strict group order
-        lenient_targets: list[str] = []
+        lenient_vars: list[Variable] = []
         for token in self.tokens:
             if isinstance(token, str):
                 strict.append(re.escape(token))
@@ -126,59 +240,116 @@ class LineFormat:
                 strict.append(f"(?:{token.strict})")
                 lenient.append(f"(?:{token.lenient})")
                 continue
-            if token.target == "request":
+            if token.target == "request" and token.strict == REQUEST_STRICT:
                 strict.append(token.strict)
-                self.targets += ["method", "path", "query", "protocol"]
+                self.targets += ["method!", "path", "query!", "protocol!"]
             else:
                 strict.append(f"({token.strict})")
                 self.targets.append(token.target)
             lenient.append(f"({token.lenient})")
-            lenient_targets.append(token.target)
+            lenient_vars.append(token)
+        pattern = "".join(strict)
         # Anchored at a line start and ending with its newline: if findall returns as many
         # matches as the chunk has lines, each match is exactly one line.
-        self.strict = re.compile("^" + "".join(strict) + "\n", re.MULTILINE)
-        self.strict_line = re.compile("".join(strict))
+        self.strict = re.compile("^" + pattern + "\n", re.MULTILINE)
+        self.strict_line = re.compile(pattern)
         if lenient and lenient[-1] == re.escape('"'):
             lenient[-1] = '"?'  # a line cut inside its last quoted field still parses
         self.lenient = re.compile("".join(lenient))
-        self.lenient_targets = lenient_targets
-        self._times = TimeCache(parse_clf_time)
-        self._iso_times = TimeCache(parse_iso_time)
+        self.lenient_vars = lenient_vars
+        self.single = len(self.targets) == 1
+        #: Date used for a W3C ``time`` field when the format has no ``date`` field.
+        self.default_date = ""
+        self._times: dict[str, TimeCache] = {}
+
+    def _cache(self, kind: str) -> TimeCache:
+        cache = self._times.get(kind)
+        if cache is None:
+            parse: Callable[[str], float]
+            if kind == "time_clf":
+                parse = parse_clf_time
+            elif kind == "time_iso":
+                parse = parse_iso_time
+            elif kind == "time_w3c":
+                parse = parse_w3c_time
+            elif kind.startswith("time_strf:"):
+                parse = strftime_parser(kind[10:])
+            else:
+                raise KeyError(kind)
+            cache = self._times[kind] = TimeCache(parse)
+        return cache
 
     # -- conversion ---------------------------------------------------------------------
     def _lenient_row(self, match: re.Match[str]) -> tuple[str, ...]:
         """A lenient match rearranged into the strict group order."""
         values: list[str] = []
-        for target, value in zip(self.lenient_targets, match.groups()):
-            if target == "request":
-                values.extend(_split_request(value.replace('\\"', '"')))
+        for var, value in zip(self.lenient_vars, match.groups()):
+            value = value or ""
+            if var.unquote and len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            if var.target == "request" and var.strict == REQUEST_STRICT:
+                values.extend(split_request(unescape(value)))
+            elif var.lenient == QUOTED_LENIENT:
+                values.append(unescape(value))
             else:
                 values.append(value)
         return tuple(values)
 
-    def columns(self, rows: Sequence[tuple[str, ...]], offsets: list[int],
+    def rows_to_columns(self, rows: Sequence[tuple[str, ...]], offsets: list[int]) -> Columns:
+        """Rows (strict group order) to Columns; ValueError when a value is malformed."""
+        if not rows:
+            return Columns(offset=offsets)
+        return self.columns(list(zip(*rows)), offsets)
+
+    def columns(self, columns: Sequence[Sequence[str]], offsets: list[int],
                 raw: tuple[bytes, int] | None = None) -> Columns:
-        """Rows (strict group order) to Columns; ValueError when a value is malformed.
+        """Value columns (strict group order) to Columns; ValueError for a malformed value.
 
         ``raw`` (the chunk and its start) stands in for ``offsets`` on the fast path.
         """
         out = Columns(offset=offsets, raw=raw)
-        n = len(rows)
+        n = len(columns[0]) if columns else 0
         if n == 0:
             return out
-        columns = [list(map(itemgetter(i), rows)) for i in range(len(self.targets))]
-        extra: dict[str, Sequence[str]] = {}
+        extra: dict[str, list[str | None]] = {}
+        times: list[float] | None = None
+        time_of_day: Sequence[str] | None = None
+        date: Sequence[str] | None = None
         for target, values in zip(self.targets, columns):
-            if target == "time_clf":
-                out.time = self._times.many(values)
-            elif target == "time_iso":
-                out.time = self._iso_times.many(values)
-            elif target in ("status", "bytes"):
-                setattr(out, target, _ints(values))
-            elif target == "client" or target == "path":
-                setattr(out, target, list(values))
+            if target == "path":
+                if out.path:  # a request line and a separate path: the first one wins
+                    continue
+                out.path = _dash_to_empty(values)
+            elif target == "client":
+                out.client = list(values)
             elif target in ("user", "method", "query", "protocol", "referer", "agent"):
                 setattr(out, target, _none_for_dash(values))
+            elif target in ("method!", "protocol!"):
+                setattr(out, target[:-1], list(values))
+            elif target == "query!":
+                out.query = _none_for_empty(values)
+            elif target == "query_q":
+                out.query = _query_q(values)
+            elif target == "agent_plus":
+                out.agent = _plus_to_space(values)
+            elif target == "uri":
+                pairs = list(map(split_uri, values))
+                out.path = [p for p, _ in pairs]
+                out.query = [q for _, q in pairs]
+            elif target in ("status", "bytes"):
+                setattr(out, target, _ints(values))
+            elif target == "time_epoch":
+                times = list(map(float, values))
+            elif target == "time_ms":
+                times = [int(v) / 1000.0 for v in values]
+            elif target == "time_us":
+                times = [int(v) / 1e6 for v in values]
+            elif target == "date":
+                date = values
+            elif target == "time_of_day":
+                time_of_day = values
+            elif target.startswith("time_"):
+                times = self._cache(target).many(values)
             elif target == "duration_s":
                 out.duration = _floats(values, 1.0)
             elif target == "duration_ms":
@@ -186,49 +357,86 @@ class LineFormat:
             elif target == "duration_us":
                 out.duration = _floats(values, 0.000001)
             elif target.startswith("extra:"):
-                extra[target[6:]] = values
-        if not out.time:
-            out.time = [0.0] * n
-        for name in ("client", "path"):
-            if not getattr(out, name):
-                setattr(out, name, [""] * n)
-        for name in ("status", "bytes"):
-            if not getattr(out, name):
-                setattr(out, name, [0] * n)
+                extra[target[6:]] = _none_for_dash(values)
+        if time_of_day is not None:
+            dates = date if date is not None else [self.default_date] * n
+            times = self._cache("time_w3c").many(list(map(_join_space, dates, time_of_day)))
+        out.time = times if times is not None else [0.0] * n
+        if not out.client:
+            out.client = [""] * n
+        if not out.path:
+            out.path = [""] * n
+        if not out.status:
+            out.status = [0] * n
+        if not out.bytes:
+            out.bytes = [0] * n
         if extra:
             keys = list(extra)
             out.extra = [dict(zip(keys, vals)) for vals in zip(*extra.values())]
         return out
 
     # -- parsing -------------------------------------------------------------------------
-    def parse(self, data: bytes, start: int
-              ) -> tuple[Columns, int, list[BadLine], Counter[str]]:
+    def parse(self, data: bytes, start: int) -> Result:
         """Complete lines ``data`` (starting at file offset ``start``) to columns.
 
         Returns (columns, lines read, bad lines, count of bad lines by reason). Never
-        raises for bad input.
+        raises for bad input. ``split`` with the anchored strict regex leaves, between the
+        groups of consecutive matches, the text of the lines that did not match: empty
+        everywhere means every line parsed, and each column is then one slice of the list.
         """
+        if not data:
+            return Columns(), 0, [], Counter()
         if not data.endswith(b"\n"):
             data += b"\n"  # a partial last line flushed by the monitor's time-out
         n = data.count(b"\n")
         text = data.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r", "")
-        rows = self.strict.findall(text)
-        if len(rows) == n:
-            if len(self.targets) == 1:
-                rows = [(r,) for r in rows]
+        k = len(self.targets) + 1
+        flat = self.strict.split(text)
+        between = flat[0::k]
+        if len(between) == n + 1 and not any(between):
             try:
-                return self.columns(rows, [], (data, start)), n, [], Counter()
-            except (ValueError, KeyError, IndexError):
+                return self.columns([flat[i::k] for i in range(1, k)], [], (data, start)), \
+                    n, [], Counter()
+            except CONVERSION_ERRORS:
                 pass
         lines = data.split(b"\n")
         lines.pop()
-        offsets = list(map(add, accumulate(map(len, lines), initial=start), range(n)))[:n]
-        return self._parse_lines(lines, offsets)
+        offsets = _line_offsets(lines, start)
+        if len(between) < 2 or len(between) - 1 < n // 2:
+            return self.parse_lines(lines, offsets)
+        return self._parse_mixed(flat, between, lines, offsets)
 
-    def _parse_lines(self, lines: list[bytes], offsets: list[int]
-                     ) -> tuple[Columns, int, list[BadLine], Counter[str]]:
+    def _parse_mixed(self, flat: list[str], between: list[str], lines: list[bytes],
+                     offsets: list[int]) -> Result:
+        """Most lines matched: convert those as columns, only the others line by line."""
+        k = len(self.targets) + 1
+        matched: list[int] = []
+        unmatched: list[int] = []
+        index = 0
+        for piece in between:
+            skipped = piece.count("\n")
+            if skipped:
+                unmatched.extend(range(index, index + skipped))
+                index += skipped
+            matched.append(index)
+            index += 1
+        matched.pop()  # the text after the last match is not followed by one
+        try:
+            fast = self.columns([flat[i::k] for i in range(1, k)],
+                                [offsets[i] for i in matched])
+        except CONVERSION_ERRORS:
+            return self.parse_lines(lines, offsets)
+        slow, _, bad, reasons = self.parse_lines([lines[i] for i in unmatched],
+                                                 [offsets[i] for i in unmatched])
+        both = concat([fast, slow])
+        if len(slow):
+            order = sorted(range(len(both)), key=both.offset.__getitem__)
+            both = both.select(order)
+        return both, len(lines), bad, reasons
+
+    def parse_lines(self, lines: Sequence[bytes], offsets: Sequence[int]) -> Result:
         """The slow path: line by line, strict then lenient, bad lines set aside."""
         good: list[tuple[str, ...]] = []
         good_offsets: list[int] = []
@@ -238,7 +446,7 @@ class LineFormat:
         strict, lenient = self.strict_line.fullmatch, self.lenient.fullmatch
         for raw, offset in zip(lines, offsets):
             line = raw.decode("utf-8", "replace").rstrip("\r")
-            reason = self._line_problem(line)
+            reason = line_problem(line)
             if reason is None:
                 match = strict(line)
                 if match is not None:
@@ -256,29 +464,34 @@ class LineFormat:
             reasons[reason] += 1
             bad.append(BadLine(offset, reason, line[:BAD_LINE_SAMPLE_CHARS]))
         try:
-            return self.columns(good, good_offsets), len(lines), bad, reasons
-        except (ValueError, KeyError, IndexError):
+            return self.rows_to_columns(good, good_offsets), len(lines), bad, reasons
+        except CONVERSION_ERRORS:
             pass
         rows, kept = [], []
         for row, offset, line in zip(good, good_offsets, good_lines):
             try:
-                self.columns([row], [offset])
-            except (ValueError, KeyError, IndexError) as exc:
-                reason = f"bad value: {str(exc)[:60]}"
-                reasons[reason] += 1
-                bad.append(BadLine(offset, reason, line[:BAD_LINE_SAMPLE_CHARS]))
+                self.rows_to_columns([row], [offset])
+            except CONVERSION_ERRORS as exc:
+                reasons["bad value"] += 1
+                bad.append(BadLine(offset, f"bad value: {str(exc)[:80]}",
+                                   line[:BAD_LINE_SAMPLE_CHARS]))
             else:
                 rows.append(row)
                 kept.append(offset)
         bad.sort(key=lambda b: b.offset)
-        return self.columns(rows, kept), len(lines), bad, reasons
-
-    @staticmethod
-    def _line_problem(line: str) -> str | None:
-        if not line.strip():
-            return "empty line"
-        if "\x00" in line:
-            return "binary data"
-        return None
+        return self.rows_to_columns(rows, kept), len(lines), bad, reasons
 
 
+def _join_space(a: str, b: str) -> str:
+    return f"{a} {b}"
+
+
+def line_problem(line: str) -> str | None:
+    """Why ``line`` is not even worth matching, or None."""
+    if not line.strip():
+        return "empty line"
+    if "\x00" in line:
+        return "binary data"
+    if len(line) > MAX_LINE_CHARS:
+        return "line too long"
+    return None
