@@ -19,7 +19,7 @@ from omphalos import query as contract
 from .errors import ApiError
 from .metrics import render
 from .querier import BadQuery, Unavailable
-from .state import OPENAPI, WebState
+from .state import OPENAPI, STATE, WebState
 
 #: Kinds that change state: never answered over GET.
 WRITE_KINDS = frozenset({"clear_alert", "reset"})
@@ -71,7 +71,7 @@ def checked(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
 
 async def query(request: web.Request) -> web.Response:
     """``GET /api/v1/query/{kind}``."""
-    state: WebState = request.app["state"]
+    state: WebState = request.app[STATE]
     state.auth.check(request, write=False)
     kind = request.match_info["kind"]
     if kind in WRITE_KINDS:
@@ -94,7 +94,7 @@ async def query(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     """``GET /api/v1/status``: :meth:`Pipeline.status`."""
-    state: WebState = request.app["state"]
+    state: WebState = request.app[STATE]
     state.auth.check(request, write=False)
     if single_params(request):
         raise ApiError(400, "status takes no parameters")
@@ -105,7 +105,7 @@ async def status(request: web.Request) -> web.Response:
 
 async def clear_alerts(request: web.Request) -> web.Response:
     """``POST /api/v1/alerts/clear`` with ``{"path": "..."}`` or ``{"all": true}``."""
-    state: WebState = request.app["state"]
+    state: WebState = request.app[STATE]
     state.auth.check(request, write=True)
     if request.content_type != "application/json":
         raise ApiError(400, "expected a JSON body (Content-Type: application/json)")
@@ -124,7 +124,9 @@ async def clear_alerts(request: web.Request) -> web.Response:
         raise ApiError(400, "give either path or all, not both")
     if not params.get("all"):
         params.pop("all", None)
-    return json_response(await ask(state, "clear_alert", params))
+    answer = await ask(state, "clear_alert", params)
+    state.snapshots.invalidate()
+    return json_response(answer)
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -134,7 +136,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: Prometheus text format."""
-    state: WebState = request.app["state"]
+    state: WebState = request.app[STATE]
     state.auth.check(request, write=False)
     body = await state.querier.run(render, state.registry)
     response = web.Response(body=body)

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from . import api, sse
 from .errors import SECURITY_HEADERS, ApiError, Handler, json_errors, security_headers
-from .state import STATIC, WebState
+from .state import STATE, STATIC, WebState
 
 #: Largest request body accepted (clearing an alert needs a few bytes).
 MAX_BODY_BYTES = 16 * 1024
@@ -17,7 +17,7 @@ MAX_BODY_BYTES = 16 * 1024
 @web.middleware
 async def host_check(request: web.Request, handler: Handler) -> web.StreamResponse:
     """On loopback, refuse Host names that are not loopback ones (DNS rebinding)."""
-    state: WebState = request.app["state"]
+    state: WebState = request.app[STATE]
     if not state.auth.host_allowed(request):
         raise ApiError(400, "unexpected Host header for a server bound to loopback")
     return await handler(request)
@@ -25,7 +25,7 @@ async def host_check(request: web.Request, handler: Handler) -> web.StreamRespon
 
 async def page(request: web.Request) -> web.Response:
     """``GET /``: the dashboard, with its settings (and on open loopback, the token)."""
-    state: WebState = request.app["state"]
+    state: WebState = request.app[STATE]
     text = (STATIC / "index.html").read_text(encoding="utf-8")
     metas = {"omphalos-window": state.config.window,
              "omphalos-update-secs": str(state.config.update_secs),
@@ -42,7 +42,7 @@ def build_app(state: WebState) -> web.Application:
     """The application serving ``state``'s pipeline."""
     app = web.Application(middlewares=[security_headers, json_errors, host_check],
                           client_max_size=MAX_BODY_BYTES)
-    app["state"] = state
+    app[STATE] = state
 
     async def stopping(app: web.Application) -> None:
         state.stopping.set()

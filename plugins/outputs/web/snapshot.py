@@ -57,6 +57,10 @@ class Snapshots:
             self._cache[window] = (time.monotonic(), snapshot)
             return snapshot
 
+    def invalidate(self) -> None:
+        """Forget every snapshot (after a change, such as clearing alerts)."""
+        self._cache.clear()
+
     async def _gather(self, window: str) -> dict[str, Any]:
         wanted = parts(window, self.top)
         results = await asyncio.gather(*(self.querier.ask(kind, params)

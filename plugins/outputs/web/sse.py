@@ -17,7 +17,7 @@ from omphalos.query import window_label, window_secs
 
 from .api import single_params
 from .errors import SECURITY_HEADERS, ApiError
-from .state import WebState
+from .state import STATE, WebState
 
 log = logging.getLogger("omphalos.output.web.sse")
 
@@ -32,7 +32,7 @@ def checked_window(raw: str | None, default: str) -> str:
 
 async def events(request: web.Request) -> web.StreamResponse:
     """Stream snapshots of one window until the client leaves or the server stops."""
-    state: WebState = request.app["state"]
+    state: WebState = request.app[STATE]
     state.auth.check(request, write=False, allow_query=True)
     params = single_params(request, ignore=("token",))
     unknown = sorted(set(params) - {"window"})

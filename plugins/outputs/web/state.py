@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from .auth import AuthPolicy
@@ -30,3 +31,7 @@ class WebState:
     clients: int = 0
     #: Set when the server shuts down, so live streams end at once.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+#: Where the application keeps its :class:`WebState`.
+STATE: web.AppKey[WebState] = web.AppKey("state", WebState)

@@ -1,0 +1,126 @@
+"""The dashboard in a real headless Chromium (Debian's chromium and chromium-driver).
+
+The page must load without console errors, show numbers that rise while a writer appends to
+the monitored log, and remove an alert when its clear button is pressed. A screenshot is
+saved as an artifact (``artifacts/dashboard.png``, git-ignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import wait_for
+
+from .conftest import WebRun, Writer, combined_line, windowed_collector
+
+webdriver = pytest.importorskip("selenium.webdriver")
+
+CHROMIUM = shutil.which("chromium")
+DRIVER = shutil.which("chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not (CHROMIUM and DRIVER),
+                                 reason="needs Debian chromium and chromium-driver")]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """Headless Chromium with a fresh profile, console messages kept."""
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1280,1400",
+                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def number(driver: Any, element_id: str) -> int:
+    """The integer shown in an element (``10,250`` -> 10250; no number -> -1)."""
+    text = driver.find_element("id", element_id).text.replace(",", "").strip()
+    return int(text) if text.isdigit() else -1
+
+
+def console_errors(driver: Any) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry["level"] in ("SEVERE", "ERROR")]
+
+
+def save_screenshot(driver: Any, tmp_path: Path) -> Path:
+    """Save the page as ``artifacts/dashboard.png`` (and in pytest's tmp dir)."""
+    target = ARTIFACTS / "dashboard.png"
+    try:
+        ARTIFACTS.mkdir(exist_ok=True)
+    except OSError:
+        target = tmp_path / "dashboard.png"
+    driver.save_screenshot(str(target))
+    if target.parent != tmp_path:
+        shutil.copy(target, tmp_path / "dashboard.png")
+    return target
+
+
+@pytest.mark.timeout(90)
+def test_dashboard_updates_live_without_console_errors(start_web: Any, browser: Any,
+                                                      tmp_path: Path) -> None:
+    run: WebRun = start_web({"update_secs": 0.5}, windowed={})
+    assert run.pipeline.wait_idle(30)
+    writer = Writer(run.log, lambda n: [combined_line(f"/live/{n % 7}", 200 if n % 5 else 503)
+                                        for _ in range(20)])
+    run.writers.append(writer)
+    browser.get(run.url + "/?window=all")
+    wait_for(lambda: number(browser, "stat-requests") >= 10_000, timeout=30)
+    first = number(browser, "stat-requests")
+    writer.start()
+    wait_for(lambda: number(browser, "stat-requests") >= first + 100, timeout=30)
+    assert browser.find_element("id", "live").text == "live"
+    rows = browser.find_elements("css selector", "#top-paths tbody tr")
+    assert rows and "/favicon.ico" in rows[0].text
+    assert browser.find_elements("css selector", "#chart-rate svg .axis.x .tick")
+    assert browser.find_elements("css selector", "#chart-status svg path")
+    save_screenshot(browser, tmp_path)
+    # the window selector reconnects the stream and marks the chosen window
+    browser.find_element("css selector", '#windows button[data-window="5m"]').click()
+    wait_for(lambda: browser.find_element(
+        "css selector", '#windows button[data-window="5m"]').get_attribute("aria-pressed")
+        == "true", timeout=10)
+    wait_for(lambda: number(browser, "stat-requests") >= 0, timeout=15)
+    assert console_errors(browser) == []
+    writer.stop()
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.skipif(windowed_collector() is None,
+                    reason="needs the windowed collector (alerts) of issue 5")
+def test_clearing_an_alert_from_the_page_removes_it(start_web: Any, browser: Any) -> None:
+    run: WebRun = start_web({"update_secs": 0.5}, copy_real_log=False, windowed={})
+    writer = Writer(run.log, lambda n: [combined_line("/broken", 500) for _ in range(30)],
+                    interval=0.1)
+    run.writers.append(writer)
+    writer.start()
+    browser.get(run.url + "/?window=1m")
+    wait_for(lambda: browser.find_elements("css selector", "#alerts li button"), timeout=45)
+    writer.stop()
+    button = browser.find_elements("css selector", "#alerts li button")[0]
+    alert_id = button.find_element("xpath", "..").get_attribute("data-id")
+    button.click()
+    wait_for(lambda: not [li for li in browser.find_elements("css selector", "#alerts li")
+                          if li.get_attribute("data-id") == alert_id], timeout=15)
+    assert "cleared" in browser.find_element("id", "alerts-note").text
+    assert console_errors(browser) == []
+
