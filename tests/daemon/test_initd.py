@@ -1,0 +1,130 @@
+"""Each role started, reloaded, queried and stopped through its LSB init script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omphalos.daemon import pid_alive, read_pid
+
+from ..conftest import wait_for
+from .helpers import (
+    OMPHALOS,
+    ROOT,
+    kill_leftovers,
+    numbered_lines,
+    processes_mentioning,
+    status,
+    subprocess_env,
+)
+
+INITD = ROOT / "init.d"
+
+# role -> (config before, config after: one component added, one removed)
+CONFIGS: dict[str, tuple[str, str]] = {
+    "monitor": (
+        "[monitor:a]\nplugin = file\npaths = {tmp}/a.log\n"
+        "[parser:p]\nplugin = combined\n[transport:local]\n",
+        "[monitor:b]\nplugin = file\npaths = {tmp}/b.log\n"
+        "[parser:p]\nplugin = combined\n[transport:local]\n"),
+    "collector": (
+        "[transport:local]\n[collector:summary]\n",
+        "[transport:local]\n[collector:count]\nplugin = linelog\n"),
+}
+
+
+def write_config(path: Path, tmp: Path, body: str) -> None:
+    path.write_text(f"[omphalos]\nstate_dir = {tmp}/state\n" + body.format(tmp=tmp))
+
+
+def initd(role: str, action: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", str(INITD / f"omphalos-{role}"), action], env=env,
+                          capture_output=True, text=True, timeout=90)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("role", ["monitor", "collector"])
+def test_role_through_init_script(role: str, tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text(numbered_lines(1, 100))
+    (tmp_path / "b.log").write_text(numbered_lines(1, 50))
+    config, pid_file, log_file = (tmp_path / f"{role}.conf", tmp_path / "run" / f"{role}.pid",
+                                  tmp_path / "log" / f"{role}.log")
+    before, after = CONFIGS[role]
+    write_config(config, tmp_path, before)
+    defaults = tmp_path / f"omphalos-{role}.default"
+    defaults.write_text(f'OMPHALOS="{" ".join(OMPHALOS)}"\nCONFIG={config}\nPIDFILE={pid_file}\n'
+                        f"LOGFILE={log_file}\nWORKDIR={tmp_path}\nSTOP_TIMEOUT=10\n")
+    env = subprocess_env(tmp_path)
+    env["OMPHALOS_DEFAULTS"] = str(defaults)
+    try:
+        started = initd(role, "start", env)
+        assert started.returncode == 0, started.stdout + started.stderr
+        pid = read_pid(str(pid_file))
+        assert pid is not None and pid_alive(pid)
+        assert initd(role, "start", env).stdout.strip().endswith(f"already running (pid {pid})")
+
+        shown = initd(role, "status", env)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert f"{role}: running as pid {pid}" in shown.stdout
+        first = status(pid_file)
+        names = set(first["actors"])
+        if role == "monitor":
+            assert names == {"monitor:a", "parser:p", "transport:local"}
+            wait_for(lambda: status(pid_file)["files"][0]["committed"]
+                     == (tmp_path / "a.log").stat().st_size, timeout=30, interval=0.2)
+        else:
+            assert names == {"transport:local", "collector:summary"}
+
+        # logrotate moves the log away: the daemon's next line goes to a fresh file
+        log_file.rename(log_file.with_suffix(".log.1"))
+        write_config(config, tmp_path, after)
+        reloaded = initd(role, "reload", env)
+        assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
+
+        def applied() -> dict[str, Any] | None:
+            report = status(pid_file)
+            return report if report["reloads"] else None
+
+        report = wait_for(applied, timeout=30, interval=0.2)
+        added, removed = (("monitor:b", "monitor:a") if role == "monitor"
+                          else ("collector:count", "collector:summary"))
+        assert report["reloads"][-1]["added"] == [added]
+        assert report["reloads"][-1]["removed"] == [removed]
+        assert added in report["actors"] and removed not in report["actors"]
+        assert all(a["state"] == "running" for a in report["actors"].values())
+        assert report["pid"] == pid  # reloaded in place, not restarted
+        assert "reload" in log_file.read_text()
+
+        # a bad config is refused by the script and the daemon keeps running
+        config.write_text(config.read_text() + "[monitor:bad]\nplugin = nosuchplugin\n")
+        assert initd(role, "reload", env).returncode == 1
+        assert pid_alive(pid)
+
+        stopped = initd(role, "stop", env)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert not pid_alive(pid) and not pid_file.exists()
+        assert processes_mentioning(str(config)) == []
+        assert initd(role, "status", env).returncode == 3
+        assert "stopped" in log_file.read_text()
+    finally:
+        kill_leftovers(str(config))
+
+
+@pytest.mark.timeout(60)
+def test_status_json_of_nothing_running(tmp_path: Path) -> None:
+    pid_file = tmp_path / "none.pid"
+    result = subprocess.run([*OMPHALOS, "status", "--pid-file", str(pid_file), "--json"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 3
+    assert json.loads(result.stdout) is None
+    pid_file.write_text("999999\n")  # a stale pid file: dead with a pid file, LSB 1
+    result = subprocess.run([*OMPHALOS, "status", "--pid-file", str(pid_file)],
+                            capture_output=True, text=True, timeout=30, env=dict(os.environ))
+    assert result.returncode == 1
+    assert "not running, but pid file" in result.stdout
