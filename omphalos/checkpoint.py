@@ -1,4 +1,10 @@
-"""File offsets that survive restarts, in SQLite (WAL mode)."""
+"""File offsets that survive restarts, in SQLite (WAL mode).
+
+A row says: monitor ``monitor`` has every byte of the file ``file_id`` before ``offset``
+safely downstream; the file was last seen at ``path``. Rows are keyed by file identity, not
+by path, because a rotated file keeps being read under its new name while a new file takes
+the old one: both have offsets at once.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,26 @@ import os
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """One committed offset."""
+
+    file_id: str
+    path: str
+    offset: int
+    updated: float
 
 
 class CheckpointStore:
-    """Committed offsets per (monitor, path): which file identity, and how far it was read.
+    """Committed offsets per (monitor, file identity).
 
     One connection per store, guarded by a lock, so any actor thread may use it. WAL mode
-    with ``synchronous=NORMAL`` makes a commit cheap and durable across process crashes.
+    with ``synchronous=NORMAL`` makes a commit cheap and durable across process crashes
+    (a power loss may forget the last commits: the lines are then read again, and
+    collectors skip what they already applied).
     """
 
     def __init__(self, path: str) -> None:
@@ -24,29 +43,49 @@ class CheckpointStore:
                                    timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
         self._db.execute("""CREATE TABLE IF NOT EXISTS offsets (
-            monitor TEXT NOT NULL, path TEXT NOT NULL, file_id TEXT NOT NULL,
+            monitor TEXT NOT NULL, file_id TEXT NOT NULL, path TEXT NOT NULL,
             offset INTEGER NOT NULL, updated REAL NOT NULL,
-            PRIMARY KEY (monitor, path))""")
+            PRIMARY KEY (monitor, file_id))""")
 
-    def load(self, monitor: str) -> dict[str, tuple[str, int]]:
-        """path -> (file_id, offset) for every file ``monitor`` committed."""
+    def _migrate(self) -> None:
+        """Re-key a first-version table (one row per path) by file identity."""
+        pk = [row[1] for row in self._db.execute("PRAGMA table_info(offsets)") if row[5]]
+        if pk != ["monitor", "path"]:
+            return
+        self._db.execute("BEGIN")
+        self._db.execute("ALTER TABLE offsets RENAME TO offsets_by_path")
+        self._db.execute("""CREATE TABLE offsets (
+            monitor TEXT NOT NULL, file_id TEXT NOT NULL, path TEXT NOT NULL,
+            offset INTEGER NOT NULL, updated REAL NOT NULL,
+            PRIMARY KEY (monitor, file_id))""")
+        self._db.execute("INSERT OR REPLACE INTO offsets SELECT monitor, file_id, path, offset, "
+                         "updated FROM offsets_by_path ORDER BY updated")
+        self._db.execute("DROP TABLE offsets_by_path")
+        self._db.execute("COMMIT")
+
+    def load(self, monitor: str) -> list[Checkpoint]:
+        """Every offset ``monitor`` committed, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT path, file_id, offset FROM offsets WHERE monitor = ?", (monitor,))
-            return {path: (file_id, offset) for path, file_id, offset in rows}
+                "SELECT file_id, path, offset, updated FROM offsets WHERE monitor = ? "
+                "ORDER BY updated", (monitor,)).fetchall()
+        return [Checkpoint(*row) for row in rows]
 
-    def commit(self, monitor: str, path: str, file_id: str, offset: int) -> None:
+    def commit(self, monitor: str, file_id: str, path: str, offset: int) -> None:
+        """Record that ``file_id`` (last seen at ``path``) is safe up to ``offset``."""
         with self._lock:
             self._db.execute(
-                "INSERT INTO offsets VALUES (?, ?, ?, ?, ?) ON CONFLICT (monitor, path) DO "
-                "UPDATE SET file_id = excluded.file_id, offset = excluded.offset, "
-                "updated = excluded.updated", (monitor, path, file_id, offset, time.time()))
+                "INSERT INTO offsets VALUES (?, ?, ?, ?, ?) ON CONFLICT (monitor, file_id) DO "
+                "UPDATE SET path = excluded.path, offset = excluded.offset, "
+                "updated = excluded.updated", (monitor, file_id, path, offset, time.time()))
 
-    def forget(self, monitor: str, path: str) -> None:
+    def forget(self, monitor: str, file_id: str) -> None:
+        """Drop the offset of a file that is gone for good."""
         with self._lock:
-            self._db.execute("DELETE FROM offsets WHERE monitor = ? AND path = ?",
-                             (monitor, path))
+            self._db.execute("DELETE FROM offsets WHERE monitor = ? AND file_id = ?",
+                             (monitor, file_id))
 
     def close(self) -> None:
         with self._lock:

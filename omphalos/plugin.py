@@ -193,7 +193,9 @@ class MonitorPlugin(Plugin):
 
     def __init__(self, context: PluginContext, config: Any) -> None:
         super().__init__(context, config)
-        self._seq = 0
+        # time-based start: a restarted monitor's seqs never match acks meant for the
+        # chunks of its previous incarnation (microseconds, so monotonic across restarts)
+        self._seq = time.time_ns() // 1000
         self._in_flight: OrderedDict[int, _InFlight] = OrderedDict()
         self.host = getattr(config, "host", "") or context.settings.host_name
 
@@ -225,6 +227,9 @@ class MonitorPlugin(Plugin):
         entry = self._in_flight.get(ack.seq)
         if entry is None:
             return  # an ack for a chunk we already gave up on (after a rewind)
+        if entry.file_id != ack.file_id or entry.end != ack.end:
+            self.counters["acks_mismatched"] += 1  # not for this chunk: never commit on it
+            return
         if not ack.accepted:
             self.counters["chunks_refused"] += 1
         entry.acked = True

@@ -1,215 +1,591 @@
-"""``file``: tails log files (paths, globs, directories), resuming from checkpoints."""
+"""``file``: tails log files (paths, globs, directories) and never loses or repeats a line.
+
+The actor ties the small modules of this package together:
+
+- :mod:`.discovery` says which files to read and which directories to watch;
+- :mod:`.watching` turns inotify events into hints (``mode = events``); every open file is
+  also stat'ed every ``stat_interval_secs`` (``poll_interval_secs`` in ``mode = polling``,
+  or for directories inotify could not watch), because events are lost or never come;
+- :mod:`.identity` tells files apart (device, inode, fingerprint, generation);
+- :mod:`.tailing` reads whole lines from open files;
+- :class:`omphalos.checkpoint.CheckpointStore` keeps committed offsets across restarts.
+
+Offsets are committed only once the batch ending there was acknowledged downstream (the
+base class :class:`omphalos.plugin.MonitorPlugin` matches acknowledgements). After a crash
+or a restart, reading resumes at the committed offsets; what was sent but not acknowledged
+is sent again and collectors skip it by ``(file_id, offset)``.
+"""
 
 from __future__ import annotations
 
-import glob
+import errno
 import os
+import threading
 import time
-import zlib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from omphalos.checkpoint import CheckpointStore
+import pykka
+
+from omphalos.checkpoint import Checkpoint, CheckpointStore
 from omphalos.config import option
-from omphalos.messages import Query
 from omphalos.plugin import MonitorConfig, MonitorPlugin
 
-FINGERPRINT_BYTES = 256
+from .discovery import Discovery
+from .identity import Identity, identify, parse_file_id, read_fingerprint
+from .tailing import LineCutter, Tailer
+from .watching import Watcher
+
+DEFAULT_EXCLUDE = ("*.gz", "*.bz2", "*.xz", "*.zst", "*.zip", "*.lz4")
 
 
 @dataclass(frozen=True)
 class FileMonitorConfig(MonitorConfig):
     """Options of the file monitor."""
 
-    paths: tuple[str, ...] = option((), "Files, globs (** recurses) or directories to read.")
+    paths: tuple[str, ...] = option((), "Files, globs (** recurses) or directories (their "
+                                        "files) to read.")
+    exclude: tuple[str, ...] = option(DEFAULT_EXCLUDE, "File name globs never read (rotated, "
+                                                       "compressed files).")
     follow: bool = option(True, "Keep reading as files grow; no: read to the end and stop.")
     start_at: Literal["beginning", "end"] = option(
-        "beginning", "Where to start in a file seen for the first time.")
+        "beginning", "Where to start in a file present at the first start and never seen "
+                     "before (files that appear later are always read from their start).")
     checkpoints: bool = option(True, "Keep offsets in the state directory and resume there.")
-    poll_interval_secs: float = option(0.25, "Seconds between two looks at the files.")
+    mode: Literal["events", "polling"] = option(
+        "events", "events: inotify hints plus a periodic stat; polling: stat only (for "
+                  "network file systems, where inotify sees no remote writes).")
+    poll_interval_secs: float = option(0.25, "Seconds between two looks at every file in "
+                                             "polling mode (and at directories inotify "
+                                             "could not watch).")
+    stat_interval_secs: float = option(1.0, "Seconds between two safety-net stats of every "
+                                            "file in events mode.")
+    discover_interval_secs: float = option(5.0, "Seconds between two full searches for new "
+                                                "files (events trigger one at once).")
+    max_watched_dirs: int = option(64, "Directories watched through inotify; more are "
+                                       "polled, with a warning.")
+    rotate_wait_secs: float = option(5.0, "Seconds a rotated or deleted file stays open "
+                                          "once read to its end, for late writes.")
+    partial_line_timeout_secs: float = option(0.0, "Seconds a last line without newline is "
+                                                   "held before it is sent as it is; 0: "
+                                                   "until its newline comes or the file is "
+                                                   "rotated away.")
     read_bytes: int = option(1 << 20, "Most bytes read into one batch.")
+    max_line_bytes: int = option(65536, "Longer lines are cut to this length (and counted "
+                                        "in lines_cut).")
 
     def validate(self) -> None:
         if not self.paths:
             raise ValueError("at least one path is needed", "paths")
         if self.read_bytes < 4096:
             raise ValueError("must be at least 4096", "read_bytes")
+        if not 256 <= self.max_line_bytes <= self.read_bytes:
+            raise ValueError("must be between 256 and read_bytes", "max_line_bytes")
+        for key in ("poll_interval_secs", "stat_interval_secs", "discover_interval_secs"):
+            if getattr(self, key) <= 0:
+                raise ValueError("must be more than 0", key)
 
 
 @dataclass
-class TailedFile:
-    """One open file and how far it has been read and committed."""
+class PathState:
+    """A path the monitor watches, whether a file is there or not."""
 
-    path: str
-    handle: Any
-    file_id: str
-    position: int
-    committed: int
-    size: int = 0
-    state: str = "reading"
+    state: str = "waiting"  # waiting (too small to fingerprint), missing, error, open
+    error: str = ""
+    key: tuple[int, int] | None = None  # (dev, inode) of the tailer reading it
 
 
-def file_identity(path: str, st: os.stat_result, follow: bool) -> str | None:
-    """``dev:inode:crc`` of the first bytes; None while a followed file is too small."""
-    with open(path, "rb") as fh:
-        head = fh.read(FINGERPRINT_BYTES)
-    if follow and len(head) < FINGERPRINT_BYTES and b"\n" not in head:
-        return None
-    return f"{st.st_dev}:{st.st_ino}:{zlib.crc32(head):08x}"
+class _Wake:
+    """Told by the watcher thread: hints are waiting."""
 
 
 class FileMonitor(MonitorPlugin):
-    """Polls its files, reads what was appended, and emits whole lines."""
+    """Watches, reads and checkpoints files; see the module doc."""
 
     name = "file"
     description = "Tails log files, globs and directories; resumes from checkpoints"
     Config: ClassVar[type] = FileMonitorConfig
 
     def tick_interval(self) -> float:
-        return float(self.config.poll_interval_secs)
+        if self.config.mode == "polling" or not self.config.follow:
+            return float(self.config.poll_interval_secs)
+        return float(self.config.stat_interval_secs)
 
+    # -- lifecycle ---------------------------------------------------------------------------
     def setup(self) -> None:
-        self.files: dict[str, TailedFile] = {}
+        cfg = self.config
         self.stopping = False
+        self.discovery = Discovery(cfg.paths, cfg.exclude)
+        self.cutter = LineCutter(cfg.read_bytes, cfg.max_line_bytes)
+        self.tails: dict[tuple[int, int], Tailer] = {}
+        self.by_id: dict[str, Tailer] = {}
+        self.paths: dict[str, PathState] = {}
+        self.names: dict[str, tuple[int, int]] = {}  # real paths of open files -> key
+        self.ready: dict[tuple[int, int], None] = {}  # files worth a read, in order
+        self.known: dict[tuple[int, int, int], Checkpoint] = {}  # content -> last offset
+        self.retired: set[tuple[int, int, int]] = set()  # contents of deleted files
+        self.saved_paths: set[str] = set()
+        self.missing_roots: list[str] = []
         self.store: CheckpointStore | None = None
-        self.saved: dict[str, tuple[str, int]] = {}
-        if self.config.checkpoints:
-            path = os.path.join(self.context.settings.state_path, "checkpoints.sqlite")
-            self.store = CheckpointStore(path)
-            self.saved = self.store.load(self.context.name)
-        self._scan()
+        self._hint_lock = threading.Lock()
+        self._hinted: set[str] = set()
+        self._rescan = False
+        self._wake_pending = False
+        self._interval = self.tick_interval()
+        self._next_discover = 0.0
+        saved: list[Checkpoint] = []
+        if cfg.checkpoints:
+            self.store = CheckpointStore(
+                os.path.join(self.context.settings.state_path, "checkpoints.sqlite"))
+            saved = self.store.load(self.context.name)
+            for cp in saved:
+                ident = parse_file_id(cp.file_id)
+                if ident is not None:
+                    self.known[ident.content] = cp
+                    self.saved_paths.add(cp.path)
+        self.watcher: Watcher | None = None
+        if cfg.follow and cfg.mode == "events":
+            self.watcher = Watcher(self._hint, cfg.max_watched_dirs, self.log)
+        self._discover(initial=True)
+        if cfg.follow:
+            self._reopen_rotated(saved)
         self._pump()
 
     def teardown(self) -> None:
-        for tailed in self.files.values():
-            tailed.handle.close()
-        self.files.clear()
-        if self.store is not None:
+        watcher = getattr(self, "watcher", None)
+        if watcher is not None:
+            watcher.stop()
+            self.watcher = None
+        for tailer in getattr(self, "tails", {}).values():
+            tailer.close()
+        if getattr(self, "store", None) is not None:
+            assert self.store is not None
             self.store.close()
             self.store = None
 
+    # -- hints from the watcher thread ---------------------------------------------------------
+    def _hint(self, path: str, structural: bool) -> None:
+        """Called in watchdog's thread: remember the hint, wake the actor once."""
+        with self._hint_lock:
+            if structural:
+                self._rescan = True
+            else:
+                self._hinted.add(path)
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        try:
+            self.actor_ref.tell(_Wake())
+        except pykka.ActorDeadError:
+            pass
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, _Wake):
+            self._on_wake()
+            return None
+        return super().handle(message)
+
+    def _on_wake(self) -> None:
+        with self._hint_lock:
+            hinted, self._hinted = self._hinted, set()
+            rescan, self._rescan = self._rescan, False
+            self._wake_pending = False
+        if self.stopping:
+            return
+        self.counters["wakeups"] += 1
+        if rescan:
+            self._discover()
+        for path in hinted:
+            key = self.names.get(path)
+            tailer = self.tails.get(key) if key is not None else None
+            if tailer is not None:
+                self._check_open(tailer)
+        self._pump()
+
     # -- discovery -------------------------------------------------------------------------
-    def _expand(self) -> list[str]:
-        found: list[str] = []
-        for pattern in self.config.paths:
-            pattern = os.path.expanduser(pattern)
-            if os.path.isdir(pattern):
-                pattern = os.path.join(pattern, "*")
-            for path in sorted(glob.glob(pattern, recursive=True)):
-                if os.path.isfile(path) and path not in found:
-                    found.append(os.path.abspath(path))
-        return found
+    def _discover(self, initial: bool = False) -> None:
+        """Find the files to read; notice rotations, truncations and vanished paths."""
+        found = self.discovery.scan()
+        wanted = set(found) | set(self.discovery.explicit_paths())
+        for path in list(self.paths):
+            if path not in wanted:
+                self._visit(path, initial)  # vanished from a glob: notice it, then forget
+                if self.paths.get(path) is not None and self.paths[path].key is None:
+                    del self.paths[path]
+        for path in wanted:
+            self._visit(path, initial)
+        self.missing_roots = [root for root in self.discovery.roots()
+                              if not os.path.isdir(root)]
+        self._next_discover = time.monotonic() + self.config.discover_interval_secs
+        if self.watcher is not None:
+            roots = self.discovery.roots()
+            for tailer in self.tails.values():
+                parent = os.path.dirname(tailer.real_path)
+                if tailer.attached and parent and not any(
+                        parent == r or (rec and parent.startswith(r.rstrip(os.sep) + os.sep))
+                        for r, rec in roots.items()):
+                    roots[parent] = False
+            self.watcher.sync(roots)
+            if self.watcher.polled and self._interval > self.config.poll_interval_secs:
+                self._set_interval(self.config.poll_interval_secs)
 
-    def _scan(self) -> None:
-        for path in self._expand():
-            if path not in self.files:
-                self._open(path)
+    def _set_interval(self, interval: float) -> None:
+        self._interval = interval
+        scheduler = self.context.scheduler
+        if scheduler is not None:
+            scheduler.cancel(self.context.name)
+            scheduler.every(self.context.name, interval)
 
-    def _open(self, path: str) -> None:
+    def _visit(self, path: str, initial: bool = False) -> None:
+        """Look at ``path`` now: open what is new there, notice what changed."""
+        info = self.paths.setdefault(path, PathState())
+        current = self.tails.get(info.key) if info.key is not None else None
         try:
             st = os.stat(path)
-            file_id = file_identity(path, st, self.config.follow)
-            if file_id is None:
-                return
-            handle = open(path, "rb")
         except OSError as exc:
-            self.log.warning("cannot open %s: %s", path, exc)
+            if current is not None:
+                self._detach(current)
+            info.key = None
+            info.state = "missing" if exc.errno in (errno.ENOENT, errno.ENOTDIR) else "error"
+            info.error = exc.strerror or str(exc)
             return
-        saved = self.saved.get(path)
-        if saved is not None and saved[0] == file_id and saved[1] <= st.st_size:
-            position = saved[1]
-        elif self.config.start_at == "end" and saved is None:
-            position = st.st_size
-        else:
-            position = 0
-        self.files[path] = TailedFile(path, handle, file_id, position, position, st.st_size)
+        key = (st.st_dev, st.st_ino)
+        if current is not None and current.identity.key == key:
+            info.state, info.error = "open", ""
+            self._check_open(current, st.st_size)
+            return
+        if current is not None:  # the path names another file now: rotated
+            self._detach(current)
+            info.key = None
+        existing = self.tails.get(key)
+        if existing is not None:  # a file we have open came (back) under this name
+            existing.path, existing.attached = path, True
+            existing.real_path = os.path.realpath(path)
+            self.names[existing.real_path] = key
+            info.key, info.state, info.error = key, "open", ""
+            self._check_open(existing, st.st_size)
+            return
+        self._open(path, info, initial)
+
+    def _open(self, path: str, info: PathState, initial: bool) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            info.state = "missing" if exc.errno == errno.ENOENT else "error"
+            info.error = exc.strerror or str(exc)
+            return
+        try:
+            st = os.fstat(fd)
+            ident = identify(fd, st)
+        except OSError as exc:
+            os.close(fd)
+            info.state, info.error = "error", exc.strerror or str(exc)
+            return
+        if ident is None:
+            os.close(fd)
+            info.state, info.error = "waiting", "too small to fingerprint"
+            return
+        if ident.key in self.tails:  # opened under another name meanwhile
+            os.close(fd)
+            return
+        position, ident, persist = self._start(path, ident, st.st_size, initial)
+        tailer = Tailer(path, fd, ident, position, position, st.st_size,
+                        real_path=os.path.realpath(path))
+        self._add(tailer)
+        info.key, info.state, info.error = ident.key, "open", ""
+        if persist:
+            self._save(tailer, position)
+        self.counters["files_opened"] += 1
+
+    def _start(self, path: str, ident: Identity, size: int, initial: bool
+               ) -> tuple[int, Identity, bool]:
+        """(offset, identity, save now?) for a file opened for the first time here."""
+        saved = self.known.get(ident.content)
+        if saved is not None:
+            saved_ident = parse_file_id(saved.file_id) or ident
+            if saved.offset <= size:
+                return saved.offset, saved_ident, False
+            self.counters["truncations"] += 1  # shrank while we were not looking
+            return 0, saved_ident.next_generation(ident.crc), True
+        if ident.content in self.retired:  # inode reused with the same first line
+            return 0, ident.next_generation(ident.crc), True
+        if (initial and self.config.start_at == "end" and self.config.follow
+                and path not in self.saved_paths):
+            return size, ident, True
+        return 0, ident, False
+
+    def _add(self, tailer: Tailer) -> None:
+        key = tailer.identity.key
+        self.tails[key] = tailer
+        self.by_id[tailer.file_id] = tailer
+        self.names[tailer.real_path] = key
+        self.names[tailer.path] = key
+        self.ready[key] = None
+
+    def _detach(self, tailer: Tailer) -> None:
+        """The path no longer names this file: read it to its end, then close it."""
+        if not tailer.attached:
+            return
+        tailer.attached = False
+        tailer.quiet_since = None
+        self.counters["rotations"] += 1
+        self._check_open(tailer)
+
+    def _reopen_rotated(self, saved: list[Checkpoint]) -> None:
+        """After a restart: finish files rotated away before their end was committed."""
+        inodes: dict[str, dict[int, str] | None] = {}
+        for cp in saved:
+            ident = parse_file_id(cp.file_id)
+            if ident is None or ident.key in self.tails:
+                continue
+            folder = os.path.dirname(cp.path)
+            if folder not in inodes:
+                inodes[folder] = _inodes(folder)
+            listing = inodes[folder]
+            if listing is None:
+                continue  # the folder vanished (unmounted?): keep the offset for its return
+            found = listing.get(ident.ino)
+            if found is None:
+                if self.store is not None:
+                    self.store.forget(self.context.name, cp.file_id)
+                self.known.pop(ident.content, None)
+                continue
+            try:
+                fd = os.open(found, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            st = os.fstat(fd)
+            now = identify(fd, st)
+            if now is None or now.content != ident.content or st.st_size < cp.offset:
+                os.close(fd)
+                continue
+            tailer = Tailer(found, fd, ident, cp.offset, cp.offset, st.st_size,
+                            attached=False, real_path=os.path.realpath(found))
+            self._add(tailer)
+            self.counters["rotated_resumed"] += 1
+
+    # -- checking open files -----------------------------------------------------------------
+    def _check_open(self, tailer: Tailer, size: int | None = None) -> None:
+        """Notice growth, truncation (a new generation) and deletion of an open file."""
+        if tailer.fd < 0:
+            return
+        try:
+            st = os.fstat(tailer.fd)
+        except OSError as exc:
+            tailer.error = str(exc)
+            return
+        tailer.deleted = st.st_nlink == 0
+        new_size = st.st_size if size is None else size
+        grew = new_size != tailer.size
+        tailer.size = new_size
+        if tailer.truncated or new_size < tailer.position:
+            self._truncated(tailer)
+        elif grew and tailer.position > 0:
+            try:
+                crc = read_fingerprint(tailer.fd)
+            except OSError:
+                crc = None
+            if crc != tailer.identity.crc:  # rewritten from its start (copytruncate)
+                self._truncated(tailer)
+        if tailer.behind():
+            self.ready[tailer.identity.key] = None
+
+    def _truncated(self, tailer: Tailer) -> None:
+        """The file started over: a new identity, read from offset 0."""
+        try:
+            crc = read_fingerprint(tailer.fd)
+        except OSError:
+            crc = None
+        if not tailer.truncated:
+            self.counters["truncations"] += 1
+        if crc is None:
+            tailer.truncated = True  # wait for a first line to fingerprint
+            tailer.position = tailer.committed = 0
+            tailer.held, tailer.long_head = 0, None
+            return
+        old = tailer.file_id
+        self.by_id.pop(old, None)
+        if self.store is not None:
+            self.store.forget(self.context.name, old)
+        self.known.pop(tailer.identity.content, None)
+        tailer.identity = tailer.identity.next_generation(crc)
+        tailer.truncated = False
+        tailer.position = tailer.committed = 0
+        tailer.held, tailer.long_head, tailer.quiet_since = 0, None, None
+        self.by_id[tailer.file_id] = tailer
+        self._save(tailer, 0)
+        self.ready[tailer.identity.key] = None
 
     # -- reading ---------------------------------------------------------------------------
     def _pump(self) -> None:
-        """Read and emit while there is credit and data."""
-        progress = True
-        while progress and not self.stopping:
-            progress = False
-            for tailed in list(self.files.values()):
+        """Read and emit while there is credit and something to read."""
+        follow = self.config.follow
+        while self.ready and not self.stopping:
+            moved_any = False
+            for key in list(self.ready):
                 if not self.has_credit():
                     return
-                if self._read(tailed):
-                    progress = True
+                tailer = self.tails.get(key)
+                if tailer is None or tailer.fd < 0 or tailer.truncated:
+                    self.ready.pop(key, None)
+                    continue
+                try:
+                    pieces, moved = self.cutter.read(tailer, final=not follow)
+                except OSError as exc:
+                    tailer.error = str(exc)
+                    self.counters["read_errors"] += 1
+                    self.ready.pop(key, None)
+                    continue
+                tailer.error = ""
+                if pieces:
+                    source = self.source(tailer.path, tailer.file_id)
+                    for piece in pieces:
+                        self.emit(source, piece.start, piece.end, piece.data)
+                    tailer.quiet_since = None
+                if moved:
+                    moved_any = True
+                else:
+                    self.ready.pop(key, None)
+            if not moved_any:
+                return
 
-    def _read(self, tailed: TailedFile) -> bool:
-        tailed.handle.seek(tailed.position)
-        data = tailed.handle.read(self.config.read_bytes)
-        if not data:
-            return False
-        cut = data.rfind(b"\n") + 1
-        if not self.config.follow and len(data) < self.config.read_bytes:
-            cut = len(data)  # end of a file that is not followed: the last line is complete
-        if cut == 0:
-            if len(data) < self.config.read_bytes:
-                return False  # a partial line: wait for its newline
-            cut = len(data)  # a line longer than read_bytes: cut it
-            self.counters["lines_cut"] += 1
-        start = tailed.position
-        tailed.position += cut
-        self.emit(self.source(tailed.path, tailed.file_id), start, tailed.position,
-                  data[:cut])
-        return True
-
-    def _check_rotation(self) -> None:
-        for path, tailed in list(self.files.items()):
-            try:
-                st = os.stat(path)
-            except OSError:
-                tailed.state = "missing"
+    def _flush_quiet(self, now: float) -> None:
+        """Send held partial lines whose time is up; close rotated files read to the end."""
+        timeout = self.config.partial_line_timeout_secs
+        for tailer in list(self.tails.values()):
+            if tailer.behind() or tailer.truncated:
+                tailer.quiet_since = None
                 continue
-            tailed.size = st.st_size
-            current = f"{st.st_dev}:{st.st_ino}:"
-            if not tailed.file_id.startswith(current) or st.st_size < tailed.position:
-                if tailed.position < os.fstat(tailed.handle.fileno()).st_size:
-                    continue  # finish the old file first
-                tailed.handle.close()
-                del self.files[path]
-                self._open(path)
+            if tailer.quiet_since is None:
+                tailer.quiet_since = now
+                continue
+            quiet = now - tailer.quiet_since
+            gone = not tailer.attached and quiet >= self.config.rotate_wait_secs
+            if tailer.held and ((timeout and quiet >= timeout) or gone):
+                if self.has_credit():
+                    pieces, _ = self.cutter.read(tailer, final=True)
+                    for piece in pieces:
+                        self.emit(self.source(tailer.path, tailer.file_id), piece.start,
+                                  piece.end, piece.data)
+                    self.counters["partial_lines_flushed"] += len(pieces)
+                continue
+            if gone and tailer.committed >= tailer.position:
+                self._close(tailer)
 
+    def _close(self, tailer: Tailer) -> None:
+        """Close a rotated or deleted file that was read and committed to its end."""
+        key = tailer.identity.key
+        tailer.close()
+        self.tails.pop(key, None)
+        self.by_id.pop(tailer.file_id, None)
+        self.ready.pop(key, None)
+        for name in (tailer.path, tailer.real_path):
+            if self.names.get(name) == key:
+                del self.names[name]
+        if tailer.deleted:
+            self.retired.add(tailer.identity.content)
+            self.known.pop(tailer.identity.content, None)
+            if self.store is not None:
+                self.store.forget(self.context.name, tailer.file_id)
+        self.counters["files_closed"] += 1
+
+    # -- ticks, credit, acknowledgements -----------------------------------------------------
     def on_tick(self, now: float) -> None:
-        super().on_tick(now)
+        super().on_tick(now)  # acknowledgement time-outs
+        if self.stopping:
+            return
         if self.config.follow:
-            self._check_rotation()
-            self._scan()
+            if now >= self._next_discover:
+                self._discover()
+            else:
+                for path in list(self.paths):
+                    self._visit(path)
+            for tailer in list(self.tails.values()):
+                if not tailer.attached:
+                    self._check_open(tailer)
+            self._flush_quiet(now)
         self._pump()
 
     def resume(self) -> None:
         self._pump()
 
     def commit(self, file_id: str, offset: int) -> None:
-        for tailed in self.files.values():
-            if tailed.file_id == file_id:
-                tailed.committed = offset
-                if self.store is not None:
-                    self.store.commit(self.context.name, tailed.path, file_id, offset)
+        tailer = self.by_id.get(file_id)
+        if tailer is None:
+            return  # a generation that was truncated away meanwhile
+        tailer.committed = max(tailer.committed, offset)
+        self._save(tailer, tailer.committed)
+
+    def _save(self, tailer: Tailer, offset: int) -> None:
+        cp = Checkpoint(tailer.file_id, tailer.path, offset, time.time())
+        self.known[tailer.identity.content] = cp
+        if self.store is not None:
+            self.store.commit(self.context.name, tailer.file_id, tailer.path, offset)
 
     def rewind(self) -> None:
-        for tailed in self.files.values():
-            tailed.position = tailed.committed
+        for key, tailer in self.tails.items():
+            tailer.position = tailer.committed
+            tailer.held, tailer.long_head = 0, None
+            self.ready[key] = None
+        self._pump()
 
     def flush(self) -> None:
         self.stopping = True
 
-    def answer(self, query: Query) -> Any:
-        return super().answer(query)
-
+    # -- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         out = super().status()
-        files = []
+        out["counters"]["lines_cut"] = self.cutter.lines_cut
+        files: list[dict[str, Any]] = []
         behind = 0
         idle = self.in_flight == 0
-        for tailed in self.files.values():
-            size = max(tailed.size, os.fstat(tailed.handle.fileno()).st_size)
-            behind += max(0, size - tailed.committed)
-            if tailed.position < size:
+        for tailer in self.tails.values():
+            try:
+                size = os.fstat(tailer.fd).st_size if tailer.fd >= 0 else tailer.size
+            except OSError:
+                size = tailer.size
+            behind += max(0, size - tailer.committed)
+            if not tailer.truncated and (tailer.long_head is not None
+                                         or tailer.position + tailer.held < size):
                 idle = False
-            files.append({"path": tailed.path, "state": tailed.state, "size": size,
-                          "read": tailed.position, "committed": tailed.committed})
-        out.update(files=files, bytes_behind=behind, in_flight=self.in_flight, idle=idle,
+            if tailer.error:
+                state = "error"
+            elif tailer.truncated:
+                state = "waiting"
+            elif not tailer.attached:
+                state = "deleted" if tailer.deleted else "rotated"
+            else:
+                state = "reading" if tailer.position + tailer.held < size else "waiting"
+            files.append({"path": tailer.path, "file_id": tailer.file_id, "state": state,
+                          "size": size, "read": tailer.position, "committed": tailer.committed,
+                          "error": tailer.error})
+        for path, info in self.paths.items():
+            if info.key is None and info.state != "open":
+                files.append({"path": path, "file_id": "", "state": info.state, "size": 0,
+                              "read": 0, "committed": 0, "error": info.error})
+        for root in self.missing_roots:
+            files.append({"path": root, "file_id": "", "state": "missing", "size": 0,
+                          "read": 0, "committed": 0, "error": "directory not found"})
+        watcher = self.watcher
+        if watcher is None:
+            watch_mode = "polling" if self.config.follow else "none"
+        else:
+            watch_mode = "events+polling" if watcher.polled else "events"
+        out.update(files=files, files_watched=len(self.tails), bytes_behind=behind,
+                   in_flight=self.in_flight, idle=idle, watch_mode=watch_mode,
+                   polled_dirs=sorted(watcher.polled) if watcher is not None else [],
                    time=time.time())
         return out
+
+
+def _inodes(folder: str) -> dict[int, str] | None:
+    """inode -> path of the regular files in ``folder``; None when it cannot be listed."""
+    out: dict[int, str] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    out[entry.inode()] = entry.path
+    except OSError:
+        return None
+    return out

@@ -1,0 +1,148 @@
+"""Directory watches through watchdog's inotify observer; events are hints, never the truth.
+
+The monitor watches the parent directories of its files, not the files (a rotated file's
+name moves, a watch on it would follow the wrong file). An event only says "look here
+soon": the monitor still stats its files periodically, because inotify drops events when
+its queue overflows and cannot watch at all past the kernel's limits. When a watch cannot
+be added (the kernel's ``max_user_watches`` / ``max_user_instances``, or our own
+``max_watched_dirs``), that directory is polled instead, with a warning: never a silent stop.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers.inotify import InotifyObserver
+
+#: Events that matter; open/close/attribute events are left out to keep the traffic low.
+EVENTS: list[type[FileSystemEvent]] = [
+    FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent,
+    DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
+
+#: hint(path, structural): ``structural`` for creations, deletions and moves.
+Hint = Callable[[str, bool], None]
+
+
+class _Handler(FileSystemEventHandler):
+    """Turns watchdog events into hints (runs in watchdog's dispatch thread)."""
+
+    def __init__(self, hint: Hint) -> None:
+        self.hint = hint
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        src = os.fsdecode(event.src_path)
+        if event.event_type == "modified" and not event.is_directory:
+            self.hint(src, False)
+            return
+        self.hint(src, True)
+        dest = os.fsdecode(event.dest_path) if event.dest_path else ""
+        if dest:
+            self.hint(dest, True)
+
+
+class Watcher:
+    """Keeps one inotify watch per wanted directory; reports what it must poll instead."""
+
+    def __init__(self, hint: Hint, max_dirs: int, log: logging.Logger) -> None:
+        self._handler = _Handler(hint)
+        self.max_dirs = max_dirs
+        self.log = log
+        self._observer: Any = None
+        self._lock = threading.Lock()
+        #: directory -> (watch, (dev, inode) of the directory when it was watched)
+        self.watches: dict[str, tuple[Any, tuple[int, int]]] = {}
+        #: directories that exist but are polled (a watch could not be added)
+        self.polled: set[str] = set()
+        self.fallback_reason = ""
+
+    def _start_observer(self) -> Any:
+        if self._observer is None:
+            observer = InotifyObserver(timeout=0.2)
+            observer.name = "omphalos-watchdog"
+            observer.daemon = True
+            observer.start()
+            self._observer = observer
+        return self._observer
+
+    def _alive(self, watch: Any) -> bool:
+        observer = self._observer
+        if observer is None:
+            return False
+        return any(e.watch == watch and e.is_alive() for e in observer.emitters)
+
+    def sync(self, wanted: dict[str, bool]) -> None:
+        """Watch exactly the existing directories of ``wanted`` (dir -> recursive)."""
+        with self._lock:
+            for path in list(self.watches):
+                if path not in wanted:
+                    self._drop(path)
+            self.polled &= set(wanted)
+            for path, recursive in wanted.items():
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    self._drop(path)  # vanished: found again by a later sync
+                    self.polled.discard(path)
+                    continue
+                key = (st.st_dev, st.st_ino)
+                held = self.watches.get(path)
+                if held is not None and held[1] == key and self._alive(held[0]):
+                    continue
+                self._drop(path)
+                self._add(path, recursive, key)
+
+    def _add(self, path: str, recursive: bool, key: tuple[int, int]) -> None:
+        if len(self.watches) >= self.max_dirs:
+            self._fall_back(path, f"more than max_watched_dirs = {self.max_dirs} directories")
+            return
+        try:
+            watch = self._start_observer().schedule(self._handler, path, recursive=recursive,
+                                                    event_filter=EVENTS)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EMFILE, errno.ENFILE, errno.ENOMEM):
+                self._fall_back(path, f"inotify limit reached ({exc.strerror})")
+            else:
+                self._fall_back(path, f"cannot watch: {exc}")
+            return
+        self.watches[path] = (watch, key)
+        self.polled.discard(path)
+
+    def _fall_back(self, path: str, why: str) -> None:
+        if path not in self.polled:
+            self.log.warning("polling %s instead of watching it: %s", path, why)
+        self.polled.add(path)
+        self.fallback_reason = why
+
+    def _drop(self, path: str) -> None:
+        held = self.watches.pop(path, None)
+        if held is None or self._observer is None:
+            return
+        try:
+            self._observer.unschedule(held[0])
+        except (KeyError, OSError, RuntimeError):
+            pass  # the emitter already stopped itself (its directory was deleted)
+
+    def stop(self) -> None:
+        """Stop the observer and its threads (waits at most a few seconds)."""
+        with self._lock:
+            observer, self._observer = self._observer, None
+            self.watches.clear()
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout=5)
