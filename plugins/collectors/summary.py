@@ -1,15 +1,31 @@
-"""``summary``: running totals since start: requests, bytes, status mix, top paths."""
+"""``summary``: running totals since start: requests, bytes, status mix, top lists.
+
+Counts since start (or the last ``reset`` query): requests, requests per second, bytes, per
+status code and class, and per path, client, source host, method, status, user agent and
+referer a top list kept by a bounded-memory Space-Saving table (:mod:`.topk`): memory stays
+at most ``4 x capacity`` keys per dimension whatever the number of distinct values, and each
+count is over-estimated by at most ``requests / capacity`` (the ``error_bounds`` of the
+answer give the actual bound per dimension). Durations (when the format has them) go into a
+mergeable DDSketch (:mod:`.sketch`), site-wide and per path: p50/p95/p99 within 1%.
+
+Batches are aggregated column-wise (:mod:`.aggregate`) before they reach the tables. Answers
+the ``summary``, ``top`` (``window=all``) and ``reset`` queries of :mod:`omphalos.query`.
+"""
 
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from omphalos.config import option
 from omphalos.messages import BadLine, Batch, Query
 from omphalos.plugin import CollectorPlugin
+from omphalos.query import DIMENSIONS, compile_filter, validate
+
+from .aggregate import Breakdown, aggregate
+from .sketch import quantiles_of
 
 
 @dataclass(frozen=True)
@@ -18,36 +34,52 @@ class SummaryConfig:
 
     top: int = option(20, "Entries in each top list a query returns by default.")
     bad_lines_kept: int = option(100, "Most recent unparsed lines kept to show.")
+    capacity: int = option(2000, "Keys each top table keeps (Space-Saving capacity; memory "
+                                 "is at most four times this per dimension). Counts over-estimate "
+                                 "by at most requests / capacity.")
+    dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted (path, client, "
+                                         "host, status, agent, referer, method).")
+
+
+def _duration_stats(counts: dict[int, int] | Counter[int]) -> dict[str, float | None]:
+    p50, p95, p99 = quantiles_of(counts, (0.5, 0.95, 0.99))
+    return {"p50": p50, "p95": p95, "p99": p99}
 
 
 class SummaryCollector(CollectorPlugin):
     """Counts everything since start (or the last reset)."""
 
     name = "summary"
-    description = "Running summary since start: totals, status mix, top paths"
+    description = "Running summary since start: totals, status mix, bounded top lists"
     Config: ClassVar[type] = SummaryConfig
 
     def setup(self) -> None:
+        unknown = set(self.config.dimensions) - set(DIMENSIONS)
+        if unknown:
+            raise ValueError(f"{self.context.name}: unknown dimension(s) {sorted(unknown)}")
         self.reset()
 
     def reset(self) -> None:
         self.started = time.time()
-        self.requests = 0
         self.lines = 0
         self.unparsed = 0
         self.unparsed_reasons: Counter[str] = Counter()
         self.bad_lines: list[BadLine] = []
-        self.bytes = 0
-        self.status_codes: Counter[int] = Counter()
-        self.path_hits: Counter[str] = Counter()
-        self.path_bytes: defaultdict[str, int] = defaultdict(int)
-        self.hosts: Counter[str] = Counter()
-        self.first_time: float | None = None
-        self.last_time: float | None = None
+        self.duration_sum = 0.0
+        self.duration_count = 0
+        self.breakdown = Breakdown(self.config.capacity, self.config.dimensions)
+
+    # compatibility with the first version's attributes
+    @property
+    def requests(self) -> int:
+        return self.breakdown.requests
+
+    @property
+    def bytes(self) -> int:
+        return self.breakdown.bytes
 
     def apply(self, batch: Batch) -> None:
         cols = batch.records
-        n = len(cols)
         self.lines += batch.lines
         self.unparsed += batch.unparsed
         if batch.unparsed_reasons:
@@ -55,47 +87,90 @@ class SummaryCollector(CollectorPlugin):
         if batch.bad:
             self.bad_lines.extend(batch.bad)
             del self.bad_lines[: -self.config.bad_lines_kept]
-        if not n:
+        if not len(cols):
             return
-        self.requests += n
-        self.hosts[batch.source.host] += n
-        self.status_codes.update(cols.status)
-        self.path_hits.update(cols.path)
-        sizes = cols.bytes
-        self.bytes += sum(sizes)
-        path_bytes = self.path_bytes
-        for path, size in zip(cols.path, sizes):
-            path_bytes[path] += size
-        lo, hi = min(cols.time), max(cols.time)
-        self.first_time = lo if self.first_time is None else min(lo, self.first_time)
-        self.last_time = hi if self.last_time is None else max(hi, self.last_time)
+        if cols.duration is not None:
+            values = [d for d in cols.duration if d is not None]
+            self.duration_sum += sum(values)
+            self.duration_count += len(values)
+        self.breakdown.add(aggregate(cols, batch.source.host, self.config.dimensions))
 
     def answer(self, query: Query) -> Any:
-        if query.kind == "summary":
-            return self.summary(int(query.params.get("limit", self.config.top)))
-        if query.kind == "reset":
+        if query.kind in ("summary", "top", "reset"):
+            params = validate(query.kind, query.params)
+            if query.kind == "summary":
+                return self.summary(params["limit"])
+            if query.kind == "top":
+                return self.top(params)
             self.reset()
             return {"reset": True}
         return super().answer(query)
 
+    def elapsed(self) -> float:
+        """Seconds the counts cover: event time span when known, else since start."""
+        b = self.breakdown
+        if b.first is not None and b.last is not None and b.last > b.first:
+            return b.last - b.first
+        return max(time.time() - self.started, 1e-9)
+
+    def top(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params["window"] != "all":
+            raise ValueError(f"{self.context.name} counts since start: window must be 'all', "
+                             f"not {params['window']!r}")
+        rows, bound = self.breakdown.top(params["dimension"], params["limit"], params["sort"],
+                                         compile_filter(params["filter"]), self.elapsed())
+        return {"dimension": params["dimension"], "window": "all", "sort": params["sort"],
+                "rows": rows, "error_bound": bound}
+
+    def _rows(self, dim: str, limit: int) -> list[dict[str, Any]]:
+        if dim not in self.breakdown.tables:
+            return []
+        return self.breakdown.top(dim, limit, secs=self.elapsed())[0]
+
     def summary(self, limit: int) -> dict[str, Any]:
-        classes: Counter[str] = Counter()
-        for code, count in self.status_codes.items():
-            classes[f"{code // 100}xx"] += count
+        b = self.breakdown
+        paths = self._rows("path", limit)
+        path_table = b.tables.get("path")
+        for row in paths:
+            dur = path_table.durations.get(row["key"]) if path_table is not None else None
+            if dur:
+                n = sum(dur.values())
+                stats = _duration_stats(dur)
+                mean = sum(b.durations.value(i) * c for i, c in dur.items()) / n
+                row["duration"] = {"mean": mean, **stats}
+        host_table = b.tables.get("host")
+        hosts = dict(sorted(host_table.hits.items(), key=lambda kv: -kv[1])) \
+            if host_table is not None else {}
+        elapsed = self.elapsed()
+        duration: dict[str, Any] = {"count": self.duration_count}
+        if self.duration_count:
+            duration.update(mean=self.duration_sum / self.duration_count,
+                            **_duration_stats(b.durations.counts))
         return {
-            "requests": self.requests,
+            "requests": b.requests,
             "lines": self.lines,
             "unparsed": self.unparsed,
             "unparsed_reasons": dict(self.unparsed_reasons),
-            "bytes": self.bytes,
-            "status": {str(k): v for k, v in sorted(self.status_codes.items())},
-            "status_class": dict(sorted(classes.items())),
-            "top_paths": [{"path": p, "hits": h, "bytes": self.path_bytes[p]}
-                          for p, h in self.path_hits.most_common(limit)],
-            "hosts": dict(self.hosts.most_common()),
-            "first_time": self.first_time,
-            "last_time": self.last_time,
+            "bytes": b.bytes,
+            "status": {str(k): v for k, v in sorted(b.status.items())},
+            "status_class": {k: v for k, v in b.status_classes().items() if v},
+            "top_paths": [{"path": r["key"], "hits": r["hits"], "bytes": r["bytes"]}
+                          for r in paths],
+            "hosts": {str(k): v for k, v in hosts.items()},
+            "first_time": b.first,
+            "last_time": b.last,
             "since": self.started,
-            "bad_lines": [{"offset": b.offset, "reason": b.reason, "line": b.line}
-                          for b in self.bad_lines[-10:]],
+            "bad_lines": [{"offset": x.offset, "reason": x.reason, "line": x.line}
+                          for x in self.bad_lines[-10:]],
+            # added by the extended summary (issue 5)
+            "rate": round(b.requests / elapsed, 3),
+            "bytes_rate": round(b.bytes / elapsed, 3),
+            "paths": paths,
+            "methods": {r["key"]: r["hits"] for r in self._rows("method", limit)},
+            "top_clients": self._rows("client", limit),
+            "top_hosts": self._rows("host", limit),
+            "top_agents": self._rows("agent", limit),
+            "top_referers": self._rows("referer", limit),
+            "duration": duration,
+            "error_bounds": {dim: t.error_bound() for dim, t in b.tables.items()},
         }

@@ -1,0 +1,265 @@
+"""Columnar aggregation of a batch, and the breakdown (totals + top tables) it feeds.
+
+:func:`aggregate` turns a :class:`~omphalos.records.Columns` (or a slice of one) into
+per-dimension ``Counter``s built at C speed over whole columns (``Counter(cols.path)``,
+``Counter(zip(keys, classes))`` over the few non-2xx lines); only the per-key byte sums
+loop in Python. :class:`Breakdown` adds such aggregates into Space-Saving tables
+(:mod:`.topk`) and a duration sketch, and renders top rows in the shape of
+:class:`omphalos.query.TopRow`. :func:`merged_top` combines the breakdowns of several
+buckets (a sliding window) into one top list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import compress
+from typing import Any
+
+from omphalos.query import sort_key, status_class
+from omphalos.records import Columns
+
+from .sketch import DEFAULT_ALPHA, DDSketch, bucket_indexes, inverse_log_gamma, quantiles_of
+from .topk import NON_2XX, TopTable
+
+__all__ = ["COLUMN_DIMENSIONS", "BatchAgg", "DimAgg", "aggregate", "Breakdown", "merged_top",
+           "slice_columns", "display_key"]
+
+#: Dimensions read from a column of the same name (``host`` comes from the batch).
+COLUMN_DIMENSIONS: tuple[str, ...] = ("path", "client", "method", "agent", "referer")
+#: Dimensions whose bytes per key are counted by default (others answer ``bytes: null``).
+BYTE_DIMENSIONS: tuple[str, ...] = ("path", "host")
+INV_LOG_GAMMA = inverse_log_gamma(DEFAULT_ALPHA)
+_CLASS_NAMES = {1: "1xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
+
+@dataclass(slots=True)
+class DimAgg:
+    """One dimension of one batch: hits, bytes, non-2xx classes and duration buckets."""
+
+    hits: Counter[Any]
+    bytes: dict[Any, int]
+    classes: dict[str, Counter[Any]]
+    durations: dict[Any, Counter[int]] | None = None
+
+
+@dataclass(slots=True)
+class BatchAgg:
+    """A batch (or a slice of one) reduced to counts."""
+
+    requests: int = 0
+    bytes: int = 0
+    status: Counter[int] = field(default_factory=Counter)
+    durations: Counter[int] = field(default_factory=Counter)
+    dims: dict[str, DimAgg] = field(default_factory=dict)
+    first: float = 0.0
+    last: float = 0.0
+
+
+def slice_columns(cols: Columns, start: int, stop: int) -> Columns:
+    """Lines ``[start, stop)`` of ``cols`` (list slices: C speed)."""
+    out = Columns(cols.time[start:stop], cols.client[start:stop], cols.path[start:stop],
+                  cols.status[start:stop], cols.bytes[start:stop])
+    for name in ("method", "agent", "referer", "duration"):
+        values = getattr(cols, name)
+        if values is not None:
+            setattr(out, name, values[start:stop])
+    return out
+
+
+def _sum_by(keys: Sequence[Any], sizes: Sequence[int],
+            distinct: Iterable[Any]) -> dict[Any, int]:
+    out = dict.fromkeys(distinct, 0)
+    for key, size in zip(keys, sizes):
+        out[key] += size
+    return out
+
+
+def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
+              byte_dimensions: Collection[str] = BYTE_DIMENSIONS,
+              inv_log_gamma: float = INV_LOG_GAMMA) -> BatchAgg:
+    """Count ``cols`` per dimension (``dimensions`` among path, client, method, agent,
+    referer, status, host); dimensions whose column the format lacks are left out. Bytes per
+    key are summed only for ``byte_dimensions`` (a Python loop per line: the one cost that
+    is not at C speed)."""
+    n = len(cols)
+    agg = BatchAgg(requests=n)
+    if not n:
+        return agg
+    status = cols.status
+    sizes = cols.bytes
+    agg.bytes = sum(sizes)
+    agg.status = Counter(status)
+    agg.first, agg.last = min(cols.time), max(cols.time)
+    # the few non-2xx lines, with their class, shared by every dimension
+    odd = [i for i, s in enumerate(status) if not 200 <= s < 300]
+    odd_classes = [_CLASS_NAMES.get(status[i] // 100, 'other') for i in odd]
+    durations = cols.duration
+    buckets: list[int] | None = None
+    has_dur: list[bool] | None = None
+    if durations is not None:
+        has_dur = [d is not None for d in durations]
+        buckets = bucket_indexes(durations, inv_log_gamma)
+        agg.durations = Counter(buckets)
+    for dim in dimensions:
+        if dim == "host":
+            classes = {c: Counter({host: k}) for c, k in
+                       Counter(odd_classes).items()}
+            agg.dims[dim] = DimAgg(Counter({host: n}), {host: agg.bytes}, classes)
+            continue
+        if dim == "status":
+            keys: Sequence[Any] = status
+        else:
+            column = getattr(cols, dim, None)
+            if column is None:
+                continue
+            keys = column
+        hits = Counter(keys)
+        nbytes = _sum_by(keys, sizes, hits) if dim in byte_dimensions else {}
+        classes = {}
+        if odd:
+            pairs = Counter(zip([keys[i] for i in odd], odd_classes))
+            for (key, cls), count in pairs.items():
+                per_class = classes.get(cls)
+                if per_class is None:
+                    classes[cls] = per_class = Counter()
+                per_class[key] = count
+        dim_agg = DimAgg(hits, nbytes, classes)
+        if dim == "path" and buckets is not None and has_dur is not None:
+            per: dict[Any, Counter[int]] = {}
+            for (key, index), count in Counter(zip(compress(keys, has_dur), buckets)).items():
+                c = per.get(key)
+                if c is None:
+                    per[key] = c = Counter()
+                c[index] = count
+            dim_agg.durations = per
+        agg.dims[dim] = dim_agg
+    return agg
+
+
+def display_key(dim: str, key: Any) -> str:
+    """A table key as the string a query answer shows (``-`` for a missing value)."""
+    if key is None:
+        return "-"
+    return str(key)
+
+
+class Breakdown:
+    """Totals plus one Space-Saving table per dimension, fed with :class:`BatchAgg`s."""
+
+    __slots__ = (
+        "byte_dimensions",
+        "bytes",
+        "capacity",
+        "durations",
+        "first",
+        "last",
+        "requests",
+        "status",
+        "tables",
+    )
+
+    def __init__(self, capacity: int, dimensions: Iterable[str],
+                 byte_dimensions: Collection[str] = BYTE_DIMENSIONS) -> None:
+        self.capacity = capacity
+        self.byte_dimensions = tuple(byte_dimensions)
+        self.requests = 0
+        self.bytes = 0
+        self.status: Counter[int] = Counter()
+        self.durations = DDSketch(DEFAULT_ALPHA)
+        self.tables = {dim: TopTable(capacity) for dim in dimensions}
+        self.first: float | None = None
+        self.last: float | None = None
+
+    def add(self, agg: BatchAgg) -> None:
+        if not agg.requests:
+            return
+        self.requests += agg.requests
+        self.bytes += agg.bytes
+        self.status.update(agg.status)
+        if agg.durations:
+            self.durations.add_buckets(agg.durations)
+        self.first = agg.first if self.first is None else min(self.first, agg.first)
+        self.last = agg.last if self.last is None else max(self.last, agg.last)
+        for dim, d in agg.dims.items():
+            table = self.tables.get(dim)
+            if table is not None:
+                table.add(d.hits, d.bytes, d.classes, d.durations)
+
+    def status_classes(self) -> dict[str, int]:
+        out = dict.fromkeys(("1xx", "2xx", "3xx", "4xx", "5xx"), 0)
+        for code, count in self.status.items():
+            cls = status_class(code)
+            out[cls] = out.get(cls, 0) + count
+        return out
+
+    def top(self, dim: str, limit: int, sort: str = "hits", pattern: re.Pattern[str] | None
+            = None, secs: float = 0.0) -> tuple[list[dict[str, Any]], int]:
+        """Top rows of ``dim`` and the table's error bound; ``secs`` turns hits into rate."""
+        table = self.tables.get(dim)
+        if table is None:
+            raise ValueError(f"this collector does not count {dim!r}")
+        return (merged_top([table], dim, limit, sort, pattern, secs,
+                           dim in self.byte_dimensions), table.error_bound())
+
+
+def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hits",
+               pattern: re.Pattern[str] | None = None, secs: float = 0.0,
+               with_bytes: bool = True) -> list[dict[str, Any]]:
+    """Top ``limit`` rows of the sum of ``tables`` (buckets of a window, or one table);
+    ``bytes`` is None in rows when ``with_bytes`` is false (bytes not counted per key)."""
+    if len(tables) == 1:
+        t = tables[0]
+        hits: dict[Any, int] = t.hits
+        nbytes: dict[Any, int] = t.bytes
+        errs: dict[Any, int] = t.errors
+        classes: dict[str, dict[Any, int]] = t.classes
+    else:
+        hits, nbytes, errs = Counter(), Counter(), Counter()
+        classes = {c: Counter() for c in NON_2XX}
+        for t in tables:
+            hits.update(t.hits)
+            nbytes.update(t.bytes)
+            if t.errors:
+                errs.update(t.errors)
+            for c, d in t.classes.items():
+                if d:
+                    classes[c].update(d)
+    keys: Iterable[Any] = hits
+    if pattern is not None:
+        keys = [k for k in hits if pattern.search(display_key(dim, k))]
+    if sort == "bytes" and not with_bytes:
+        raise ValueError(f"bytes are not counted per {dim}")
+    need_all = sort not in ("hits", "rate")
+    if need_all:
+        candidates = list(keys)
+    else:
+        candidates = sorted(keys, key=hits.__getitem__, reverse=True)[:limit]
+    rows = []
+    for key in candidates:
+        h = hits[key]
+        status = {c: classes[c].get(key, 0) for c in ("1xx", "3xx", "4xx", "5xx")}
+        other = classes["other"].get(key, 0)
+        status["2xx"] = max(0, h - errs.get(key, 0) - other - sum(status.values()))
+        rows.append({"key": display_key(dim, key), "hits": h,
+                     "rate": round(h / secs, 3) if secs > 0 else 0.0,
+                     "bytes": nbytes.get(key, 0) if with_bytes else None, "errors": status["5xx"],
+                     "status": {c: status[c] for c in ("1xx", "2xx", "3xx", "4xx", "5xx")},
+                     "p95": None, "_k": key})
+    if sort == "p95" or any(t.durations for t in tables):
+        for row in rows:
+            merged: Counter[int] = Counter()
+            for t in tables:
+                found = t.durations.get(row["_k"])
+                if found:
+                    merged.update(found)
+            if merged:
+                row["p95"] = quantiles_of(merged, (0.95,))[0]
+    if need_all:
+        rows.sort(key=sort_key(sort), reverse=True)
+        rows = rows[:limit]
+    for row in rows:
+        del row["_k"]
+    return rows
