@@ -19,14 +19,24 @@ from .source import DataSource, Reply
 from .state import ConsoleState
 
 #: The order slots are asked in when only a few queries may be on their way.
-PRIORITY = ("table", "overview", "drill", "alerts", "summary", "hosts", "health")
+PRIORITY = ("health", "table", "overview", "drill", "alerts", "summary", "hosts")
+#: Slots not counted against ``max_pending``: the pipeline's health asks the supervisor and
+#: the monitors, never a collector, and must show even when collectors are stuck.
+UNCOUNTED = frozenset({"health"})
+#: A kind no collector serves is asked again only after this many seconds.
+UNAVAILABLE_BACKOFF_SECS = 30.0
 
 
 class Poller:
-    """Keeps at most one query per slot and ``max_pending`` in all on their way."""
+    """Keeps at most one query per slot and ``max_pending`` in all on their way.
+
+    A collector answers its queries one at a time: one pending query per slot keeps the
+    screen fresh, and a slow collector's inbox never holds more than a handful; kinds no
+    collector serves are asked again only every ``UNAVAILABLE_BACKOFF_SECS``.
+    """
 
     def __init__(self, source: DataSource, state: ConsoleState, wake: Callable[[], None], *,
-                 refresh_secs: float = 1.0, max_pending: int = 4,
+                 refresh_secs: float = 1.0, max_pending: int = 8,
                  clock: Callable[[], float]) -> None:
         self.source = source
         self.state = state
@@ -49,23 +59,26 @@ class Poller:
             return 0
         now = self.clock()
         wanted = self.state.wanted()
-        pending = sum(1 for s in self.state.slots.values() if s.pending_since is not None)
+        pending = sum(1 for n, s in self.state.slots.items()
+                      if s.pending_since is not None and n not in UNCOUNTED)
         submitted = 0
         for name in PRIORITY:
-            if name not in wanted or pending >= self.max_pending:
+            if name not in wanted:
                 continue
             slot = self.state.slots[name]
-            if slot.pending_since is not None:
+            if slot.pending_since is not None or (pending >= self.max_pending
+                                                  and name not in UNCOUNTED):
                 continue
             kind, params = wanted[name]
             current = slot.reply is not None and dict(slot.reply.params) == params
-            due = now - self._asked_at.get(name, float("-inf")) >= self.refresh_secs
+            every = max(self.refresh_secs, UNAVAILABLE_BACKOFF_SECS if slot.unavailable else 0)
+            due = now - self._asked_at.get(name, float("-inf")) >= every
             if current and (self.state.paused or not due):
                 continue
             slot.pending_since = now
             slot.pending_params = params
             self._asked_at[name] = now
-            pending += 1
+            pending += name not in UNCOUNTED
             submitted += 1
             self.source.submit(kind, params, self._done_callback(name))
         return submitted

@@ -132,11 +132,13 @@ def _failed(template: Reply, error: str, unavailable: bool = False) -> Reply:
 class LocalSource:
     """Queries a pipeline running in this process, through ``Pipeline.ask_async``."""
 
-    def __init__(self, pipeline: Pipeline, *, timeout_secs: float = 30.0, workers: int = 4,
+    def __init__(self, pipeline: Pipeline, *, timeout_secs: float = 30.0, workers: int = 8,
                  description: str = "local") -> None:
         self.pipeline = pipeline
         self.timeout_secs = timeout_secs
         self.description = description
+        #: kind -> the collector that answered it last (asked first next time)
+        self._routes: dict[str, str] = {}
         self._workers = _Workers(workers, "httptop-local")
 
     def submit(self, kind: str, params: Mapping[str, Any], on_done: Callback) -> None:
@@ -148,6 +150,9 @@ class LocalSource:
             return self._status(template)
         errors: list[str] = []
         names = self.pipeline.names("collector")
+        routed = self._routes.get(template.kind)
+        if routed in names:  # the collector that answered this kind last time goes first
+            names = [routed, *(n for n in names if n != routed)]
         if not names:
             return _failed(template, "no collector in this pipeline", unavailable=True)
         all_unavailable = True
@@ -171,6 +176,7 @@ class LocalSource:
                 errors.append(f"{name} is not running")
                 all_unavailable = False
                 continue
+            self._routes[template.kind] = name
             return Reply(template.kind, template.params, value=value,
                          asked_at=template.asked_at)
         return _failed(template, "; ".join(errors), unavailable=all_unavailable)
@@ -196,7 +202,7 @@ class RemoteSource:
     """Queries a collector daemon's HTTP API (``--connect HOST:PORT``)."""
 
     def __init__(self, address: str, *, token: str | None = None, timeout_secs: float = 30.0,
-                 workers: int = 4) -> None:
+                 workers: int = 8) -> None:
         self.base = parse_address(address)
         self.token = token
         self.timeout_secs = timeout_secs
