@@ -58,6 +58,7 @@ from .common import Incoming, is_loopback, qualify, spool_path
 _ID = struct.Struct("<Q")
 _REFUSED = encode_ack(Ack("", 0, "", 0, accepted=False))
 _POLL_MS = 200
+ZAP_DOMAIN = "omphalos"
 _HANDSHAKE_FAILURES = {
     getattr(zmq, "EVENT_HANDSHAKE_FAILED_AUTH", 0): "authentication refused",
     getattr(zmq, "EVENT_HANDSHAKE_FAILED_PROTOCOL", 0): "protocol error (not ZeroMQ, or "
@@ -163,7 +164,7 @@ class ZmqTransport(TransportPlugin):
                     f"{self.log.name}.zap"))
                 self._auth.start()
                 self._auth.configure_curve_callback(
-                    "*", _KeyCheck(os.path.expanduser(cfg.allowed_keys_dir), self.counters,
+                    ZAP_DOMAIN, _KeyCheck(os.path.expanduser(cfg.allowed_keys_dir), self.counters,
                                    self.log))
             self._loop = _ReceiverLoop(self)
         self._loop.start()
@@ -503,7 +504,7 @@ class _ReceiverLoop(_Loop):
         sock = self.socket(zmq.ROUTER)
         if self.cfg.secret_key_file:
             sock.curve_server = True
-            sock.zap_domain = b"omphalos"
+            sock.zap_domain = ZAP_DOMAIN.encode()
         if self.cfg.bind.startswith("ipc://"):
             path = self.cfg.bind[len("ipc://"):]
             if os.path.exists(path):
