@@ -45,7 +45,7 @@ class Cluster:
         self.env = dict(os.environ, PYTHONUNBUFFERED="1")
 
     def _start(self, args: list[str], log: str) -> subprocess.Popen[bytes]:
-        out = open(self.tmp / log, "ab")  # noqa: SIM115 - closed with the process
+        out = open(self.tmp / log, "ab")  # the child keeps its own copy
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=self.env,
                                 cwd=self.tmp)
         out.close()
