@@ -79,7 +79,8 @@ setup(
         "all": ["pyzmq>=25,<28", "kombu>=5.3,<6", "aiohttp>=3.9,<4", "prometheus_client>=0.20,<1",
                 "elasticsearch8>=8.12,<9", "opensearch-py>=2.4,<4"],
         "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.6",
-                 "mypy>=1.10", "selenium>=4.20", "openapi-spec-validator>=0.7"],
+                 "mypy>=1.10", "selenium>=4.20", "openapi-spec-validator>=0.7",
+                 "wheel>=0.40,<1"],
     },
     entry_points={
         "console_scripts": ["omphalos = omphalos.cli.main:main",
