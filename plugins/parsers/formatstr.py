@@ -28,7 +28,8 @@ def _is_time(target: str) -> bool:
 def assemble(name: str, parts: Sequence[Part]) -> LineFormat:
     """Literal text and (variable name, Variable) pairs to a compiled :class:`LineFormat`.
 
-    A variable between two double quotes is matched as quoted text; a record field filled
+    A variable between two double quotes is matched as quoted text; two variables with
+    nothing between them (``%U%q``) work when their patterns cannot overlap; a field filled
     twice (``%h`` and ``%a``) keeps the first and files the others under ``extra``.
     """
     merged: list[Part] = []
@@ -39,16 +40,10 @@ def assemble(name: str, parts: Sequence[Part]) -> LineFormat:
             merged.append(part)
     tokens: list[Token] = []
     used: set[str] = set()
-    previous_variable = False
     for i, part in enumerate(merged):
         if isinstance(part, str):
             tokens.append(part)
-            previous_variable = False
             continue
-        if previous_variable:
-            raise FormatError(f"{name}: two variables with nothing between them before "
-                              f"{part[0]!r}: the line cannot be split")
-        previous_variable = True
         label, variable = part
         before = merged[i - 1] if i > 0 else ""
         after = merged[i + 1] if i + 1 < len(merged) else ""
@@ -69,6 +64,10 @@ def assemble(name: str, parts: Sequence[Part]) -> LineFormat:
                 used.update({"method", "path", "query", "protocol"})
             elif target == "uri":
                 used.update({"path", "query"})
+        if not quoted and variable.target in ("referer", "agent"):
+            # unquoted free text: up to the next literal, or the end of the line
+            pattern = ".+" if i == len(merged) - 1 else ".+?"
+            variable = Variable(variable.target, pattern, pattern)
         tokens.append(in_context(variable, quoted))
     if not any(isinstance(t, Variable) for t in tokens):
         raise FormatError(f"{name}: the format has no variables")
@@ -83,7 +82,15 @@ def unquote_config(text: str, directive: str) -> str:
     """
     stripped = text.strip()
     words = stripped.split(None, 1)
-    if words and words[0].lower() == directive.lower() and len(words) > 1:
+    pasted = bool(words) and words[0].lower() == directive.lower()
+    if not pasted:
+        # a bare format may itself start with a quote ("%r" ...): only a single quote
+        # (nginx) or an escaped one inside (Apache's \") says it was copied from a config
+        quoted_config = stripped.startswith("'") if directive == "log_format" else (
+            stripped.startswith('"') and '\\"' in stripped)
+        if not quoted_config:
+            return text if directive == "log_format" else _apache_unescape(stripped)
+    if pasted and len(words) > 1:
         stripped = words[1].strip()
         if directive == "log_format":
             rest = stripped.split(None, 1)  # the format's name, maybe escape=...

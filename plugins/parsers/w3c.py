@@ -13,6 +13,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar, Literal
 
 from omphalos.config import option
@@ -43,6 +44,14 @@ FIELD_TARGETS: dict[str, str] = {
 DIRECTIVE = re.compile(rb"^#[^\n]*(?:\n|$)", re.MULTILINE)
 #: How far back from a chunk's start the ``#Fields:`` of a file read mid-way is looked for.
 LOOKBACK_BYTES = 16 << 20
+
+
+def _iso_date(text: str) -> str:
+    """A ``#Date:`` day as ``YYYY-MM-DD`` (the W3C draft writes ``12-Jan-1996``)."""
+    try:
+        return datetime.strptime(text, "%d-%b-%Y").strftime("%Y-%m-%d")
+    except ValueError:
+        return text
 
 
 def compile_fields(fields: str, separator: str = " ", date: str = "",
@@ -91,7 +100,7 @@ class W3CStream:
         if key == "fields":
             self.fields = value.strip() or None
         elif key == "date":
-            self.date = value.strip().split(" ")[0]
+            self.date = _iso_date(value.strip().split(" ")[0])
 
     def recover(self, before: int) -> None:
         """For a file first read mid-way: find its last ``#Fields:``/``#Date:`` before us."""
