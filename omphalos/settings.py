@@ -10,6 +10,8 @@ from .config import option
 
 
 def _default_state_dir() -> str:
+    if os.environ.get("OMPHALOS_STATE_DIR"):
+        return os.environ["OMPHALOS_STATE_DIR"]
     if os.geteuid() == 0:
         return "/var/lib/omphalos"
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
@@ -23,7 +25,8 @@ class Settings:
     host: str = option("", "This machine's name on every record it reads; empty: the "
                            "host name.")
     state_dir: str = option("", "Where checkpoints, spools and history live; empty: "
-                                "/var/lib/omphalos as root, else ~/.local/state/omphalos.")
+                                "$OMPHALOS_STATE_DIR if set, else /var/lib/omphalos as "
+                                "root, else ~/.local/state/omphalos.")
     ask_timeout_secs: float = option(5.0, "Longest wait for any actor's answer.")
     max_restarts: int = option(5, "Restarts of one actor within restart_window_secs before "
                                   "the pipeline is marked degraded and the actor given up.")

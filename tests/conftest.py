@@ -19,6 +19,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     """No test reads the machine's config files or writes state outside its tmp dir."""
     monkeypatch.setenv("OMPHALOS_NO_DEFAULT_CONFIG", "1")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("OMPHALOS_STATE_DIR", str(tmp_path / "state" / "omphalos"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir(exist_ok=True)
     yield

@@ -106,7 +106,7 @@ def test_run_follows_then_stops_on_sigterm_with_summary(tmp_path: Path) -> None:
     lines = REAL_LOG.read_bytes().splitlines(keepends=True)
     log.write_bytes(b"".join(lines[:4000]))
     state = tmp_path / "state"
-    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+    env = {**os.environ, "OMPHALOS_STATE_DIR": str(state / "omphalos")}
     proc = subprocess.Popen([sys.executable, "-m", "omphalos.cli.main", "run", str(log),
                              "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=ROOT, env=env)
