@@ -22,6 +22,7 @@ import os
 import pwd
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -180,6 +181,9 @@ def daemonize(options: DaemonOptions) -> Detached | int:
     0 when it is running, 1 otherwise (the reason printed on stderr). A daemon that cannot
     write its pid file or drop privileges tells the parent and returns 1 as well.
     """
+    if threading.active_count() > 1:
+        raise DaemonError("cannot daemonize once threads run (only the forking thread would "
+                          "survive): detach before starting the pipeline")
     pid_file = PidFile(options.pid_file) if options.pid_file else None
     if pid_file is not None:
         pid_file.check()
