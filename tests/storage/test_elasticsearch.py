@@ -1,0 +1,295 @@
+"""The ``elasticsearch`` collector against the Elasticsearch STAND-IN server
+(``es_standin.py``: Elasticsearch cannot run here), or against a real cluster when
+``OMPHALOS_TEST_ES_URL`` is set (tests that inject faults into the stand-in are then skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omphalos.plugins.collectors.elasticsearch import ElasticsearchCollector, ElasticsearchConfig
+from omphalos.plugins.collectors.elasticsearch.client import Auth, Cluster, ClusterError, detect
+from omphalos.plugins.collectors.elasticsearch.ecs import daily_index, doc_id
+
+from omphalos import Pipeline
+from omphalos.messages import Deliver, Query
+from tests.conftest import REAL_LOG, wait_for
+
+from .es_standin import StandInElasticsearch
+from .helpers import Replies, batch, context, free_port, http
+
+REAL_ES = os.environ.get("OMPHALOS_TEST_ES_URL", "")
+standin_only = pytest.mark.skipif(bool(REAL_ES), reason="injects faults into the stand-in")
+
+
+@dataclass
+class Target:
+    """Where the test indexes: the stand-in (``standin`` set) or a real cluster."""
+
+    url: str
+    prefix: str
+    standin: StandInElasticsearch | None
+
+    def count(self) -> int:
+        http("POST", f"{self.url}/{self.prefix}-*/_refresh")
+        status, answer = http("POST", f"{self.url}/{self.prefix}-*/_search",
+                              {"size": 0, "track_total_hits": True})
+        assert status == 200, answer
+        return int(answer["hits"]["total"]["value"])
+
+
+@pytest.fixture
+def es() -> Iterator[Target]:
+    prefix = f"omphalos-test-{uuid.uuid4().hex[:8]}"
+    if REAL_ES:
+        yield Target(REAL_ES.rstrip("/"), prefix, None)
+        http("DELETE", f"{REAL_ES.rstrip('/')}/{prefix}-*")
+        http("DELETE", f"{REAL_ES.rstrip('/')}/_index_template/{prefix}")
+        return
+    standin = StandInElasticsearch().start()
+    yield Target(standin.url, prefix, standin)
+    standin.stop()
+
+
+def es_section(target: Target, **extra: Any) -> dict[str, Any]:
+    return {"plugin": "elasticsearch", "hosts": [target.url], "index_prefix": target.prefix,
+            "template_name": target.prefix, "flush_interval_secs": 0.2,
+            "retry_backoff_secs": 0.05, "max_backoff_secs": 0.5, **extra}
+
+
+def run_real_log(tmp_path: Path, target: Target, state: str = "state",
+                 **extra: Any) -> tuple[dict[str, Any], dict[str, Any], Pipeline]:
+    pipeline = Pipeline.from_config({
+        "omphalos": {"state_dir": str(tmp_path / state)},
+        "monitor:web": {"paths": [str(REAL_LOG)], "follow": False},
+        "collector:summary": {},
+        "collector:es": es_section(target, **extra),
+    })
+    pipeline.start()
+    try:
+        assert pipeline.wait_idle(60)
+        summary = pipeline.query("summary", collector="summary")
+        status = pipeline.query("status", collector="es")
+    except BaseException:
+        pipeline.stop()
+        raise
+    return summary, status, pipeline
+
+
+def drained(pipeline: Pipeline) -> dict[str, Any] | None:
+    """The collector's status once nothing waits in its buffer, queue or spool."""
+    status: dict[str, Any] = pipeline.query("status", collector="es")
+    if status["spool"]["items"] or status["pending_payloads"] or status["buffered_docs"]:
+        return None
+    return status
+
+
+@pytest.mark.timeout(120)
+def test_real_log_indexed_as_ecs_and_queried_by_aggregations(tmp_path: Path, es: Target) -> None:
+    summary, status, pipeline = run_real_log(tmp_path, es)
+    try:
+        assert status["counters"]["docs_indexed"] == 10_000
+        assert es.count() == 10_000
+        answer = pipeline.query("summary", collector="es")
+        for key in ("requests", "bytes", "status", "status_class", "hosts"):
+            assert answer[key] == summary[key], key
+        assert answer["top_paths"][:10] == summary["top_paths"][:10]
+        top = pipeline.query("top", collector="es", dimension="path", limit=5)
+        assert [(r["key"], r["hits"]) for r in top["rows"]] == [
+            (p["path"], p["hits"]) for p in summary["top_paths"][:5]]
+        by_errors = pipeline.query("top", collector="es", dimension="path", sort="4xx", limit=3)
+        assert by_errors["rows"][0]["status"]["4xx"] >= by_errors["rows"][1]["status"]["4xx"] > 0
+        series = pipeline.query("series", collector="es", window="all")
+        assert sum(p["requests"] for p in series["points"]) == 10_000
+        assert sum(p["5xx"] for p in series["points"]) == summary["status_class"]["5xx"]
+        since = (int(summary["first_time"] + 86400) // 600) * 600  # whole steps
+        part = pipeline.query("series", collector="es", window="1h", until=since,
+                              step_secs=600)
+        assert len(part["points"]) == 6
+        overview = pipeline.query("overview", collector="es", window="all")
+        assert overview["requests"] == 10_000 and overview["hosts"] == 1
+        hosts = pipeline.query("hosts", collector="es", window="all")
+        assert [(r["host"], r["requests"]) for r in hosts["rows"]] == list(
+            summary["hosts"].items())
+        drill = pipeline.query("drill", collector="es", path="/favicon.ico", window="all")
+        assert drill["requests"] == next(p["hits"] for p in summary["top_paths"]
+                                         if p["path"] == "/favicon.ico")
+        with pytest.raises(ValueError, match="dimension"):
+            pipeline.ask("collector:es", Query("top", {"dimension": "nope"}))
+    finally:
+        pipeline.stop()
+    # the template was installed, and the first line is an ECS document under its own id
+    code, template = http("GET", f"{es.url}/_index_template/{es.prefix}")
+    assert code == 200
+    mapping = template["index_templates"][0]["index_template"]["template"]["mappings"]
+    assert mapping["properties"]["http"]["properties"]["response"]["properties"][
+        "status_code"]["type"] == "long"
+    first = REAL_LOG.read_text().splitlines()[0]
+    when = datetime.strptime(first.split("[", 1)[1].split("]", 1)[0], "%d/%b/%Y:%H:%M:%S %z")
+    hostname = next(iter(summary["hosts"]))
+    ids = [doc_id(hostname, fid, 0) for fid in _file_ids(es)]
+    found = [http("GET", f"{es.url}/{daily_index(es.prefix, when.timestamp())}/_doc/{i}")
+             for i in ids]
+    doc = next(body["_source"] for code, body in found if code == 200)
+    assert doc["url.path"] and doc["source.address"] == first.split()[0]
+    assert doc["http.request.method"] == "GET" and doc["log.offset"] == 0
+    assert doc["user_agent.original"] and doc["log.file.path"] == str(REAL_LOG)
+
+
+def _file_ids(target: Target) -> list[str]:
+    """File identities stored with the documents (a terms aggregation)."""
+    code, answer = http("POST", f"{target.url}/{target.prefix}-*/_search", {
+        "size": 0, "aggs": {"ids": {"terms": {"field": "omphalos.file_id", "size": 10}}}})
+    assert code == 200, answer
+    return [b["key"] for b in answer["aggregations"]["ids"]["buckets"]]
+
+
+@pytest.mark.timeout(120)
+def test_a_batch_sent_twice_leaves_one_document_per_line(tmp_path: Path, es: Target) -> None:
+    _, _, pipeline = run_real_log(tmp_path, es, state="first")
+    pipeline.stop()
+    _, status, pipeline = run_real_log(tmp_path, es, state="second")  # reads it all again
+    pipeline.stop()
+    assert status["counters"]["docs_indexed"] == 10_000
+    assert es.count() == 10_000
+
+
+@standin_only
+@pytest.mark.timeout(120)
+def test_a_cluster_answering_429_for_a_while_loses_nothing(tmp_path: Path, es: Target) -> None:
+    assert es.standin is not None
+    es.standin.reject_requests = 4
+    es.standin.reject_items = 3000
+    _, _, pipeline = run_real_log(tmp_path, es, batch_docs=500)
+    try:  # acknowledged batches are indexed or spooled; wait for the spool to drain
+        status = wait_for(lambda: drained(pipeline), timeout=60)
+    finally:
+        pipeline.stop()
+    counters = status["counters"]
+    assert counters["docs_retried"] == 3000 and counters["retries"] > 0
+    assert es.count() == 10_000
+    assert es.standin.reject_items == 0 and es.standin.reject_requests == 0
+
+
+def start_collector(tmp_path: Path, **options: Any) -> Any:
+    # no scheduler here (no ticks): batch_docs=1 sends each batch as it comes
+    config = ElasticsearchConfig(**{"batch_docs": 1, "retry_backoff_secs": 0.05,
+                                    "max_backoff_secs": 0.3, **options})
+    return ElasticsearchCollector.start(context(tmp_path, "collector:es"), config)
+
+
+@pytest.mark.timeout(60)
+def test_mapping_conflicts_are_counted_and_logged_never_retried(
+        tmp_path: Path, es: Target, caplog: pytest.LogCaptureFixture) -> None:
+    replies = Replies.start()
+    ref = start_collector(tmp_path, hosts=(es.url,), index_prefix=es.prefix,
+                          template_name=es.prefix)
+    try:
+        ref.tell(Deliver(batch(1, 0, [1.6e9] * 3, extra=[{"upstream": 5}] * 3), replies))
+        wait_for(lambda: replies.ask("n", timeout=2) == 1)
+        ref.tell(Deliver(batch(2, 300, [1.6e9] * 4,
+                               extra=[{"upstream": "abc"}, None, {"upstream": "x"}, None]),
+                         replies))
+        wait_for(lambda: replies.ask("n", timeout=2) == 2)  # applied: not retried forever
+        status = ref.ask(Query("status"), timeout=5)
+    finally:
+        ref.stop(timeout=10)
+        replies.stop()
+    assert status["counters"]["docs_refused"] == 2
+    assert status["counters"]["docs_indexed"] == 5
+    assert sum(status["refused_by_type"].values()) == 2
+    assert es.count() == 5
+    assert any("refused for good" in r.getMessage() and "upstream" in r.getMessage()
+               for r in caplog.records)
+
+
+@standin_only
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_unreachable_cluster_spools_then_slows_the_monitor_and_drains(tmp_path: Path) -> None:
+    port = free_port()
+    target = Target(f"http://127.0.0.1:{port}", "omphalos-down", None)
+    pipeline = Pipeline.from_config({
+        "omphalos": {"state_dir": str(tmp_path / "state")},
+        "monitor:web": {"paths": [str(REAL_LOG)], "follow": False, "max_in_flight": 2},
+        "collector:es": es_section(target, max_retries=2, spool_max_bytes=600_000,
+                                   batch_docs=200),
+    })
+    pipeline.start()
+    standin = None
+    try:
+        def backed_up() -> bool:
+            status = pipeline.query("status", collector="es")
+            monitor = pipeline._statuses("monitor")[0]
+            return (status["counters"].get("spool_full_waits", 0) > 0
+                    and status["spool"]["items"] > 0 and monitor.get("in_flight", 0) > 0)
+        wait_for(backed_up, timeout=60)
+        status = pipeline.query("status", collector="es")
+        assert status["down"] and status["spool"]["bytes"] <= 600_000
+        assert status["counters"].get("docs_indexed", 0) == 0
+        assert not pipeline.wait_idle(0.5)  # the monitor holds back: nothing dropped
+        standin = StandInElasticsearch(port=port).start()
+        assert pipeline.wait_idle(90)
+        wait_for(lambda: pipeline.query("status", collector="es")["spool"]["items"] == 0, 30)
+        assert standin.count() == 10_000
+        assert pipeline.query("status", collector="es")["counters"]["payloads_drained"] > 0
+    finally:
+        pipeline.stop()
+        if standin is not None:
+            standin.stop()
+
+
+@standin_only
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("version", "distribution", "mode"), [
+    ("8.15.0", None, "daily"), ("9.1.0", None, "datastream"), ("2.17.0", "opensearch", "daily")])
+def test_server_versions_and_index_modes(tmp_path: Path, version: str,
+                                         distribution: str | None, mode: str) -> None:
+    if distribution == "opensearch":
+        pytest.importorskip("opensearchpy")
+    standin = StandInElasticsearch(version, distribution).start()
+    auth = Auth((standin.url,))
+    info = detect(auth)
+    assert (info.flavor, info.major) == (distribution or "elasticsearch", int(version[0]))
+    cluster = Cluster(auth, info)
+    assert cluster.module.__name__ == ("opensearchpy" if distribution else cluster.module.__name__)
+    cluster.close()
+    replies = Replies.start()
+    one = batch(1, 0, [1.7e9 + i for i in range(50)])
+    try:
+        for round_ in (1, 2):  # two collector instances: the second re-sends everything
+            ref = start_collector(tmp_path / str(round_), hosts=(standin.url,), index_mode=mode)
+            ref.tell(Deliver(one, replies))
+            wait_for(lambda r=round_: replies.ask("n", timeout=2) == r)
+            status = ref.ask(Query("status"), timeout=5)
+            ref.stop(timeout=10)
+            assert status["cluster"]["version"] == version
+        assert standin.count() == 50
+        if mode == "datastream":
+            assert status["counters"]["docs_existing"] == 50
+            assert list(standin.indices) == ["logs-omphalos.access-default"]
+    finally:
+        replies.stop()
+        standin.stop()
+
+
+@standin_only
+def test_old_or_unknown_servers_are_refused_with_a_reason() -> None:
+    standin = StandInElasticsearch("7.17.0").start()
+    try:
+        with pytest.raises(ClusterError, match="too old"):
+            detect(Auth((standin.url,)))
+    finally:
+        standin.stop()
+    with pytest.raises(ClusterError) as info:
+        detect(Auth((f"http://127.0.0.1:{free_port()}",), timeout_secs=2))
+    assert info.value.status is None and info.value.retryable
+    assert time.monotonic() > 0
