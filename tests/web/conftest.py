@@ -21,7 +21,7 @@ from omphalos.registry import default_registry
 from tests.conftest import REAL_LOG
 
 #: Collectors that answer the windowed kinds (issue 5), used when installed.
-WINDOWED = ("windows", "window", "aggregate", "sliding")
+WINDOWED = ("windows", "window", "sliding", "live")
 
 
 @dataclass

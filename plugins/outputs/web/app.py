@@ -23,6 +23,35 @@ async def host_check(request: web.Request, handler: Handler) -> web.StreamRespon
     return await handler(request)
 
 
+#: Content types of the files the page is made of.
+CONTENT_TYPES = {".js": "application/javascript", ".css": "text/css", ".html": "text/html",
+                 ".LICENSE": "text/plain"}
+
+
+def static_files() -> dict[str, tuple[bytes, str]]:
+    """Every file of ``static/`` by name, read once: only these names are ever served."""
+    files = {}
+    for path in sorted(STATIC.iterdir()):
+        content_type = CONTENT_TYPES.get(path.suffix)
+        if path.is_file() and content_type is not None:
+            files[path.name] = (path.read_bytes(), content_type)
+    return files
+
+
+def static_handler(files: dict[str, tuple[bytes, str]]) -> Handler:
+    """``GET /static/{name}``: one of ``files``, else 404."""
+    async def serve(request: web.Request) -> web.StreamResponse:
+        found = files.get(request.match_info["name"])
+        if found is None:
+            raise ApiError(404, f"no such path: {request.path}")
+        body, content_type = found
+        response = web.Response(body=body, content_type=content_type,
+                                charset="utf-8" if content_type != "text/plain" else None)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+    return serve
+
+
 async def page(request: web.Request) -> web.Response:
     """``GET /``: the dashboard, with its settings (and on open loopback, the token)."""
     state: WebState = request.app[STATE]
@@ -49,7 +78,7 @@ def build_app(state: WebState) -> web.Application:
 
     app.on_shutdown.append(stopping)
     app.router.add_get("/", page)
-    app.router.add_static("/static/", STATIC, follow_symlinks=False)
+    app.router.add_get("/static/{name}", static_handler(static_files()))
     app.router.add_get("/api/v1/query/{kind}", api.query)
     app.router.add_get("/api/v1/status", api.status)
     app.router.add_post("/api/v1/alerts/clear", api.clear_alerts)

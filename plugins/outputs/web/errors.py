@@ -36,24 +36,32 @@ def error_response(status: int, reason: str,
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into a JSON error with the right status; log unexpected ones."""
     try:
-        return await handler(request)
+        response = await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.reason, exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        reason = exc.reason or _ROUTER_REASONS.get(exc.status, "error")
-        if exc.status == 404:
-            reason = f"no such path: {request.path}"
-        elif exc.status == 405:
-            allowed = exc.headers.get("Allow", "")
-            reason = f"method {request.method} not allowed here (allowed: {allowed})"
-        headers = {k: v for k, v in exc.headers.items()
-                   if k in ("Allow", "WWW-Authenticate", "Retry-After")}
-        return error_response(exc.status, reason, headers)
+        return _from_http_exception(request, exc)
     except Exception:  # the one place that turns the unexpected into a 500
         log.exception("error answering %s %s", request.method, request.path)
         return error_response(500, "internal error (see the collector's log)")
+    if isinstance(response, web.HTTPException) and response.status >= 400:
+        return _from_http_exception(request, response)  # returned, not raised (static files)
+    return response
+
+
+def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """An aiohttp HTTP error (router, static files, auth) as a JSON error."""
+    reason = exc.reason or _ROUTER_REASONS.get(exc.status, "error")
+    if exc.status == 404:
+        reason = f"no such path: {request.path}"
+    elif exc.status == 405:
+        allowed = exc.headers.get("Allow", "")
+        reason = f"method {request.method} not allowed here (allowed: {allowed})"
+    headers = {k: v for k, v in exc.headers.items()
+               if k in ("Allow", "WWW-Authenticate", "Retry-After")}
+    return error_response(exc.status, reason, headers)
 
 
 #: Headers on every answer: no framing, no sniffing, nothing loaded from elsewhere.
