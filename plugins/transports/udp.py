@@ -180,12 +180,12 @@ class UdpTransport(TransportPlugin):
                 self.counters["malformed"] += 1
                 continue
             self.counters["datagrams"] += 1
-            expected = self.senders.get(sender)
-            if expected is not None and dseq < expected:
+            expected = self.senders.get(sender, 1)  # a sender numbers from 1
+            if dseq < expected:
                 self.counters["datagrams_late"] += 1
                 self.counters["datagrams_lost"] = max(0, self.counters["datagrams_lost"] - 1)
             else:
-                if expected is not None and dseq > expected:
+                if dseq > expected:
                     self.counters["datagrams_lost"] += dseq - expected
                 self.senders[sender] = dseq + 1
             self.actor_ref.tell(Incoming(batch, None))
