@@ -1,0 +1,125 @@
+"""The wire format (round trips, versions, garbage) and the on-disk spool (order, bound,
+restarts, torn writes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from omphalos.messages import Ack, BadLine, Batch, Source
+from omphalos.records import Columns
+from omphalos.spool import Spool, SpoolError
+from omphalos.wire import VERSION, WireError, decode, decode_ack, decode_batch, encode_ack
+from omphalos.wire import encode_batch as encode
+
+SOURCE = Source("web1", "/var/log/access.log", "1:2:abcd", "monitor:web")
+
+
+def batch(n: int = 3) -> Batch:
+    cols = Columns(time=[1.5 * i for i in range(n)], client=["10.0.0.1"] * n,
+                   path=[f"/p{i}" for i in range(n)], status=[200 + i for i in range(n)],
+                   bytes=list(range(n)), offset=[10 * i for i in range(n)],
+                   agent=["curl", None, "x"][:n], extra=[{"k": 1}, None, None][:n])
+    return Batch(SOURCE, 7, 0, 10 * n + 5, cols, n + 1, unparsed=1,
+                 unparsed_reasons={"bad request": 1}, bad=(BadLine(10 * n, "bad request", "x"),))
+
+
+def test_batch_round_trip() -> None:
+    original = batch()
+    copy = decode_batch(encode(original))
+    assert copy.source == original.source
+    assert (copy.seq, copy.start, copy.end, copy.lines) == (7, 0, 35, 4)
+    assert copy.records.path == original.records.path
+    assert copy.records.agent == ["curl", None, "x"]
+    assert copy.records.extra == [{"k": 1}, None, None]
+    assert copy.records.referer is None  # an absent optional column stays absent
+    assert copy.bad == original.bad and copy.unparsed_reasons == {"bad request": 1}
+
+
+def test_lazy_offsets_are_sent() -> None:
+    cols = Columns(time=[1.0, 2.0], client=["a", "b"], path=["/", "/"], status=[200, 200],
+                   bytes=[1, 1], raw=(b"first line\nsecond\n", 100))
+    copy = decode_batch(encode(Batch(SOURCE, 1, 100, 118, cols, 2)))
+    assert copy.records.offsets() == [100, 111]
+
+
+def test_ack_round_trip() -> None:
+    ack = Ack("monitor:web", 3, "1:2:x", 99, accepted=False)
+    assert decode_ack(encode_ack(ack)) == ack
+
+
+def test_newer_reader_fills_defaults_and_ignores_unknown_keys() -> None:
+    """A message of an older writer (no unparsed keys) plus a key from a newer one."""
+    body = {"h": "w", "p": "/l", "f": "1", "o": "m", "q": 1, "s": 0, "e": 5, "l": 1,
+            "c": {"time": [1.0], "client": ["c"], "path": ["/"], "status": [200],
+                  "bytes": [0], "offset": [0]}, "future": "ignored"}
+    copy = decode_batch(msgpack.packb(["om", 1, "b", body]))
+    assert copy.unparsed == 0 and copy.records.path == ["/"]
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage", msgpack.packb(["om", VERSION + 1, "b", {}]),
+                                  msgpack.packb(["om", 1, "z", {}]),
+                                  msgpack.packb(["om", 1, "b", {"h": 1}]),
+                                  msgpack.packb([1, 2, 3])])
+def test_garbage_raises_wire_error(data: bytes) -> None:
+    with pytest.raises(WireError):
+        decode(data)
+
+
+def test_oversized_is_refused() -> None:
+    with pytest.raises(WireError, match="exceeds"):
+        decode(encode(batch()), max_bytes=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_give_a_message_or_wire_error(data: bytes) -> None:
+    try:
+        decode(data)
+    except WireError:
+        pass
+
+
+def test_spool_is_fifo_and_survives_reopening(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=4096)
+    items = [f"item {i}".encode() * 50 for i in range(40)]  # spans several segments
+    assert all(spool.append(i) for i in items)
+    assert spool.peek(2) == items[:2] and spool.peek(2, skip=5) == items[5:7]
+    assert spool.pop(10) == 10
+    spool.close()
+    again = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=4096)
+    assert len(again) == 30 and again.peek(30) == items[10:]
+    again.pop(30)
+    assert len(again) == 0 and again.queued_bytes == 0
+    assert len(list(tmp_path.glob("*.seg"))) <= 1  # consumed segments are deleted
+
+
+def test_spool_is_bounded_and_says_when_full(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1000)
+    accepted = 0
+    while spool.append(b"x" * 100):
+        accepted += 1
+    assert accepted == 9 and spool.queued_bytes <= 1000
+    assert spool.status()["items"] == 9
+    with pytest.raises(SpoolError):
+        spool.append(b"y" * 2000)  # could never fit
+    spool.pop(1)
+    assert spool.append(b"x" * 100)
+
+
+def test_torn_write_is_cut_off(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    spool.append(b"complete")
+    spool.append(b"also complete")
+    spool.close()
+    segment = next(tmp_path.glob("*.seg"))
+    with open(segment, "ab") as fh:
+        fh.write(b"\x40\x00\x00\x00\x00\x00\x00\x00half a rec")  # a crash mid-append
+    again = Spool(tmp_path, max_bytes=1 << 20)
+    assert again.peek(5) == [b"complete", b"also complete"]
+    assert again.append(b"after")
+    assert again.peek(5)[-1] == b"after"
