@@ -1,0 +1,79 @@
+"""The two roles as two daemons joined by the zmq transport, as on a fleet.
+
+The monitor daemon is stopped with SIGTERM in the middle of a burst and started again, and
+the collector daemon reloads its config meanwhile; every line is still applied exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from ..conftest import wait_for
+from .helpers import (
+    kill_leftovers,
+    numbered_lines,
+    recorded,
+    start_daemon,
+    status,
+    stop_daemon,
+    subprocess_env,
+)
+from .test_exactly_once import assert_exactly_once
+
+pytest.importorskip("zmq")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_monitor_and_collector_daemons_over_zmq(tmp_path: Path) -> None:
+    endpoint = f"ipc://{tmp_path}/zmq.sock"
+    log, record = tmp_path / "a.log", tmp_path / "record"
+    log.write_text("")
+    collector_conf, monitor_conf = tmp_path / "collector.conf", tmp_path / "monitor.conf"
+    collector_text = (f"[omphalos]\nstate_dir = {tmp_path}/collector-state\n"
+                      f"[transport:zmq]\nbind = {endpoint}\n"
+                      f"[collector:count]\nplugin = linelog\nrecord = {record}\n")
+    collector_conf.write_text(collector_text)
+    monitor_conf.write_text(f"[omphalos]\nstate_dir = {tmp_path}/monitor-state\n"
+                            f"[monitor:a]\nplugin = file\npaths = {log}\nread_bytes = 65536\n"
+                            f"[parser:p]\nplugin = combined\n"
+                            f"[transport:zmq]\nconnect = {endpoint}\n")
+    env = subprocess_env(tmp_path)
+    collector_pid_file, monitor_pid_file = tmp_path / "collector.pid", tmp_path / "monitor.pid"
+    collector = start_daemon(["--config", str(collector_conf), "collector"], env,
+                             collector_pid_file)
+    monitor = start_daemon(["--config", str(monitor_conf), "monitor"], env, monitor_pid_file)
+    total = 100_000
+    try:
+        assert set(status(monitor_pid_file)["actors"]) == {"monitor:a", "parser:p",
+                                                           "transport:zmq"}
+        assert set(status(collector_pid_file)["actors"]) == {"transport:zmq",
+                                                             "collector:count"}
+        with open(log, "a") as fh:
+            for first in range(1, total + 1, 20_000):
+                fh.write(numbered_lines(first, 20_000))
+                fh.flush()
+        wait_for(lambda: len(recorded(record)) > 0, timeout=30)
+        stop_daemon(monitor)
+        first_run = len(recorded(record))
+        collector_conf.write_text(collector_text + "[collector:summary]\n")
+        os.kill(collector, signal.SIGHUP)
+        monitor = start_daemon(["--config", str(monitor_conf), "monitor"], env,
+                               monitor_pid_file)
+        wait_for(lambda: len(recorded(record)) >= total, timeout=60, interval=0.1)
+        time.sleep(0.3)  # anything sent twice would be applied by now
+        report = status(collector_pid_file)
+        assert report["reloads"][-1]["added"] == ["collector:summary"]
+        assert report["pid"] == collector and not report["degraded"]
+    finally:
+        stop_daemon(monitor)
+        stop_daemon(collector)
+        kill_leftovers(str(monitor_conf))
+        kill_leftovers(str(collector_conf))
+    assert first_run < total, "the burst was over before SIGTERM: nothing was tested"
+    assert_exactly_once(recorded(record), total)
