@@ -135,7 +135,9 @@ class StandInElasticsearch:
     """The stand-in server; ``url`` once started. See the module doc."""
 
     def __init__(self, version: str = "8.15.0", distribution: str | None = None,
-                 port: int = 0) -> None:
+                 port: int = 0, store: bool = True) -> None:
+        #: False: a sink for benchmarks, answering every bulk item "created" unread.
+        self.store = store
         self.version = version
         self.distribution = distribution
         self.port = port
@@ -224,6 +226,9 @@ class StandInElasticsearch:
                                        "reason": "rejected execution (stand-in)"},
                              "status": 429}
             lines = [ln for ln in body.split(b"\n") if ln.strip()]
+            if not self.store:
+                return 200, {"took": 0, "errors": False, "items": [
+                    {"index": {"status": 201}} for _ in lines[0::2]]}
             items = []
             errors = False
             for action_line, doc_line in zip(lines[0::2], lines[1::2]):
