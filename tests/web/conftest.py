@@ -64,7 +64,7 @@ class WebRun:
     url: str
     log: Path
     token: str = ""
-    writers: list[threading.Thread] = field(default_factory=list)
+    writers: list[Any] = field(default_factory=list)  # Writer threads to stop at the end
 
     def get(self, path: str, **kwargs: Any) -> Reply:
         return http(self.url + path, **kwargs)
@@ -141,5 +141,5 @@ def start_web(tmp_path: Path) -> Iterator[Callable[..., WebRun]]:
     yield start
     for run in runs:
         for writer in run.writers:
-            writer.stop()  # type: ignore[attr-defined]
+            writer.stop()
         run.pipeline.stop()

@@ -94,6 +94,11 @@ def test_dashboard_updates_live_without_console_errors(start_web: Any, browser: 
     assert browser.find_elements("css selector", "#chart-rate svg .axis.x .tick")
     assert browser.find_elements("css selector", "#chart-status svg path")
     save_screenshot(browser, tmp_path)
+    # readable on a phone: at 390 px nothing makes the page scroll sideways
+    browser.set_window_size(390, 844)
+    wait_for(lambda: browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth + 1"), timeout=10)
+    browser.set_window_size(1280, 1400)
     # the window selector reconnects the stream and marks the chosen window
     browser.find_element("css selector", '#windows button[data-window="5m"]').click()
     wait_for(lambda: browser.find_element(

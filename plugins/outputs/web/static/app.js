@@ -92,6 +92,13 @@
     function hideTip() { tip.attr("hidden", true); focus.attr("visibility", "hidden"); }
     overlay.on("pointermove", showTip).on("pointerdown", showTip).on("pointerleave", hideTip);
 
+    // Short spans get whole-second ticks, so no label repeats.
+    function timeTicks(ext, innerW) {
+      var count = Math.max(2, Math.floor(innerW / 90));
+      var secs = (ext[1] - ext[0]) / 1000;
+      return secs < 120 ? d3.timeSecond.every(Math.max(1, Math.ceil(secs / count))) : count;
+    }
+
     function update(rows) {
       var width = Math.max(280, container.clientWidth || 600);
       var innerW = width - margin.left - margin.right;
@@ -116,9 +123,7 @@
       }
       var y = d3.scaleLinear().domain([0, ymax > 0 ? ymax * 1.1 : 1]).nice().range([innerH, 0]);
       xAxisG.attr("transform", "translate(0," + innerH + ")")
-        .call(d3.axisBottom(x).ticks(Math.max(2, Math.min(Math.floor(innerW / 90),
-                                                          Math.ceil((ext[1] - ext[0]) / 1000))))
-          .tickSizeOuter(0)
+        .call(d3.axisBottom(x).ticks(timeTicks(ext, innerW)).tickSizeOuter(0)
         .tickFormat(d3.timeFormat(+ext[1] - ext[0] > 2 * 86400000 ? "%b %d" : "%H:%M:%S")));
       yAxisG.call(d3.axisLeft(y).ticks(5).tickFormat(opts.tick || fmtTick));
       yTitle.attr("x", -innerH / 2).attr("y", -margin.left + 12);
@@ -204,7 +209,7 @@
     setText("stat-requests", requests == null ? "–" : fmtCount(requests));
     setText("stat-bytes", fmtBytes(o ? o.bytes : s.bytes));
     var errors = classes["5xx"] || 0;
-    setText("stat-errors", requests ? fmtCount(errors) + " (" + d3.format(".1~%")(errors / requests) + ")" : "0");
+    setText("stat-errors", requests ? fmtCount(errors) + " (" + d3.format(".2~%")(errors / requests) + ")" : "0");
     var hosts = o ? o.hosts : (s.hosts ? Object.keys(s.hosts).length : null);
     setText("stat-hosts", hosts == null ? "–" : fmtCount(hosts));
     var dur = o || s.duration || {};
@@ -299,7 +304,7 @@
       .each(function (a) {
         var li = d3.select(this);
         li.select(".msg").text(a.message + " (since " + fmtTime(new Date(a.since * 1000)) + ")");
-        li.select("button").text(a.scope === "path" ? "clear path" : "clear site")
+        li.select("button").text(a.scope === "path" && a.path ? "clear path" : "clear all")
           .attr("aria-label", "clear " + a.id);
       });
     d3.select("#alert-history").selectAll("li").data((snap.alerts.history || []).slice(-10).reverse())
