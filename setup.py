@@ -39,6 +39,7 @@ BUILTIN_PLUGINS = [
     "amqp = omphalos.plugins.transports.amqp:AmqpTransport",
     "udp = omphalos.plugins.transports.udp:UdpTransport",
     "summary = omphalos.plugins.collectors.summary:SummaryCollector",
+    "window = omphalos.plugins.collectors.window:WindowCollector",
     "elasticsearch = omphalos.plugins.collectors.elasticsearch:ElasticsearchCollector",
     "timeseries = omphalos.plugins.collectors.timeseries:TimeseriesCollector",
     "print = omphalos.plugins.outputs.printer:PrintOutput",

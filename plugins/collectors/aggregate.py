@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
@@ -24,11 +24,15 @@ from omphalos.records import Columns
 from .sketch import DEFAULT_ALPHA, DDSketch, bucket_indexes, inverse_log_gamma, quantiles_of
 from .topk import NON_2XX, TopTable
 
-__all__ = ["COLUMN_DIMENSIONS", "BatchAgg", "DimAgg", "aggregate", "Breakdown", "merged_top",
-           "slice_columns", "display_key"]
+__all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "BatchAgg", "DimAgg",
+           "aggregate", "Breakdown", "merged_top", "slice_columns", "display_key"]
 
 #: Dimensions read from a column of the same name (``host`` comes from the batch).
 COLUMN_DIMENSIONS: tuple[str, ...] = ("path", "client", "method", "agent", "referer")
+#: Pair dimensions (for drilling into one path): their keys are ``(path, status)`` and
+#: ``(path, client)`` tuples.
+COMPOSITES: dict[str, tuple[str, str]] = {"path_status": ("path", "status"),
+                                          "path_client": ("path", "client")}
 #: Dimensions whose bytes per key are counted by default (others answer ``bytes: null``).
 BYTE_DIMENSIONS: tuple[str, ...] = ("path", "host")
 INV_LOG_GAMMA = inverse_log_gamma(DEFAULT_ALPHA)
@@ -111,6 +115,9 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
             continue
         if dim == "status":
             keys: Sequence[Any] = status
+        elif dim in COMPOSITES:
+            first, second = COMPOSITES[dim]
+            keys = list(zip(getattr(cols, first), getattr(cols, second)))
         else:
             column = getattr(cols, dim, None)
             if column is None:
@@ -188,6 +195,21 @@ class Breakdown:
             if table is not None:
                 table.add(d.hits, d.bytes, d.classes, d.durations)
 
+    def merge(self, other: Breakdown) -> None:
+        """Add every count of ``other`` (a restored minute, a bucket)."""
+        self.requests += other.requests
+        self.bytes += other.bytes
+        self.status.update(other.status)
+        self.durations.merge(other.durations)
+        for when in (other.first, other.last):
+            if when is not None:
+                self.first = when if self.first is None else min(self.first, when)
+                self.last = when if self.last is None else max(self.last, when)
+        for dim, table in other.tables.items():
+            mine = self.tables.get(dim)
+            if mine is not None:
+                mine.merge(table)
+
     def status_classes(self) -> dict[str, int]:
         out = dict.fromkeys(("1xx", "2xx", "3xx", "4xx", "5xx"), 0)
         for code, count in self.status.items():
@@ -207,9 +229,11 @@ class Breakdown:
 
 def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hits",
                pattern: re.Pattern[str] | None = None, secs: float = 0.0,
-               with_bytes: bool = True) -> list[dict[str, Any]]:
+               with_bytes: bool = True, select: Callable[[Any], bool] | None = None,
+               label: Callable[[Any], str] | None = None) -> list[dict[str, Any]]:
     """Top ``limit`` rows of the sum of ``tables`` (buckets of a window, or one table);
-    ``bytes`` is None in rows when ``with_bytes`` is false (bytes not counted per key)."""
+    ``bytes`` is None in rows when ``with_bytes`` is false (bytes not counted per key).
+    ``select`` keeps only some keys, ``label`` shows a key (default :func:`display_key`)."""
     if len(tables) == 1:
         t = tables[0]
         hits: dict[Any, int] = t.hits
@@ -227,9 +251,12 @@ def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hi
             for c, d in t.classes.items():
                 if d:
                     classes[c].update(d)
+    show = label or (lambda k: display_key(dim, k))
     keys: Iterable[Any] = hits
+    if select is not None:
+        keys = [k for k in keys if select(k)]
     if pattern is not None:
-        keys = [k for k in hits if pattern.search(display_key(dim, k))]
+        keys = [k for k in keys if pattern.search(show(k))]
     if sort == "bytes" and not with_bytes:
         raise ValueError(f"bytes are not counted per {dim}")
     need_all = sort not in ("hits", "rate")
@@ -243,7 +270,7 @@ def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hi
         status = {c: classes[c].get(key, 0) for c in ("1xx", "3xx", "4xx", "5xx")}
         other = classes["other"].get(key, 0)
         status["2xx"] = max(0, h - errs.get(key, 0) - other - sum(status.values()))
-        rows.append({"key": display_key(dim, key), "hits": h,
+        rows.append({"key": show(key), "hits": h,
                      "rate": round(h / secs, 3) if secs > 0 else 0.0,
                      "bytes": nbytes.get(key, 0) if with_bytes else None, "errors": status["5xx"],
                      "status": {c: status[c] for c in ("1xx", "2xx", "3xx", "4xx", "5xx")},

@@ -144,6 +144,17 @@ class TopTable:
         if self.durations:
             self.durations = {k: v for k, v in self.durations.items() if k in keep}
 
+    def merge(self, other: TopTable) -> None:
+        """Add ``other``'s counts; the bounds add up (``floor`` and per-key errors)."""
+        floor = self.floor
+        self.floor = 0  # keys new to this table take other's error, added below
+        self.add(other.hits, other.bytes, other.classes, other.durations)
+        self.floor = max(self.floor, floor) + other.floor
+        for key, err in other.errors.items():
+            if key in self.hits:
+                self.errors[key] = self.errors.get(key, 0) + err
+        self.total += other.total - sum(other.hits.values())
+
     def error_bound(self) -> int:
         """The most any ``hits`` of this table over-counts (``floor``)."""
         return self.floor
