@@ -62,7 +62,11 @@ setup(
                                                                   "**/static/*.LICENSE"]},
     data_files=[("share/omphalos/etc", [str(p) for p in sorted(Path("etc").glob("*.conf"))]),
                 ("share/omphalos/etc/plugins.d",
-                 [str(p) for p in sorted(Path("etc/plugins.d").glob("*.conf"))])],
+                 [str(p) for p in sorted(Path("etc/plugins.d").glob("*.conf"))]),
+                ("share/omphalos/init.d",
+                 [str(p) for p in sorted(Path("init.d").glob("omphalos-*"))]),
+                ("share/omphalos/init.d/default",
+                 [str(p) for p in sorted(Path("init.d/default").glob("omphalos-*"))])],
     install_requires=[
         "pykka>=4.0,<5",
         "watchdog>=4.0,<7",

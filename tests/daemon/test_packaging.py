@@ -91,6 +91,10 @@ def test_example_plugin_package_in_a_fresh_venv(tmp_path: Path) -> None:
     shared = venv / "share" / "omphalos" / "etc"
     assert (shared / "omphalos.conf").is_file() and (shared / "monitor.conf").is_file()
     assert list((shared / "plugins.d").glob("*.conf"))
+    scripts = venv / "share" / "omphalos" / "init.d"
+    assert {p.name for p in scripts.iterdir()} >= {
+        "omphalos-monitor", "omphalos-collector", "omphalos-monitor.service",
+        "omphalos-collector.service", "default"}
 
     server = HTTPServer(("127.0.0.1", 0), Hook)
     thread = threading.Thread(target=server.serve_forever, name="test-webhook")
