@@ -62,6 +62,8 @@ PLUGINS_D: dict[str, tuple[str, list[Section]]] = {
                         [("collector:timeseries", "timeseries", {})]),
     "elasticsearch.conf": ("Every record indexed in Elasticsearch or OpenSearch (ECS).",
                            [("collector:elasticsearch", "elasticsearch", {})]),
+    "window.conf": ("Sliding windows over event time, alert rules and a per-minute history.",
+                    [("collector:window", "window", {})]),
     "metrics.conf": ("Prometheus counters per source host (served by output:web at /metrics).",
                      [("collector:metrics", "metrics", {})]),
     "amqp.conf": ("Send through RabbitMQ instead of ZeroMQ (set the same on both roles).",
