@@ -415,6 +415,7 @@ def _one(docs: list[dict[str, Any]], kind: str, params: dict[str, Any],
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     server_state: StandInElasticsearch
 
     def log_message(self, format: str, *args: Any) -> None:
