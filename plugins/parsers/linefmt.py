@@ -125,10 +125,14 @@ Token = str | Variable
 
 
 # -- column converters (a whole column at a time) ----------------------------------------
+def _as_list(values: Sequence[str]) -> list[str]:
+    return values if isinstance(values, list) else list(values)
+
+
 def _none_for_dash(values: Sequence[str]) -> list[str | None]:
     distinct = set(values)
     if "-" not in distinct and "" not in distinct:
-        return list(values)
+        return _as_list(values)  # type: ignore[return-value]
     if distinct <= {"-", ""}:
         return [None] * len(values)
     return [None if v == "-" or v == "" else v for v in values]
@@ -321,11 +325,11 @@ class LineFormat:
                     continue
                 out.path = _dash_to_empty(values)
             elif target == "client":
-                out.client = list(values)
+                out.client = _as_list(values)
             elif target in ("user", "method", "query", "protocol", "referer", "agent"):
                 setattr(out, target, _none_for_dash(values))
             elif target in ("method!", "protocol!"):
-                setattr(out, target[:-1], list(values))
+                setattr(out, target[:-1], _as_list(values))
             elif target == "query!":
                 out.query = _none_for_empty(values)
             elif target == "query_q":

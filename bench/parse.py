@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Parser throughput: lines per second for each format, and the ratio to the pure-Python floor.
+
+  python bench/parse.py [-n 1000000] [--formats combined,common,combined_rt,w3c,json]
+
+Generates the logs with ``../shared/bench/genlog.py`` (relative to the project root) into a
+temporary directory, parses each one the way the pipeline does (the file read in 1 MiB chunks
+of complete lines, each chunk given to the parser), then runs ``../shared/bench/floor.py``
+on the same combined file in the same run. The target: the combined parser alone within
+1.3x the floor's time. JSON lines are derived from the combined log (genlog has no JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "bench"
+sys.path.insert(0, str(ROOT))
+
+from omphalos.plugins.parsers.auto import candidates  # noqa: E402
+from omphalos.plugins.parsers.clf import COMBINED_TOKENS, COMMON_TOKENS  # noqa: E402
+from omphalos.plugins.parsers.jsonl import JsonFormat  # noqa: E402
+from omphalos.plugins.parsers.linefmt import LineFormat  # noqa: E402
+from omphalos.plugins.parsers.nginx import compile_nginx  # noqa: E402
+from omphalos.plugins.parsers.w3c import W3CStream  # noqa: E402
+
+CHUNK = 1 << 20
+
+
+def chunks(path: Path) -> Iterator[tuple[bytes, int]]:
+    """The file as the monitor hands it over: chunks of complete lines, with offsets."""
+    with open(path, "rb") as fh:
+        rest, offset = b"", 0
+        while True:
+            block = fh.read(CHUNK)
+            if not block:
+                break
+            block = rest + block
+            end = block.rfind(b"\n") + 1
+            yield block[:end], offset
+            offset += end
+            rest = block[end:]
+        if rest:
+            yield rest, offset
+
+
+def parser_for(name: str) -> Any:
+    if name == "combined":
+        return LineFormat("combined", COMBINED_TOKENS)
+    if name == "common":
+        return LineFormat("common", COMMON_TOKENS)
+    if name == "combined_rt":
+        return compile_nginx("combined_rt")
+    if name == "w3c":
+        return W3CStream()
+    if name == "json":
+        return JsonFormat()
+    raise ValueError(name)
+
+
+def run(parser: Any, path: Path) -> tuple[float, int, int]:
+    """(seconds, records, unparsed) for parsing ``path`` with ``parser``."""
+    t0 = time.perf_counter()
+    records = unparsed = 0
+    for data, start in chunks(path):
+        columns, _, _, reasons = parser.parse(data, start)
+        records += len(columns)
+        unparsed += sum(reasons.values())
+    return time.perf_counter() - t0, records, unparsed
+
+
+def floor(path: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, str(SHARED / "floor.py"), str(path)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def make_json(combined: Path, out: Path) -> None:
+    """JSON lines carrying the same requests as the combined log, nginx escape=json keys."""
+    fmt = LineFormat("combined", COMBINED_TOKENS)
+    with open(out, "w") as fh:
+        for data, start in chunks(combined):
+            for r in fmt.parse(data, start)[0].rows():
+                fh.write(json.dumps({
+                    "msec": r.time, "remote_addr": r.client, "request_method": r.method,
+                    "request_uri": r.path + (f"?{r.query}" if r.query else ""),
+                    "server_protocol": r.protocol, "status": r.status,
+                    "body_bytes_sent": r.bytes, "http_referer": r.referer,
+                    "http_user_agent": r.agent}) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=1_000_000, help="lines per generated log")
+    ap.add_argument("--formats", default="combined,common,combined_rt,w3c,json")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="combined/floor.py runs, alternated; the best of each is compared "
+                         "(the machine is shared: single runs are noisy)")
+    a = ap.parse_args()
+    formats = a.formats.split(",")
+    with tempfile.TemporaryDirectory(prefix="omphalos-bench-") as tmp:
+        logs: dict[str, Path] = {}
+        for name in {"combined", *formats} - {"json"}:
+            logs[name] = Path(tmp) / f"{name}.log"
+            with open(logs[name], "wb") as fh:
+                subprocess.run([sys.executable, str(SHARED / "genlog.py"), "-n", str(a.n),
+                                "--format", name], stdout=fh, check=True)
+        if "json" in formats:
+            logs["json"] = Path(tmp) / "json.log"
+            make_json(logs["combined"], logs["json"])
+        assert candidates()  # the auto parser's formats compile
+        print(f"parser throughput, {a.n:,} generated lines per format, Python "
+              f"{sys.version.split()[0]}\n")
+        print(f"{'format':<12} {'seconds':>8} {'lines/s':>12} {'records':>10} {'unparsed':>9}")
+        results: dict[str, float] = {}
+        for name in formats:
+            secs, records, unparsed = run(parser_for(name), logs[name])
+            results[name] = secs
+            print(f"{name:<12} {secs:8.2f} {a.n / secs:12,.0f} {records:10,} {unparsed:9,}")
+        floor_runs, combined_runs = [], [results["combined"]] if "combined" in results else []
+        for _ in range(a.repeat):
+            floor_runs.append(floor(logs["combined"]))
+            if len(combined_runs) < a.repeat:
+                combined_runs.append(run(parser_for("combined"), logs["combined"])[0])
+        floor_secs, combined = min(floor_runs), min(combined_runs)
+        print(f"{'combined*':<12} {combined:8.2f} {a.n / combined:12,.0f}   "
+              f"(best of {len(combined_runs)}: {', '.join(f'{x:.2f}' for x in combined_runs)})")
+        print(f"{'floor.py':<12} {floor_secs:8.2f} {a.n / floor_secs:12,.0f}   "
+              f"(best of {len(floor_runs)}: {', '.join(f'{x:.2f}' for x in floor_runs)}; "
+              "one regex match + two Counter updates per line)")
+        print(f"\ncombined parser / floor.py time: {combined / floor_secs:.2f}x "
+              f"(target: within 1.3x)")
+
+
+if __name__ == "__main__":
+    main()
