@@ -160,10 +160,15 @@ class Ring:
             self.first = t
         return True
 
-    def expire(self, head: float) -> None:
+    def expire(self, head: float, keep_dirty: bool = False) -> None:
+        """Drop buckets older than the window (but, with ``keep_dirty``, not those whose
+        rollup is still to be written to the history)."""
         lo = self.lowest(head)
         for idx in [i for i in self.buckets if i < lo]:
+            if keep_dirty and idx in self.dirty:
+                continue
             del self.buckets[idx]
+            self.dirty.discard(idx)
 
     def window(self, head: float) -> list[tuple[int, Breakdown]]:
         """Buckets inside the window ending at ``head``, oldest first."""
@@ -268,8 +273,9 @@ class WindowStore:
 
     def expire(self) -> None:
         head = self.head()
+        minutes = self.minute_ring
         for r in self.rings.values():
-            r.expire(head)
+            r.expire(head, keep_dirty=self.config.history and r is minutes)
 
     # -- queries ------------------------------------------------------------------------
     def _tables(self, ring: Ring, dim: str) -> list[Any]:
@@ -487,7 +493,8 @@ class WindowStore:
 
     def meta(self) -> dict[str, Any]:
         return {"newest": self.newest, "host_last": self.host_last, "unparsed": self.unparsed,
-                "lines": self.lines, "late": {k: r.late for k, r in self.rings.items()}}
+                "lines": self.lines, "late": {k: r.late for k, r in self.rings.items()},
+                "first": {k: r.first for k, r in self.rings.items()}}
 
     def restore(self, history: History) -> int:
         """Load the newest minutes of ``history`` into the windows; minutes loaded."""
@@ -502,6 +509,9 @@ class WindowStore:
         for name, late in meta.get("late", {}).items():
             if name in self.rings:
                 self.rings[name].late = int(late)
+        for name, first in meta.get("first", {}).items():
+            if name in self.rings and first is not None:
+                self.rings[name].first = float(first)
         head = self.head()
         longest = max(r.length for r in self.rings.values())
         rows = history.load(head - longest - 60)

@@ -1,0 +1,93 @@
+"""Property tests: the quantile sketch (accuracy, merging) and Space-Saving (error bound)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from omphalos.plugins.collectors.sketch import DDSketch
+from omphalos.plugins.collectors.topk import SLACK, TopTable
+
+values = st.lists(st.floats(min_value=1e-6, max_value=1e4, allow_nan=False), min_size=1,
+                  max_size=300)
+
+
+def exact_quantile(data: list[float], q: float) -> float:
+    ordered = sorted(data)
+    return ordered[math.floor(q * (len(ordered) - 1))]
+
+
+@settings(max_examples=150, deadline=None)
+@given(values, st.floats(min_value=0.0, max_value=1.0))
+def test_quantiles_within_relative_error(data: list[float], q: float) -> None:
+    sketch = DDSketch(0.01)
+    sketch.add_many(data)
+    got = sketch.quantile(q)
+    exact = exact_quantile(data, q)
+    assert got is not None
+    assert abs(got - exact) <= 0.01 * exact * (1 + 1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(values, min_size=1, max_size=6))
+def test_merged_sketches_equal_one_sketch_of_everything(parts: list[list[float]]) -> None:
+    merged = DDSketch(0.01)
+    for part in parts:
+        piece = DDSketch(0.01)
+        piece.add_many(part)
+        merged.merge(piece)
+    whole = DDSketch(0.01)
+    whole.add_many([v for part in parts for v in part])
+    assert merged.counts == whole.counts and merged.count == whole.count
+    assert merged.quantiles((0.5, 0.95, 0.99)) == whole.quantiles((0.5, 0.95, 0.99))
+    restored = DDSketch.from_dict(merged.to_dict())
+    assert restored.counts == merged.counts
+
+
+def check_bound(table: TopTable, truth: Counter[str], capacity: int) -> None:
+    total = sum(truth.values())
+    assert table.total == total
+    assert len(table) <= SLACK * capacity
+    assert table.floor <= total / capacity
+    for key, est in table.hits.items():
+        err = table.errors.get(key, 0)
+        assert truth[key] <= est <= truth[key] + err
+        assert err <= table.floor
+    for key, count in truth.items():
+        if count > table.floor:
+            assert key in table.hits, (key, count, table.floor)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.lists(st.integers(min_value=0, max_value=400), max_size=200), max_size=30),
+       st.integers(min_value=1, max_value=40), st.floats(min_value=0.5, max_value=2.0))
+def test_space_saving_error_bound(batches: list[list[int]], capacity: int, skew: float) -> None:
+    """Counts over-estimate by at most the error, the error by at most N / capacity, and
+    every key counted more than that is kept, however the stream is split into batches."""
+    table = TopTable(capacity)
+    truth: Counter[str] = Counter()
+    for batch in batches:
+        keys = [f"/p{int(v ** skew) % 500}" for v in batch]  # skewed key frequencies
+        counts = Counter(keys)
+        truth.update(counts)
+        table.add(counts)
+        check_bound(table, truth, capacity)
+
+
+def test_space_saving_with_a_million_distinct_keys_stays_small() -> None:
+    rng = random.Random(7)
+    table = TopTable(100)
+    truth: Counter[str] = Counter()
+    for _ in range(100):
+        keys = [f"/hot{rng.randrange(5)}" if rng.random() < 0.3 else f"/cold{rng.random()}"
+                for _ in range(10_000)]
+        counts = Counter(keys)
+        truth.update(counts)
+        table.add(counts)
+        assert len(table) <= SLACK * 100
+    check_bound(table, truth, 100)
+    top5 = sorted(table.hits, key=table.hits.__getitem__, reverse=True)[:5]
+    assert sorted(top5) == [f"/hot{i}" for i in range(5)]
