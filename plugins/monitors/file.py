@@ -196,7 +196,10 @@ class FileMonitor(MonitorPlugin):
         if rescan:
             self._discover()
         for path in hinted:
-            key = self.names.get(path)
+            if path in self.paths:
+                self._visit(path)  # also opens a file that was too small to fingerprint
+                continue
+            key = self.names.get(path)  # a symlink's target, a rotated file
             tailer = self.tails.get(key) if key is not None else None
             if tailer is not None:
                 self._check_open(tailer)
@@ -219,9 +222,11 @@ class FileMonitor(MonitorPlugin):
         self._next_discover = time.monotonic() + self.config.discover_interval_secs
         if self.watcher is not None:
             roots = self.discovery.roots()
-            for tailer in self.tails.values():
-                parent = os.path.dirname(tailer.real_path)
-                if tailer.attached and parent and not any(
+            parents = {os.path.dirname(t.real_path) for t in self.tails.values() if t.attached}
+            parents.update(os.path.dirname(os.path.realpath(p))  # symlinks' targets
+                           for p in self.discovery.explicit_paths() if os.path.islink(p))
+            for parent in parents:
+                if parent and not any(
                         parent == r or (rec and parent.startswith(r.rstrip(os.sep) + os.sep))
                         for r, rec in roots.items()):
                     roots[parent] = False
