@@ -180,7 +180,7 @@ def test_summary_fallback_when_top_is_not_served(answers: dict[str, Any]) -> Non
     expected = summary_rows(answers["summary"], VIEWS[0])
     expected.sort(key=lambda r: -r["hits"])
     assert lines[4].startswith(expected[0]["key"])
-    assert f"{fmt.count(answers['summary']['requests'])} req" in lines[1]
+    assert f"{fmt.count(answers['summary']['requests'])} total" in lines[1]
     assert "since start" in lines[1]
 
 

@@ -24,8 +24,9 @@ from .source import DataSource, LocalSource, RemoteSource
 EXIT_DEGRADED = 3
 EXIT_USAGE = 2
 #: Collectors added to a pipeline on FILEs when installed, before the summary (which
-#: answers only ``summary``): the sliding windows and the alerts.
-OPTIONAL_COLLECTORS = ("window", "alerts")
+#: answers only ``summary`` and ``top`` since start), with their options: the sliding
+#: windows and alerts (no SQLite history: the console reads its files from the start).
+OPTIONAL_COLLECTORS: dict[str, dict[str, Any]] = {"window": {"history": False}}
 
 
 def console_config(source: ConfigSource, overrides: Mapping[str, Any]) -> HttptopConfig:
@@ -51,7 +52,8 @@ def files_config(source: ConfigSource, files: list[str], parser: str,
     """The console's pipeline on ``files``: read from the start and followed, no
     checkpoints (the console shows the whole file each time), every collector it can use."""
     expanded = [f for pattern in files for f in (sorted(glob.glob(pattern)) or [pattern])]
-    extra = {f"collector:{name}": {"plugin": name} for name in OPTIONAL_COLLECTORS
+    extra = {f"collector:{name}": {"plugin": name, **options}
+             for name, options in OPTIONAL_COLLECTORS.items()
              if registry.has("collector", name)}
     out = files_pipeline(source, expanded, parser=parser, follow=True, checkpoints=False)
     summary = out.sections.pop("collector:summary")

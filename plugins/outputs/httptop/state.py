@@ -45,7 +45,8 @@ class Header:
     """The numbers of the header (None where nothing answered them)."""
 
     rate: float | None = None
-    requests: int | None = None
+    requests: int | None = None  # in the window
+    total: int | None = None  # since start (the running summary)
     bytes_rate: float | None = None
     status: dict[str, int] = field(default_factory=dict)
     sparkline: list[float] = field(default_factory=list)
@@ -116,8 +117,8 @@ class ConsoleState:
             "hosts": ("hosts", {"window": self._window_or("5m")}),
             "health": (STATUS, {}),
         }
-        if self.slots["overview"].unavailable or self.slots["table"].unavailable:
-            out["summary"] = ("summary", {"limit": self.limit})
+        fallback = self.slots["overview"].unavailable or self.slots["table"].unavailable
+        out["summary"] = ("summary", {"limit": self.limit if fallback else 1})
         if self.drill is not None:
             out["drill"] = ("drill", {"path": self.drill, "window": self._window_or("5m")})
         return out
@@ -195,6 +196,8 @@ class ConsoleState:
                 out.sparkline = [r for r, _ in rates]
             if out.rate is None and isinstance(summary.get("rate"), int | float):
                 out.rate = float(summary["rate"])
+        if summary is not None:
+            out.total = _int(summary.get("requests"))
         hosts = _value(self.slots["hosts"])
         if hosts is not None:
             rows = hosts.get("rows") or []

@@ -79,8 +79,10 @@ def header_markup(state: ConsoleState, head: Header, *, source: str, stale: floa
     mix: Markup = []
     for cls in CLASSES:
         mix += [(f"c{cls}", f"{cls} {fmt.percent(head.status.get(cls, 0), total)}"), " "]
-    numbers: Markup = [("value", fmt.rate(head.rate)), ("label", " req/s  "),
-                       ("value", fmt.count(head.requests)), ("label", " req  "),
+    numbers: Markup = [("value", fmt.rate(head.rate)), ("label", " req/s  ")]
+    if not head.source_note:  # a window's requests, then the total since start
+        numbers += [("value", fmt.count(head.requests)), ("label", f" req/{head.window}  ")]
+    numbers += [("value", fmt.count(head.total)), ("label", " total  "),
                        ("value", fmt.size(head.bytes_rate)), ("label", "/s  "), *mix,
                        ("label", " hosts "), ("value", fmt.count(head.hosts))]
     if head.silent:
