@@ -1,0 +1,98 @@
+"""Crash test: the monitor's process is SIGKILLed at random moments, ten times, while a
+writer process keeps writing (and once rotates the file while the monitor is dead).
+
+Exactly-once across whole-process crashes is decided in two places: the monitor commits an
+offset only after the batch ending there was acknowledged, so a crash re-sends at most what
+was unacknowledged; the collector applies a batch and records its end offset per file
+identity in one transaction, and skips what lies before it after a restart. The test's
+collector keeps both in SQLite (see ``helpers.NumbersCollector``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wait_for
+
+from .helpers import Writer, exactly_once
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _counts(db: Path) -> Counter[int]:
+    if not db.exists():
+        return Counter()
+    with sqlite3.connect(db, timeout=10) as conn:
+        try:
+            rows = conn.execute("SELECT n, count(*) FROM seen GROUP BY n").fetchall()
+        except sqlite3.OperationalError:  # table not created yet
+            return Counter()
+    return Counter(dict(rows))
+
+
+class MonitorProcess:
+    def __init__(self, config: Path, tmp: Path, run: int) -> None:
+        self.ready = tmp / f"ready-{run}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.monitors.monitor_proc",
+                                      str(config), str(self.ready)], cwd=ROOT)
+        wait_for(lambda: self.ready.exists() or self.proc.poll() is not None, timeout=60)
+        assert self.proc.poll() is None, "the monitor process died at start"
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_sigkill_ten_times_every_line_counted_once(tmp_path: Path) -> None:
+    rng = random.Random(20261126)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    log = folder / "access.log"
+    db = tmp_path / "numbers.sqlite"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "omphalos": {"state_dir": str(tmp_path / "state")},
+        "monitor:logs": {"plugin": "file", "paths": [str(log)], "max_in_flight": 4,
+                         "read_bytes": 4096, "max_line_bytes": 1024, "rotate_wait_secs": 1.0},
+        "parser:main": {"plugin": "common"},
+        "collector:numbers": {"plugin": "numbers", "db": str(db)},
+    }))
+    writer = Writer(log, 1, 4500, 300.0, tmp_path)
+    monitor: MonitorProcess | None = None
+    progress: list[int] = []
+    try:
+        for run in range(10):
+            monitor = MonitorProcess(config, tmp_path, run)
+            time.sleep(rng.uniform(0.05, 0.6))
+            monitor.kill()
+            monitor = None
+            counts = _counts(db)
+            assert not [n for n, c in counts.items() if c > 1], f"duplicates after kill {run}"
+            progress.append(len(counts))
+            if run == 4:  # rotated while no monitor runs: the restart must finish the old file
+                os.rename(log, folder / "access.log.1")
+                writer.reopen()
+        wait_for(writer.finished, timeout=60)
+        last = writer.last()
+        monitor = MonitorProcess(config, tmp_path, 10)
+        wait_for(lambda: len(_counts(db)) >= last, timeout=60)
+        counts = _counts(db)
+    finally:
+        if monitor is not None:
+            monitor.kill()
+        writer.stop()
+    assert exactly_once(counts, 1, last) == []
+    # the kills landed while lines were flowing, not before the first or after the last
+    assert len(set(progress)) > 5, progress
