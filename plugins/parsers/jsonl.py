@@ -102,12 +102,18 @@ class JsonFormat:
         out.time, out.client, out.path = [0.0] * n, [""] * n, [""] * n
         out.status, out.bytes = [0] * n, [0] * n
         extra: dict[str, list[Any]] = {}
+        present: set[str] = set().union(*map(dict.keys, objs))  # type: ignore[arg-type]
         for key, target in self.fields.items():
-            values = [self._get(o, key) for o in objs]
+            if key.split(".", 1)[0] not in present:
+                continue  # most of the default mapping's keys: skipped at set speed
+            if key in present:
+                values = [o.get(key) for o in objs]
+            else:
+                values = [self._get(o, key) for o in objs]
             if all(v is None for v in values):
                 continue
             self._fill(out, target, values, extra)
-        if self.keep_unmapped:
+        if self.keep_unmapped and not present <= self.top_keys:
             top = self.top_keys
             rest = [{k: v for k, v in o.items() if k not in top} for o in objs]
             if any(rest):
