@@ -105,6 +105,10 @@ class HttptopApp:
         """A key the widgets did not take. True when handled."""
         if not isinstance(key, str):
             return False
+        if key.startswith("meta ") and len(key) > 5:
+            # esc typed just before another key arrives as "meta KEY": both were meant
+            self.on_key("esc")
+            return self.on_key(key[5:])
         state = self.state
         self.on_event(f"key {key}")
         if self.widget.prompt is not None:
