@@ -30,6 +30,8 @@ UPSTREAM = {"parser": "monitor", "transport": "parser", "collector": "transport"
             "output": "collector"}
 PIPELINE_KEYS = ("plugin", "inputs")
 SETTINGS_SECTION = "omphalos"
+#: Sections read by front ends, not by the pipeline (``[httptop]``: the console's options).
+FRONT_END_SECTIONS = ("httptop",)
 DEFAULT_PLUGIN = {"monitor": "file", "parser": "auto", "transport": "local"}
 
 
@@ -63,7 +65,7 @@ def build_components(source: ConfigSource, registry: Registry,
     wanted = set(kinds)
     sections: dict[str, RawSection] = {}
     for name, section in source.sections.items():
-        if name == SETTINGS_SECTION:
+        if name == SETTINGS_SECTION or name in FRONT_END_SECTIONS:
             continue
         parts = _split(name)
         if parts is None:

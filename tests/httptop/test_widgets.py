@@ -296,3 +296,16 @@ def test_config_rejects_bad_options(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"\[httptop\] theme"):
         console_config(load_ini([conf]), {})
     assert console_config(ConfigSource(), {"theme": "mono"}).theme == "mono"
+
+
+def test_httptop_section_is_not_a_pipeline_component(tmp_path: Path) -> None:
+    """One config file for the daemon and the console: ``[httptop]`` is the console's."""
+    from omphalos.config import load_ini
+    from omphalos.plugins.outputs.httptop.launch import console_config
+
+    conf = tmp_path / "omphalos.conf"
+    conf.write_text("[httptop]\ntheme = light\nwindow = 1h\n\n[collector:summary]\n")
+    source = load_ini([conf])
+    assert list(Pipeline.from_config(source).components) == ["collector:summary"]
+    config = console_config(source, {"window": None, "view": "clients"})
+    assert (config.theme, config.window, config.view) == ("light", "1h", "clients")
