@@ -17,11 +17,14 @@ import urwid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omphalos.plugins.outputs.httptop import fmt, themes
+from omphalos.plugins.outputs.httptop.launch import console_config
 from omphalos.plugins.outputs.httptop.source import STATUS, Reply
 from omphalos.plugins.outputs.httptop.state import ConsoleState, summary_rows
-from omphalos.plugins.outputs.httptop.views import VIEWS, fit_columns
+from omphalos.plugins.outputs.httptop.views import VIEWS, WINDOWS, fit_columns
 from omphalos.plugins.outputs.httptop.widgets import MIN_COLS, MIN_ROWS, ConsoleWidget
 
+from omphalos.cli import httptop as cli
+from omphalos.config import ConfigError, ConfigSource, load_ini
 from omphalos.pipeline import Pipeline
 
 from ..conftest import REAL_LOG
@@ -275,9 +278,7 @@ def test_sparkline_width(values: list[float], width: int) -> None:
 
 
 def test_cli_choices_match_the_console() -> None:
-    from omphalos.plugins.outputs.httptop.views import WINDOWS
 
-    from omphalos.cli import httptop as cli
 
     assert cli.THEMES == themes.THEMES
     assert cli.WINDOWS == WINDOWS
@@ -287,7 +288,6 @@ def test_cli_choices_match_the_console() -> None:
 def test_config_rejects_bad_options(tmp_path: Path) -> None:
     from omphalos.plugins.outputs.httptop.launch import console_config
 
-    from omphalos.config import ConfigError, ConfigSource
 
     conf = tmp_path / "c.conf"
     conf.write_text("[httptop]\ntheme = purple\n")
@@ -300,9 +300,6 @@ def test_config_rejects_bad_options(tmp_path: Path) -> None:
 
 def test_httptop_section_is_not_a_pipeline_component(tmp_path: Path) -> None:
     """One config file for the daemon and the console: ``[httptop]`` is the console's."""
-    from omphalos.config import load_ini
-    from omphalos.plugins.outputs.httptop.launch import console_config
-
     conf = tmp_path / "omphalos.conf"
     conf.write_text("[httptop]\ntheme = light\nwindow = 1h\n\n[collector:summary]\n")
     source = load_ini([conf])
