@@ -93,7 +93,6 @@ def test_dashboard_updates_live_without_console_errors(start_web: Any, browser: 
     assert rows and "/favicon.ico" in rows[0].text
     assert browser.find_elements("css selector", "#chart-rate svg .axis.x .tick")
     assert browser.find_elements("css selector", "#chart-status svg path")
-    save_screenshot(browser, tmp_path)
     # readable on a phone: at 390 px nothing makes the page scroll sideways
     browser.set_window_size(390, 844)
     wait_for(lambda: browser.execute_script(
@@ -104,7 +103,11 @@ def test_dashboard_updates_live_without_console_errors(start_web: Any, browser: 
     wait_for(lambda: browser.find_element(
         "css selector", '#windows button[data-window="5m"]').get_attribute("aria-pressed")
         == "true", timeout=10)
-    wait_for(lambda: number(browser, "stat-requests") >= 0, timeout=15)
+    # over 5 minutes the window collector answers: the writer's lines, with a series
+    wait_for(lambda: number(browser, "stat-requests") > 0, timeout=20)
+    shown = number(browser, "stat-requests")
+    wait_for(lambda: number(browser, "stat-requests") > shown, timeout=20)
+    save_screenshot(browser, tmp_path)
     assert console_errors(browser) == []
     writer.stop()
 

@@ -48,7 +48,7 @@
   function makeChart(container, opts) {
     var root = d3.select(container);
     var height = 200;
-    var margin = { top: 10, right: 12, bottom: 24, left: 52 };
+    var margin = { top: 10, right: 28, bottom: 24, left: 52 };
     var svg = root.append("svg").attr("class", "chart").attr("role", "img")
       .attr("aria-label", opts.title);
     var g = svg.append("g").attr("transform", "translate(" + margin.left + "," + margin.top + ")");
@@ -262,6 +262,12 @@
   // already on its way when the clear was made may still list it.
   var cleared = {};
   var updates = 0;
+  var lastNotice = { text: "", until: 0 };  // the outcome of the last clear, for a few updates
+
+  function notice(text) {
+    lastNotice = { text: text, until: updates + 5 };
+    setText("alerts-note", text);
+  }
 
   function clearAlerts(body, id) {
     var headers = { "Content-Type": "application/json" };
@@ -272,10 +278,10 @@
           if (!resp.ok) { throw new Error(data.error || resp.statusText); }
           cleared[id || "*"] = updates + 2;
           d3.selectAll("#alerts li").filter(function (a) { return !id || a.id === id; }).remove();
-          setText("alerts-note", "cleared " + data.cleared);
+          notice("cleared " + data.cleared);
         });
       })
-      .catch(function (err) { setText("alerts-note", "could not clear: " + err.message); });
+      .catch(function (err) { notice("could not clear: " + err.message); });
   }
 
   function renderAlerts(snap) {
@@ -290,7 +296,8 @@
       return updates > Math.max(cleared[a.id] || 0, cleared["*"] || 0);
     });
     clearAll.hidden = firing.length === 0;
-    if (!firing.length && !/^could not/.test(note.textContent)) { note.textContent = "no alert firing"; }
+    note.textContent = updates <= lastNotice.until ? lastNotice.text
+      : (firing.length ? "" : "no alert firing");
     d3.select("#alerts").selectAll("li").data(firing, function (a) { return a.id; }).join(function (enter) {
       var li = enter.append("li");
       li.append("span").attr("class", "msg");
