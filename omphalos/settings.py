@@ -34,12 +34,16 @@ class Settings:
     restart_backoff_secs: float = option(0.2, "First restart delay; doubles per restart in "
                                               "the window, up to 30 s.")
     log_level: str = option("info", "debug, info, warning or error.")
+    workers: int = option(1, "Processes that read and parse this host's files (see "
+                             "omphalos.workers); 1: everything in this process.")
 
     def validate(self) -> None:
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ValueError("expected debug, info, warning or error", "log_level")
         if self.max_restarts < 0:
             raise ValueError("must be 0 or more", "max_restarts")
+        if self.workers < 1:
+            raise ValueError("must be 1 or more", "workers")
 
     @property
     def host_name(self) -> str:

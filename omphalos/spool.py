@@ -20,12 +20,13 @@ Layout: numbered segment files (``00000001.seg``...) of records ``[u32 length][u
 [payload]``, plus ``head`` holding the segment and offset of the oldest unconsumed record
 (replaced atomically on every pop). A record torn by a crash while it was being written is
 detected by its length or checksum and cut off when the spool is opened again. Segments wholly
-consumed are deleted. An instance is not shared between processes; its methods may be called
-from any thread (a lock guards them).
+consumed are deleted. One process at a time uses a spool directory (an exclusive ``flock`` on
+``lock``: a second opener gets SpoolError); its methods may be called from any thread.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import threading
@@ -68,6 +69,12 @@ class Spool:
         self._writer: tuple[int, BinaryIO] | None = None
         self._closed = False
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._lockfile = open(self.directory / "lock", "wb")  # held until close()
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lockfile.close()
+            raise SpoolError(f"spool {self.directory} is in use by another process") from None
         self._recover()
 
     # -- state ---------------------------------------------------------------------------
@@ -148,6 +155,8 @@ class Spool:
             if self._writer is not None:
                 self._writer[1].close()
                 self._writer = None
+            if not self._closed:
+                self._lockfile.close()  # releases the lock
             self._closed = True
 
     # -- internals -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from omphalos.config import ConfigError, describe_options
 from omphalos.pipeline import Pipeline, QueryError
 from omphalos.registry import default_registry
 from omphalos.report import format_summary, summary_json
+from omphalos.workers import pipeline_from_config
 
 from .common import (
     configure_logging,
@@ -89,7 +90,7 @@ class Base(Controller):
     def run(self) -> None:
         pargs = self.app.pargs
         source = self._source(pargs.files, parser=pargs.format)
-        pipeline = Pipeline.from_config(source)
+        pipeline = pipeline_from_config(source)  # workers = N: worker processes
         configure_logging(self._debug(), pipeline.settings.log_level)
         stop = StopFlag()
         stop.install()

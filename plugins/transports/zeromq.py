@@ -110,6 +110,13 @@ class ZmqConfig:
             raise ValueError("must be at least 1", "max_in_flight")
 
 
+@dataclass(frozen=True)
+class _IoFailed:
+    """Self-message from a failed I/O thread: the actor fails too, so it is restarted."""
+
+    error: BaseException
+
+
 class _KeyCheck:
     """ZAP credentials provider: admits known public keys, logs and counts refusals."""
 
@@ -217,6 +224,8 @@ class ZmqTransport(TransportPlugin):
 
     # -- receiver -------------------------------------------------------------------------
     def handle(self, message: Any) -> Any:
+        if isinstance(message, _IoFailed):
+            raise RuntimeError(f"I/O thread failed: {message.error!r}")
         if isinstance(message, Incoming):
             self.counters["batches_in"] += 1
             batch = qualify(message.batch)
@@ -310,9 +319,10 @@ class _Loop(threading.Thread):
                 if sock in events:
                     self.on_readable(sock)
                 self.work(sock)
-        except Exception:
+        except Exception as exc:
             self.log.exception("%s: I/O thread failed", self.plugin.context.name)
             self.counters["io_failures"] += 1
+            self.plugin.actor_ref.tell(_IoFailed(exc))  # the actor dies and is restarted
         finally:
             sock.disable_monitor()
             monitor.close(linger=0)

@@ -1,0 +1,56 @@
+"""``workers = N``: a host's files spread over worker processes feeding this process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from omphalos.pipeline import Pipeline
+from omphalos.workers import WorkerPipeline, pipeline_from_config, share_files
+from tests.conftest import REAL_LOG, wait_for
+
+TOTAL = 10000
+
+
+def test_shares_are_balanced_by_size(tmp_path: Path) -> None:
+    sizes = {"a": 500, "b": 400, "c": 300, "d": 200}
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(b"x" * size)
+    shares = share_files([str(tmp_path / n) for n in sizes], 2)
+    loads = sorted(sum(sizes[Path(p).name] for p in share) for share in shares)
+    assert loads == [700, 700]
+
+
+def test_one_worker_is_the_plain_pipeline(tmp_path: Path) -> None:
+    pipeline = pipeline_from_config({"monitor:web": {"paths": str(REAL_LOG)},
+                                     "collector:summary": {}})
+    assert type(pipeline) is Pipeline
+
+
+@pytest.mark.timeout(90)
+def test_two_workers_count_every_line_once(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("a.log", "b.log", "c.log"):
+        shutil.copy(REAL_LOG, logs / name)
+    pipeline = pipeline_from_config({
+        "omphalos": {"workers": 2, "host": "web1", "state_dir": str(tmp_path / "state")},
+        "monitor:web": {"paths": str(logs / "*.log"), "follow": False},
+        "collector:summary": {}})
+    assert isinstance(pipeline, WorkerPipeline)
+    pipeline.start()
+    try:
+        wait_for(lambda: pipeline.query("summary")["lines"] == 3 * TOTAL, 60, 0.1)
+        assert pipeline.wait_idle(30)
+        workers = pipeline.worker_statuses()
+        assert len(workers) == 2
+        assert len({w["pid"] for w in workers} | {os.getpid()}) == 3  # real processes
+        files = [f["path"] for w in workers for m in w["monitor"] for f in m["files"]]
+        assert sorted(files) == sorted(str(logs / n) for n in ("a.log", "b.log", "c.log"))
+        assert pipeline.query("summary")["hosts"] == {"web1": 3 * TOTAL}
+    finally:
+        pipeline.stop()
+    assert not pipeline.worker_statuses()  # the workers are gone
