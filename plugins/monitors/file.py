@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -253,6 +254,11 @@ class FileMonitor(MonitorPlugin):
             info.key = None
             info.state = "missing" if exc.errno in (errno.ENOENT, errno.ENOTDIR) else "error"
             info.error = exc.strerror or str(exc)
+            return
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+            if current is not None:
+                self._detach(current)
+            info.key, info.state, info.error = None, "error", "not a regular file"
             return
         key = (st.st_dev, st.st_ino)
         if current is not None and current.identity.key == key:
