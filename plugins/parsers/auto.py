@@ -107,6 +107,12 @@ class AutoParser(BaseParser):
     def parse_lines(self, chunk: LineChunk
                     ) -> tuple[Columns, int, list[BadLine], Counter[str]]:
         fmt = self.chosen.get(chunk.source.file_id)
+        if fmt is not None and chunk.start == 0:
+            # the file starts again (truncated and rewritten): its format may have changed
+            result = fmt.parse(chunk.data, chunk.start)
+            if len(result[0]) >= sum(result[3].values()):
+                return result
+            fmt = None
         if fmt is None:
             path = chunk.source.path if os.path.isfile(chunk.source.path) else ""
             head = chunk.data

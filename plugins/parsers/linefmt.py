@@ -234,6 +234,8 @@ class LineFormat:
         self.tokens = list(tokens)
         strict, lenient = [], []
         self.targets: list[str] = []  # strict group order
+        #: Strict groups matched between quotes (their values may carry \" or \x22).
+        self.quoted_groups: list[int] = []
         lenient_vars: list[Variable] = []
         for token in self.tokens:
             if isinstance(token, str):
@@ -244,6 +246,8 @@ class LineFormat:
                 strict.append(f"(?:{token.strict})")
                 lenient.append(f"(?:{token.lenient})")
                 continue
+            if token.strict == QUOTED_STRICT:
+                self.quoted_groups.append(len(self.targets))
             if token.target == "request" and token.strict == REQUEST_STRICT:
                 strict.append(token.strict)
                 self.targets += ["method!", "path", "query!", "protocol!"]
@@ -362,6 +366,8 @@ class LineFormat:
                 out.duration = _floats(values, 0.000001)
             elif target.startswith("extra:"):
                 extra[target[6:]] = _none_for_dash(values)
+        if date is not None and time_of_day is None:
+            time_of_day = ["00:00:00"] * n
         if time_of_day is not None:
             dates = date if date is not None else [self.default_date] * n
             times = self._cache("time_w3c").many(list(map(_join_space, dates, time_of_day)))
@@ -401,7 +407,7 @@ class LineFormat:
         between = flat[0::k]
         if len(between) == n + 1 and not any(between):
             try:
-                return self.columns([flat[i::k] for i in range(1, k)], [], (data, start)), \
+                return self.columns(self._value_columns(flat, text), [], (data, start)), \
                     n, [], Counter()
             except CONVERSION_ERRORS:
                 pass
@@ -410,12 +416,20 @@ class LineFormat:
         offsets = _line_offsets(lines, start)
         if len(between) < 2 or len(between) - 1 < n // 2:
             return self.parse_lines(lines, offsets)
-        return self._parse_mixed(flat, between, lines, offsets)
+        return self._parse_mixed(flat, between, lines, offsets, text)
+
+    def _value_columns(self, flat: list[str], text: str) -> list[list[str]]:
+        """The value columns of a ``split`` result, quoted values unescaped if need be."""
+        k = len(self.targets) + 1
+        columns = [flat[i::k] for i in range(1, k)]
+        if self.quoted_groups and "\\" in text:
+            for i in self.quoted_groups:
+                columns[i] = list(map(unescape, columns[i]))
+        return columns
 
     def _parse_mixed(self, flat: list[str], between: list[str], lines: list[bytes],
-                     offsets: list[int]) -> Result:
+                     offsets: list[int], text: str) -> Result:
         """Most lines matched: convert those as columns, only the others line by line."""
-        k = len(self.targets) + 1
         matched: list[int] = []
         unmatched: list[int] = []
         index = 0
@@ -428,7 +442,7 @@ class LineFormat:
             index += 1
         matched.pop()  # the text after the last match is not followed by one
         try:
-            fast = self.columns([flat[i::k] for i in range(1, k)],
+            fast = self.columns(self._value_columns(flat, text),
                                 [offsets[i] for i in matched])
         except CONVERSION_ERRORS:
             return self.parse_lines(lines, offsets)

@@ -33,6 +33,8 @@ PRESETS: dict[str, str] = {
     "common": '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent',
 }
 
+#: nginx always writes seconds with milliseconds (``0.250``), which tells it from ``%D``.
+REQUEST_TIME = Variable("duration_s", r"\d+\.\d+|-", r"\d+\.\d+|-")
 VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 #: Variables that fill a record field.
@@ -43,7 +45,7 @@ KNOWN: dict[str, Variable] = {
     "server_protocol": V["protocol"], "uri": V["path"], "document_uri": V["path"],
     "args": V["query"], "query_string": V["query"], "request_uri": V["uri"],
     "status": V["status"], "body_bytes_sent": V["bytes"], "http_referer": V["referer"],
-    "http_user_agent": V["agent"], "request_time": V["duration_s"], "host": V["vhost"],
+    "http_user_agent": V["agent"], "request_time": REQUEST_TIME, "host": V["vhost"],
     "server_name": V["vhost"], "http_host": V["vhost"],
 }
 

@@ -42,7 +42,7 @@ def check_result(result: Result, data: bytes) -> None:
 
 
 @pytest.mark.timeout(120)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=600), start=st.integers(0, 10**9))
 def test_random_bytes_never_raise(data: bytes, start: int) -> None:
     for _, parser in all_parsers():

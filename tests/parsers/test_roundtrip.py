@@ -99,14 +99,14 @@ def random_format(groups: list[list[str]]) -> st.SearchStrategy[str]:
 
 
 @pytest.mark.timeout(120)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=random_format(APACHE_GROUPS), batch=st.lists(samples, min_size=1, max_size=4))
 def test_random_apache_formats_round_trip(text: str, batch: list[Sample]) -> None:
     check(compile_apache(text), "apache", text, batch)
 
 
 @pytest.mark.timeout(120)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=random_format(NGINX_GROUPS), batch=st.lists(samples, min_size=1, max_size=4))
 def test_random_nginx_formats_round_trip(text: str, batch: list[Sample]) -> None:
     check(compile_nginx(text), "nginx", text, batch)
