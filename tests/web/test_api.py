@@ -16,6 +16,7 @@ import pytest
 
 from omphalos import query as contract
 from omphalos.config import ConfigError
+from omphalos.messages import Query
 from omphalos.pipeline import Pipeline
 from tests.conftest import wait_for
 
@@ -312,3 +313,19 @@ def test_a_busy_port_marks_the_pipeline_degraded_with_the_reason(
         pipeline.stop()
     assert "cannot listen" in caplog.text
     assert run.get("/api/v1/status").status == 200  # the first server is unharmed
+
+
+@pytest.mark.timeout(60)
+def test_a_dead_collector_gets_503_not_500() -> None:
+    pipeline = Pipeline.from_config({"collector:summary": {}, "output:web": {"port": 0},
+                                     "omphalos": {"max_restarts": 0}})
+    with pipeline:
+        url = pipeline.ask("output:web", Query("status"))["url"]
+        ref = pipeline.directory.get("collector:summary")
+        assert ref is not None
+        ref.stop(timeout=5)
+        reply = http(url + "/api/v1/query/summary")
+        assert "not running" in assert_error(reply, 503)
+        assert reply.headers["Retry-After"] == "1"
+        assert http(url + "/api/v1/status").status == 200
+        assert http(url + "/metrics").status == 200
