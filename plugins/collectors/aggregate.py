@@ -22,7 +22,7 @@ from omphalos.query import sort_key, status_class
 from omphalos.records import Columns
 
 from .sketch import DEFAULT_ALPHA, DDSketch, bucket_indexes, inverse_log_gamma, quantiles_of
-from .topk import NON_2XX, TopTable
+from .topk import NON_2XX, SLACK, TopTable
 
 __all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "BatchAgg", "DimAgg",
            "aggregate", "Breakdown", "merged_top", "slice_columns", "display_key"]
@@ -123,7 +123,7 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
             if column is None:
                 continue
             keys = column
-        hits = Counter(keys)
+        hits = agg.status if dim == "status" else Counter(keys)
         nbytes = _sum_by(keys, sizes, hits) if dim in byte_dimensions else {}
         classes = {}
         if odd:
@@ -169,14 +169,14 @@ class Breakdown:
     )
 
     def __init__(self, capacity: int, dimensions: Iterable[str],
-                 byte_dimensions: Collection[str] = BYTE_DIMENSIONS) -> None:
+                 byte_dimensions: Collection[str] = BYTE_DIMENSIONS, slack: int = SLACK) -> None:
         self.capacity = capacity
         self.byte_dimensions = tuple(byte_dimensions)
         self.requests = 0
         self.bytes = 0
         self.status: Counter[int] = Counter()
         self.durations = DDSketch(DEFAULT_ALPHA)
-        self.tables = {dim: TopTable(capacity) for dim in dimensions}
+        self.tables = {dim: TopTable(capacity, slack) for dim in dimensions}
         self.first: float | None = None
         self.last: float | None = None
 
@@ -227,55 +227,69 @@ class Breakdown:
                            dim in self.byte_dimensions), table.error_bound())
 
 
+def _summed(dicts: Iterable[dict[Any, int]]) -> dict[Any, int]:
+    """The key-wise sum of ``dicts`` (the first one copied at C speed)."""
+    out: dict[Any, int] = {}
+    for d in dicts:
+        if not out:
+            out = dict(d)
+            continue
+        get = out.get
+        for key, value in d.items():
+            out[key] = get(key, 0) + value
+    return out
+
+
+#: A ``p95`` ranking looks at this many times ``limit`` of the most hit keys (a rarely hit
+#: key's p95 says little, and merging every key's sketch would make the query slow).
+P95_CANDIDATES = 20
+
+
 def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hits",
                pattern: re.Pattern[str] | None = None, secs: float = 0.0,
                with_bytes: bool = True, select: Callable[[Any], bool] | None = None,
                label: Callable[[Any], str] | None = None) -> list[dict[str, Any]]:
     """Top ``limit`` rows of the sum of ``tables`` (buckets of a window, or one table);
     ``bytes`` is None in rows when ``with_bytes`` is false (bytes not counted per key).
-    ``select`` keeps only some keys, ``label`` shows a key (default :func:`display_key`)."""
-    if len(tables) == 1:
-        t = tables[0]
-        hits: dict[Any, int] = t.hits
-        nbytes: dict[Any, int] = t.bytes
-        errs: dict[Any, int] = t.errors
-        classes: dict[str, dict[Any, int]] = t.classes
-    else:
-        hits, nbytes, errs = Counter(), Counter(), Counter()
-        classes = {c: Counter() for c in NON_2XX}
-        for t in tables:
-            hits.update(t.hits)
-            nbytes.update(t.bytes)
-            if t.errors:
-                errs.update(t.errors)
-            for c, d in t.classes.items():
-                if d:
-                    classes[c].update(d)
+    ``select`` keeps only some keys, ``label`` shows a key (default :func:`display_key`).
+
+    Only the hits are merged over every key (plus the one measure sorted by); the other
+    figures are summed for the rows shown."""
+    if sort == "bytes" and not with_bytes:
+        raise ValueError(f"bytes are not counted per {dim}")
+    hits = tables[0].hits if len(tables) == 1 else _summed(t.hits for t in tables)
     show = label or (lambda k: display_key(dim, k))
-    keys: Iterable[Any] = hits
+    keys: list[Any] | dict[Any, int] = hits
     if select is not None:
         keys = [k for k in keys if select(k)]
     if pattern is not None:
         keys = [k for k in keys if pattern.search(show(k))]
-    if sort == "bytes" and not with_bytes:
-        raise ValueError(f"bytes are not counted per {dim}")
-    need_all = sort not in ("hits", "rate")
-    if need_all:
-        candidates = list(keys)
+    by_hits = sorted(keys, key=hits.__getitem__, reverse=True)
+    if sort in ("hits", "rate"):
+        candidates = by_hits[:limit]
+    elif sort == "p95":
+        candidates = by_hits[:limit * P95_CANDIDATES]
     else:
-        candidates = sorted(keys, key=hits.__getitem__, reverse=True)[:limit]
+        if sort == "bytes":
+            measure = _summed(t.bytes for t in tables)
+        else:
+            cls = "5xx" if sort == "errors" else sort
+            if cls == "2xx":
+                measure = {k: _row(tables, k)["status"]["2xx"] for k in by_hits}
+            else:
+                measure = _summed(t.classes[cls] for t in tables)
+        get = measure.get
+        candidates = sorted(by_hits, key=lambda k: (get(k, 0), hits[k]), reverse=True)[:limit]
     rows = []
     for key in candidates:
+        row = _row(tables, key)
         h = hits[key]
-        status = {c: classes[c].get(key, 0) for c in ("1xx", "3xx", "4xx", "5xx")}
-        other = classes["other"].get(key, 0)
-        status["2xx"] = max(0, h - errs.get(key, 0) - other - sum(status.values()))
+        status = row["status"]
         rows.append({"key": show(key), "hits": h,
                      "rate": round(h / secs, 3) if secs > 0 else 0.0,
-                     "bytes": nbytes.get(key, 0) if with_bytes else None, "errors": status["5xx"],
-                     "status": {c: status[c] for c in ("1xx", "2xx", "3xx", "4xx", "5xx")},
-                     "p95": None, "_k": key})
-    if sort == "p95" or any(t.durations for t in tables):
+                     "bytes": row["bytes"] if with_bytes else None, "errors": status["5xx"],
+                     "status": status, "p95": None, "_k": key})
+    if any(t.durations for t in tables):
         for row in rows:
             merged: Counter[int] = Counter()
             for t in tables:
@@ -284,9 +298,29 @@ def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hi
                     merged.update(found)
             if merged:
                 row["p95"] = quantiles_of(merged, (0.95,))[0]
-    if need_all:
+    if sort == "p95":
         rows.sort(key=sort_key(sort), reverse=True)
         rows = rows[:limit]
     for row in rows:
         del row["_k"]
     return rows
+
+
+def _row(tables: Sequence[TopTable], key: Any) -> dict[str, Any]:
+    """Bytes and status classes of ``key`` summed over ``tables``."""
+    hits = err = nbytes = 0
+    counts = dict.fromkeys(NON_2XX, 0)
+    for t in tables:
+        h = t.hits.get(key)
+        if h is None:
+            continue
+        hits += h
+        err += t.errors.get(key, 0)
+        nbytes += t.bytes.get(key, 0)
+        for c, d in t.classes.items():
+            if d:
+                counts[c] += d.get(key, 0)
+    other = counts.pop("other")
+    status = {"1xx": counts["1xx"], "2xx": max(0, hits - err - other - sum(counts.values())),
+              "3xx": counts["3xx"], "4xx": counts["4xx"], "5xx": counts["5xx"]}
+    return {"bytes": nbytes, "status": status}

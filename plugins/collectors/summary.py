@@ -21,10 +21,10 @@ from typing import Any, ClassVar
 
 from omphalos.config import option
 from omphalos.messages import BadLine, Batch, Query
-from omphalos.plugin import CollectorPlugin
 from omphalos.query import DIMENSIONS, compile_filter, validate
 
 from .aggregate import Breakdown, aggregate
+from .interleave import InterleavedCollector
 from .sketch import quantiles_of
 
 
@@ -46,7 +46,7 @@ def _duration_stats(counts: dict[int, int] | Counter[int]) -> dict[str, float | 
     return {"p50": p50, "p95": p95, "p99": p99}
 
 
-class SummaryCollector(CollectorPlugin):
+class SummaryCollector(InterleavedCollector):
     """Counts everything since start (or the last reset)."""
 
     name = "summary"

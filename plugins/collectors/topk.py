@@ -48,13 +48,15 @@ class TopTable:
         "errors",
         "floor",
         "hits",
+        "slack",
         "total",
     )
 
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
+    def __init__(self, capacity: int, slack: int = SLACK) -> None:
+        if capacity < 1 or slack < 2:
+            raise ValueError("capacity must be at least 1 and slack at least 2")
         self.capacity = capacity
+        self.slack = slack
         self.hits: dict[Any, int] = {}
         self.errors: dict[Any, int] = {}  # only keys with a non-zero error
         self.bytes: dict[Any, int] = {}
@@ -116,7 +118,7 @@ class TopTable:
                     hget = have.get
                     for index, count in buckets.items():
                         have[index] = hget(index, 0) + count
-        if len(table) > SLACK * self.capacity:
+        if len(table) > self.slack * self.capacity:
             self.prune()
 
     def prune(self) -> None:

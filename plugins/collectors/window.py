@@ -4,7 +4,7 @@ Each window (``windows = 1m/1s, 5m/5s, 1h/1m``: LENGTH/STEP) is a ring of bucket
 seconds of **event time** (the records' ``time``, not when they arrived). Every bucket holds
 the same breakdowns as the summary (totals, status codes, durations sketch, and a
 Space-Saving table of ``capacity`` keys per dimension), so memory is bounded by
-``buckets x dimensions x 4 x capacity`` whatever the traffic.
+``buckets x dimensions x 2 x capacity`` whatever the traffic.
 
 The window's head is the newest event time seen (``clock = event``), the wall clock
 (``clock = wall``), or, by default (``auto``), the wall clock while the newest event is
@@ -38,7 +38,6 @@ from typing import Any, ClassVar
 
 from omphalos.config import option
 from omphalos.messages import Batch, Query
-from omphalos.plugin import CollectorPlugin
 from omphalos.query import (
     DIMENSIONS,
     classes_of,
@@ -52,6 +51,7 @@ from omphalos.records import Columns
 from .aggregate import BYTE_DIMENSIONS, COMPOSITES, Breakdown, aggregate, merged_top, slice_columns
 from .alerts import AlertState, Condition
 from .history import History, restore, rollup
+from .interleave import InterleavedCollector
 from .sketch import quantiles_of
 
 __all__ = ["WindowConfig", "WindowCollector", "WindowStore", "Ring", "parse_windows"]
@@ -212,7 +212,7 @@ class WindowStore:
             self.ring(window_label(window_secs(name)))
 
     def _make(self) -> Breakdown:
-        return Breakdown(self.config.capacity, self.dimensions, self.byte_dimensions)
+        return Breakdown(self.config.capacity, self.dimensions, self.byte_dimensions, slack=2)
 
     # -- time ---------------------------------------------------------------------------
     def head(self) -> float:
@@ -530,7 +530,7 @@ class WindowStore:
         return len(rows)
 
 
-class WindowCollector(CollectorPlugin):
+class WindowCollector(InterleavedCollector):
     """Sliding windows of event time; alerts; per-minute history in SQLite."""
 
     name = "window"
@@ -563,6 +563,7 @@ class WindowCollector(CollectorPlugin):
                 self.history = None
 
     def flush(self) -> None:
+        self.drain()
         self.write_history()
 
     def apply(self, batch: Batch) -> None:
