@@ -10,12 +10,15 @@ put under ``errors``; the page shows what it has.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
 from omphalos.query import window_secs
 
 from .querier import BadQuery, Querier, Unavailable
+
+log = logging.getLogger("omphalos.output.web.snapshot")
 
 #: Points per series the page asks for (the step is the window divided by this).
 POINTS = 60
@@ -71,7 +74,8 @@ class Snapshots:
             if isinstance(result, (BadQuery, Unavailable)):
                 snapshot["errors"][name] = str(result)
             elif isinstance(result, BaseException):
-                snapshot["errors"][name] = "internal error"
+                log.error("snapshot part %s failed", name, exc_info=result)
+                snapshot["errors"][name] = "internal error (see the collector's log)"
             else:
                 snapshot[name] = result
         pipeline = self.querier.pipeline
