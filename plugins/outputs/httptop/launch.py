@@ -19,7 +19,7 @@ from omphalos.registry import Registry, default_registry
 
 from .app import HttptopApp
 from .config import SECTION, HttptopConfig
-from .source import DataSource, LocalSource, RemoteSource
+from .source import DataSource, LocalSource, RemoteSource, parse_address
 
 EXIT_DEGRADED = 3
 EXIT_USAGE = 2
@@ -103,28 +103,29 @@ def run(options: Options) -> int:
     config = console_config(source, {"theme": options.theme, "window": options.window,
                                      "view": options.view,
                                      "refresh_secs": options.refresh_secs})
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print("httptop: needs a terminal (stdin and stdout)", file=sys.stderr)
-        return EXIT_USAGE
+    pipeline: Pipeline | None = None
     if options.connect:
         if options.files:
             raise ConfigError("give FILEs or --connect, not both")
         try:
-            remote = RemoteSource(options.connect,
-                                  token=options.token or os.environ.get("OMPHALOS_TOKEN"),
-                                  timeout_secs=config.query_timeout_secs)
+            parse_address(options.connect)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        quiet_logging(options.log_file)
-        show(remote, config)
-        return 0
-    pipeline = local_pipeline(source, options.files, options.parser)
+    else:
+        pipeline = local_pipeline(source, options.files, options.parser)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("httptop: needs a terminal (stdin and stdout)", file=sys.stderr)
+        return EXIT_USAGE
     quiet_logging(options.log_file)
+    if pipeline is None:
+        show(RemoteSource(str(options.connect),
+                          token=options.token or os.environ.get("OMPHALOS_TOKEN"),
+                          timeout_secs=config.query_timeout_secs), config)
+        return 0
     pipeline.start()
     try:
-        local = LocalSource(pipeline, timeout_secs=config.query_timeout_secs,
-                            description=describe(options.files))
-        show(local, config)
+        show(LocalSource(pipeline, timeout_secs=config.query_timeout_secs,
+                         description=describe(options.files)), config)
     finally:
         print("httptop: stopping the pipeline…", file=sys.stderr)
         pipeline.stop(timeout=5.0)
