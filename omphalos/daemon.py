@@ -20,6 +20,7 @@ import logging
 import logging.handlers
 import os
 import pwd
+import signal
 import socket
 import sys
 import threading
@@ -206,6 +207,9 @@ def daemonize(options: DaemonOptions) -> Detached | int:
     os.setsid()
     if os.fork():
         os._exit(0)  # the first child must leave without running the parent's cleanup
+    # until the caller installs its handlers, a reload or status request must not kill us
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     os.chdir(work_dir)
     os.umask(options.umask)
     try:

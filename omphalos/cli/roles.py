@@ -173,6 +173,7 @@ class Service:
         self.reloads: list[dict[str, Any]] = []
         self.hup = threading.Event()
         self.usr1 = threading.Event()
+        self.stop = StopFlag()
 
     def load(self) -> ConfigSource:
         source = gather_config(self.config_files)
@@ -199,11 +200,15 @@ class Service:
             if isinstance(outcome, int):
                 return outcome
             detached = outcome
+            self._install_signals()
         elif pid_file:  # foreground under a supervisor that wants a pid file
+            self._install_signals()  # before the pid file: status may signal us at once
             owned = PidFile(pid_file)
             owned.check()
             owned.write()
             detached = Detached(None, owned)
+        else:
+            self._install_signals()
         self._logging(pipeline.settings.log_level)
         try:
             return self._serve(pipeline, detached, os.path.abspath(status_file))
@@ -219,9 +224,11 @@ class Service:
         else:
             configure_logging(self.debug, level)
 
+    def _install_signals(self) -> None:
+        self.stop.install({signal.SIGHUP: self.hup.set, signal.SIGUSR1: self.usr1.set})
+
     def _serve(self, pipeline: Pipeline, detached: Detached | None, status_file: str) -> int:
-        stop = StopFlag()
-        stop.install({signal.SIGHUP: self.hup.set, signal.SIGUSR1: self.usr1.set})
+        stop = self.stop
         started = time.time()
         try:
             pipeline.start()

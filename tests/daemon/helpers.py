@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,27 @@ def kill_leftovers(marker: str) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+class Writer(threading.Thread):
+    """Appends numbered lines to ``path`` in chunks until stopped; ``written`` counts them."""
+
+    def __init__(self, path: Path, chunk: int = 300, pause: float = 0.01) -> None:
+        super().__init__(name="test-writer")
+        self.path, self.chunk, self.pause = path, chunk, pause
+        self.written = 0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        with open(self.path, "a") as fh:
+            while not self.halt.is_set():
+                fh.write(numbered_lines(self.written + 1, self.chunk))
+                fh.flush()
+                self.written += self.chunk
+                self.halt.wait(self.pause)
+
+    def stop(self) -> int:
+        self.halt.set()
+        if self.is_alive():
+            self.join()
+        return self.written

@@ -18,6 +18,7 @@ import pytest
 
 from ..conftest import wait_for
 from .helpers import (
+    Writer,
     kill_leftovers,
     numbered_lines,
     recorded,
@@ -120,24 +121,25 @@ def test_sigterm_during_a_burst_then_restart(tmp_path: Path) -> None:
     config.write_text(config_text(tmp_path))
     env = subprocess_env(tmp_path)
     args = ["--config", str(config), "collector", "--kinds", "all"]
-    total = 120_000
     pid = start_daemon(args, env, pid_file)
+    burst = Writer(log, chunk=2_000, pause=0.02)  # a burst: up to 100,000 lines/s
     try:
-        with open(log, "a") as fh:  # the burst: as fast as we can write
-            for first in range(1, total + 1, 20_000):
-                fh.write(numbered_lines(first, 20_000))
-                fh.flush()
+        burst.start()
         wait_for(lambda: len(recorded(tmp_path / "record")) > 0, timeout=30)
-        os.kill(pid, signal.SIGTERM)
-        stop_daemon(pid)
+        stop_daemon(pid)  # SIGTERM while the burst goes on
         assert not pid_file.exists()
         first_run = len(recorded(tmp_path / "record"))
+        wait_for(lambda: burst.written > first_run, timeout=30)  # lines only a restart reads
         pid = start_daemon(args, env, pid_file)
+        restarted = burst.written
+        wait_for(lambda: burst.written >= restarted + 20_000, timeout=60)
+        total = burst.stop()
         wait_for(lambda: len(recorded(tmp_path / "record")) >= total, timeout=60, interval=0.1)
-        time.sleep(0.3)
+        time.sleep(0.3)  # anything counted twice would arrive now
         assert status(pid_file)["bytes_behind"] == 0
     finally:
+        burst.stop()
         stop_daemon(pid)
         kill_leftovers(str(config))
-    assert first_run < total, "the burst was over before SIGTERM: nothing was tested"
+    assert first_run < total
     assert_exactly_once(recorded(tmp_path / "record"), total)

@@ -1,6 +1,6 @@
 """The two roles as two daemons joined by the zmq transport, as on a fleet.
 
-The monitor daemon is stopped with SIGTERM in the middle of a burst and started again, and
+The monitor daemon is stopped with SIGTERM while lines keep coming and started again, and
 the collector daemon reloads its config meanwhile; every line is still applied exactly once.
 """
 
@@ -15,8 +15,8 @@ import pytest
 
 from ..conftest import wait_for
 from .helpers import (
+    Writer,
     kill_leftovers,
-    numbered_lines,
     recorded,
     start_daemon,
     status,
@@ -48,32 +48,32 @@ def test_monitor_and_collector_daemons_over_zmq(tmp_path: Path) -> None:
     collector = start_daemon(["--config", str(collector_conf), "collector"], env,
                              collector_pid_file)
     monitor = start_daemon(["--config", str(monitor_conf), "monitor"], env, monitor_pid_file)
-    total = 100_000
+    writer = Writer(log, chunk=1_000, pause=0.01)
     try:
         assert set(status(monitor_pid_file)["actors"]) == {"monitor:a", "parser:p",
                                                            "transport:zmq"}
         assert set(status(collector_pid_file)["actors"]) == {"transport:zmq",
                                                              "collector:count"}
-        with open(log, "a") as fh:
-            for first in range(1, total + 1, 20_000):
-                fh.write(numbered_lines(first, 20_000))
-                fh.flush()
+        writer.start()
         wait_for(lambda: len(recorded(record)) > 0, timeout=30)
-        stop_daemon(monitor)
-        first_run = len(recorded(record))
+        stop_daemon(monitor)  # SIGTERM while lines keep coming
+        stopped_at = writer.written
         collector_conf.write_text(collector_text + "[collector:summary]\n")
         os.kill(collector, signal.SIGHUP)
+        wait_for(lambda: writer.written > stopped_at, timeout=30)  # lines only a restart reads
         monitor = start_daemon(["--config", str(monitor_conf), "monitor"], env,
                                monitor_pid_file)
+        wait_for(lambda: len(recorded(record)) > stopped_at, timeout=30)
+        total = writer.stop()
         wait_for(lambda: len(recorded(record)) >= total, timeout=60, interval=0.1)
         time.sleep(0.3)  # anything sent twice would be applied by now
         report = status(collector_pid_file)
         assert report["reloads"][-1]["added"] == ["collector:summary"]
         assert report["pid"] == collector and not report["degraded"]
     finally:
+        writer.stop()
         stop_daemon(monitor)
         stop_daemon(collector)
         kill_leftovers(str(monitor_conf))
         kill_leftovers(str(collector_conf))
-    assert first_run < total, "the burst was over before SIGTERM: nothing was tested"
     assert_exactly_once(recorded(record), total)
