@@ -19,8 +19,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, repeat
 from operator import add
+from typing import Any
 
 from omphalos.messages import BadLine
 from omphalos.records import Columns
@@ -381,8 +382,7 @@ class LineFormat:
         if not out.bytes:
             out.bytes = [0] * n
         if extra:
-            keys = list(extra)
-            out.extra = [dict(zip(keys, vals)) for vals in zip(*extra.values())]
+            out.extra = _extra_dicts(list(extra), list(zip(*extra.values())))
         return out
 
     # -- parsing -------------------------------------------------------------------------
@@ -498,6 +498,17 @@ class LineFormat:
                 kept.append(offset)
         bad.sort(key=lambda b: b.offset)
         return self.rows_to_columns(rows, kept), len(lines), bad, reasons
+
+
+def _extra_dicts(keys: list[str], rows: list[tuple[str | None, ...]]
+                 ) -> list[dict[str, Any] | None]:
+    """One ``extra`` dict per row; rows with the same values share one (read-only) dict,
+    which is most of them (server address, port, sub-status ...)."""
+    distinct = set(rows)
+    if len(distinct) * 4 <= len(rows):
+        table = {values: dict(zip(keys, values)) for values in distinct}
+        return list(map(table.__getitem__, rows))
+    return list(map(dict, map(zip, repeat(keys), rows)))
 
 
 def _join_space(a: str, b: str) -> str:
