@@ -114,7 +114,8 @@ def start_web(tmp_path: Path) -> Iterator[Callable[..., WebRun]]:
     runs: list[WebRun] = []
 
     def start(web: dict[str, Any] | None = None, *, copy_real_log: bool = True,
-              windowed: dict[str, Any] | None = None) -> WebRun:
+              windowed: dict[str, Any] | None = None,
+              parser: dict[str, dict[str, Any]] | None = None) -> WebRun:
         log = tmp_path / f"access{len(runs)}.log"
         if copy_real_log:
             shutil.copy(REAL_LOG, log)
@@ -124,9 +125,11 @@ def start_web(tmp_path: Path) -> Iterator[Callable[..., WebRun]]:
             "monitor:web": {"paths": str(log), "checkpoints": False,
                             "poll_interval_secs": 0.1},
         }
+        for parser_name, options in (parser or {}).items():
+            config[f"parser:{parser_name}"] = options
         name = windowed_collector()
         if name is not None:
-            config[f"collector:{name}"] = dict(windowed or {})
+            config[f"collector:{name}"] = {"history": False, **(windowed or {})}
         config["collector:summary"] = {}
         config["collector:metrics"] = {}
         config["output:web"] = {"port": 0, **(web or {})}

@@ -116,13 +116,20 @@ def test_dashboard_updates_live_without_console_errors(start_web: Any, browser: 
 @pytest.mark.skipif(windowed_collector() is None,
                     reason="needs the windowed collector (alerts) of issue 5")
 def test_clearing_an_alert_from_the_page_removes_it(start_web: Any, browser: Any) -> None:
-    run: WebRun = start_web({"update_secs": 0.5}, copy_real_log=False, windowed={})
-    writer = Writer(run.log, lambda n: [combined_line("/broken", 500) for _ in range(30)],
-                    interval=0.1)
+    """Also: a format that logs durations (nginx ``$request_time``) gets latency charts."""
+    run: WebRun = start_web({"update_secs": 0.5}, copy_real_log=False, windowed={},
+                            parser={"nginx": {"format": "combined_rt"}})
+    writer = Writer(run.log, lambda n: [combined_line("/broken", 500).rstrip("\n") + " 0.250\n"
+                                        for _ in range(30)], interval=0.1)
     run.writers.append(writer)
     writer.start()
     browser.get(run.url + "/?window=1m")
     wait_for(lambda: browser.find_elements("css selector", "#alerts li button"), timeout=45)
+    # this format logs durations: the latency chart draws the percentiles
+    wait_for(lambda: browser.find_element("id", "chart-latency").is_displayed()
+             and browser.find_element("id", "stat-latency").text.count(" ms") == 3,
+             timeout=20)
+    assert browser.find_elements("css selector", "#chart-latency svg path[stroke]")
     writer.stop()
     button = browser.find_elements("css selector", "#alerts li button")[0]
     alert_id = button.find_element("xpath", "..").get_attribute("data-id")

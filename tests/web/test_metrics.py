@@ -12,7 +12,7 @@ from omphalos.pipeline import Pipeline
 from omphalos.records import Columns
 from tests.conftest import wait_for
 
-from .conftest import WebRun, http
+from .conftest import WebRun, combined_line, http, windowed_collector
 
 
 def scrape(url: str, **kwargs: Any) -> dict[str, Any]:
@@ -94,3 +94,35 @@ def test_without_a_metrics_collector_the_source_is_reported_down() -> None:
         families = scrape(url)
     assert value(families["omphalos_metrics_source_up"], "omphalos_metrics_source_up") == 0
     assert "omphalos_http_requests" not in families
+
+
+@pytest.mark.timeout(60)
+def test_durations_of_a_real_nginx_log_fill_the_histogram_and_percentiles(
+        tmp_path: Any) -> None:
+    """nginx ``combined`` plus ``$request_time``: 100 requests of 0.05 s, 100 of 0.5 s."""
+    log = tmp_path / "access.log"
+    lines = [combined_line(f"/p{i % 3}").rstrip("\n") + (" 0.050\n" if i % 2 else " 0.500\n")
+             for i in range(200)]
+    log.write_text("".join(lines))
+    config: dict[str, dict[str, Any]] = {
+        "monitor:web": {"paths": str(log), "checkpoints": False, "poll_interval_secs": 0.1},
+        "parser:nginx": {"format": "combined_rt"},
+        "collector:metrics": {}, "output:web": {"port": 0}}
+    if windowed_collector() is not None:
+        config = {**config, f"collector:{windowed_collector()}": {"history": False}}
+    with Pipeline.from_config(config) as pipeline:
+        assert pipeline.wait_idle(30)
+        url = pipeline.ask("output:web", Query("status"))["url"]
+        host = pipeline.settings.host_name
+        families = scrape(url)
+        if windowed_collector() is not None:
+            overview = http(url + "/api/v1/query/overview?window=5m").json()
+            assert overview["requests"] == 200
+            assert overview["p95"] == pytest.approx(0.5, rel=0.05)
+    duration = families["omphalos_http_request_duration_seconds"]
+    bucket = "omphalos_http_request_duration_seconds_bucket"
+    assert value(duration, bucket, host=host, le="0.01") == 0
+    assert value(duration, bucket, host=host, le="0.05") == 100
+    assert value(duration, bucket, host=host, le="0.5") == 200
+    assert value(duration, "omphalos_http_request_duration_seconds_sum",
+                 host=host) == pytest.approx(55.0)
