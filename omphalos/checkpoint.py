@@ -14,6 +14,29 @@ import threading
 import time
 from dataclasses import dataclass
 
+SCHEMA = """CREATE TABLE IF NOT EXISTS offsets (
+    monitor TEXT NOT NULL, file_id TEXT NOT NULL, path TEXT NOT NULL,
+    offset INTEGER NOT NULL, updated REAL NOT NULL,
+    PRIMARY KEY (monitor, file_id))"""
+
+
+def _create(path: str) -> None:
+    """Make the database under another name, then link it into place: whoever opens
+    ``path`` finds the table, never an empty file (a hard link fails if someone was first)."""
+    tmp = f"{path}.new-{os.getpid()}-{threading.get_ident()}"
+    db = sqlite3.connect(tmp)
+    try:
+        db.execute(SCHEMA)
+        db.commit()
+    finally:
+        db.close()
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
@@ -37,17 +60,16 @@ class CheckpointStore:
     def __init__(self, path: str) -> None:
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            if not os.path.exists(path):
+                _create(path)
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                    timeout=30)
+        self._migrate()
+        self._db.execute(SCHEMA)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
-        self._db.execute("""CREATE TABLE IF NOT EXISTS offsets (
-            monitor TEXT NOT NULL, file_id TEXT NOT NULL, path TEXT NOT NULL,
-            offset INTEGER NOT NULL, updated REAL NOT NULL,
-            PRIMARY KEY (monitor, file_id))""")
 
     def _migrate(self) -> None:
         """Re-key a first-version table (one row per path) by file identity."""
@@ -56,10 +78,7 @@ class CheckpointStore:
             return
         self._db.execute("BEGIN")
         self._db.execute("ALTER TABLE offsets RENAME TO offsets_by_path")
-        self._db.execute("""CREATE TABLE offsets (
-            monitor TEXT NOT NULL, file_id TEXT NOT NULL, path TEXT NOT NULL,
-            offset INTEGER NOT NULL, updated REAL NOT NULL,
-            PRIMARY KEY (monitor, file_id))""")
+        self._db.execute(SCHEMA)
         self._db.execute("INSERT OR REPLACE INTO offsets SELECT monitor, file_id, path, offset, "
                          "updated FROM offsets_by_path ORDER BY updated")
         self._db.execute("DROP TABLE offsets_by_path")
