@@ -21,12 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from omphalos.messages import Batch, Deliver, Query, Source  # noqa: E402
 from omphalos.plugins.collectors.elasticsearch import (  # noqa: E402
     ElasticsearchCollector,
     ElasticsearchConfig,
 )
 from omphalos.plugins.collectors.elasticsearch.ecs import bulk_lines  # noqa: E402
+
+from omphalos.messages import Batch, Deliver, Query, Source  # noqa: E402
 from omphalos.records import Columns  # noqa: E402
 from tests.storage.helpers import Replies, context, free_port  # noqa: E402
 

@@ -293,3 +293,33 @@ def test_old_or_unknown_servers_are_refused_with_a_reason() -> None:
         detect(Auth((f"http://127.0.0.1:{free_port()}",), timeout_secs=2))
     assert info.value.status is None and info.value.retryable
     assert time.monotonic() > 0
+
+
+@standin_only
+@pytest.mark.timeout(60)
+def test_the_spool_outlives_the_collector(tmp_path: Path) -> None:
+    """Spooled while the cluster is down, stopped, started again: the new instance drains."""
+    port = free_port()
+    spool = tmp_path / "spool"
+    replies = Replies.start()
+    standin = None
+    try:
+        first = start_collector(tmp_path / "a", hosts=(f"http://127.0.0.1:{port}",),
+                                spool_dir=str(spool), max_retries=1)
+        first.tell(Deliver(batch(1, 0, [1.7e9 + i for i in range(30)]), replies))
+        wait_for(lambda: replies.ask("n", timeout=2) == 1)  # acknowledged: it is on disk
+        assert first.ask(Query("status"), timeout=5)["spool"]["items"] == 30  # one per doc
+        first.stop(timeout=10)
+        standin = StandInElasticsearch(port=port).start()
+        second = start_collector(tmp_path / "b", hosts=(standin.url,), spool_dir=str(spool))
+        try:
+            wait_for(lambda: standin is not None and standin.count() == 30)
+            status = wait_for(lambda: (s := second.ask(Query("status"), timeout=5))
+                              ["spool"]["items"] == 0 and s)
+            assert status["counters"]["payloads_drained"] == 30
+        finally:
+            second.stop(timeout=10)
+    finally:
+        replies.stop()
+        if standin is not None:
+            standin.stop()

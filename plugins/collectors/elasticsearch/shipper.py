@@ -83,6 +83,8 @@ class Shipper:
         self._drain_attempt = 0
         self._next_drain = 0.0
         self._spool_full_logged = False
+        #: The oldest queued payload did not fit in the spool: wait for a drain.
+        self._blocked = False
         self.last_error = ""
         self._thread = threading.Thread(target=self._run, name=f"shipper-{name}", daemon=True)
 
@@ -154,8 +156,8 @@ class Shipper:
             return True
         if not self._queue:
             return False
-        # with a backlog and a full spool, queued items wait for the next drain
-        return not (len(self.spool) and self.spool.full)
+        # with a backlog and no room in the spool, queued items wait for the next drain
+        return not (len(self.spool) and self._blocked)
 
     def _wait_secs(self) -> float:
         if len(self.spool):
@@ -231,6 +233,7 @@ class Shipper:
             if appended:
                 self.counters["payloads_spooled"] += 1
                 self._spool_full_logged = False
+                self._blocked = False
                 if queued:
                     with self._cond:
                         self._queue.popleft()
@@ -242,6 +245,7 @@ class Shipper:
                 self._spool_full_logged = True
             self.counters["spool_full_waits"] += 1
             if queued:
+                self._blocked = True
                 return  # the run loop drains, then tries again
             # an item being shipped: wait for room, draining meanwhile
             if self._wait(max(0.05, self._next_drain - time.monotonic())):
@@ -267,6 +271,7 @@ class Shipper:
             self._backoff()
             return
         self.spool.pop(1)
+        self._blocked = False
         self.counters["payloads_drained"] += 1
         self._drain_attempt = 0
         self._next_drain = 0.0
