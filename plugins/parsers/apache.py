@@ -70,8 +70,10 @@ def _time(param: str | None) -> list[Part]:
         return [(label, Variable("time_ms", r"\d+", r"\d+"))]
     if fmt == "usec":
         return [(label, Variable("time_us", r"\d+", r"\d+"))]
-    if fmt in ("msec_frac", "usec_frac"):
-        return [(label, Variable("ignore", r"\d+", r"\d+"))]
+    if fmt == "msec_frac":
+        return [(label, Variable("frac_ms", r"\d{3}", r"\d{3}"))]
+    if fmt == "usec_frac":
+        return [(label, Variable("frac_us", r"\d{6}", r"\d{6}"))]
     try:
         pattern = strftime_regex(fmt)
     except ValueError as exc:

@@ -58,6 +58,7 @@ class Variable:
     :meth:`LineFormat.columns`: ``request`` (a whole request line), ``uri`` (path and query),
     ``query_q`` (``?query`` or nothing), ``time_clf``, ``time_iso``, ``time_epoch``,
     ``time_ms``, ``time_us``, ``time_w3c`` (``date time``), ``time_strf:FORMAT``,
+    ``frac_ms``/``frac_us`` (a fraction of a second added to the time),
     ``duration_s``/``_ms``/``_us``, ``extra:NAME``, ``agent_plus`` (W3C: ``+`` is a space)
     or ``ignore``. ``unquote`` strips surrounding quotes a lenient match may keep.
     """
@@ -324,6 +325,7 @@ class LineFormat:
         times: list[float] | None = None
         time_of_day: Sequence[str] | None = None
         date: Sequence[str] | None = None
+        fraction: list[float] | None = None
         for target, values in zip(self.targets, columns):
             if target == "path":
                 if out.path:  # a request line and a separate path: the first one wins
@@ -353,6 +355,8 @@ class LineFormat:
                 times = [int(v) / 1000.0 for v in values]
             elif target == "time_us":
                 times = [int(v) / 1e6 for v in values]
+            elif target == "frac_ms" or target == "frac_us":
+                fraction = [int(v) * (0.001 if target == "frac_ms" else 1e-6) for v in values]
             elif target == "date":
                 date = values
             elif target == "time_of_day":
@@ -372,6 +376,8 @@ class LineFormat:
         if time_of_day is not None:
             dates = date if date is not None else [self.default_date] * n
             times = self._cache("time_w3c").many(list(map(_join_space, dates, time_of_day)))
+        if fraction is not None and times is not None:
+            times = list(map(add, times, fraction))
         out.time = times if times is not None else [0.0] * n
         if not out.client:
             out.client = [""] * n

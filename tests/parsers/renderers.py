@@ -73,6 +73,9 @@ APACHE: dict[str, tuple[tuple[str, ...], Any]] = {
     "%t": (("time",), lambda s: f"[{clf_time(s)}]"),
     "%{%d/%b/%Y:%H:%M:%S %z}t": (("time",), clf_time),
     "%{sec}t": (("time",), lambda s: str(s.time)),
+    "%{%Y-%m-%d %H:%M:%S}t": (("time",), lambda s: datetime.fromtimestamp(s.time, UTC)
+                              .strftime("%Y-%m-%d %H:%M:%S")),
+    "%{msec_frac}t": ((), lambda s: "000"),
     "%{msec}t": (("time",), lambda s: str(s.time * 1000)),
     "%r": (("method", "path", "query", "protocol"),
            lambda s: f"{s.method} {uri(s)} {s.protocol}"),
