@@ -70,10 +70,12 @@ def test_nginx_presets_round_trip(name: str, batch: list[Sample]) -> None:
 
 
 #: Groups of directives filling the same record fields: a random format takes at most one.
-APACHE_GROUPS = [["%h", "%a"], ["%u"], ["%t", "%{%d/%b/%Y:%H:%M:%S %z}t", "%{sec}t",
-                 "%{msec}t", "%{%Y-%m-%d %H:%M:%S}t.%{msec_frac}t"], ["%r", "%m %U%q %H", "%U"], ["%>s", "%s"], ["%b", "%B"],
-                 ['"%{Referer}i"'], ['"%{User-agent}i"'], ["%D", "%T", "%{ms}T"], ["%v"],
-                 ["%l"]]
+APACHE_GROUPS = [
+    ["%h", "%a"], ["%u"],
+    ["%t", "%{%d/%b/%Y:%H:%M:%S %z}t", "%{sec}t", "%{msec}t",
+     "%{%Y-%m-%d %H:%M:%S}t.%{msec_frac}t"],
+    ["%r", "%m %U%q %H", "%U"], ["%>s", "%s"], ["%b", "%B"], ['"%{Referer}i"'],
+    ['"%{User-agent}i"'], ["%D", "%T", "%{ms}T"], ["%v"], ["%l"]]
 NGINX_GROUPS = [["$remote_addr"], ["$remote_user"], ["[$time_local]", "$time_iso8601",
                 "$msec"], ['"$request"', "$request_method $request_uri $server_protocol",
                 "$request_uri"], ["$status"], ["$body_bytes_sent"], ['"$http_referer"'],
