@@ -20,8 +20,9 @@ Layout: numbered segment files (``00000001.seg``...) of records ``[u32 length][u
 [payload]``, plus ``head`` holding the segment and offset of the oldest unconsumed record
 (replaced atomically on every pop). A record torn by a crash while it was being written is
 detected by its length or checksum and cut off when the spool is opened again. Segments wholly
-consumed are deleted. One process at a time uses a spool directory (an exclusive ``flock`` on
-``lock``: a second opener gets SpoolError); its methods may be called from any thread.
+consumed are deleted. One process at a time uses a spool directory (an exclusive POSIX ``lockf`` on
+``lock``: another process opening it gets SpoolError); its methods may be called from any
+thread.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class Spool:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lockfile = open(self.directory / "lock", "wb")  # held until close()
         try:
-            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self._lockfile.close()
             raise SpoolError(f"spool {self.directory} is in use by another process") from None
