@@ -123,3 +123,15 @@ def test_torn_write_is_cut_off(tmp_path: Path) -> None:
     assert again.peek(5) == [b"complete", b"also complete"]
     assert again.append(b"after")
     assert again.peek(5)[-1] == b"after"
+
+
+def test_another_process_cannot_open_a_spool_in_use(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    code = ("import sys\nfrom omphalos.spool import Spool, SpoolError\n"
+            f"try:\n    Spool({str(tmp_path)!r}, 1 << 20)\nexcept SpoolError:\n    sys.exit(3)\n")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 3
+    spool.close()
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
