@@ -31,7 +31,7 @@ class Terminal:
                   f"env {exports} TERM=xterm-256color {shlex.join(command)}; "
                   f"echo $? > {shlex.quote(str(self.status_file))}; sleep 30")
         self._tmux("new-session", "-d", "-s", self.session, "-x", str(cols), "-y", str(rows),
-                   f"sh -c {shlex.quote(script)}")
+                   f"bash -c {shlex.quote(script)}")
 
     def _tmux(self, *args: str) -> str:
         result = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,

@@ -147,7 +147,10 @@ def test_alerts_cleared_from_the_console(tmp_path: Path, log: Path) -> None:
         term.keys("C")
         term.wait_screen(lambda s: any(f"cleared {firing - 1}" in x for x in s))
         term.wait_screen(lambda s: any(x.startswith("alerts: none firing") for x in s))
-        term.keys("q")
+        term.keys("/")  # in the filter prompt q is text: ctrl-c quits from there
+        term.literal("q")
+        term.wait_screen(lambda s: s[-1].startswith("/") and s[-1].rstrip().endswith("q"))
+        term.keys("C-c")
         assert term.exit_status() == 0
     finally:
         term.close()

@@ -64,6 +64,8 @@ class HttptopApp:
         self.loop.set_alarm_in(0, self._tick)
         try:
             self.loop.run()
+        except KeyboardInterrupt:  # ctrl-c: the terminal sends SIGINT; quit like q
+            pass
         finally:
             self.close()
 
