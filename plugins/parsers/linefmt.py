@@ -447,6 +447,8 @@ class LineFormat:
             matched.append(index)
             index += 1
         matched.pop()  # the text after the last match is not followed by one
+        if index - 1 != len(lines):  # a match ran over a line end (an unclosed quote)
+            return self.parse_lines(lines, offsets)
         try:
             fast = self.columns(self._value_columns(flat, text),
                                 [offsets[i] for i in matched])

@@ -96,3 +96,14 @@ def test_w3c_sample_survives_being_cut_anywhere() -> None:
         second = stream.parse(data[cut:], cut)
         check_result(first, data[:cut])
         check_result(second, data[cut:])
+
+
+def test_an_unclosed_quote_never_swallows_the_next_line() -> None:
+    """A quoted field could match across a line end; such a chunk is read line by line."""
+    good = REAL_LOG.read_bytes().splitlines(keepends=True)[:5]
+    cut = b'1.2.3.4 - - [01/Jan/2020:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "ref\n'
+    data = b"".join([*good, cut, b'x" "agent"\n', b"junk\n", *good])
+    columns, lines, bad, reasons = compile_apache("combined").parse(data, 0)
+    assert lines == 13 and len(columns) == 10 and reasons == Counter({"no match": 3})
+    assert [b.line for b in bad] == [cut.decode().rstrip("\n"), 'x" "agent"', "junk"]
+    assert columns.offsets()[5] == len(data) - sum(map(len, good))
