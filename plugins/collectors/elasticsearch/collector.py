@@ -27,7 +27,15 @@ from . import aggs
 from .bulk import BulkSender
 from .client import Auth, Cluster, ClusterError
 from .ecs import Op, bulk_lines
-from .shipper import RetryPolicy, Shipper, nothing, replier, snapshot
+from .shipper import (
+    RetryPolicy,
+    Shipper,
+    check_delivery_options,
+    check_url,
+    nothing,
+    replier,
+    snapshot,
+)
 from .template import index_template
 
 __all__ = ["ElasticsearchCollector", "ElasticsearchConfig"]
@@ -71,6 +79,18 @@ class ElasticsearchConfig:
     silent_secs: float = option(60.0, "A host with no record for this long before the end of "
                                       "the range is reported silent.")
 
+    def validate(self) -> None:
+        """Reject values no cluster could work with (ValueError(reason, key))."""
+        if not self.hosts:
+            raise ValueError("at least one cluster URL is needed", "hosts")
+        for host in self.hosts:
+            check_url(host, "hosts")
+        if self.batch_docs < 1:
+            raise ValueError("must be 1 or more", "batch_docs")
+        if self.replicas < -1:
+            raise ValueError("must be -1 (the cluster's default) or more", "replicas")
+        check_delivery_options(self)
+
 
 class ElasticsearchCollector(CollectorPlugin):
     """Indexes records into Elasticsearch/OpenSearch and answers queries from it."""
@@ -86,8 +106,6 @@ class ElasticsearchCollector(CollectorPlugin):
     # -- lifecycle -------------------------------------------------------------------------------
     def setup(self) -> None:
         cfg = self.config
-        if cfg.batch_docs < 1:
-            raise ValueError("batch_docs must be 1 or more")
         self.auth = Auth(tuple(cfg.hosts), cfg.username, cfg.password, cfg.api_key,
                          cfg.ca_certs, cfg.verify_certs, cfg.timeout_secs)
         self.sender = BulkSender(self.auth, self._install_template, self.log)

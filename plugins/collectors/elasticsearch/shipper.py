@@ -39,7 +39,8 @@ from omphalos.spool import Spool, SpoolError
 
 from .client import ClusterError
 
-__all__ = ["Shipper", "RetryPolicy", "Sender", "replier", "snapshot", "nothing"]
+__all__ = ["Shipper", "RetryPolicy", "Sender", "replier", "snapshot", "nothing",
+           "check_delivery_options", "check_url"]
 
 #: Sends a payload; returns the part to retry later (b"" when all is done); raises
 #: ClusterError when the whole request failed.
@@ -322,3 +323,24 @@ def replier(replies: list[tuple[Any, Applied]], counters: Counter[str]) -> Calla
             except pykka.ActorDeadError:
                 counters["reply_lost"] += 1
     return reply
+
+
+def check_delivery_options(config: Any) -> None:
+    """Bounds of the options both storage collectors share; ValueError(reason, key)."""
+    if config.flush_interval_secs <= 0:
+        raise ValueError("must be more than 0", "flush_interval_secs")
+    if config.timeout_secs <= 0:
+        raise ValueError("must be more than 0", "timeout_secs")
+    if config.max_retries < 1:
+        raise ValueError("must be 1 or more", "max_retries")
+    if config.retry_backoff_secs <= 0 or config.max_backoff_secs < config.retry_backoff_secs:
+        raise ValueError("must be more than 0 and at most max_backoff_secs",
+                         "retry_backoff_secs")
+    if config.spool_max_bytes < (64 << 10):
+        raise ValueError("must be at least 65536 (64 KiB)", "spool_max_bytes")
+
+
+def check_url(url: str, key: str) -> None:
+    """An http(s) URL, or ValueError(reason, key)."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http:// or https:// URL, got {url!r}", key)

@@ -21,7 +21,14 @@ from omphalos.messages import Applied, Batch, Deliver
 from omphalos.plugin import CollectorPlugin
 from omphalos.spool import Spool
 
-from ..elasticsearch.shipper import RetryPolicy, Shipper, replier, snapshot
+from ..elasticsearch.shipper import (
+    RetryPolicy,
+    Shipper,
+    check_delivery_options,
+    check_url,
+    replier,
+    snapshot,
+)
 from .influx import InfluxWriter
 from .lineproto import lines
 from .rollup import Rollups
@@ -59,6 +66,18 @@ class TimeseriesConfig:
     spool_max_bytes: int = option(64 << 20, "Bound of the disk spool, in bytes; when full, "
                                             "monitors are slowed down.")
 
+    def validate(self) -> None:
+        """Reject values no database could work with (ValueError(reason, key))."""
+        check_url(self.url, "url")
+        for key in ("interval_secs", "max_open_buckets", "max_samples"):
+            if getattr(self, key) < 1:
+                raise ValueError("must be 1 or more", key)
+        if self.top_paths < 0:
+            raise ValueError("must be 0 or more", "top_paths")
+        if not self.database:
+            raise ValueError("a database name is needed", "database")
+        check_delivery_options(self)
+
 
 class TimeseriesCollector(CollectorPlugin):
     """Rolls records up per interval and writes the rollups as line protocol."""
@@ -73,8 +92,6 @@ class TimeseriesCollector(CollectorPlugin):
 
     def setup(self) -> None:
         cfg = self.config
-        if cfg.interval_secs < 1:
-            raise ValueError("interval_secs must be 1 or more")
         self.run_id = uuid.uuid4().hex[:8]
         self.rollups = Rollups(cfg.interval_secs, self.run_id, cfg.max_open_buckets,
                                cfg.max_samples)
