@@ -92,6 +92,7 @@ class W3CStream:
         self.fields: str | None = None
         self.date = ""
         self._formats: dict[tuple[str, str, str], LineFormat] = {}
+        self._recovered = False
 
     def directive(self, line: str) -> None:
         """Take in one ``#...`` line."""
@@ -129,7 +130,8 @@ class W3CStream:
 
     def parse(self, data: bytes, start: int) -> Result:
         """Chunk ``data`` at file offset ``start`` to columns; directives update the state."""
-        if self.fields is None and start > 0:
+        if self.fields is None and start > 0 and not self._recovered:
+            self._recovered = True  # once: a file without any #Fields is not re-read
             self.recover(start)
         if not data.startswith(b"#") and b"\n#" not in data:
             return self._segment(data, start)
