@@ -98,8 +98,9 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
     agg.status = Counter(status)
     agg.first, agg.last = min(cols.time), max(cols.time)
     # the few non-2xx lines, with their class, shared by every dimension
-    odd = [i for i, s in enumerate(status) if not 200 <= s < 300]
-    odd_classes = [_CLASS_NAMES.get(status[i] // 100, 'other') for i in odd]
+    odd_codes = frozenset(c for c in agg.status if not 200 <= c < 300)
+    odd = list(compress(range(n), map(odd_codes.__contains__, status))) if odd_codes else []
+    odd_classes = [_CLASS_NAMES.get(status[i] // 100, "other") for i in odd]
     durations = cols.duration
     buckets: list[int] | None = None
     has_dur: list[bool] | None = None

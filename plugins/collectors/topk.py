@@ -37,6 +37,16 @@ NON_2XX: tuple[str, ...] = ("1xx", "3xx", "4xx", "5xx", "other")
 SLACK = 4
 
 
+def _add_into(mine: dict[Any, int], counts: Mapping[Any, int]) -> None:
+    """``mine[key] += counts[key]`` for every key (a C-speed copy when ``mine`` is empty)."""
+    if not mine:
+        mine.update(counts)
+        return
+    get = mine.get
+    for key, count in counts.items():
+        mine[key] = get(key, 0) + count
+
+
 class TopTable:
     """Space-Saving over one dimension with hits, bytes, status classes, duration buckets."""
 
@@ -76,7 +86,9 @@ class TopTable:
         table = self.hits
         floor = self.floor
         self.total += sum(hits.values())
-        if len(hits) > 64 and len(table) > 0:
+        if not table:
+            table.update(hits)  # a new table (floor is 0): copied at C speed
+        elif len(hits) > 64:
             # C-speed path for batches with many keys (most of them new): only the keys
             # already in the table are merged one by one
             old = hits.keys() & table.keys()
@@ -98,16 +110,11 @@ class TopTable:
                     if floor:
                         self.errors[key] = floor
         if nbytes:
-            mine = self.bytes
-            bget = mine.get
-            for key, size in nbytes.items():
-                mine[key] = bget(key, 0) + size
+            _add_into(self.bytes, nbytes)
         if classes:
             for cls, counts in classes.items():
-                mine = self.classes[cls]
-                cget = mine.get
-                for key, count in counts.items():
-                    mine[key] = cget(key, 0) + count
+                if counts:
+                    _add_into(self.classes[cls], counts)
         if durations:
             dur = self.durations
             for key, buckets in durations.items():
