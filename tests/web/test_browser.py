@@ -57,6 +57,13 @@ def number(driver: Any, element_id: str) -> int:
     return int(text) if text.isdigit() else -1
 
 
+def alert_ids(driver: Any) -> list[str]:
+    """Ids of the alerts listed now (read in one go: the list changes under us)."""
+    ids: list[str] = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#alerts li'), li => li.dataset.id)")
+    return ids
+
+
 def console_errors(driver: Any) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser")
             if entry["level"] in ("SEVERE", "ERROR")]
@@ -131,11 +138,9 @@ def test_clearing_an_alert_from_the_page_removes_it(start_web: Any, browser: Any
              timeout=20)
     assert browser.find_elements("css selector", "#chart-latency svg path[stroke]")
     writer.stop()
-    button = browser.find_elements("css selector", "#alerts li button")[0]
-    alert_id = button.find_element("xpath", "..").get_attribute("data-id")
-    button.click()
-    wait_for(lambda: not [li for li in browser.find_elements("css selector", "#alerts li")
-                          if li.get_attribute("data-id") == alert_id], timeout=15)
-    assert "cleared" in browser.find_element("id", "alerts-note").text
+    alert_id = alert_ids(browser)[0]
+    browser.find_element("css selector", f'#alerts li[data-id="{alert_id}"] button').click()
+    wait_for(lambda: alert_id not in alert_ids(browser)
+             and "cleared" in browser.find_element("id", "alerts-note").text, timeout=15)
     assert console_errors(browser) == []
 

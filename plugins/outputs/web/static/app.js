@@ -265,7 +265,7 @@
   var lastNotice = { text: "", until: 0 };  // the outcome of the last clear, for a few updates
 
   function notice(text) {
-    lastNotice = { text: text, until: updates + 5 };
+    lastNotice = { text: text, until: updates + 10 };
     setText("alerts-note", text);
   }
 
