@@ -21,7 +21,7 @@ from omphalos.plugins.collectors.elasticsearch.ecs import daily_index, doc_id
 
 from omphalos import Pipeline
 from omphalos.messages import Deliver, Query
-from tests.conftest import REAL_LOG, wait_for
+from tests.conftest import REAL_LOG, omphalos_threads, wait_for
 
 from .es_standin import StandInElasticsearch
 from .helpers import Replies, batch, context, free_port, http
@@ -126,6 +126,7 @@ def test_real_log_indexed_as_ecs_and_queried_by_aggregations(tmp_path: Path, es:
             pipeline.ask("collector:es", Query("top", {"dimension": "nope"}))
     finally:
         pipeline.stop()
+    assert not [t for t in omphalos_threads() if t.startswith("shipper-")]
     # the template was installed, and the first line is an ECS document under its own id
     code, template = http("GET", f"{es.url}/_index_template/{es.prefix}")
     assert code == 200
