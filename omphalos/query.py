@@ -72,13 +72,15 @@ _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 class TopRow(TypedDict):
     """One row of a ``top`` list. ``errors`` counts 5xx answers (server errors);
     ``p95`` is the duration's 95th percentile in seconds, None when the format has none.
-    For the summary, ``hits`` may overestimate a key by at most the list's ``error_bound``
-    (space-saving); ``rate`` is hits per second over the window (or since start)."""
+    ``hits`` may be off by at most the answer's ``error_bound`` (Space-Saving; 0 = exact);
+    ``rate`` is hits per second over the window (or since start). ``bytes`` is None for
+    dimensions whose bytes are not counted per key (only path and host are); ``status``
+    also has ``1xx``."""
 
     key: str
     hits: int
     rate: float
-    bytes: int
+    bytes: int | None
     errors: int
     status: dict[str, int]
     p95: float | None
@@ -108,6 +110,9 @@ class SeriesPoint(TypedDict):
 
 
 class SeriesAnswer(TypedDict):
+    """Windows longer than the collector's longest are read from its SQLite history (the
+    answer then has ``"source": "history"`` and steps of at least a minute)."""
+
     window: str
     step: float
     path: str | None
@@ -115,8 +120,10 @@ class SeriesAnswer(TypedDict):
 
 
 class OverviewAnswer(TypedDict):
-    """``rate`` is requests per second over the last complete bucket(s); ``sparkline`` the
-    requests per second of each bucket of the window, oldest first."""
+    """``rate`` is requests per second over the last complete buckets (about ten seconds);
+    ``sparkline`` the requests per second of each bucket of the window, oldest first;
+    ``late`` the lines that arrived after their bucket had left this window; ``head`` the
+    window's end (epoch seconds, event time or wall clock: see the window collector)."""
 
     window: str
     rate: float
@@ -131,6 +138,7 @@ class OverviewAnswer(TypedDict):
     p99: float | None
     late: int
     unparsed: int
+    head: float
 
 
 class DrillAnswer(TypedDict):

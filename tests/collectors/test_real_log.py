@@ -78,3 +78,29 @@ def test_percentiles_of_real_response_sizes(batches: list[Columns]) -> None:
         exact = sizes[int(q * (len(sizes) - 1))]
         got = merged.quantile(q)
         assert got is not None and abs(got - exact) <= 0.01 * exact
+
+
+def test_duration_percentiles_per_path_and_site() -> None:
+    """Formats with a duration: p50/p95/p99 site-wide and per path within 1% of exact."""
+    import random
+
+    from omphalos.plugins.collectors.aggregate import merged_top
+
+    from .helpers import columns
+
+    rng = random.Random(5)
+    b = Breakdown(100, ("path",))
+    values: dict[str, list[float]] = {"/a": [], "/b": []}
+    for _ in range(20):
+        paths = [rng.choice(("/a", "/b")) for _ in range(500)]
+        durs = [rng.lognormvariate(-3 if p == "/a" else 0, 1) for p in paths]
+        for p, d in zip(paths, durs):
+            values[p].append(d)
+        b.add(aggregate(columns([0.0] * 500, paths, durations=durs), "h", ("path",)))
+    everything = sorted(v for vs in values.values() for v in vs)
+    for q, got in zip((0.5, 0.95, 0.99), b.durations.quantiles((0.5, 0.95, 0.99))):
+        exact = everything[int(q * (len(everything) - 1))]
+        assert got is not None and abs(got - exact) <= 0.01 * exact
+    for row in merged_top([b.tables["path"]], "path", 2):
+        exact = sorted(values[row["key"]])[int(0.95 * (len(values[row["key"]]) - 1))]
+        assert abs(row["p95"] - exact) <= 0.01 * exact
