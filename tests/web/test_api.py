@@ -203,6 +203,16 @@ def test_a_generated_token_is_logged_when_bound_beyond_loopback(
 
 
 @pytest.mark.timeout(60)
+def test_on_loopback_the_generated_token_is_logged_for_tools(
+        start_web: Any, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="omphalos"):
+        run: WebRun = start_web()
+    match = re.search(r"clearing alerts; the page has it\): (\S+)", caplog.text)
+    assert match is not None and match.group(1) == page_token(run)
+    assert run.get("/api/v1/query/summary").status == 200  # reads stay open
+
+
+@pytest.mark.timeout(60)
 def test_loopback_refuses_foreign_host_names(run: WebRun) -> None:
     """A DNS-rebinding page reaches 127.0.0.1 under its own name: refused."""
     assert "Host" in assert_error(run.get("/", headers={"Host": "evil.example"}), 400)

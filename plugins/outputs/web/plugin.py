@@ -49,7 +49,12 @@ class WebOutput(OutputPlugin):
             self.executor.shutdown(wait=True, cancel_futures=True)
             raise
         self.log.info("dashboard at %s", self.url)
-        if not self.auth.loopback and not self.auth.configured:
+        if self.auth.configured:
+            return
+        if self.auth.loopback:
+            self.log.info("generated token for state-changing calls (clearing alerts; the "
+                          "page has it): %s", self.auth.token)
+        else:
             self.log.warning("listening beyond loopback: generated API token %s "
                              "(open %s/#token=%s)", self.auth.token, self.url, self.auth.token)
 
