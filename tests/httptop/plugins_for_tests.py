@@ -112,4 +112,15 @@ def make_registry() -> Registry:
         registry.add(cls)
     registry.add(SlowSummaryCollector)
     registry.add(TestAlertsCollector)
+    registry.add(CrashingCollector)
     return registry
+
+
+class CrashingCollector(CollectorPlugin):
+    """Test collector: dies on its first batch (the pipeline then shows degraded)."""
+
+    name = "test-crashing"
+    description = "Test collector: raises on the first batch it gets"
+
+    def apply(self, batch: Batch) -> None:
+        raise RuntimeError("test collector crashed on purpose")

@@ -194,3 +194,30 @@ def test_slow_collector_never_blocks_the_asker(tmp_path: Path) -> None:
     finally:
         source.close()
         pipeline.stop()
+
+
+@pytest.mark.timeout(60)
+def test_degraded_pipeline_shows_and_queries_go_on(tmp_path: Path) -> None:
+    """A collector that dies (and is given up at once): the header says DEGRADED with the
+    reason, and the other collector still answers the table."""
+    pipeline = Pipeline.from_config(config(tmp_path, {
+        "collector:broken": {"plugin": "test-crashing"},
+        "collector:summary": {"plugin": "summary"}}, omphalos={
+            "state_dir": str(tmp_path / "state"), "max_restarts": 0}),
+        registry=make_registry())
+    pipeline.start()
+    source = LocalSource(pipeline, timeout_secs=10)
+    try:
+        wait_for(lambda: pipeline.degraded, timeout=30)
+        state = ConsoleState(window="all")
+        state.accept("health", ask(source, STATUS))
+        degraded = state.header().degraded
+        assert degraded and any("broken" in reason for reason in degraded), degraded
+        top = ask(source, "top", dimension="path", window="all", limit=5)
+        assert top.ok, top.error
+        lines = [row.decode() for row in ConsoleWidget(state, source="x").render(
+            (160, 20)).text]
+        assert "DEGRADED" in lines[2] and "broken" in lines[2]
+    finally:
+        source.close()
+        pipeline.stop(timeout=2.0)  # batches to the dead collector are never acknowledged

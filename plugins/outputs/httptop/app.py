@@ -113,10 +113,10 @@ class HttptopApp:
             return self.on_key(key[5:])
         state = self.state
         self.on_event(f"key {key}")
+        if key == "ctrl c" or (key in ("q", "Q") and self.widget.prompt is None):
+            raise urwid.ExitMainLoop()
         if self.widget.prompt is not None:
             return self._prompt_key(key)
-        if key in ("q", "Q", "ctrl c"):
-            raise urwid.ExitMainLoop()
         if state.help:
             state.help = False
             self._changed(fetch=False)
@@ -151,8 +151,9 @@ class HttptopApp:
         return True
 
     def _prompt_key(self, key: str) -> bool:
-        if key in ("esc", "ctrl c"):
+        if key == "esc":
             self.widget.close_prompt()
+            self.state.message = ""
         elif key == "enter":
             text = self.widget.prompt.edit_text if self.widget.prompt is not None else ""
             error = self.state.set_filter(text)

@@ -262,12 +262,12 @@ class ConsoleState:
             if _value(summary) is None:
                 return "waiting for the summary…"
             return "since start (no collector serves windows here)"
-        if self.table_all and self.window != "all":
-            return f"since start: no collector here keeps a {self.window} window"
         if self._table_answer() is None:
-            if slot.reply is not None and slot.reply.error:
+            if slot.reply is not None and slot.reply.error and not slot.reply.unavailable:
                 return f"no answer: {slot.reply.error}"
             return "waiting for the collector…"
+        if self.table_all and self.window != "all":
+            return f"since start: no collector here keeps a {self.window} window"
         if slot.reply is not None and slot.reply.error:
             return f"last query failed: {slot.reply.error}"
         return ""

@@ -336,6 +336,9 @@ class ConsoleWidget(urwid.Widget):
 
     def _footer(self, cols: int) -> urwid.Canvas:
         if self.prompt is not None:
+            if self.state.message:  # why the pattern was refused, after it
+                return line([("key", "/"), self.prompt.edit_text, "  ",
+                             ("error", self.state.message)], cols)
             canvas = self.prompt.render((cols,), focus=True)
             if canvas.rows() != 1:  # a long pattern wraps: show its end on one line
                 return line([("key", "/"), self.prompt.edit_text[-(cols - 2):]], cols)
@@ -358,9 +361,11 @@ class ConsoleWidget(urwid.Widget):
         if self.prompt is not None:
             if key in ("enter", "esc"):
                 return key
-            self.prompt.keypress((max(1, cols),), key)
+            left = self.prompt.keypress((max(1, cols),), key)
+            if left is None:
+                self.state.message = ""  # typing again: the last refusal is stale
             self._invalidate()
-            return None
+            return left
         if self.state.help or self.state.drill is not None:
             return key
         if key in ("up", "down", "page up", "page down", "home", "end") and self.table.walker:
