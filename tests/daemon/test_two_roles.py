@@ -70,6 +70,8 @@ def test_monitor_and_collector_daemons_over_zmq(tmp_path: Path) -> None:
         report = status(collector_pid_file)
         assert report["reloads"][-1]["added"] == ["collector:summary"]
         assert report["pid"] == collector and not report["degraded"]
+        # the receiving transport was rewired in place: the added collector gets batches too
+        assert report["actors"]["collector:summary"]["counters"].get("records", 0) > 0
     finally:
         writer.stop()
         stop_daemon(monitor)
