@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 import uuid
@@ -27,6 +28,14 @@ from .es_standin import StandInElasticsearch
 from .helpers import Replies, batch, context, free_port, http
 
 REAL_ES = os.environ.get("OMPHALOS_TEST_ES_URL", "")
+#: The stand-in plays the newest version the installed client speaks to (an environment may
+#: hold elasticsearch8, or only the 9.x ``elasticsearch`` package, which refuses ES 8).
+try:
+    importlib.import_module("elasticsearch8")
+    HAS_ES8_CLIENT = True
+except ImportError:  # absent, or beside elastic-transport 9 (which it refuses)
+    HAS_ES8_CLIENT = False
+STANDIN_VERSION = "8.15.0" if HAS_ES8_CLIENT else "9.1.0"
 standin_only = pytest.mark.skipif(bool(REAL_ES), reason="injects faults into the stand-in")
 
 
@@ -54,7 +63,7 @@ def es() -> Iterator[Target]:
         http("DELETE", f"{REAL_ES.rstrip('/')}/{prefix}-*")
         http("DELETE", f"{REAL_ES.rstrip('/')}/_index_template/{prefix}")
         return
-    standin = StandInElasticsearch().start()
+    standin = StandInElasticsearch(STANDIN_VERSION).start()
     yield Target(standin.url, prefix, standin)
     standin.stop()
 
@@ -237,7 +246,7 @@ def test_unreachable_cluster_spools_then_slows_the_monitor_and_drains(tmp_path: 
         assert status["down"] and status["spool"]["bytes"] <= 600_000
         assert status["counters"].get("docs_indexed", 0) == 0
         assert not pipeline.wait_idle(0.5)  # the monitor holds back: nothing dropped
-        standin = StandInElasticsearch(port=port).start()
+        standin = StandInElasticsearch(STANDIN_VERSION, port=port).start()
         assert pipeline.wait_idle(90)
         wait_for(lambda: pipeline.query("status", collector="es")["spool"]["items"] == 0, 30)
         assert standin.count() == 10_000
@@ -256,6 +265,8 @@ def test_server_versions_and_index_modes(tmp_path: Path, version: str,
                                          distribution: str | None, mode: str) -> None:
     if distribution == "opensearch":
         pytest.importorskip("opensearchpy")
+    elif version.startswith("8") and not HAS_ES8_CLIENT:
+        pytest.skip("only the 9.x client is installed: it refuses Elasticsearch 8")
     standin = StandInElasticsearch(version, distribution).start()
     auth = Auth((standin.url,))
     info = detect(auth)
@@ -311,7 +322,7 @@ def test_the_spool_outlives_the_collector(tmp_path: Path) -> None:
         wait_for(lambda: replies.ask("n", timeout=2) == 1)  # acknowledged: it is on disk
         assert first.ask(Query("status"), timeout=5)["spool"]["items"] == 30  # one per doc
         first.stop(timeout=10)
-        standin = StandInElasticsearch(port=port).start()
+        standin = StandInElasticsearch(STANDIN_VERSION, port=port).start()
         second = start_collector(tmp_path / "b", hosts=(standin.url,), spool_dir=str(spool))
         try:
             wait_for(lambda: standin is not None and standin.count() == 30)
