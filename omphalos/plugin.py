@@ -84,7 +84,13 @@ class Plugin(pykka.ThreadingActor):
 
     # -- pykka lifecycle (actor thread) ---------------------------------------------------
     def on_start(self) -> None:
-        self.setup()
+        try:
+            self.setup()
+        except Exception as exc:
+            # pykka does not call on_failure for a failing on_start: report it ourselves,
+            # so the supervisor learns why and not just that the actor is gone
+            self.on_failure(type(exc), exc, exc.__traceback__)
+            raise
         if self.tick_interval() and self.context.scheduler is not None:
             self.context.scheduler.every(self.context.name, self.tick_interval())
 

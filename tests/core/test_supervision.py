@@ -71,6 +71,7 @@ def test_always_crashing_actor_degrades_pipeline(tmp_path: Path) -> None:
         assert pipeline.wait_idle(timeout=30) is False
     assert health["degraded"]
     assert "collector:broken" in health["reasons"][0]
+    assert "this collector always crashes" in health["reasons"][0]
     assert health["actors"]["collector:broken"]["state"] == "failed"
     assert elapsed < 30
 
@@ -111,8 +112,9 @@ def test_run_exits_non_zero_when_degraded(tmp_path: Path) -> None:
                           cwd=Path(__file__).resolve().parents[2])
     elapsed = time.monotonic() - started
     assert proc.returncode == 3, proc.stderr
-    assert "pipeline degraded: collector:broken died" in proc.stderr
-    assert "this collector always crashes" in proc.stderr
+    degraded = [line for line in proc.stderr.splitlines()
+                if line.startswith("omphalos: pipeline degraded: collector:broken died")]
+    assert degraded and "this collector always crashes" in degraded[0]
     assert elapsed < 30  # the issue asks for well within 10 s; generous on a loaded machine
 
 
