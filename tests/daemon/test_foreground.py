@@ -90,3 +90,52 @@ def test_no_daemonizing_once_threads_run(tmp_path: Path) -> None:
         event.set()
         thread.join()
     assert pid_alive(1)
+
+
+@pytest.mark.timeout(90)
+def test_daemon_drops_to_another_user(tmp_path: Path) -> None:
+    import os
+    import pwd
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to change user")
+    # the interpreter is started as root and drops to nobody once everything is imported,
+    # so it need not be executable by nobody (it is not, under /root, on the dev machines)
+    nobody = pwd.getpwnam("nobody")
+    base = Path(tempfile.mkdtemp(prefix="omphalos-user-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        (base / "state").mkdir()
+        (base / "run").mkdir()
+        for d in (base / "state", base / "run"):
+            os.chown(d, nobody.pw_uid, nobody.pw_gid)
+        (base / "a.log").write_text(numbered_lines(1, 100))
+        (base / "a.log").chmod(0o644)
+        config = base / "c.conf"
+        config.write_text(f"[omphalos]\nstate_dir = {base}/state\n[monitor:a]\nplugin = file\n"
+                          f"paths = {base}/a.log\n[collector:summary]\n")
+        config.chmod(0o644)
+        pid_file, log_file = base / "run" / "c.pid", base / "log" / "c.log"
+        result = subprocess.run([*OMPHALOS, "--config", str(config), "collector", "--kinds",
+                                 "all", "--daemon", "--pid-file", str(pid_file), "--log-file",
+                                 str(log_file), "--user", "nobody", "--umask", "027"],
+                                capture_output=True, text=True, timeout=60, cwd=base)
+        assert result.returncode == 0, result.stderr
+        pid = read_pid(str(pid_file))
+        assert pid is not None
+        try:
+            assert os.stat(f"/proc/{pid}").st_uid == nobody.pw_uid
+            assert pid_file.stat().st_uid == log_file.stat().st_uid == nobody.pw_uid
+            report = status(pid_file)
+            assert report["actors"]["monitor:a"]["state"] == "running"
+            wait_for(lambda: (base / "state" / "checkpoints.sqlite").exists(), timeout=30)
+            made = base / "state" / "checkpoints.sqlite"
+            assert made.stat().st_uid == nobody.pw_uid and made.stat().st_mode & 0o007 == 0
+        finally:
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not pid_alive(pid), timeout=40)
+        assert not pid_file.exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
