@@ -42,6 +42,7 @@ class Cluster:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.collector: subprocess.Popen[bytes] | None = None
         self.db = str(tmp / "counts.sqlite")
+        self.logs: list[Path] = []
         self.env = dict(os.environ, PYTHONUNBUFFERED="1")
 
     def _start(self, args: list[str], log: str) -> subprocess.Popen[bytes]:
@@ -85,9 +86,18 @@ class Cluster:
         self._start(["omphalos", "run", "-c", str(home / "monitor.conf")], f"{host}.log")
         return logfile
 
+    @property
+    def gate(self) -> Path:
+        """Writers write their second half once this file exists (see procs.writer)."""
+        return self.tmp / "second-half"
+
     def start_writer(self, path: Path, lines: int, rate: float) -> subprocess.Popen[bytes]:
+        self.logs.append(path)
         return self._start([sys.executable, str(PROCS), "writer", str(path), str(lines),
-                            str(rate)], "writers.log")
+                            str(rate), str(self.gate)], "writers.log")
+
+    def lines_written(self) -> int:
+        return sum(p.read_bytes().count(b"\n") for p in self.logs)
 
     def counts(self) -> dict[str, int]:
         return counts(self.db)

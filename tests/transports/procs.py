@@ -26,13 +26,21 @@ HERE = Path(__file__).resolve().parent
 REAL_LOG = HERE.parent / "data" / "apache_logs.combined.log"
 
 
-def writer(path: str, lines: int, rate: float) -> None:
-    """Append ``lines`` real log lines to ``path``, about ``rate`` per second."""
+def writer(path: str, lines: int, rate: float, gate: str = "") -> None:
+    """Append ``lines`` real log lines to ``path``, about ``rate`` per second.
+
+    With ``gate``, write half of them, then wait for the file ``gate`` to exist before
+    writing the other half (so a test can make writers write during an outage).
+    """
     source = REAL_LOG.read_bytes().splitlines(keepends=True)
     written = 0
     step = max(1, int(rate / 20))
     with open(path, "ab", buffering=0) as fh:
         while written < lines:
+            if gate and written >= lines // 2:
+                while not Path(gate).exists():
+                    time.sleep(0.05)
+                gate = ""
             n = min(step, lines - written)
             fh.write(b"".join(source[(written + i) % len(source)] for i in range(n)))
             written += n
@@ -116,7 +124,7 @@ def collector(config_json: str, db: str) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "writer":
-        writer(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+        writer(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), *sys.argv[5:6])
     elif sys.argv[1] == "collector":
         collector(sys.argv[2], sys.argv[3])
     else:
