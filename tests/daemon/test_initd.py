@@ -106,6 +106,18 @@ def test_role_through_init_script(role: str, tmp_path: Path) -> None:
         assert initd(role, "reload", env).returncode == 1
         assert pid_alive(pid)
 
+        write_config(config, tmp_path, after)
+        if role == "collector":  # restart: a new daemon; force-reload of a stopped one starts it
+            restarted = initd(role, "restart", env)
+            assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+            assert not pid_alive(pid)
+            pid = read_pid(str(pid_file))
+            assert pid is not None and status(pid_file)["pid"] == pid
+            assert initd(role, "stop", env).returncode == 0
+            assert initd(role, "force-reload", env).returncode == 0
+            pid = read_pid(str(pid_file))
+            assert pid is not None and pid_alive(pid)
+
         stopped = initd(role, "stop", env)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert not pid_alive(pid) and not pid_file.exists()
