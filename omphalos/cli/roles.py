@@ -61,6 +61,10 @@ EXIT_DEGRADED = 3
 STATUS_RUNNING, STATUS_DEAD, STATUS_STOPPED, STATUS_UNKNOWN = 0, 1, 3, 4
 
 SERVICE_ARGUMENTS: list[tuple[list[str], dict[str, Any]]] = [
+    (["--config", "-c"], {"action": "append", "default": [], "metavar": "FILE",
+                          "dest": "role_config",
+                          "help": "read this config file too (repeatable; same as before "
+                                  "the command)"}),
     (["--daemon", "-d"], {"action": "store_true",
                           "help": "detach and run in the background"}),
     (["--pid-file"], {"default": "", "metavar": "FILE",
@@ -168,7 +172,8 @@ class Service:
         self.role = role
         self.pargs = pargs
         self.debug = debug
-        self.config_files = [os.path.abspath(f) for f in pargs.config]
+        self.config_files = [os.path.abspath(f) for f in
+                             [*pargs.config, *getattr(pargs, "role_config", [])]]
         self.kinds = role_kinds(role, pargs.kinds)
         self.reloads: list[dict[str, Any]] = []
         self.hup = threading.Event()
