@@ -1,9 +1,9 @@
 """``workers = N``: spread one host's files over N processes, for more than one core.
 
 Parsing is pure Python, so one process parses with one core. With ``[omphalos] workers = N``
-the files of every monitor are shared out over N worker processes (``multiprocessing``,
-spawned, so no thread or socket is inherited); each worker runs the monitors and parsers of
-its share. Where the batches go depends on the config:
+the files of every monitor are shared out over N worker processes (``multiprocessing``);
+each worker runs the monitors and parsers of its share (the workers are forked when the
+process has no thread yet, as under the ``omphalos`` command, else spawned). Where the batches go depends on the config:
 
 * the config sends to another machine (a network transport such as ``zmq`` or ``amqp``):
   each worker sends there itself, with its own spool;
@@ -28,6 +28,7 @@ import glob
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
@@ -167,13 +168,16 @@ class WorkerPipeline(Pipeline):
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> Pipeline:
-        """Start this process's components (the receiver first), then the workers."""
+        """Start the workers, then this process's components (the receiver).
+
+        Workers are forked when this process has no other thread yet (fast: nothing to
+        import again; the receiver's socket does not exist yet, and the workers' senders
+        connect as soon as it is bound), else spawned.
+        """
         if self.started:
             return self
-        if self.components:
-            super().start()
-        self.started = True
-        ctx = multiprocessing.get_context("spawn")
+        method = "fork" if threading.active_count() == 1 else "spawn"
+        ctx = multiprocessing.get_context(method)
         for i, config in enumerate(self.worker_configs):
             mine, theirs = ctx.Pipe()
             proc = ctx.Process(target=_worker_main, args=(config, theirs, os.getpid()),
@@ -181,7 +185,14 @@ class WorkerPipeline(Pipeline):
             proc.start()
             theirs.close()
             self._procs.append((proc, mine))
-        log.info("started %d worker processes", len(self._procs))
+        log.info("started %d worker processes (%s)", len(self._procs), method)
+        try:
+            if self.components:
+                super().start()
+        except BaseException:
+            self.stop(timeout=5.0)
+            raise
+        self.started = True
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
