@@ -3,7 +3,8 @@
 Parsing is pure Python, so one process parses with one core. With ``[omphalos] workers = N``
 the files of every monitor are shared out over N worker processes (``multiprocessing``);
 each worker runs the monitors and parsers of its share (the workers are forked when the
-process has no thread yet, as under the ``omphalos`` command, else spawned). Where the batches go depends on the config:
+process has no thread yet, as under the ``omphalos`` command, else spawned). Where the
+batches go depends on the config:
 
 * the config sends to another machine (a network transport such as ``zmq`` or ``amqp``):
   each worker sends there itself, with its own spool;
