@@ -178,7 +178,7 @@ class WorkerPipeline(Pipeline):
         if self.started:
             return self
         method = "fork" if threading.active_count() == 1 else "spawn"
-        ctx = multiprocessing.get_context(method)
+        ctx: Any = multiprocessing.get_context(method)
         for i, config in enumerate(self.worker_configs):
             mine, theirs = ctx.Pipe()
             proc = ctx.Process(target=_worker_main, args=(config, theirs, os.getpid()),
