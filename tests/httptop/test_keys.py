@@ -68,6 +68,7 @@ def test_any_keys_at_any_size(pipeline: Pipeline, keys: list[str],
             press(app, sizes[0], "ctrl c")
     finally:
         app.close()
+        source.close(wait_secs=5)
 
 
 @pytest.mark.timeout(60)
@@ -119,3 +120,4 @@ def test_keys_change_the_screen_before_any_answer(pipeline: Pipeline, tmp_path: 
             app.on_key("q")
     finally:
         app.close()
+        source.close(wait_secs=5)

@@ -106,11 +106,13 @@ def test_remote_answers_are_the_in_process_answers(web_pipeline: tuple[Pipeline,
         missing = ask(remote, "drill")  # no path: the API refuses it (400) -> not served
         assert not missing.ok and missing.unavailable
 
-        no_token = ask(RemoteSource(address), "clear_alert", all=True)
+        anonymous = RemoteSource(address)
+        no_token = ask(anonymous, "clear_alert", all=True)
+        anonymous.close(wait_secs=5)
         assert not no_token.ok and not no_token.unavailable and "401" in (no_token.error or "")
     finally:
-        local.close()
-        remote.close()
+        local.close(wait_secs=5)
+        remote.close(wait_secs=5)
 
 
 @pytest.mark.timeout(60)
@@ -137,6 +139,7 @@ def test_console_state_over_http(web_pipeline: tuple[Pipeline, str]) -> None:
         assert widget.drawn[0] == expected[0]["key"]
     finally:
         poller.close()
+        remote.close(wait_secs=5)
 
 
 def test_unreachable_remote_is_an_error_not_a_hang() -> None:
@@ -151,7 +154,7 @@ def test_unreachable_remote_is_an_error_not_a_hang() -> None:
         state.accept("health", ask(remote, STATUS))
         assert any("unreachable" in d for d in state.header().degraded)
     finally:
-        remote.close()
+        remote.close(wait_secs=5)
 
 
 @pytest.mark.parametrize("bad", ["localhost", "http://", "host:port", "ftp://h:1"])
@@ -192,8 +195,9 @@ def test_slow_collector_never_blocks_the_asker(tmp_path: Path) -> None:
         assert state.table_rows()
         poller.close()
     finally:
-        source.close()
         pipeline.stop()
+        source.close(wait_secs=10)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("httptop-local")]
 
 
 @pytest.mark.timeout(60)
@@ -219,5 +223,5 @@ def test_degraded_pipeline_shows_and_queries_go_on(tmp_path: Path) -> None:
             (160, 20)).text]
         assert "DEGRADED" in lines[2] and "broken" in lines[2]
     finally:
-        source.close()
         pipeline.stop(timeout=2.0)  # batches to the dead collector are never acknowledged
+        source.close(wait_secs=5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -49,6 +50,7 @@ class HttptopApp:
         self.on_event = on_event or (lambda text: None)
         self.loop: urwid.MainLoop | None = None
         self._wake_fd: int | None = None
+        self._wake_lock = threading.Lock()
         self.poller = Poller(source, self.state, self._wake,
                              refresh_secs=self.config.refresh_secs, clock=clock)
 
@@ -60,7 +62,9 @@ class HttptopApp:
         if self.screen is not None:
             kwargs["screen"] = self.screen
         self.loop = urwid.MainLoop(self.widget, **kwargs)
-        self._wake_fd = self.loop.watch_pipe(self._on_wake)
+        wake_fd = self.loop.watch_pipe(self._on_wake)
+        os.set_blocking(wake_fd, False)  # a worker never waits on a full pipe
+        self._wake_fd = wake_fd
         self.loop.set_alarm_in(0, self._tick)
         try:
             self.loop.run()
@@ -71,23 +75,25 @@ class HttptopApp:
 
     def close(self) -> None:
         """Stop asking; workers finish their current query in the background."""
-        fd, self._wake_fd = self._wake_fd, None
+        with self._wake_lock:  # no worker is writing to the pipe while it is closed
+            fd, self._wake_fd = self._wake_fd, None
+            if fd is not None and self.loop is not None:
+                try:
+                    self.loop.remove_watch_pipe(fd)  # closes the read end
+                    os.close(fd)
+                except OSError:
+                    pass
         self.poller.close()
-        if fd is not None and self.loop is not None:
-            try:
-                self.loop.remove_watch_pipe(fd)
-            except OSError:
-                pass
 
     def _wake(self) -> None:
         """Called on worker threads: one byte through the pipe urwid watches."""
-        fd = self._wake_fd
-        if fd is None:
-            return
-        try:
-            os.write(fd, b"!")
-        except OSError:  # closed while quitting
-            pass
+        with self._wake_lock:
+            if self._wake_fd is None:
+                return
+            try:
+                os.write(self._wake_fd, b"!")
+            except OSError:  # a full pipe: urwid has wake-ups pending already
+                pass
 
     def _on_wake(self, data: bytes) -> bool:
         """urwid's thread: answers arrived."""

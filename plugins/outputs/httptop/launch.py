@@ -123,12 +123,14 @@ def run(options: Options) -> int:
                           timeout_secs=config.query_timeout_secs), config)
         return 0
     pipeline.start()
+    local = LocalSource(pipeline, timeout_secs=config.query_timeout_secs,
+                        description=describe(options.files))
     try:
-        show(LocalSource(pipeline, timeout_secs=config.query_timeout_secs,
-                         description=describe(options.files)), config)
+        show(local, config)
     finally:
         print("httptop: stopping the pipeline…", file=sys.stderr)
         pipeline.stop(timeout=5.0)
+        local.close(wait_secs=1.0)
     if pipeline.degraded:
         for reason in pipeline.health.snapshot()["reasons"]:
             print(f"httptop: pipeline degraded: {reason}", file=sys.stderr)

@@ -73,8 +73,9 @@ class DataSource(Protocol):
     def submit(self, kind: str, params: Mapping[str, Any], on_done: Callback) -> None:
         """Ask ``kind`` with ``params`` (``kind`` may be :data:`STATUS`)."""
 
-    def close(self) -> None:
-        """Stop the workers; pending callbacks get a "closed" reply."""
+    def close(self, wait_secs: float = 0.0) -> None:
+        """Stop the workers (waiting at most ``wait_secs`` for them to end); queries not
+        yet started get a "closed" reply, running ones end with their answer."""
 
 
 class _Workers:
@@ -194,8 +195,9 @@ class LocalSource:
                 actors.setdefault(name, {})["error"] = str(exc) or type(exc).__name__
         return Reply(template.kind, template.params, value=health, asked_at=template.asked_at)
 
-    def close(self) -> None:
-        self._workers.close()
+    def close(self, wait_secs: float = 0.0) -> None:
+        """Stop the workers, waiting at most ``wait_secs`` for them to end."""
+        self._workers.close(wait_secs)
 
 
 class RemoteSource:
@@ -244,8 +246,9 @@ class RemoteSource:
             return _failed(template, f"{self.description}: {why}")
         return Reply(template.kind, template.params, value=value, asked_at=template.asked_at)
 
-    def close(self) -> None:
-        self._workers.close()
+    def close(self, wait_secs: float = 0.0) -> None:
+        """Stop the workers, waiting at most ``wait_secs`` for them to end."""
+        self._workers.close(wait_secs)
 
 
 def _as_text(value: Any) -> str:
