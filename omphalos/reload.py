@@ -47,7 +47,6 @@ log = logging.getLogger("omphalos.reload")
 
 #: Kinds through which data flows towards collectors, upstream first.
 DATA_KINDS = ("monitor", "parser", "transport", "collector")
-START_ORDER = ("collector", "transport", "parser", "monitor", "output")
 STOP_ORDER = ("output", "monitor", "parser", "transport", "collector")
 
 
@@ -172,8 +171,11 @@ def reload_pipeline(pipeline: Pipeline, config: Any, *, timeout: float = 10.0) -
     _stop(pipeline, plan.to_stop, deadline)
     pipeline.components = components
     pipeline.config = source
-    _start(pipeline, plan.to_start)
+    # receivers first; running components learn their new neighbours once those exist and
+    # before the paused monitors, the only sources of new batches, read again
+    _start(pipeline, plan.to_start, ("collector", "transport", "parser"))
     _rewire(pipeline, plan.rewired)
+    _start(pipeline, plan.to_start, ("monitor", "output"))
     log.info("reload: %s", plan.describe())
     return plan
 
@@ -224,10 +226,10 @@ def _stop(pipeline: Pipeline, names: Iterable[str], deadline: float) -> None:
             pipeline._contexts.pop(name, None)
 
 
-def _start(pipeline: Pipeline, names: Iterable[str]) -> None:
+def _start(pipeline: Pipeline, names: Iterable[str], kinds: Iterable[str]) -> None:
     wanted = set(names)
     supervisor = _supervisor(pipeline)
-    for kind in START_ORDER:
+    for kind in kinds:
         for name in pipeline.names(kind):
             if name not in wanted:
                 continue

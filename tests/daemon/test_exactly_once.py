@@ -104,6 +104,10 @@ def test_three_reloads_under_load(tmp_path: Path) -> None:
         assert plans[0]["added"] == ["monitor:b"] and plans[0]["changed"] == ["monitor:a"]
         assert plans[1]["changed"] == ["parser:p"] and "monitor:a" in plans[1]["paused"]
         assert plans[2]["removed"] == ["monitor:b", "collector:summary"]
+        # no batch was sent towards the removed collector (it would wait for an ack timeout)
+        counters = report["actors"]["transport:local"]["counters"]
+        assert counters.get("undeliverable", 0) == 0, counters
+        assert counters.get("delivery_timeouts", 0) == 0, counters
     finally:
         stop.set()
         thread.join()
