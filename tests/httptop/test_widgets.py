@@ -111,9 +111,7 @@ def test_renders_at_any_size(answers: dict[str, Any], cols: int, rows: int, view
         widget.keypress((cols, rows), "x")
     lines = render(widget, cols, rows)
     if cols < MIN_COLS or rows < MIN_ROWS:
-        assert lines[0].strip() in ("terminal too small"[:cols], "too small", "small", "!",
-                                    "terminal too small") or lines[0].startswith(
-                                        "terminal too small")
+        assert "small" in lines[0] if cols >= len("small") else lines[0].strip() == "!"
         assert all(not line.strip() for line in lines[1:])
     else:
         assert lines[0].startswith("httptop")
