@@ -115,11 +115,13 @@ def status_report(pipeline: Pipeline, role: str, started: float,
     state = pipeline.status()
     actors: dict[str, Any] = state["actors"]
     files = [dict(f, monitor=name) for name, a in actors.items() for f in a.get("files", [])]
-    spool: dict[str, float] = {}
-    for a in actors.values():
-        for key, value in [*a.items(), *a.get("counters", {}).items()]:
-            if key.startswith("spool") and isinstance(value, (int, float)):
-                spool[key] = spool.get(key, 0) + value
+    spool: dict[str, Any] = {}
+    for a in actors.values():  # sending transports report their spool as {items, bytes, full}
+        held = a.get("spool")
+        if isinstance(held, dict):
+            spool["items"] = spool.get("items", 0) + int(held.get("items", 0))
+            spool["bytes"] = spool.get("bytes", 0) + int(held.get("bytes", 0))
+            spool["full"] = bool(spool.get("full")) or bool(held.get("full"))
     return {
         "pid": os.getpid(), "role": role, "written": time.time(), "started": started,
         "uptime_secs": round(time.time() - started, 3),
@@ -148,8 +150,10 @@ def format_status(report: dict[str, Any]) -> str:
              f" {report['restarts']} restarts; {report['bytes_behind']} bytes behind; "
              f"{report['in_flight']} batches in flight"]
     lines += [f"  degraded: {reason}" for reason in report["reasons"]]
-    if report["spool"]:
-        lines.append("  spool: " + ", ".join(f"{k} {v:g}" for k, v in report["spool"].items()))
+    spool = report["spool"]
+    if spool:
+        lines.append(f"  spool: {spool['items']} batches, {spool['bytes']} bytes"
+                     f"{' (FULL: monitors paused)' if spool['full'] else ''}")
     for name, actor in report["actors"].items():
         counters = ", ".join(f"{k} {v}" for k, v in sorted(actor.get("counters", {}).items()))
         lines.append(f"  {name:<28} {actor.get('state', '?'):<10} restarts "

@@ -50,8 +50,9 @@ def test_monitor_and_collector_daemons_over_zmq(tmp_path: Path) -> None:
     monitor = start_daemon(["--config", str(monitor_conf), "monitor"], env, monitor_pid_file)
     writer = Writer(log, chunk=1_000, pause=0.01)
     try:
-        assert set(status(monitor_pid_file)["actors"]) == {"monitor:a", "parser:p",
-                                                           "transport:zmq"}
+        sender = status(monitor_pid_file)
+        assert set(sender["actors"]) == {"monitor:a", "parser:p", "transport:zmq"}
+        assert sender["spool"] == {"items": 0, "bytes": 0, "full": False}
         assert set(status(collector_pid_file)["actors"]) == {"transport:zmq",
                                                              "collector:count"}
         writer.start()
