@@ -47,7 +47,9 @@ class Poller:
         self.inbox: queue.SimpleQueue[tuple[str, Reply]] = queue.SimpleQueue()
         self._asked_at: dict[str, float] = {}
         self._closed = threading.Event()
-        self.actions: list[tuple[str, dict[str, Any], Callable[[Reply], None]]] = []
+        #: one-off queries (clearing alerts) on their way: tag -> what to run with the reply
+        self.actions: dict[str, Callable[[Reply], None]] = {}
+        self._action_seq = 0
 
     def poll(self, *, force: bool = False) -> int:
         """Submit what is due: a slot not asked for ``refresh_secs``, or whose question
@@ -85,8 +87,9 @@ class Poller:
 
     def act(self, kind: str, params: dict[str, Any], then: Callable[[Reply], None]) -> None:
         """Ask something once (clear an alert); ``then`` runs on the UI thread with the reply."""
-        tag = f"action:{len(self.actions)}"
-        self.actions.append((kind, params, then))
+        self._action_seq += 1
+        tag = f"action:{self._action_seq}"
+        self.actions[tag] = then
         self.source.submit(kind, params, self._done_callback(tag))
 
     def _done_callback(self, name: str) -> Callable[[Reply], None]:
@@ -105,8 +108,9 @@ class Poller:
             except queue.Empty:
                 return changed
             if name.startswith("action:"):
-                _, _, then = self.actions[int(name.split(":", 1)[1])]
-                then(reply)
+                then = self.actions.pop(name, None)
+                if then is not None:
+                    then(reply)
                 changed += 1
             elif self.state.accept(name, reply):
                 changed += 1

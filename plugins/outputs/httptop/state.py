@@ -55,7 +55,7 @@ class Header:
     degraded: list[str] = field(default_factory=list)
     behind_bytes: int = 0
     window: str = ""
-    source_note: str = ""  # "summary" when the header falls back on the running summary
+    source_note: str = ""  # "since start" when the header falls back on the summary
 
 
 @dataclass
@@ -361,8 +361,3 @@ def _classes(value: Any) -> dict[str, int]:
     if not isinstance(value, Mapping):
         return {}
     return {str(k): int(v) for k, v in value.items() if isinstance(v, int | float)}
-
-
-def now() -> float:
-    """The clock the console's ages are measured with."""
-    return time.monotonic()

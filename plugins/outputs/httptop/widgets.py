@@ -15,7 +15,7 @@ import urwid
 
 from . import fmt
 from .state import CLASSES, ConsoleState, Header
-from .views import COLUMNS, VIEWS, fit_columns
+from .views import VIEWS, fit_columns
 
 MIN_COLS = 40
 MIN_ROWS = 10
@@ -394,5 +394,3 @@ class ConsoleWidget(urwid.Widget):
         self._invalidate()
         return text
 
-
-COLUMN_NAMES = tuple(c.name for c in COLUMNS)
