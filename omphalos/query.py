@@ -72,7 +72,7 @@ _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 class TopRow(TypedDict):
     """One row of a ``top`` list. ``errors`` counts 5xx answers (server errors);
     ``p95`` is the duration's 95th percentile in seconds, None when the format has none.
-    ``hits`` may be off by at most the answer's ``error_bound`` (Space-Saving; 0 = exact);
+    ``hits`` may be too low by at most the answer's ``error_bound`` (0 = exact);
     ``rate`` is hits per second over the window (or since start). ``bytes`` is None for
     dimensions whose bytes are not counted per key (only path and host are); ``status``
     also has ``1xx``."""
@@ -88,7 +88,7 @@ class TopRow(TypedDict):
 
 class TopAnswer(TypedDict):
     """``top``: ``rows`` sorted by ``sort``; ``error_bound`` is the most any ``hits`` may be
-    over-counted (0 when exact)."""
+    under-counted (0 when exact): ``hits <= true <= hits + error_bound``."""
 
     dimension: str
     window: str

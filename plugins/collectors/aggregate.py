@@ -309,19 +309,18 @@ def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hi
 
 def _row(tables: Sequence[TopTable], key: Any) -> dict[str, Any]:
     """Bytes and status classes of ``key`` summed over ``tables``."""
-    hits = err = nbytes = 0
+    hits = nbytes = 0
     counts = dict.fromkeys(NON_2XX, 0)
     for t in tables:
         h = t.hits.get(key)
         if h is None:
             continue
         hits += h
-        err += t.errors.get(key, 0)
         nbytes += t.bytes.get(key, 0)
         for c, d in t.classes.items():
             if d:
                 counts[c] += d.get(key, 0)
     other = counts.pop("other")
-    status = {"1xx": counts["1xx"], "2xx": max(0, hits - err - other - sum(counts.values())),
+    status = {"1xx": counts["1xx"], "2xx": max(0, hits - other - sum(counts.values())),
               "3xx": counts["3xx"], "4xx": counts["4xx"], "5xx": counts["5xx"]}
     return {"bytes": nbytes, "status": status}

@@ -42,7 +42,7 @@ def rollup(b: Breakdown, top: int) -> dict[str, Any]:
     for dim, t in b.tables.items():
         keys = sorted(t.hits, key=t.hits.__getitem__, reverse=True)[:top]
         tables[dim] = {"floor": t.floor, "truncated": len(t.hits) > top, "rows": [
-            [_key_out(k), t.hits[k], t.errors.get(k, 0), t.bytes.get(k, 0),
+            [_key_out(k), t.hits[k], 0, t.bytes.get(k, 0),
              {c: d[k] for c, d in t.classes.items() if k in d},
              [[i, n] for i, n in t.durations[k].items()] if k in t.durations else None]
             for k in keys]}
@@ -68,11 +68,9 @@ def restore(data: dict[str, Any], capacity: int, dimensions: Iterable[str],
             continue
         rows = stored["rows"]
         table.floor = int(stored["floor"])
-        for key, hits, err, nbytes, classes, durations in rows:
+        for key, hits, _unused, nbytes, classes, durations in rows:
             k = _key_in(key)
             table.hits[k] = int(hits)
-            if err:
-                table.errors[k] = int(err)
             if nbytes:
                 table.bytes[k] = int(nbytes)
             for c, n in classes.items():
@@ -80,9 +78,10 @@ def restore(data: dict[str, Any], capacity: int, dimensions: Iterable[str],
             if durations:
                 table.durations[k] = {int(i): int(n) for i, n in durations}
         table.total = sum(table.hits.values())
-        # keys beyond the stored rows are unknown: each has at most the smallest stored count
+        # keys beyond the stored rows are unknown: each counted at most the smallest stored
+        # count (plus the floor)
         if rows and stored.get("truncated"):
-            table.floor = max(table.floor, min(int(r[1]) for r in rows))
+            table.floor += min(int(r[1]) for r in rows)
     return b
 
 

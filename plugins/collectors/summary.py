@@ -2,11 +2,12 @@
 
 Counts since start (or the last ``reset`` query): requests, requests per second, bytes, per
 status code and class, and per path, client, source host, method, status, user agent and
-referer a top list kept by a bounded-memory Space-Saving table (:mod:`.topk`): memory stays
-at most ``4 x capacity`` keys per dimension whatever the number of distinct values, and each
-count is over-estimated by at most ``requests / capacity`` (the ``error_bounds`` of the
-answer give the actual bound per dimension). Durations (when the format has them) go into a
-mergeable DDSketch (:mod:`.sketch`), site-wide and per path: p50/p95/p99 within 1%.
+referer a top list kept by a bounded-memory heavy-hitter table (:mod:`.topk`, Space-Saving
+in its Misra-Gries form): at most ``4 x capacity`` keys per dimension whatever the number of
+distinct values, and each count is under-counted by at most ``requests / (capacity + 1)``
+(the ``error_bounds`` of the answer give the actual bound per dimension). Durations (when
+the format has them) go into a mergeable DDSketch (:mod:`.sketch`), site-wide and per
+path: p50/p95/p99 within 1%.
 
 Batches are aggregated column-wise (:mod:`.aggregate`) before they reach the tables. Answers
 the ``summary``, ``top`` (``window=all``) and ``reset`` queries of :mod:`omphalos.query`.
@@ -34,9 +35,9 @@ class SummaryConfig:
 
     top: int = option(20, "Entries in each top list a query returns by default.")
     bad_lines_kept: int = option(100, "Most recent unparsed lines kept to show.")
-    capacity: int = option(2000, "Keys each top table keeps (Space-Saving capacity; memory "
-                                 "is at most four times this per dimension). Counts over-estimate "
-                                 "by at most requests / capacity.")
+    capacity: int = option(2000, "Keys each top table keeps (memory is at most four times "
+                                 "this per dimension). Counts are at most "
+                                 "requests / (capacity + 1) too low.")
     dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted (path, client, "
                                          "host, status, agent, referer, method).")
 

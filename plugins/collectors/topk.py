@@ -1,40 +1,62 @@
-"""Bounded-memory heavy hitters: a weighted, batched Space-Saving table with per-key stats.
+"""Bounded-memory heavy hitters: batched Space-Saving / Misra-Gries tables with per-key stats.
 
 One :class:`TopTable` counts one dimension (paths, clients...). It is fed pre-aggregated
 ``(key, count)`` pairs of a whole batch (never one call per record), and keeps at most
-``SLACK * capacity`` keys (4x); when it holds more it prunes back to the ``capacity`` largest.
+``slack * capacity`` keys.
 
-Error bound (Space-Saving, Metwally et al. 2005, weighted and batched):
+The algorithm is Space-Saving (Metwally et al. 2005) in its Misra-Gries form: the two are
+isomorphic (Agarwal et al., "Mergeable summaries", 2012: a Space-Saving estimate is the
+Misra-Gries counter plus the total decrement), and the Misra-Gries form can be merged and
+reduced a whole batch at a time:
 
-- ``floor`` is an upper bound of the true count of every key NOT in the table. A key that
-  enters the table gets the estimate ``batch count + floor`` and the error ``floor``.
-- Every estimate over-counts: ``true <= hits <= true + error``, and
-  ``error <= floor <= N / capacity`` (``N`` = total count added).
-- So every key whose true count exceeds ``N / capacity`` is in the table, and the top-N
-  read from the table is exact whenever the N-th count is above ``2 * N / capacity``.
+- a batch with more than ``capacity`` distinct keys is first reduced: its
+  ``capacity + 1``-th largest count ``d`` is subtracted from every count of the batch and
+  the keys left with nothing are dropped (``floor += d``). A batch of a thousand
+  different clients seen once each costs one pass, not a thousand table updates;
+- the batch is added to the table; when the table holds more than ``slack * capacity``
+  keys, its ``capacity + 1``-th largest count ``d`` is subtracted from every key, those
+  left with nothing are dropped, and ``floor += d``.
 
-Why the bound holds: ``floor`` only changes when pruning, to the ``capacity``-th largest
-estimate, which is never less than what is dropped; each key entering between prunes adds
-its batch count plus ``floor`` while each key dropped at the next prune takes away at least
-``floor``, so the estimates of the kept keys sum to at most ``N``, and the ``capacity``-th
-largest of them is at most ``N / capacity``.
+Each reduction by ``d`` removes at least ``(capacity + 1) * d`` from the counts, so, with
+``N`` the total added:
 
-Bytes, status classes and duration buckets of a key are counted from the moment it entered
-the table (exact when its ``error`` is 0; a lower bound otherwise).
+- ``hits`` never over-counts and under-counts by at most ``floor``:
+  ``hits <= true <= hits + floor``, and ``floor <= N / (capacity + 1)``;
+- a key not in the table was seen at most ``floor`` times, so every key seen more than
+  ``floor`` times is listed; when ``floor`` is 0 the table is exact.
+
+Tables merge (buckets into a window, restored minutes) by adding counts; the floors add up.
+Bytes, status classes and duration buckets of a key are counted from the moment it last
+entered the table (exact when ``floor`` is 0).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["TopTable", "NON_2XX", "SLACK"]
+__all__ = ["TopTable", "NON_2XX", "SLACK", "reduction"]
 
 #: Status classes counted per key; ``2xx`` is what remains of the key's hits.
 NON_2XX: tuple[str, ...] = ("1xx", "3xx", "4xx", "5xx", "other")
-#: A table prunes back to ``capacity`` keys when it holds more than ``SLACK * capacity``:
-#: pruning costs a sort and a copy of the table, so it is done for many new keys at once.
+#: A table is reduced back to at most ``capacity`` keys when it holds more than
+#: ``SLACK * capacity``: reducing costs a pass over the table, so it is done for many new
+#: keys at once.
 SLACK = 4
+
+
+def reduction(counts: Mapping[Any, int], capacity: int) -> int:
+    """The ``capacity + 1``-th largest value of ``counts`` (0 when there are fewer)."""
+    if len(counts) <= capacity:
+        return 0
+    values = Counter(counts.values())  # counts repeat a lot: cheaper than sorting them
+    seen = 0
+    for value in sorted(values, reverse=True):
+        seen += values[value]
+        if seen > capacity:
+            return value
+    return 0
 
 
 def _add_into(mine: dict[Any, int], counts: Mapping[Any, int]) -> None:
@@ -48,14 +70,13 @@ def _add_into(mine: dict[Any, int], counts: Mapping[Any, int]) -> None:
 
 
 class TopTable:
-    """Space-Saving over one dimension with hits, bytes, status classes, duration buckets."""
+    """Heavy hitters of one dimension with hits, bytes, status classes, duration buckets."""
 
     __slots__ = (
         "bytes",
         "capacity",
         "classes",
         "durations",
-        "errors",
         "floor",
         "hits",
         "slack",
@@ -68,7 +89,6 @@ class TopTable:
         self.capacity = capacity
         self.slack = slack
         self.hits: dict[Any, int] = {}
-        self.errors: dict[Any, int] = {}  # only keys with a non-zero error
         self.bytes: dict[Any, int] = {}
         self.classes: dict[str, dict[Any, int]] = {c: {} for c in NON_2XX}
         self.durations: dict[Any, dict[int, int]] = {}
@@ -83,32 +103,34 @@ class TopTable:
             durations: Mapping[Any, Mapping[int, int]] | None = None) -> None:
         """Add a batch's aggregated counts: ``hits[key]``, ``nbytes[key]``,
         ``classes[class][key]`` (non-2xx classes only) and ``durations[key][bucket]``."""
-        table = self.hits
-        floor = self.floor
         self.total += sum(hits.values())
+        cut = reduction(hits, self.capacity)
+        if cut:
+            # reduce the batch first: most of its keys never reach the table
+            hits = {k: v - cut for k, v in hits.items() if v > cut}
+            self.floor += cut
+            if nbytes:
+                nbytes = {k: nbytes[k] for k in hits if k in nbytes}
+            if classes:
+                classes = {c: {k: d[k] for k in hits if k in d} for c, d in classes.items()}
+            if durations:
+                durations = {k: durations[k] for k in hits if k in durations}
+        table = self.hits
         if not table:
-            table.update(hits)  # a new table (floor is 0): copied at C speed
+            table.update(hits)
         elif len(hits) > 64:
-            # C-speed path for batches with many keys (most of them new): only the keys
-            # already in the table are merged one by one
             old = hits.keys() & table.keys()
             for key in old:
                 table[key] += hits[key]
-            fresh = dict(hits)
-            for key in old:
-                del fresh[key]
-            if floor and fresh:
-                fresh = dict(zip(fresh.keys(), map(floor.__add__, fresh.values())))
-                self.errors.update(dict.fromkeys(fresh, floor))
-            table.update(fresh)
+            if len(old) < len(hits):
+                fresh = dict(hits)
+                for key in old:
+                    del fresh[key]
+                table.update(fresh)
         else:
+            get = table.get
             for key, count in hits.items():
-                if key in table:
-                    table[key] += count
-                else:
-                    table[key] = count + floor
-                    if floor:
-                        self.errors[key] = floor
+                table[key] = get(key, 0) + count
         if nbytes:
             _add_into(self.bytes, nbytes)
         if classes:
@@ -129,49 +151,33 @@ class TopTable:
             self.prune()
 
     def prune(self) -> None:
-        """Keep the ``capacity`` largest estimates; raise ``floor`` to the smallest kept."""
-        cap = self.capacity
-        table = self.hits
-        if len(table) <= cap:
+        """Subtract the ``capacity + 1``-th largest count from every key, drop the keys
+        left with nothing (at most ``capacity`` remain) and raise ``floor`` by it."""
+        cut = reduction(self.hits, self.capacity)
+        if not cut:
             return
-        threshold = sorted(table.values())[-cap]
-        keep = {k: v for k, v in table.items() if v > threshold}
-        room = cap - len(keep)
-        if room > 0:
-            for key, value in table.items():
-                if value == threshold:
-                    keep[key] = value
-                    room -= 1
-                    if not room:
-                        break
-        self.floor = max(self.floor, threshold)
+        keep = {k: v - cut for k, v in self.hits.items() if v > cut}
+        self.floor += cut
         self.hits = keep
         self.bytes = {k: v for k, v in self.bytes.items() if k in keep}
-        self.errors = {k: v for k, v in self.errors.items() if k in keep}
         self.classes = {c: {k: v for k, v in d.items() if k in keep}
                         for c, d in self.classes.items()}
         if self.durations:
             self.durations = {k: v for k, v in self.durations.items() if k in keep}
 
     def merge(self, other: TopTable) -> None:
-        """Add ``other``'s counts; the bounds add up (``floor`` and per-key errors)."""
-        floor = self.floor
-        self.floor = 0  # keys new to this table take other's error, added below
+        """Add ``other``'s counts (a bucket, a restored minute); the floors add up."""
         self.add(other.hits, other.bytes, other.classes, other.durations)
-        self.floor = max(self.floor, floor) + other.floor
-        for key, err in other.errors.items():
-            if key in self.hits:
-                self.errors[key] = self.errors.get(key, 0) + err
+        self.floor += other.floor
         self.total += other.total - sum(other.hits.values())
 
     def error_bound(self) -> int:
-        """The most any ``hits`` of this table over-counts (``floor``)."""
+        """The most any ``hits`` of this table under-counts (``floor``)."""
         return self.floor
 
     def row(self, key: Any) -> dict[str, Any]:
-        """Raw counts of ``key``: hits, error, bytes, per class (2xx derived)."""
+        """Counts of ``key``: hits, bytes, per class (2xx derived)."""
         hits = self.hits.get(key, 0)
-        err = self.errors.get(key, 0)
         status = {c: d.get(key, 0) for c, d in self.classes.items()}
-        status["2xx"] = max(0, hits - err - sum(status.values()))
-        return {"hits": hits, "error": err, "bytes": self.bytes.get(key, 0), "status": status}
+        status["2xx"] = max(0, hits - sum(status.values()))
+        return {"hits": hits, "bytes": self.bytes.get(key, 0), "status": status}
