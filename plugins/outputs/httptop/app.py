@@ -51,6 +51,7 @@ class HttptopApp:
         self.loop: urwid.MainLoop | None = None
         self._wake_fd: int | None = None
         self._wake_lock = threading.Lock()
+        self._was_stale = False
         self.poller = Poller(source, self.state, self._wake,
                              refresh_secs=self.config.refresh_secs, clock=clock)
 
@@ -105,7 +106,10 @@ class HttptopApp:
 
     def _tick(self, loop: urwid.MainLoop, user_data: Any = None) -> None:
         self.poller.poll()
-        self.widget._invalidate()  # the stale mark's age moves on
+        stale = self.state.stale(self.clock(), self.config.stale_after_secs)
+        if stale is not None or self._was_stale:  # the mark appears, ages or goes away
+            self.widget._invalidate()
+        self._was_stale = stale is not None
         loop.set_alarm_in(TICK_SECS, self._tick)
 
     # -- keys -------------------------------------------------------------------------------------
