@@ -48,6 +48,13 @@ EXTRA_NAMES = {
     "P": "pid", "R": "handler", "V": "server_name", "X": "connection_status",
     "I": "bytes_in", "O": "bytes_out", "S": "bytes_transferred",
 }
+#: The ``extra`` key of a directive whose record field another one already fills.
+DUPLICATE_NAMES = {
+    "%h": "remote_host", "%a": "client_ip", "%{c}a": "peer_ip", "%{c}h": "peer_host",
+    "%u": "remote_user", "%m": "method", "%U": "url_path", "%q": "query_string",
+    "%H": "protocol", "%s": "first_status", "%>s": "status", "%b": "bytes", "%B": "bytes",
+    "%D": "duration_us", "%T": "duration", "%v": "vhost", "%r": "request", "%t": "time",
+}
 HEADER_KINDS = {"i": "", "o": "response_", "e": "env_", "C": "cookie_", "n": "note_",
                 "^ti": "trailer_", "^to": "response_trailer_"}
 
@@ -70,6 +77,8 @@ def _time(param: str | None) -> list[Part]:
         return [(label, Variable("time_ms", r"\d+", r"\d+"))]
     if fmt == "usec":
         return [(label, Variable("time_us", r"\d+", r"\d+"))]
+    if fmt.strip() == "%z":
+        return [(label, Variable("zone", r"[+-]\d{4}|Z", r"[+-]\d{2}:?\d{2}|Z"))]
     if fmt == "msec_frac":
         return [(label, Variable("frac_ms", r"\d{3}", r"\d{3}"))]
     if fmt == "usec_frac":
@@ -128,7 +137,9 @@ def compile_apache(text: str, name: str = "") -> LineFormat:
         if match is not None:
             parts.extend(_directive(match[2], match[1]))
             position = match.end()
-    return assemble(name or f"apache:{text.strip()[:40]}", parts)
+    named = [p if isinstance(p, str) else (DUPLICATE_NAMES.get(p[0], p[0].strip("%{}")), p[1])
+             for p in parts]
+    return assemble(name or f"apache:{text.strip()[:40]}", named)
 
 
 @dataclass(frozen=True)

@@ -186,8 +186,10 @@ class JsonFormat:
         return self._slow(lines, offsets)
 
     def _slow(self, lines: list[bytes], offsets: list[int]) -> Result:
+        """Line by line: bad lines set aside, the good objects converted together."""
         good: list[dict[str, Any]] = []
         kept: list[int] = []
+        texts: list[str] = []
         bad: list[BadLine] = []
         reasons: Counter[str] = Counter()
         for raw, offset in zip(lines, offsets):
@@ -199,23 +201,31 @@ class JsonFormat:
                 except ValueError:
                     reason = "invalid JSON"
                 else:
-                    if not isinstance(obj, dict):
-                        reason = "not a JSON object"
-                    else:
-                        try:
-                            self.columns([obj], [offset])
-                        except CONVERSION_ERRORS as exc:
-                            reasons["bad value"] += 1
-                            bad.append(BadLine(offset, f"bad value: {str(exc)[:80]}",
-                                               line[:BAD_LINE_SAMPLE_CHARS]))
-                            continue
-                        else:
-                            good.append(obj)
-                            kept.append(offset)
-                            continue
+                    if isinstance(obj, dict):
+                        good.append(obj)
+                        kept.append(offset)
+                        texts.append(line)
+                        continue
+                    reason = "not a JSON object"
             reasons[reason] += 1
             bad.append(BadLine(offset, reason, line[:BAD_LINE_SAMPLE_CHARS]))
-        return self.columns(good, kept), len(lines), bad, reasons
+        try:
+            return self.columns(good, kept), len(lines), bad, reasons
+        except CONVERSION_ERRORS:
+            pass
+        objs, places = [], []
+        for obj, offset, line in zip(good, kept, texts):
+            try:
+                self.columns([obj], [offset])
+            except CONVERSION_ERRORS as exc:
+                reasons["bad value"] += 1
+                bad.append(BadLine(offset, f"bad value: {str(exc)[:80]}",
+                                   line[:BAD_LINE_SAMPLE_CHARS]))
+            else:
+                objs.append(obj)
+                places.append(offset)
+        bad.sort(key=lambda b: b.offset)
+        return self.columns(objs, places), len(lines), bad, reasons
 
 
 FIELDS_DOC = ("JSON key -> record field items (key=field, comma separated; dotted keys reach "

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, repeat
-from operator import add
+from operator import add, sub
 from typing import Any
 
 from omphalos.messages import BadLine
@@ -32,6 +32,7 @@ from .timestamps import (
     parse_iso_time,
     parse_w3c_time,
     strftime_parser,
+    zone_offset,
 )
 
 #: Longest line kept for the dead-letter sample, in characters.
@@ -58,7 +59,8 @@ class Variable:
     :meth:`LineFormat.columns`: ``request`` (a whole request line), ``uri`` (path and query),
     ``query_q`` (``?query`` or nothing), ``time_clf``, ``time_iso``, ``time_epoch``,
     ``time_ms``, ``time_us``, ``time_w3c`` (``date time``), ``time_strf:FORMAT``,
-    ``frac_ms``/``frac_us`` (a fraction of a second added to the time),
+    ``frac_ms``/``frac_us`` (a fraction of a second added to the time), ``zone`` (an
+    offset applied to a zone-less time),
     ``duration_s``/``_ms``/``_us``, ``extra:NAME``, ``agent_plus`` (W3C: ``+`` is a space)
     or ``ignore``. ``unquote`` strips surrounding quotes a lenient match may keep.
     """
@@ -326,6 +328,7 @@ class LineFormat:
         time_of_day: Sequence[str] | None = None
         date: Sequence[str] | None = None
         fraction: list[float] | None = None
+        zone: list[int] | None = None
         for target, values in zip(self.targets, columns):
             if target == "path":
                 if out.path:  # a request line and a separate path: the first one wins
@@ -355,6 +358,8 @@ class LineFormat:
                 times = [int(v) / 1000.0 for v in values]
             elif target == "time_us":
                 times = [int(v) / 1e6 for v in values]
+            elif target == "zone":
+                zone = [_ZONES[v] if v in _ZONES else _zone_seconds(v) for v in values]
             elif target == "frac_ms" or target == "frac_us":
                 fraction = [int(v) * (0.001 if target == "frac_ms" else 1e-6) for v in values]
             elif target == "date":
@@ -378,6 +383,8 @@ class LineFormat:
             times = self._cache("time_w3c").many(list(map(_join_space, dates, time_of_day)))
         if fraction is not None and times is not None:
             times = list(map(add, times, fraction))
+        if zone is not None and times is not None:
+            times = list(map(sub, times, zone))
         out.time = times if times is not None else [0.0] * n
         if not out.client:
             out.client = [""] * n
@@ -506,6 +513,17 @@ class LineFormat:
                 kept.append(offset)
         bad.sort(key=lambda b: b.offset)
         return self.rows_to_columns(rows, kept), len(lines), bad, reasons
+
+
+_ZONES: dict[str, int] = {}
+
+
+def _zone_seconds(zone: str) -> int:
+    """``+0200`` to 7200 (cached): a separate ``%{%z}t`` applied to a zone-less time."""
+    if len(_ZONES) > 1000:
+        _ZONES.clear()
+    seconds = _ZONES[zone] = zone_offset(zone)
+    return seconds
 
 
 def _extra_dicts(keys: list[str], rows: list[tuple[str | None, ...]]

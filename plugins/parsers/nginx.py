@@ -60,7 +60,7 @@ def compile_nginx(text: str, name: str = "") -> LineFormat:
     for match in VARIABLE.finditer(fmt):
         parts.append(fmt[position:match.start()])
         var = match[1] or match[2]
-        parts.append((f"${var}", KNOWN.get(var) or extra_variable(var, False)))
+        parts.append((var, KNOWN.get(var) or extra_variable(var, False)))
         position = match.end()
     parts.append(fmt[position:])
     return assemble(name or f"nginx:{text.strip()[:40]}", parts)

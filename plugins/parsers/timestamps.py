@@ -15,7 +15,7 @@ MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 
 
-def _zone_offset(zone: str) -> int:
+def zone_offset(zone: str) -> int:
     """``+0200``, ``-07:00``, ``Z`` or ``UTC`` to seconds east of UTC."""
     zone = zone.strip()
     if not zone or zone in ("Z", "UTC", "GMT"):
@@ -42,7 +42,7 @@ def parse_clf_time(text: str) -> float:
     hour, minute = int(text[12:14]), int(text[15:17])
     second_text = text[18:].split(" ", 1)
     second = float(second_text[0])
-    offset = _zone_offset(second_text[1]) if len(second_text) == 2 else 0
+    offset = zone_offset(second_text[1]) if len(second_text) == 2 else 0
     _check(year, month, day, hour, minute, second, text)
     return calendar.timegm((year, month, day, hour, minute, 0, 0, 0, 0)) + second - offset
 

@@ -41,7 +41,8 @@ FIELD_TARGETS: dict[str, str] = {
     "cs(user-agent)": "agent_plus", "cs(referer)": "referer", "cs-host": "extra:vhost",
     "cs(host)": "extra:vhost",
 }
-DIRECTIVE = re.compile(rb"^#[^\n]*(?:\n|$)", re.MULTILINE)
+DIRECTIVE = re.compile(rb"^(?:\xef\xbb\xbf)?#[^\n]*(?:\n|$)", re.MULTILINE)
+BOM = b"\xef\xbb\xbf"
 #: How far back from a chunk's start the ``#Fields:`` of a file read mid-way is looked for.
 LOOKBACK_BYTES = 16 << 20
 
@@ -96,7 +97,7 @@ class W3CStream:
 
     def directive(self, line: str) -> None:
         """Take in one ``#...`` line."""
-        key, _, value = line[1:].partition(":")
+        key, _, value = line.lstrip("\ufeff")[1:].partition(":")
         key = key.strip().lower()
         if key == "fields":
             self.fields = value.strip() or None
@@ -133,7 +134,7 @@ class W3CStream:
         if self.fields is None and start > 0 and not self._recovered:
             self._recovered = True  # once: a file without any #Fields is not re-read
             self.recover(start)
-        if not data.startswith(b"#") and b"\n#" not in data:
+        if not data.startswith((b"#", BOM)) and b"\n#" not in data:
             return self._segment(data, start)
         parts: list[Columns] = []
         bad: list[BadLine] = []
