@@ -60,6 +60,9 @@ class BaseParser(ParserPlugin):
         if bad and self._dead_letter is not None:
             self._write_dead_letters(chunk, bad)
         unparsed = sum(reasons.values())
+        self.counters["records"] += len(columns)
+        for reason, count in reasons.items():
+            self.counters[f"unparsed: {reason}"] += count
         return Batch(chunk.source, chunk.seq, chunk.start, chunk.end, columns, lines,
                      unparsed=unparsed, unparsed_reasons=dict(reasons),
                      bad=tuple(bad[: self.config.bad_sample]))

@@ -359,7 +359,7 @@ class LineFormat:
             elif target == "time_us":
                 times = [int(v) / 1e6 for v in values]
             elif target == "zone":
-                zone = [_ZONES[v] if v in _ZONES else _zone_seconds(v) for v in values]
+                zone = list(map(_zone_seconds, values))
             elif target == "frac_ms" or target == "frac_us":
                 fraction = [int(v) * (0.001 if target == "frac_ms" else 1e-6) for v in values]
             elif target == "date":
@@ -520,9 +520,11 @@ _ZONES: dict[str, int] = {}
 
 def _zone_seconds(zone: str) -> int:
     """``+0200`` to 7200 (cached): a separate ``%{%z}t`` applied to a zone-less time."""
-    if len(_ZONES) > 1000:
-        _ZONES.clear()
-    seconds = _ZONES[zone] = zone_offset(zone)
+    seconds = _ZONES.get(zone)
+    if seconds is None:
+        if len(_ZONES) > 1000:
+            _ZONES.clear()
+        seconds = _ZONES[zone] = zone_offset(zone)
     return seconds
 
 

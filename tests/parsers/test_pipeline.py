@@ -64,6 +64,8 @@ inputs = monitor:others
     with pipeline:
         assert pipeline.wait_idle(timeout=90)
         summary = pipeline.query("summary")
+        counters = pipeline.status()["actors"]["parser:apache"]["counters"]
+    assert counters["records"] == 1000 and counters["unparsed: binary data"] == 1
     assert summary["requests"] == 1000 + 10 + 2
     assert summary["unparsed"] == 2
     assert summary["unparsed_reasons"] == {"binary data": 1, "invalid JSON": 1}
