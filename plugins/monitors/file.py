@@ -33,7 +33,14 @@ from omphalos.config import option
 from omphalos.plugin import MonitorConfig, MonitorPlugin
 
 from .discovery import Discovery
-from .identity import Identity, identify, parse_file_id, read_fingerprint
+from .identity import (
+    FINGERPRINT_BYTES,
+    Identity,
+    fingerprint,
+    identify,
+    parse_file_id,
+    read_fingerprint,
+)
 from .tailing import LineCutter, Tailer
 from .watching import Watcher
 
@@ -61,6 +68,10 @@ class FileMonitorConfig(MonitorConfig):
                                              "could not watch).")
     stat_interval_secs: float = option(1.0, "Seconds between two safety-net stats of every "
                                             "file in events mode.")
+    event_gather_secs: float = option(0.05, "Seconds between two reads of the inotify "
+                                            "queue, in which the kernel folds repeated "
+                                            "events: larger batches for busy files, at "
+                                            "most that much later.")
     discover_interval_secs: float = option(5.0, "Seconds between two full searches for new "
                                                 "files (events trigger one at once).")
     max_watched_dirs: int = option(64, "Directories watched through inotify; more are "
@@ -146,7 +157,8 @@ class FileMonitor(MonitorPlugin):
                     self.saved_paths.add(cp.path)
         self.watcher: Watcher | None = None
         if cfg.follow and cfg.mode == "events":
-            self.watcher = Watcher(self._hint, cfg.max_watched_dirs, self.log)
+            self.watcher = Watcher(self._hint, cfg.max_watched_dirs, self.log,
+                                   cfg.event_gather_secs)
         self._discover(initial=True)
         if cfg.follow:
             self._reopen_rotated(saved)
@@ -261,7 +273,7 @@ class FileMonitor(MonitorPlugin):
             info.key, info.state, info.error = None, "error", "not a regular file"
             return
         key = (st.st_dev, st.st_ino)
-        if current is not None and current.identity.key == key:
+        if current is not None and current.key == key:
             info.state, info.error = "open", ""
             self._check_open(current, st.st_size)
             return
@@ -326,7 +338,7 @@ class FileMonitor(MonitorPlugin):
         return 0, ident, False
 
     def _add(self, tailer: Tailer) -> None:
-        key = tailer.identity.key
+        key = tailer.key
         self.tails[key] = tailer
         self.by_id[tailer.file_id] = tailer
         self.names[tailer.real_path] = key
@@ -343,37 +355,44 @@ class FileMonitor(MonitorPlugin):
         self._check_open(tailer)
 
     def _reopen_rotated(self, saved: list[Checkpoint]) -> None:
-        """After a restart: finish files rotated away before their end was committed."""
+        """After a restart: finish files rotated away (or copied) before their end was
+        committed; forget the offsets of files that are gone."""
         inodes: dict[str, dict[int, str] | None] = {}
         for cp in saved:
             ident = parse_file_id(cp.file_id)
-            if ident is None or ident.key in self.tails:
-                continue
+            if ident is None or cp.file_id in self.by_id:
+                continue  # not ours, or being read already
             folder = os.path.dirname(cp.path)
             if folder not in inodes:
                 inodes[folder] = _inodes(folder)
             listing = inodes[folder]
             if listing is None:
                 continue  # the folder vanished (unmounted?): keep the offset for its return
-            found = listing.get(ident.ino)
-            if found is None:
+            if not any(c is not None and self._resume(c, ident, cp) for c in (
+                    listing.get(ident.ino), cp.path,
+                    self._find_copy(folder, ident.crc, cp.offset + 1))):
                 if self.store is not None:
                     self.store.forget(self.context.name, cp.file_id)
                 self.known.pop(ident.content, None)
-                continue
-            try:
-                fd = os.open(found, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                continue
+
+    def _resume(self, path: str, ident: Identity, cp: Checkpoint) -> bool:
+        """Read ``path`` on from ``cp`` if it holds ``ident``'s content (the file itself,
+        renamed, or a copytruncate copy of it), closing it at its end."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             st = os.fstat(fd)
-            now = identify(fd, st)
-            if now is None or now.content != ident.content or st.st_size < cp.offset:
-                os.close(fd)
-                continue
-            tailer = Tailer(found, fd, ident, cp.offset, cp.offset, st.st_size,
-                            attached=False, real_path=os.path.realpath(found))
-            self._add(tailer)
-            self.counters["rotated_resumed"] += 1
+            crc = read_fingerprint(fd)
+        except OSError:
+            return False
+        key = (st.st_dev, st.st_ino)
+        if key in self.tails or crc != ident.crc or st.st_size < cp.offset:
+            os.close(fd)
+            return False
+        tailer = Tailer(path, fd, ident, cp.offset, cp.offset, st.st_size, attached=False,
+                        real_path=os.path.realpath(path), key=key)
+        self._add(tailer)
+        self.counters["rotated_resumed"] += 1
+        return True
 
     # -- checking open files -----------------------------------------------------------------
     def _check_open(self, tailer: Tailer, size: int | None = None) -> None:
@@ -399,33 +418,77 @@ class FileMonitor(MonitorPlugin):
             if crc != tailer.identity.crc:  # rewritten from its start (copytruncate)
                 self._truncated(tailer)
         if tailer.behind():
-            self.ready[tailer.identity.key] = None
+            self.ready[tailer.key] = None
 
     def _truncated(self, tailer: Tailer) -> None:
-        """The file started over: a new identity, read from offset 0."""
+        """The file started over: finish the old content (from a copy), then a new identity."""
+        if not tailer.truncated:  # first noticed now
+            self.counters["truncations"] += 1
+            old = tailer.file_id
+            self.by_id.pop(old, None)
+            if not self._read_copy(tailer):
+                if self.store is not None:
+                    self.store.forget(self.context.name, old)
+                self.known.pop(tailer.identity.content, None)
+            tailer.truncated = True
+            tailer.position = tailer.committed = 0
+            tailer.held, tailer.long_head, tailer.quiet_since = 0, None, None
         try:
             crc = read_fingerprint(tailer.fd)
         except OSError:
             crc = None
-        if not tailer.truncated:
-            self.counters["truncations"] += 1
         if crc is None:
-            tailer.truncated = True  # wait for a first line to fingerprint
-            tailer.position = tailer.committed = 0
-            tailer.held, tailer.long_head = 0, None
-            return
-        old = tailer.file_id
-        self.by_id.pop(old, None)
-        if self.store is not None:
-            self.store.forget(self.context.name, old)
-        self.known.pop(tailer.identity.content, None)
+            return  # no complete first line yet: wait for one to fingerprint
         tailer.identity = tailer.identity.next_generation(crc)
         tailer.truncated = False
-        tailer.position = tailer.committed = 0
-        tailer.held, tailer.long_head, tailer.quiet_since = 0, None, None
         self.by_id[tailer.file_id] = tailer
         self._save(tailer, 0)
-        self.ready[tailer.identity.key] = None
+        self.ready[tailer.key] = None
+
+    def _read_copy(self, tailer: Tailer) -> bool:
+        """copytruncate: finish the old content from its copy, under the old identity.
+
+        The copy is a regular file in the same directory, another inode, whose first line
+        is the truncated content's and which is longer than what was read: logrotate made
+        it just before truncating. Its bytes past our position are the lines we had not
+        read yet; same offsets, same ``file_id``, so nothing is counted twice.
+        """
+        found = self._find_copy(os.path.dirname(tailer.real_path or tailer.path),
+                                tailer.identity.crc, tailer.position + 1)
+        if found is None:
+            return False
+        try:
+            fd = os.open(found, os.O_RDONLY | os.O_CLOEXEC)
+            st = os.fstat(fd)
+        except OSError:
+            return False
+        copy = Tailer(found, fd, tailer.identity, tailer.position, tailer.committed,
+                      st.st_size, attached=False, real_path=os.path.realpath(found),
+                      key=(st.st_dev, st.st_ino))
+        self._add(copy)
+        self.counters["copies_read"] += 1
+        return True
+
+    def _find_copy(self, folder: str, crc: int, min_size: int) -> str | None:
+        """The newest file in ``folder`` not open here, of at least ``min_size`` bytes,
+        whose first line has the fingerprint ``crc``."""
+        best: tuple[float, str] | None = None
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                    if (st.st_dev, st.st_ino) in self.tails or st.st_size < min_size:
+                        continue
+                    if best is None or st.st_mtime > best[0]:
+                        with open(entry.path, "rb") as fh:
+                            head = fh.read(FINGERPRINT_BYTES)
+                        if fingerprint(head) == crc:
+                            best = (st.st_mtime, entry.path)
+        except OSError:
+            return None
+        return best[1] if best is not None else None
 
     # -- reading ---------------------------------------------------------------------------
     def _pump(self) -> None:
@@ -485,7 +548,7 @@ class FileMonitor(MonitorPlugin):
 
     def _close(self, tailer: Tailer) -> None:
         """Close a rotated or deleted file that was read and committed to its end."""
-        key = tailer.identity.key
+        key = tailer.key
         tailer.close()
         self.tails.pop(key, None)
         self.by_id.pop(tailer.file_id, None)

@@ -17,7 +17,7 @@ invalid UTF-8 cannot stop anything.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from .identity import Identity
@@ -56,7 +56,13 @@ class Tailer:
     truncated: bool = False
     error: str = ""
     real_path: str = ""
-    extra: dict[str, int] = field(default_factory=dict)
+    #: (device, inode) of the open file: the identity's, except for a copytruncate copy,
+    #: read on under the identity of the file it was copied from.
+    key: tuple[int, int] = (-1, -1)
+
+    def __post_init__(self) -> None:
+        if self.key == (-1, -1):
+            self.key = self.identity.key
 
     @property
     def file_id(self) -> str:
