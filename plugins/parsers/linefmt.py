@@ -1,14 +1,14 @@
 """The engine behind every regex-based log format: a chunk of lines to columns, fast.
 
 A format is a list of tokens (literal text and :class:`Variable` s such as ``client`` or
-``time_clf``). From it two regexes are compiled:
+``time_clf``, see :mod:`.variables`). From it two regexes are compiled:
 
-- a *strict* one, anchored per line, that the whole chunk is matched against in one
-  ``findall`` call (the fast path: no Python code runs per line);
+- a *strict* one, anchored per line, that the whole chunk is ``split`` with in one call
+  (the fast path: no Python code runs per line; each column is then one slice);
 - a *lenient* one (escaped quotes, odd request lines, ``-`` for a status) tried line by
-  line only when the strict one did not match every line of the chunk.
+  line only for the lines the strict one did not match.
 
-Columns are then converted a whole column at a time (``map(int, ...)``, a timestamp cache),
+Columns are then converted a whole column at a time (:mod:`.convert`, a timestamp cache),
 which is why parsing costs about as much as the regex match alone. Bad lines are counted by
 reason and kept aside; nothing here raises for bad input.
 """
@@ -18,216 +18,60 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from itertools import accumulate, repeat
 from operator import add, sub
-from typing import Any
 
 from omphalos.messages import BadLine
 from omphalos.records import Columns
 
+from .convert import (
+    CONVERSION_ERRORS,
+    as_list,
+    concat,
+    dash_to_empty,
+    extra_dicts,
+    floats,
+    ints,
+    join_space,
+    line_offsets,
+    none_for_dash,
+    none_for_empty,
+    plus_to_space,
+    query_q,
+    split_request,
+    split_uri,
+    unescape,
+    zone_seconds,
+)
 from .timestamps import (
     TimeCache,
     parse_clf_time,
     parse_iso_time,
     parse_w3c_time,
     strftime_parser,
-    zone_offset,
 )
+from .variables import (
+    QUOTED_LENIENT,
+    QUOTED_STRICT,
+    REQUEST_STRICT,
+    VARIABLES,
+    WORD,
+    Token,
+    Variable,
+    extra_variable,
+    in_context,
+)
+
+__all__ = ["BAD_LINE_SAMPLE_CHARS", "CONVERSION_ERRORS", "MAX_LINE_CHARS", "QUOTED_LENIENT",
+           "QUOTED_STRICT", "REQUEST_STRICT", "VARIABLES", "WORD", "LineFormat", "Result",
+           "Token", "Variable", "concat", "extra_variable", "in_context", "line_problem",
+           "split_request", "split_uri", "unescape"]
 
 #: Longest line kept for the dead-letter sample, in characters.
 BAD_LINE_SAMPLE_CHARS = 2048
 #: Longer lines are not matched at all (reason ``line too long``): no log format writes them.
 MAX_LINE_CHARS = 65536
 
-QUOTED_STRICT = r'[^"]*'
-QUOTED_LENIENT = r'(?:[^"\\\n]|\\.)*'
-WORD = r"\S+"
-WORD_OR_EMPTY = r"[^\s]*"
-
-#: What a malformed value raises while a column is converted.
-CONVERSION_ERRORS = (ValueError, KeyError, IndexError, OverflowError, TypeError)
-
 Result = tuple[Columns, int, list[BadLine], Counter[str]]
-
-
-@dataclass(frozen=True)
-class Variable:
-    """One field of a log line: where its value goes and how it is matched.
-
-    ``target`` is a record field or one of the special targets converted by
-    :meth:`LineFormat.columns`: ``request`` (a whole request line), ``uri`` (path and query),
-    ``query_q`` (``?query`` or nothing), ``time_clf``, ``time_iso``, ``time_epoch``,
-    ``time_ms``, ``time_us``, ``time_w3c`` (``date time``), ``time_strf:FORMAT``,
-    ``frac_ms``/``frac_us`` (a fraction of a second added to the time), ``zone`` (an
-    offset applied to a zone-less time),
-    ``duration_s``/``_ms``/``_us``, ``extra:NAME``, ``agent_plus`` (W3C: ``+`` is a space)
-    or ``ignore``. ``unquote`` strips surrounding quotes a lenient match may keep.
-    """
-
-    target: str
-    strict: str
-    lenient: str
-    unquote: bool = False
-
-
-REQUEST_STRICT = r'([A-Z]+) ([^\s?"]*)\??([^\s"]*) (HTTP/[0-9.]+)'
-#: Common variables, shared by the Apache, nginx and W3C compilers.
-VARIABLES: dict[str, Variable] = {
-    "client": Variable("client", WORD, WORD),
-    "ident": Variable("ignore", WORD, WORD),
-    "user": Variable("user", WORD, r"\S+(?: \S+)*?"),
-    "time_clf": Variable("time_clf", r"[^\]]+", r"[^\]]+"),
-    "time_iso": Variable("time_iso", WORD, WORD),
-    "time_epoch": Variable("time_epoch", r"\d+(?:\.\d+)?", r"\d+(?:\.\d+)?"),
-    "request": Variable("request", REQUEST_STRICT, QUOTED_LENIENT),
-    "method": Variable("method", r"[A-Z]+|-", WORD),
-    "protocol": Variable("protocol", r"HTTP/[0-9.]+|-", WORD),
-    "path": Variable("path", r'[^\s?"]+', WORD),
-    "query": Variable("query", WORD, WORD),
-    "query_q": Variable("query_q", r'(?:\?[^\s"]*)?', r'(?:\?[^\s"]*)?'),
-    "uri": Variable("uri", r'[^\s"]+', WORD),
-    "status": Variable("status", r"\d{3}", r"\d{3}|-"),
-    "bytes": Variable("bytes", r"\d+|-", r"\d+|-"),
-    "referer": Variable("referer", QUOTED_STRICT, QUOTED_LENIENT),
-    "agent": Variable("agent", QUOTED_STRICT, QUOTED_LENIENT),
-    "duration_s": Variable("duration_s", r"\d+(?:\.\d+)?|-", r"\d+(?:\.\d+)?|-"),
-    "duration_ms": Variable("duration_ms", r"\d+(?:\.\d+)?|-", r"\d+(?:\.\d+)?|-"),
-    "duration_us": Variable("duration_us", r"\d+|-", r"\d+|-"),
-    "vhost": Variable("extra:vhost", WORD, WORD),
-}
-
-#: Targets whose value is free text: quoted in the format, they match up to the next quote.
-FREE_TEXT = frozenset({"referer", "agent", "request", "user", "uri", "path", "query"})
-
-
-def extra_variable(name: str, quoted: bool) -> Variable:
-    """A field the record schema lacks; kept in ``extra[name]`` (``-`` becomes None)."""
-    if quoted:
-        return Variable(f"extra:{name}", QUOTED_STRICT, QUOTED_LENIENT)
-    return Variable(f"extra:{name}", WORD, WORD)
-
-
-def in_context(variable: Variable, quoted: bool) -> Variable:
-    """``variable`` as it must be matched when the format puts it (or not) inside quotes.
-
-    Free text inside quotes may hold spaces; outside quotes it is one word (the server
-    writes it raw, so a space there would make the line ambiguous anyway).
-    """
-    if variable.target == "request":
-        return variable if quoted else Variable("request", REQUEST_STRICT, r"\S+ \S+ \S+|\S+")
-    if quoted and variable.target in FREE_TEXT and variable.target not in ("user",):
-        return Variable(variable.target, QUOTED_STRICT, QUOTED_LENIENT)
-    if quoted and variable.target.startswith("extra:"):
-        return Variable(variable.target, QUOTED_STRICT, QUOTED_LENIENT)
-    if not quoted and variable.strict == QUOTED_STRICT:
-        return Variable(variable.target, WORD, WORD)
-    return variable
-
-
-Token = str | Variable
-
-
-# -- column converters (a whole column at a time) ----------------------------------------
-def _as_list(values: Sequence[str]) -> list[str]:
-    return values if isinstance(values, list) else list(values)
-
-
-def _none_for_dash(values: Sequence[str]) -> list[str | None]:
-    distinct = set(values)
-    if "-" not in distinct and "" not in distinct:
-        return _as_list(values)  # type: ignore[return-value]
-    if distinct <= {"-", ""}:
-        return [None] * len(values)
-    return [None if v == "-" or v == "" else v for v in values]
-
-
-def _none_for_empty(values: Sequence[str]) -> list[str | None]:
-    if "" not in set(values):
-        return list(values)
-    return [v or None for v in values]
-
-
-def _dash_to_empty(values: Sequence[str]) -> list[str]:
-    if "-" not in set(values):
-        return list(values)
-    return ["" if v == "-" else v for v in values]
-
-
-def _ints(values: Sequence[str]) -> list[int]:
-    try:
-        return list(map(int, values))
-    except ValueError:
-        return [0 if v == "-" or v == "" else int(v) for v in values]
-
-
-def _floats(values: Sequence[str], scale: float) -> list[float | None]:
-    if scale == 1.0:
-        try:
-            return list(map(float, values))
-        except ValueError:
-            pass
-    return [None if v == "-" or v == "" else float(v) * scale for v in values]
-
-
-def _query_q(values: Sequence[str]) -> list[str | None]:
-    return [v[1:] if v else None for v in values]
-
-
-def _plus_to_space(values: Sequence[str]) -> list[str | None]:
-    return [None if v == "-" or v == "" else v.replace("+", " ") for v in values]
-
-
-def split_uri(uri: str) -> tuple[str, str | None]:
-    """``/a?b=1`` to (``/a``, ``b=1``); the query is None when there is no ``?``."""
-    path, sep, query = uri.partition("?")
-    return path, (query if sep else None)
-
-
-def split_request(request: str) -> tuple[str, str, str, str]:
-    """A request line (maybe garbage) to (method, path, query, protocol); '' = absent."""
-    parts = request.split(" ")
-    if len(parts) >= 3 and parts[-1].startswith("HTTP/"):
-        method, target, protocol = parts[0], " ".join(parts[1:-1]), parts[-1]
-    elif len(parts) == 2:
-        method, target, protocol = parts[0], parts[1], ""
-    else:
-        return "", request, "", ""
-    path, _, query = target.partition("?")
-    return method, path, query, protocol
-
-
-def unescape(value: str) -> str:
-    """Undo the escaping Apache and nginx apply to quoted values (``\\"``, ``\\x22``)."""
-    if "\\" not in value:
-        return value
-    value = value.replace('\\"', '"')
-    if "\\x" in value:
-        value = re.sub(r"\\x([0-9A-Fa-f]{2})", lambda m: chr(int(m[1], 16)), value)
-    return value.replace("\\\\", "\\")
-
-
-def concat(parts: Sequence[Columns]) -> Columns:
-    """One :class:`Columns` holding ``parts`` in order (optional columns filled with None)."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return Columns()
-    if len(parts) == 1:
-        return parts[0]
-    out = Columns()
-    for name in ("time", "client", "path", "status", "bytes"):
-        setattr(out, name, [v for p in parts for v in getattr(p, name)])
-    out.offset = [v for p in parts for v in p.offsets()]
-    for name in ("user", "method", "query", "protocol", "referer", "agent", "duration",
-                 "extra"):
-        if any(getattr(p, name) is not None for p in parts):
-            setattr(out, name, [v for p in parts for v in p.column(name)])
-    return out
-
-
-def _line_offsets(lines: Sequence[bytes], start: int) -> list[int]:
-    n = len(lines)
-    return list(map(add, accumulate(map(len, lines), initial=start), range(n)))[:n]
 
 
 class LineFormat:
@@ -333,25 +177,25 @@ class LineFormat:
             if target == "path":
                 if out.path:  # a request line and a separate path: the first one wins
                     continue
-                out.path = _dash_to_empty(values)
+                out.path = dash_to_empty(values)
             elif target == "client":
-                out.client = _as_list(values)
+                out.client = as_list(values)
             elif target in ("user", "method", "query", "protocol", "referer", "agent"):
-                setattr(out, target, _none_for_dash(values))
+                setattr(out, target, none_for_dash(values))
             elif target in ("method!", "protocol!"):
-                setattr(out, target[:-1], _as_list(values))
+                setattr(out, target[:-1], as_list(values))
             elif target == "query!":
-                out.query = _none_for_empty(values)
+                out.query = none_for_empty(values)
             elif target == "query_q":
-                out.query = _query_q(values)
+                out.query = query_q(values)
             elif target == "agent_plus":
-                out.agent = _plus_to_space(values)
+                out.agent = plus_to_space(values)
             elif target == "uri":
                 pairs = list(map(split_uri, values))
                 out.path = [p for p, _ in pairs]
                 out.query = [q for _, q in pairs]
             elif target in ("status", "bytes"):
-                setattr(out, target, _ints(values))
+                setattr(out, target, ints(values))
             elif target == "time_epoch":
                 times = list(map(float, values))
             elif target == "time_ms":
@@ -359,7 +203,7 @@ class LineFormat:
             elif target == "time_us":
                 times = [int(v) / 1e6 for v in values]
             elif target == "zone":
-                zone = list(map(_zone_seconds, values))
+                zone = list(map(zone_seconds, values))
             elif target == "frac_ms" or target == "frac_us":
                 fraction = [int(v) * (0.001 if target == "frac_ms" else 1e-6) for v in values]
             elif target == "date":
@@ -369,18 +213,18 @@ class LineFormat:
             elif target.startswith("time_"):
                 times = self._cache(target).many(values)
             elif target == "duration_s":
-                out.duration = _floats(values, 1.0)
+                out.duration = floats(values, 1.0)
             elif target == "duration_ms":
-                out.duration = _floats(values, 0.001)
+                out.duration = floats(values, 0.001)
             elif target == "duration_us":
-                out.duration = _floats(values, 0.000001)
+                out.duration = floats(values, 0.000001)
             elif target.startswith("extra:"):
-                extra[target[6:]] = _none_for_dash(values)
+                extra[target[6:]] = none_for_dash(values)
         if date is not None and time_of_day is None:
             time_of_day = ["00:00:00"] * n
         if time_of_day is not None:
             dates = date if date is not None else [self.default_date] * n
-            times = self._cache("time_w3c").many(list(map(_join_space, dates, time_of_day)))
+            times = self._cache("time_w3c").many(list(map(join_space, dates, time_of_day)))
         if fraction is not None and times is not None:
             times = list(map(add, times, fraction))
         if zone is not None and times is not None:
@@ -395,7 +239,7 @@ class LineFormat:
         if not out.bytes:
             out.bytes = [0] * n
         if extra:
-            out.extra = _extra_dicts(list(extra), list(zip(*extra.values())))
+            out.extra = extra_dicts(list(extra), list(zip(*extra.values())))
         return out
 
     # -- parsing -------------------------------------------------------------------------
@@ -426,7 +270,7 @@ class LineFormat:
                 pass
         lines = data.split(b"\n")
         lines.pop()
-        offsets = _line_offsets(lines, start)
+        offsets = line_offsets(lines, start)
         if len(between) < 2 or len(between) - 1 < n // 2:
             return self.parse_lines(lines, offsets)
         return self._parse_mixed(flat, between, lines, offsets, text)
@@ -513,34 +357,6 @@ class LineFormat:
                 kept.append(offset)
         bad.sort(key=lambda b: b.offset)
         return self.rows_to_columns(rows, kept), len(lines), bad, reasons
-
-
-_ZONES: dict[str, int] = {}
-
-
-def _zone_seconds(zone: str) -> int:
-    """``+0200`` to 7200 (cached): a separate ``%{%z}t`` applied to a zone-less time."""
-    seconds = _ZONES.get(zone)
-    if seconds is None:
-        if len(_ZONES) > 1000:
-            _ZONES.clear()
-        seconds = _ZONES[zone] = zone_offset(zone)
-    return seconds
-
-
-def _extra_dicts(keys: list[str], rows: list[tuple[str | None, ...]]
-                 ) -> list[dict[str, Any] | None]:
-    """One ``extra`` dict per row; rows with the same values share one (read-only) dict,
-    which is most of them (server address, port, sub-status ...)."""
-    distinct = set(rows)
-    if len(distinct) * 4 <= len(rows):
-        table = {values: dict(zip(keys, values)) for values in distinct}
-        return list(map(table.__getitem__, rows))
-    return list(map(dict, map(zip, repeat(keys), rows)))
-
-
-def _join_space(a: str, b: str) -> str:
-    return f"{a} {b}"
 
 
 def line_problem(line: str) -> str | None:
