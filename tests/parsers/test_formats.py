@@ -56,3 +56,14 @@ def test_apache_path_and_query_side_by_side_and_a_second_client() -> None:
 def test_bad_format_strings_say_why(compile_, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(FormatError, match=message):
         compile_(text)
+
+
+@pytest.mark.parametrize("name", ["auto", "combined", "common", "apache", "nginx", "w3c",
+                                  "json"])
+def test_every_parser_is_found_through_the_entry_points(name: str) -> None:
+    from omphalos.config import describe_options
+    from omphalos.registry import default_registry
+
+    cls = default_registry().get("parser", name)
+    assert cls.name == name and cls.kind == "parser" and cls.description
+    assert {row[0] for row in describe_options(cls.Config)} >= {"dead_letter", "bad_sample"}
