@@ -18,7 +18,6 @@ from ..conftest import REAL_LOG
 from .terminal import Terminal
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREEN_CAPTURE = ROOT / "docs" / "httptop-screen.txt"
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not any(os.access(os.path.join(p, "tmux"), os.X_OK)
             for p in os.environ.get("PATH", "").split(os.pathsep)),
