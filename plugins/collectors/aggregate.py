@@ -43,9 +43,9 @@ _CLASS_NAMES = {1: "1xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 class DimAgg:
     """One dimension of one batch: hits, bytes, non-2xx classes and duration buckets."""
 
-    hits: Counter[Any]
+    hits: dict[Any, int]
     bytes: dict[Any, int]
-    classes: dict[str, Counter[Any]]
+    classes: dict[str, dict[Any, int]]
     durations: dict[Any, Counter[int]] | None = None
 
 
@@ -110,9 +110,8 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
         agg.durations = Counter(buckets)
     for dim in dimensions:
         if dim == "host":
-            classes = {c: Counter({host: k}) for c, k in
-                       Counter(odd_classes).items()}
-            agg.dims[dim] = DimAgg(Counter({host: n}), {host: agg.bytes}, classes)
+            classes = {c: {host: k} for c, k in Counter(odd_classes).items()}
+            agg.dims[dim] = DimAgg({host: n}, {host: agg.bytes}, classes)
             continue
         if dim == "status":
             keys: Sequence[Any] = status
@@ -132,7 +131,7 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
             for (key, cls), count in pairs.items():
                 per_class = classes.get(cls)
                 if per_class is None:
-                    classes[cls] = per_class = Counter()
+                    classes[cls] = per_class = {}
                 per_class[key] = count
         dim_agg = DimAgg(hits, nbytes, classes)
         if dim == "path" and buckets is not None and has_dur is not None:
