@@ -2,7 +2,7 @@
 CURVE, against the in-process pipeline on the same file; ``workers = 2`` against
 ``workers = 1`` on one host.
 
-    python bench/network.py --lines 300000 --runs 2
+    python bench/network.py --lines 600000 --runs 3
 
 Prints lines/s and the ratios (targets: network >= 0.6x in-process, workers=2 >= 1.6x
 workers=1). The log is made by ../shared/bench/genlog.py (cached, see bench/common.py).
@@ -146,8 +146,8 @@ def best(fn: Any, runs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=300_000)
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--lines", type=int, default=600_000)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--role", default="")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--keys", default="")

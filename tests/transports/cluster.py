@@ -119,11 +119,18 @@ class Cluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop_all(self) -> None:
-        for proc in reversed(self.procs):
+        """Writers and monitors first (they finish what is in flight), the collector last."""
+        collectors = [p for p in self.procs if p.args[2:3] == ["collector"]]
+        others = [p for p in self.procs if p not in collectors]
+        for group in (others, collectors):
+            self._stop(group)
+
+    def _stop(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for proc in self.procs:
+        for proc in procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
