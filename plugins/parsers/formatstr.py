@@ -40,6 +40,8 @@ def assemble(name: str, parts: Sequence[Part]) -> LineFormat:
             merged.append(part)
     tokens: list[Token] = []
     used: set[str] = set()
+    free_text_at = max((i for i, p in enumerate(merged) if not isinstance(p, str)
+                        and p[1].target in ("referer", "agent")), default=-1)
     for i, part in enumerate(merged):
         if isinstance(part, str):
             tokens.append(part)
@@ -64,8 +66,9 @@ def assemble(name: str, parts: Sequence[Part]) -> LineFormat:
                 used.update({"method", "path", "query", "protocol"})
             elif target == "uri":
                 used.update({"path", "query"})
-        if not quoted and variable.target in ("referer", "agent"):
-            # unquoted free text: up to the next literal, or the end of the line
+        if not quoted and variable.target in ("referer", "agent") and i == free_text_at:
+            # unquoted free text: up to the next literal, or the end of the line (only the
+            # last such field: two of them would make a failing match quadratic)
             pattern = ".+" if i == len(merged) - 1 else ".+?"
             variable = Variable(variable.target, pattern, pattern)
         tokens.append(in_context(variable, quoted))
