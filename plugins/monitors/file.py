@@ -396,16 +396,23 @@ class FileMonitor(MonitorPlugin):
 
     # -- checking open files -----------------------------------------------------------------
     def _check_open(self, tailer: Tailer, size: int | None = None) -> None:
-        """Notice growth, truncation (a new generation) and deletion of an open file."""
+        """Notice growth, truncation (a new generation) and deletion of an open file.
+
+        ``size``: from a ``stat`` of the path that still names this file (so it is not
+        deleted), which saves an ``fstat``.
+        """
         if tailer.fd < 0:
             return
-        try:
-            st = os.fstat(tailer.fd)
-        except OSError as exc:
-            tailer.error = str(exc)
-            return
-        tailer.deleted = st.st_nlink == 0
-        new_size = st.st_size if size is None else size
+        if size is None:
+            try:
+                st = os.fstat(tailer.fd)
+            except OSError as exc:
+                tailer.error = str(exc)
+                return
+            tailer.deleted = st.st_nlink == 0
+            new_size = st.st_size
+        else:
+            new_size = size
         grew = new_size != tailer.size
         tailer.size = new_size
         if tailer.truncated or new_size < tailer.position:
