@@ -4,6 +4,7 @@ and a list of literals and variables assembled into a :class:`LineFormat`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from .linefmt import LineFormat, Token, Variable, extra_variable, in_context
@@ -102,7 +103,7 @@ def unquote_config(text: str, directive: str) -> str:
                 stripped = stripped.split(None, 1)[1] if " " in stripped else ""
     stripped = stripped.rstrip(";").strip()
     if stripped[:1] not in ("'", '"'):
-        return text if directive == "log_format" else _apache_unescape(stripped)
+        return stripped if directive == "log_format" else _apache_unescape(stripped)
     pieces, i = [], 0
     while i < len(stripped):
         quote = stripped[i]
@@ -122,7 +123,9 @@ def unquote_config(text: str, directive: str) -> str:
         pieces.append("".join(piece))
         i = j + 1
     joined = "".join(pieces)
-    return _apache_unescape(joined) if directive != "log_format" else joined
+    if directive == "log_format":  # nginx: \" \' and \\ inside a quoted string
+        return re.sub(r"\\([\\\"'])", r"\1", joined)
+    return _apache_unescape(joined)
 
 
 def _apache_unescape(text: str) -> str:

@@ -67,3 +67,16 @@ def test_every_parser_is_found_through_the_entry_points(name: str) -> None:
     cls = default_registry().get("parser", name)
     assert cls.name == name and cls.kind == "parser" and cls.description
     assert {row[0] for row in describe_options(cls.Config)} >= {"dead_letter", "bad_sample"}
+
+
+@pytest.mark.parametrize(("pasted", "expected"), [
+    ("log_format main $remote_addr $status;", "$remote_addr $status"),
+    ("log_format main escape=json '{\"ip\":\"$remote_addr\"}';", '{"ip":"$remote_addr"}'),
+    ("log_format q '$remote_addr \\'$status\\'' ' $request_time';",
+     "$remote_addr '$status' $request_time"),
+    ('$remote_addr "$request"', '$remote_addr "$request"'),
+])
+def test_nginx_config_lines_are_unquoted(pasted: str, expected: str) -> None:
+    from omphalos.plugins.parsers.formatstr import unquote_config
+
+    assert unquote_config(pasted, "log_format") == expected
