@@ -87,3 +87,27 @@ def test_only_the_matching_ack_commits_and_stale_acks_are_ignored(tmp_path: Path
         assert monitor_status(pipe)["counters"]["chunks_acked"] == 1
     finally:
         pipe.stop(timeout=1.0)
+
+
+@pytest.mark.timeout(60)
+def test_overdue_acks_rewind_to_the_committed_offset(tmp_path: Path) -> None:
+    RecordingParser.chunks.clear()
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(line(n) for n in range(1, 200)))
+    reg = registry()
+    reg.add(RecordingParser)
+    config = {"omphalos": {"state_dir": str(tmp_path / "state")},
+              "monitor:logs": {"plugin": "file", "paths": [str(log)], "max_in_flight": 2,
+                               "read_bytes": 4096, "max_line_bytes": 1024,
+                               "ack_timeout_secs": 0.3, "stat_interval_secs": 0.1},
+              "parser:main": {"plugin": "recording"}}
+    pipe = Pipeline.from_config(config, kinds=("monitor", "parser"), registry=reg).start()
+    try:
+        # nothing is ever acknowledged: the same two chunks are sent again and again
+        wait_for(lambda: len(_chunks()) >= 6)
+        status = monitor_status(pipe)
+    finally:
+        pipe.stop(timeout=1.0)
+    starts = [c.start for c in _chunks()]
+    assert starts[:6] == starts[:2] * 3 and starts[0] == 0
+    assert status["counters"]["rewinds"] >= 2 and status["files"][0]["committed"] == 0

@@ -145,3 +145,33 @@ def test_symlink_whose_target_changes(tmp_path: Path) -> None:
         status = monitor_status(pipe)
     assert exactly_once(counts, 1, last) == []
     assert status["counters"]["rotations"] >= 4
+
+
+@pytest.mark.timeout(90)
+def test_rotated_names_matched_by_the_pattern_are_not_read_twice(tmp_path: Path) -> None:
+    """Reading a directory: ``access.log.1`` is the file already being read, renamed."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    log = folder / "access.log"
+    count = int(RATE * 2.5)
+    with pipeline(tmp_path, [str(folder)]) as pipe:
+        writer = Writer(log, 1, count, RATE, tmp_path)
+        try:
+            wait_for(lambda: log.exists() and _numbers(log), timeout=30)
+            for _ in range(4):
+                time.sleep(0.4)
+                for n in range(3, 0, -1):  # logrotate's numbering: .2 -> .3, .1 -> .2, ...
+                    if (folder / f"access.log.{n}").exists():
+                        os.rename(folder / f"access.log.{n}", folder / f"access.log.{n + 1}")
+                os.rename(log, folder / "access.log.1")
+                writer.reopen()
+            wait_for(writer.finished, timeout=60)
+            last = writer.last()
+            wait_for(lambda: _has_all(pipe, last, set()), timeout=60)
+            assert pipe.wait_idle(timeout=30)
+            counts = seen(pipe)
+        finally:
+            writer.stop()
+        status = monitor_status(pipe)
+    assert exactly_once(counts, 1, last) == []
+    assert status["files_watched"] == 5  # access.log and its four rotated names
