@@ -243,7 +243,10 @@ class FileMonitor(MonitorPlugin):
                         parent == r or (rec and parent.startswith(r.rstrip(os.sep) + os.sep))
                         for r, rec in roots.items()):
                     roots[parent] = False
-            self.watcher.sync(roots)
+            if self.watcher.sync(roots):  # files created before the watch: look again
+                for path in self.discovery.scan():
+                    if path not in self.paths:
+                        self._visit(path, initial)
             if self.watcher.polled and self._interval > self.config.poll_interval_secs:
                 self._set_interval(self.config.poll_interval_secs)
 

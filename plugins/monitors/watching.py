@@ -121,8 +121,13 @@ class Watcher:
             return False
         return any(e.watch == watch and e.is_alive() for e in observer.emitters)
 
-    def sync(self, wanted: dict[str, bool]) -> None:
-        """Watch exactly the existing directories of ``wanted`` (dir -> recursive)."""
+    def sync(self, wanted: dict[str, bool]) -> bool:
+        """Watch exactly the existing directories of ``wanted`` (dir -> recursive).
+
+        True when a watch was added: what was created before it was not reported, so the
+        caller looks again.
+        """
+        added = False
         with self._lock:
             for path in list(self.watches):
                 if path not in wanted:
@@ -140,12 +145,13 @@ class Watcher:
                 if held is not None and held[1] == key and self._alive(held[0]):
                     continue
                 self._drop(path)
-                self._add(path, recursive, key)
+                added = self._add(path, recursive, key) or added
+        return added
 
-    def _add(self, path: str, recursive: bool, key: tuple[int, int]) -> None:
+    def _add(self, path: str, recursive: bool, key: tuple[int, int]) -> bool:
         if len(self.watches) >= self.max_dirs:
             self._fall_back(path, f"more than max_watched_dirs = {self.max_dirs} directories")
-            return
+            return False
         try:
             watch = self._start_observer().schedule(self._handler, path, recursive=recursive,
                                                     event_filter=EVENTS)
@@ -154,9 +160,10 @@ class Watcher:
                 self._fall_back(path, f"inotify limit reached ({exc.strerror})")
             else:
                 self._fall_back(path, f"cannot watch: {exc}")
-            return
+            return False
         self.watches[path] = (watch, key)
         self.polled.discard(path)
+        return True
 
     def _fall_back(self, path: str, why: str) -> None:
         if path not in self.polled:
