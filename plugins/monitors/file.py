@@ -221,8 +221,7 @@ class FileMonitor(MonitorPlugin):
     # -- discovery -------------------------------------------------------------------------
     def _discover(self, initial: bool = False) -> None:
         """Find the files to read; notice rotations, truncations and vanished paths."""
-        found = self.discovery.scan()
-        wanted = set(found) | set(self.discovery.explicit_paths())
+        wanted = dict.fromkeys([*self.discovery.scan(), *self.discovery.explicit_paths()])
         for path in list(self.paths):
             if path not in wanted:
                 self._visit(path, initial)  # vanished from a glob: notice it, then forget
@@ -547,7 +546,11 @@ class FileMonitor(MonitorPlugin):
             gone = not tailer.attached and quiet >= self.config.rotate_wait_secs
             if tailer.held and ((timeout and quiet >= timeout) or gone):
                 if self.has_credit():
-                    pieces, _ = self.cutter.read(tailer, final=True)
+                    try:
+                        pieces, _ = self.cutter.read(tailer, final=True)
+                    except OSError as exc:
+                        tailer.error = str(exc)
+                        continue
                     for piece in pieces:
                         self.emit(self.source(tailer.path, tailer.file_id), piece.start,
                                   piece.end, piece.data)
