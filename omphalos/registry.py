@@ -3,13 +3,18 @@
 Built-in plugins are declared in ``setup.py`` under the same group as third-party ones, so
 there is one way to find a plugin. A class that does not fit the plugin spec is rejected when
 it is loaded, with the entry point named.
+
+Entry points are loaded lazily, by name, when a config asks for a plugin: importing every
+plugin (the web server's aiohttp, the console's urwid, Elasticsearch clients) would cost a
+second at every start of every command.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from importlib.metadata import entry_points
+from collections import defaultdict
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from .config import ConfigError
@@ -46,39 +51,57 @@ class Registry:
 
     def __init__(self) -> None:
         self._plugins: dict[tuple[str, str], type[Plugin]] = {}
+        self._unloaded: defaultdict[str, list[EntryPoint]] = defaultdict(list)
         self.errors: list[str] = []
 
     def add(self, cls: type[Plugin], where: str = "") -> None:
+        """Register ``cls`` (it wins over an entry point of the same kind and name)."""
         check_plugin(cls, where or repr(cls))
         self._plugins[(cls.kind, cls.name)] = cls
 
+    def _load(self, name: str) -> None:
+        """Import the entry points called ``name`` that are not loaded yet."""
+        for ep in self._unloaded.pop(name, []):
+            where = f"entry point {ep.name} = {ep.value}"
+            try:
+                cls = check_plugin(ep.load(), where)
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide others
+                self.errors.append(f"{where}: {exc}")
+                log.error("cannot load plugin: %s: %s", where, exc)
+                continue
+            self._plugins.setdefault((cls.kind, cls.name), cls)
+
+    def _load_all(self) -> None:
+        for name in list(self._unloaded):
+            self._load(name)
+
     def get(self, kind: str, name: str, *, file: str | None = None,
             section: str | None = None) -> type[Plugin]:
+        self._load(name)
         try:
             return self._plugins[(kind, name)]
         except KeyError:
+            self._load_all()
             known = ", ".join(sorted(n for k, n in self._plugins if k == kind)) or "none"
             raise ConfigError(f"unknown {kind} plugin {name!r} (known: {known})", file=file,
                               section=section, key="plugin") from None
 
     def has(self, kind: str, name: str) -> bool:
+        self._load(name)
         return (kind, name) in self._plugins
 
     def all(self) -> list[type[Plugin]]:
+        """Every plugin, all entry points loaded."""
+        self._load_all()
         return [self._plugins[k] for k in sorted(self._plugins, key=lambda k: (KINDS.index(
             k[0]), k[1]))]
 
     @classmethod
     def discover(cls) -> Registry:
-        """Load every plugin registered under the entry-point group."""
+        """Every plugin registered under the entry-point group (imported when first asked)."""
         registry = cls()
         for ep in entry_points(group=GROUP):
-            where = f"entry point {ep.name} = {ep.value}"
-            try:
-                registry.add(ep.load(), where)
-            except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide others
-                registry.errors.append(f"{where}: {exc}")
-                log.error("cannot load plugin: %s: %s", where, exc)
+            registry._unloaded[ep.name].append(ep)
         return registry
 
 
