@@ -71,7 +71,7 @@ setup(
         "pykka>=4.0,<5",
         "watchdog>=4.0,<7",
         "cement>=3.0.10,<3.1",
-        "urwid>=2.6,<6",
+        "urwid>=2.6,<4",
         "msgpack>=1.0,<2",
     ],
     extras_require={
