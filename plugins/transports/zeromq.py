@@ -206,7 +206,7 @@ class ZmqTransport(TransportPlugin):
             self.log.error("%s: I/O thread did not stop; leaving its sockets open",
                            self.context.name)
             return
-        self._ctx.term()
+        self._ctx.destroy(linger=0)  # closes what a failed start left open, then terminates
 
     def _poke(self) -> None:
         if self._wake is None:
