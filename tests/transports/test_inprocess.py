@@ -207,3 +207,22 @@ def test_full_spool_stops_the_monitor_and_says_so(tmp_path: Path,
     pipelines.append(recv)  # the collector comes: the spool drains, reading resumes
     wait_for(lambda: lines(recv) == TOTAL, 30)
     assert not counters(send, "transport:zmq")["paused"]
+
+
+@pytest.mark.timeout(60)
+def test_a_receiver_that_cannot_bind_says_why_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    from tests.conftest import omphalos_threads
+
+    before = set(omphalos_threads())
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        recv = receiver(tmp_path, {"transport:zmq": {"bind": f"tcp://127.0.0.1:{port}"}})
+        try:
+            error = wait_for(lambda: recv.health.snapshot()["actors"]["transport:zmq"][
+                "last_error"], 20)
+            assert "Address already in use" in error
+        finally:
+            recv.stop(timeout=5)
+    wait_for(lambda: set(omphalos_threads()) <= before, 10)
