@@ -124,8 +124,8 @@ def test_zmq_garbage_is_counted_and_the_receiver_keeps_working(
     finally:
         dealer.close()
         ctx.term()
-    wait_for(lambda: counters(recv, "transport:zmq")["counters"]["malformed"] >= 3, 10)
-    wait_for(lambda: counters(recv, "transport:zmq")["counters"]["handshakes_failed"] >= 1, 10)
+    wait_for(lambda: counters(recv, "transport:zmq")["counters"]["malformed"] >= 3, 30)
+    wait_for(lambda: counters(recv, "transport:zmq")["counters"]["handshakes_failed"] >= 1, 30)
     pipelines.append(sender(tmp_path, "h1", {"transport:zmq": {"connect": endpoint}}))
     wait_for(lambda: lines(recv) == TOTAL, 30)
 
@@ -161,7 +161,7 @@ def test_udp_garbage_is_counted_and_the_receiver_keeps_working(
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.sendto(b"garbage", ("127.0.0.1", port))
         s.sendto(msgpack.packb(["ou", 1, "x", 1, b"not a batch"]), ("127.0.0.1", port))
-    wait_for(lambda: counters(recv, "transport:udp")["counters"]["malformed"] == 2, 10)
+    wait_for(lambda: counters(recv, "transport:udp")["counters"]["malformed"] == 2, 30)
     pipelines.append(sender(tmp_path, "h1", {"transport:udp": {"connect": f"127.0.0.1:{port}",
                                                                "max_datagram_bytes": 8000}},
                             read_bytes=65536))
