@@ -54,3 +54,32 @@ def test_two_workers_count_every_line_once(tmp_path: Path) -> None:
     finally:
         pipeline.stop()
     assert not pipeline.worker_statuses()  # the workers are gone
+
+
+@pytest.mark.timeout(90)
+def test_two_workers_send_to_a_remote_collector_each_with_its_own_spool(tmp_path: Path) -> None:
+    from .cluster import free_port
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("a.log", "b.log"):
+        shutil.copy(REAL_LOG, logs / name)
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    collector = Pipeline.from_config({"omphalos": {"state_dir": str(tmp_path / "central")},
+                                      "transport:zmq": {"bind": endpoint},
+                                      "collector:summary": {}}).start()
+    monitor = pipeline_from_config({
+        "omphalos": {"workers": 2, "host": "web1", "state_dir": str(tmp_path / "state")},
+        "monitor:web": {"paths": str(logs / "*.log"), "follow": False},
+        "transport:zmq": {"connect": endpoint}})
+    assert isinstance(monitor, WorkerPipeline) and not monitor.components
+    monitor.start()
+    try:
+        wait_for(lambda: collector.query("summary")["lines"] == 2 * TOTAL, 60, 0.1)
+        assert collector.query("summary")["hosts"] == {"web1": 2 * TOTAL}
+        assert monitor.wait_idle(30)
+        spools = sorted(p.name for p in (tmp_path / "state" / "spool").iterdir())
+        assert spools == ["transport-zmq-worker-0", "transport-zmq-worker-1"]
+    finally:
+        monitor.stop()
+        collector.stop()
