@@ -43,6 +43,7 @@ class Cluster:
         self.collector: subprocess.Popen[bytes] | None = None
         self.db = str(tmp / "counts.sqlite")
         self.logs: list[Path] = []
+        self.monitors: dict[str, subprocess.Popen[bytes]] = {}
         self.env = dict(os.environ, PYTHONUNBUFFERED="1")
 
     def _start(self, args: list[str], log: str) -> subprocess.Popen[bytes]:
@@ -83,8 +84,18 @@ class Cluster:
                                   "poll_interval_secs": 0.1, "read_bytes": 65536},
                   **sections}
         (home / "monitor.conf").write_text(ini(config))
-        self._start(["omphalos", "run", "-c", str(home / "monitor.conf")], f"{host}.log")
+        self.restart_monitor(host)
         return logfile
+
+    def restart_monitor(self, host: str) -> None:
+        """Start (again) the monitor process of ``host``, from its config file."""
+        self.monitors[host] = self._start(
+            ["omphalos", "run", "-c", str(self.tmp / host / "monitor.conf")], f"{host}.log")
+
+    def kill_monitor(self, host: str) -> None:
+        proc = self.monitors[host]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
 
     @property
     def gate(self) -> Path:
