@@ -60,6 +60,21 @@ def timed(name: str, argv: list[str], runs: int = 3, **kwargs: object) -> Timing
     return best
 
 
+def alternated(commands: dict[str, list[str]], runs: int = 3) -> dict[str, Timing]:
+    """Run every command once per round, ``runs`` rounds, keeping each one's best run.
+
+    Alternating spreads a noisy neighbour's bursts over every tool instead of letting one
+    tool's block of runs take them all.
+    """
+    best: dict[str, Timing] = {}
+    for _ in range(runs):
+        for name, argv in commands.items():
+            timing = timed(name, argv, 1)
+            if name not in best or timing.wall < best[name].wall:
+                best[name] = timing
+    return best
+
+
 def ensure_goaccess() -> str | None:
     """Debian's goaccess, installed when missing and we are root; None if unavailable."""
     found = shutil.which("goaccess")

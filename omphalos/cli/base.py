@@ -112,7 +112,11 @@ class Base(Controller):
     def replay(self) -> None:
         pargs = self.app.pargs
         files = [f for pattern in pargs.files for f in (sorted(glob.glob(pattern)) or [pattern])]
-        source = self._source(files, parser=pargs.format, follow=False, checkpoints=False)
+        # One chunk in flight: the actors of one process share one GIL, so overlapping the
+        # parsing of a chunk with the counting of the previous one gains nothing and costs
+        # cache misses and GIL hand-offs (replay measured 15-25% faster than with 8).
+        source = self._source(files, parser=pargs.format, follow=False, checkpoints=False,
+                              extra={"monitor:files": {"max_in_flight": 1}})
         pipeline = Pipeline.from_config(source)
         configure_logging(self._debug(), "warning")
         total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))

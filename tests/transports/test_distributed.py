@@ -5,9 +5,8 @@ written by its own writer process. The collector process counts lines per host d
 (see procs.py). The collector is killed (SIGKILL) and restarted while the writers write, or
 the RabbitMQ application is stopped and started again; over ZeroMQ a monitor process is
 also killed and restarted meanwhile (its spool and checkpoints carry on). Every line must be
-counted exactly once. The outage lasts a few seconds rather than the issue's 30 s to keep
-the suite short: what matters is that the writers go on writing and the monitors spool
-meanwhile.
+counted exactly once. The collector is away for 30 s, as the issue asks; the broker only
+for a few seconds (a restart of RabbitMQ's application, not a 30 s outage).
 """
 
 from __future__ import annotations
@@ -26,7 +25,8 @@ from .cluster import Cluster, free_port
 HOSTS = ("web1", "web2", "web3")
 LINES = 6000
 RATE = 700.0
-OUTAGE_SECS = 6.0
+OUTAGE_SECS = 30.0
+BROKER_OUTAGE_SECS = 3.0
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def keys(tmp: Path, *names: str) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_zmq_three_hosts_collector_killed_and_restarted(cluster: Cluster, tmp_path: Path
                                                          ) -> None:
     """... and one monitor killed (SIGKILL) and restarted during the outage."""
@@ -107,7 +107,7 @@ def test_amqp_three_hosts_broker_restarted(cluster: Cluster) -> None:
     try:
         rabbitmqctl("stop_app")
         cluster.gate.touch()  # writers write, publishers spool, the consumer retries
-        time.sleep(OUTAGE_SECS / 2)
+        time.sleep(BROKER_OUTAGE_SECS)
         assert cluster.lines_written() > sum(cluster.counts().values())
     finally:
         rabbitmqctl("start_app")
