@@ -128,7 +128,9 @@ def test_alerts_cleared_from_the_console(tmp_path: Path, log: Path) -> None:
                      "--alerts", "3", "--state-dir", str(tmp_path / "state")], tmp_path,
                     env=env_for(tmp_path), cwd=ROOT)
     try:
-        screen = term.wait_screen(lambda s: any(re.match(r"alerts: \d+ firing", x) for x in s))
+        # the panel's title and its rows can land on different redraws: wait for both
+        screen = term.wait_screen(lambda s: any(re.match(r"alerts: \d+ firing", x) for x in s)
+                                  and any(x.startswith("● not-found ") for x in s))
         firing = int(next(re.match(r"alerts: (\d+)", x).group(1)  # type: ignore[union-attr]
                           for x in screen if x.startswith("alerts: ")))
         path = next(x.split()[2] for x in screen if x.startswith("● not-found "))
