@@ -36,7 +36,15 @@ from collections import deque
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["Spool", "SpoolError"]
+__all__ = ["Spool", "SpoolError", "spool_path"]
+
+
+def spool_path(state_dir: str, component: str, configured: str = "") -> str:
+    """The spool directory of ``component``: ``configured``, else one under ``state_dir``."""
+    if configured:
+        return os.path.expanduser(configured)
+    safe = component.replace(":", "-").replace("/", "-")
+    return os.path.join(state_dir, "spool", safe)
 
 _HEADER = struct.Struct("<II")
 _HEAD = struct.Struct("<QQ")

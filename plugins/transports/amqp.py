@@ -31,10 +31,10 @@ import kombu
 from omphalos.config import option
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import TransportPlugin
-from omphalos.spool import Spool, SpoolError
+from omphalos.spool import Spool, SpoolError, spool_path
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_batch, encode_batch
 
-from .common import Incoming, qualify, spool_path
+from .common import Incoming, qualify
 
 CONTENT_TYPE = "application/x-omphalos-batch"
 
@@ -87,7 +87,7 @@ class AmqpTransport(TransportPlugin):
                     "acks_sent", "acks_lost"):
             self.counters[key] += 0
         if self.publisher:
-            self.spool = Spool(spool_path(self.context.settings, self.context.name,
+            self.spool = Spool(spool_path(self.context.settings.state_path, self.context.name,
                                           self.config.spool_dir), self.config.spool_max_bytes)
             self.held: deque[tuple[bytes, Ack]] = deque()
             self._was_full = False

@@ -4,16 +4,14 @@ loopback detection and where spools live."""
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import socket
 from dataclasses import dataclass, replace
 from typing import Any
 
 from omphalos.messages import Batch
-from omphalos.settings import Settings
 
-__all__ = ["Incoming", "qualify", "is_loopback", "spool_path"]
+__all__ = ["Incoming", "qualify", "is_loopback"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +59,3 @@ def is_loopback(endpoint: str) -> bool:
         except (OSError, ValueError):
             return False
 
-
-def spool_path(settings: Settings, component: str, configured: str) -> str:
-    """The spool directory of ``component``: ``configured`` or one under the state dir."""
-    if configured:
-        return os.path.expanduser(configured)
-    safe = component.replace(":", "-").replace("/", "-")
-    return os.path.join(settings.state_path, "spool", safe)

@@ -49,11 +49,11 @@ from zmq.utils.monitor import recv_monitor_message
 from omphalos.config import option
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import TransportPlugin
-from omphalos.spool import Spool, SpoolError
+from omphalos.spool import Spool, SpoolError, spool_path
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_ack, decode_batch, encode_ack
 from omphalos.wire import encode_batch as encode
 
-from .common import Incoming, is_loopback, qualify, spool_path
+from .common import Incoming, is_loopback, qualify
 
 _ID = struct.Struct("<Q")
 _REFUSED = encode_ack(Ack("", 0, "", 0, accepted=False))
@@ -158,7 +158,7 @@ class ZmqTransport(TransportPlugin):
         self._closed = False
         self.spool: Spool | None = None
         if cfg.connect:
-            self.spool = Spool(spool_path(self.context.settings, self.context.name,
+            self.spool = Spool(spool_path(self.context.settings.state_path, self.context.name,
                                           cfg.spool_dir), cfg.spool_max_bytes,
                                fsync=cfg.spool_fsync)
             if len(self.spool):

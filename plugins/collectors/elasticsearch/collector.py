@@ -12,7 +12,6 @@ cluster is down and the spool full. Queries (``summary``, ``top``, ``series``, `
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -21,19 +20,18 @@ from omphalos.config import option
 from omphalos.messages import Applied, Batch, Deliver, Query
 from omphalos.plugin import CollectorPlugin
 from omphalos.query import validate, window_secs
-from omphalos.spool import Spool
 
 from . import aggs
 from .bulk import BulkSender
 from .client import Auth, Cluster, ClusterError
 from .ecs import Op, bulk_lines
 from .shipper import (
-    RetryPolicy,
-    Shipper,
     check_delivery_options,
     check_url,
     nothing,
+    open_shipper,
     replier,
+    reply_later,
     snapshot,
 )
 from .template import index_template
@@ -109,12 +107,8 @@ class ElasticsearchCollector(CollectorPlugin):
         self.auth = Auth(tuple(cfg.hosts), cfg.username, cfg.password, cfg.api_key,
                          cfg.ca_certs, cfg.verify_certs, cfg.timeout_secs)
         self.sender = BulkSender(self.auth, self._install_template, self.log)
-        directory = cfg.spool_dir or os.path.join(self.context.settings.state_path, "spool",
-                                                  self.context.name.replace(":", "-"))
-        self.spool = Spool(directory, cfg.spool_max_bytes)
-        self.shipper = Shipper(self.context.name, self.sender, self.spool,
-                               RetryPolicy(cfg.max_retries, cfg.retry_backoff_secs,
-                                           cfg.max_backoff_secs), self.log)
+        self.shipper = open_shipper(self, self.sender)
+        self.spool = self.shipper.spool
         self._ops: list[Op] = []
         self._replies: list[tuple[Any, Applied]] = []
         self._since = 0.0
@@ -143,10 +137,7 @@ class ElasticsearchCollector(CollectorPlugin):
     def handle(self, message: Any) -> Any:
         if isinstance(message, Deliver):
             self.receive(message.batch)
-            if message.reply_to is not None:
-                batch = message.batch
-                self._replies.append((message.reply_to, Applied(
-                    self.context.name, batch.source.origin, batch.seq)))
+            reply_later(self._replies, self.context.name, message)
             if not self._ops or len(self._ops) >= self.config.batch_docs:
                 self._flush_buffer()
             return None

@@ -34,13 +34,13 @@ from typing import Any
 
 import pykka
 
-from omphalos.messages import Applied
-from omphalos.spool import Spool, SpoolError
+from omphalos.messages import Applied, Deliver
+from omphalos.spool import Spool, SpoolError, spool_path
 
 from .client import ClusterError
 
 __all__ = ["Shipper", "RetryPolicy", "Sender", "replier", "snapshot", "nothing",
-           "check_delivery_options", "check_url"]
+           "check_delivery_options", "check_url", "open_shipper", "reply_later"]
 
 #: Sends a payload; returns the part to retry later (b"" when all is done); raises
 #: ClusterError when the whole request failed.
@@ -298,6 +298,26 @@ class Shipper:
         if self._queue:
             self.log.warning("%s: %d payloads not spooled at stop: their monitors will "
                              "re-send them", self.name, len(self._queue))
+
+
+def open_shipper(collector: Any, send: Sender) -> Shipper:
+    """A (not yet started) shipper for a storage collector, with its spool.
+
+    ``collector.config`` has the options :func:`check_delivery_options` checks; the spool is
+    ``spool_dir`` or one under the state directory, as for the transports.
+    """
+    cfg, context = collector.config, collector.context
+    spool = Spool(spool_path(context.settings.state_path, context.name, cfg.spool_dir),
+                  cfg.spool_max_bytes)
+    policy = RetryPolicy(cfg.max_retries, cfg.retry_backoff_secs, cfg.max_backoff_secs)
+    return Shipper(context.name, send, spool, policy, collector.log)
+
+
+def reply_later(replies: list[tuple[Any, Applied]], name: str, message: Deliver) -> None:
+    """Keep the ``Applied`` owed for ``message``, sent once its data is written or spooled."""
+    if message.reply_to is not None:
+        batch = message.batch
+        replies.append((message.reply_to, Applied(name, batch.source.origin, batch.seq)))
 
 
 def snapshot(counter: Counter[str]) -> dict[str, int]:

@@ -10,7 +10,6 @@ transport only once the batch's rollups are written or spooled.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,14 +18,13 @@ from typing import Any, ClassVar
 from omphalos.config import option
 from omphalos.messages import Applied, Batch, Deliver
 from omphalos.plugin import CollectorPlugin
-from omphalos.spool import Spool
 
 from ..elasticsearch.shipper import (
-    RetryPolicy,
-    Shipper,
     check_delivery_options,
     check_url,
+    open_shipper,
     replier,
+    reply_later,
     snapshot,
 )
 from .influx import InfluxWriter
@@ -99,12 +97,8 @@ class TimeseriesCollector(CollectorPlugin):
                                    username=cfg.username, password=cfg.password,
                                    token=cfg.token, create_database=cfg.create_database,
                                    timeout_secs=cfg.timeout_secs, log=self.log)
-        directory = cfg.spool_dir or os.path.join(self.context.settings.state_path, "spool",
-                                                  self.context.name.replace(":", "-"))
-        self.spool = Spool(directory, cfg.spool_max_bytes)
-        self.shipper = Shipper(self.context.name, self.writer, self.spool,
-                               RetryPolicy(cfg.max_retries, cfg.retry_backoff_secs,
-                                           cfg.max_backoff_secs), self.log)
+        self.shipper = open_shipper(self, self.writer)
+        self.spool = self.shipper.spool
         self._replies: list[tuple[Any, Applied]] = []
         self._last_flush = time.monotonic()
         self.shipper.start()
@@ -120,10 +114,7 @@ class TimeseriesCollector(CollectorPlugin):
     def handle(self, message: Any) -> Any:
         if isinstance(message, Deliver):
             self.receive(message.batch)
-            if message.reply_to is not None:
-                batch = message.batch
-                self._replies.append((message.reply_to, Applied(
-                    self.context.name, batch.source.origin, batch.seq)))
+            reply_later(self._replies, self.context.name, message)
             return None
         return super().handle(message)
 
