@@ -5,7 +5,8 @@ Makes a combined log with ../shared/bench/genlog.py (default 2,000,000 lines, 1,
 distinct paths), runs it in a child process through a pipeline of the file monitor, the
 combined parser, the ``summary`` collector and a ``window`` collector holding one 5-minute
 window, and reports the child's peak RSS and the time of ``top`` queries (top-20 paths,
-the window's and the summary's) asked while the lines stream in and once they are all in.
+the window's and the summary's) asked while the lines stream in and once they are all in
+(and, for comparison, of a ``status`` query, which has nothing to compute).
 Then GoAccess (if installed) reads the same file, and its peak RSS is reported beside.
 Targets (issue 5): peak RSS under 200 MB, a top-20 query under 10 ms.
 
@@ -29,6 +30,7 @@ from common import ensure_goaccess, generate
 
 CHILD = r"""
 import json, resource, sys, threading, time
+from omphalos.messages import Query
 from omphalos.pipeline import Pipeline
 
 log, state = sys.argv[1], sys.argv[2]
@@ -41,21 +43,30 @@ cfg = {
                          "baseline_window": "5m", "clock": "event"},
 }
 pipeline = Pipeline.from_config(cfg)
-timings = {"busy_window": [], "busy_summary": [], "idle_window": [], "idle_summary": []}
+# busy_status: a status query (no work to answer) shows what waiting alone costs
+timings = {"busy_window": [], "busy_summary": [], "busy_status": [], "idle_window": [],
+           "idle_summary": []}
 done = threading.Event()
 
 def ask(kind):
     t = time.perf_counter()
-    if kind.endswith("window"):
+    if kind == "busy_status":
+        pipeline.ask("collector:window", Query("status"), 30)
+    elif kind.endswith("window"):
         pipeline.query("top", collector="window", window="5m", limit=20, timeout=30)
     else:
         pipeline.query("top", collector="summary", window="all", limit=20, timeout=30)
     timings[kind].append((time.perf_counter() - t) * 1000)
 
 def busy():
+    # the first query after the pause waits longest (the threads ran with Python's 5 ms
+    # switch interval until it asked): each kind goes first in turn
+    kinds = ["busy_window", "busy_summary", "busy_status"]
     while not done.is_set():
+        kinds.append(kinds.pop(0))
         try:
-            ask("busy_window"); ask("busy_summary")
+            for kind in kinds:
+                ask(kind)
         except Exception as exc:  # the pipeline may be starting
             print("query:", exc, file=sys.stderr)
         time.sleep(0.1)
@@ -136,8 +147,10 @@ def main() -> None:
           f"{ours['error_bounds']['client']}; 5m window paths {ours['window_error_bound']}")
     for name, values in ours["timings"].items():
         if values:
-            print(f"  top-20 {name:13s} n={len(values):3d}  median {statistics.median(values):6.2f}"
-                  f" ms  p95 {percentile(values, 0.95):6.2f} ms  max {max(values):6.2f} ms")
+            label = "status" if name == "busy_status" else "top-20"
+            print(f"  {label:6s} {name:13s} n={len(values):3d}  median "
+                  f"{statistics.median(values):6.2f} ms  p95 "
+                  f"{percentile(values, 0.95):6.2f} ms  max {max(values):6.2f} ms")
     goaccess = None if args.no_goaccess else ensure_goaccess()
     if goaccess:
         with tempfile.TemporaryDirectory() as tmp:

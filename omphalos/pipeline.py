@@ -32,6 +32,7 @@ from .registry import Registry, default_registry
 from .scheduler import Scheduler
 from .settings import Settings
 from .supervisor import ChildFailed, Health, Supervisor, SupervisorTicker
+from .switching import quick_switching
 from .topology import ComponentSpec, build_components, build_settings
 
 log = logging.getLogger("omphalos.pipeline")
@@ -200,7 +201,8 @@ class Pipeline:
         if ref is None:
             raise QueryError(f"{name} is not running")
         try:
-            return ref.ask(message, timeout=timeout or self.settings.ask_timeout_secs)
+            with quick_switching(self.settings.query_switch_interval_ms / 1000):
+                return ref.ask(message, timeout=timeout or self.settings.ask_timeout_secs)
         except pykka.ActorDeadError:
             raise QueryError(f"{name} is not running") from None
         except pykka.Timeout:

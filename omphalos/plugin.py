@@ -399,26 +399,37 @@ class CollectorPlugin(Plugin):
     def handle(self, message: Any) -> Any:
         if isinstance(message, Deliver):
             self.receive(message.batch)
-            reply = Applied(self.context.name, message.batch.source.origin, message.batch.seq)
-            ref = message.reply_to
-            if ref is not None:
-                try:
-                    ref.tell(reply)
-                except pykka.ActorDeadError:
-                    self.counters["reply_lost"] += 1
+            self.acknowledge(message)
             return None
         if isinstance(message, Batch):
             self.receive(message)
             return None
         return super().handle(message)
 
+    def acknowledge(self, delivered: Deliver) -> None:
+        """Tell the transport that ``delivered`` is applied (its sender may forget it)."""
+        batch = delivered.batch
+        ref = delivered.reply_to
+        if ref is not None:
+            try:
+                ref.tell(Applied(self.context.name, batch.source.origin, batch.seq))
+            except pykka.ActorDeadError:
+                self.counters["reply_lost"] += 1
+
     def receive(self, batch: Batch) -> None:
         """De-duplicate ``batch`` against what was applied, then :meth:`apply` the rest."""
+        admitted = self.admit(batch)
+        if admitted is not None:
+            self.apply(admitted)
+
+    def admit(self, batch: Batch) -> Batch | None:
+        """``batch`` without what was already applied (None when that is all of it), recorded
+        as applied: the caller must :meth:`apply` what this returns."""
         file_id = batch.source.file_id
         done = self._applied.get(file_id, 0)
         if batch.end <= done:
             self.counters["duplicate_batches"] += 1
-            return
+            return None
         if batch.start < done:
             offsets = batch.records.offsets()
             keep = [i for i, off in enumerate(offsets) if off >= done]
@@ -430,7 +441,7 @@ class CollectorPlugin(Plugin):
             self._applied.popitem(last=False)
         self.counters["batches"] += 1
         self.counters["records"] += len(batch.records)
-        self.apply(batch)
+        return batch
 
     def apply(self, batch: Batch) -> None:
         """Add the records of ``batch`` (already de-duplicated)."""

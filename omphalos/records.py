@@ -145,6 +145,17 @@ class Columns:
             if values is not None and len(values) < n:
                 values.append(None)
 
+    def slice(self, start: int, stop: int) -> Columns:
+        """Lines ``[start, stop)`` as a new instance (list slices: C speed). Line offsets are
+        included only if they were computed: a slice is for counting, not de-duplication."""
+        out = Columns()
+        complete = len(self.offset) == len(self.time)
+        for name in COLUMN_FIELDS:
+            values = getattr(self, name)
+            if values is not None and (name != "offset" or complete):
+                setattr(out, name, values[start:stop])
+        return out
+
     def select(self, keep: Sequence[int]) -> Columns:
         """A new instance holding only the lines at the indexes ``keep``, in that order."""
         out = Columns()

@@ -36,6 +36,11 @@ class Settings:
     log_level: str = option("info", "debug, info, warning or error.")
     workers: int = option(1, "Processes that read and parse this host's files (see "
                              "omphalos.workers); 1: everything in this process.")
+    query_switch_interval_ms: float = option(
+        1.0, "While a query waits for its answer, Python threads switch at least this "
+             "often (sys.setswitchinterval; 5 ms otherwise), so that a query answers in "
+             "a few ms while lines stream in (see omphalos.switching). 0: leave the "
+             "interpreter's setting alone.")
 
     def validate(self) -> None:
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
@@ -44,6 +49,8 @@ class Settings:
             raise ValueError("must be 0 or more", "max_restarts")
         if self.workers < 1:
             raise ValueError("must be 1 or more", "workers")
+        if not 0 <= self.query_switch_interval_ms <= 100:
+            raise ValueError("must be between 0 and 100", "query_switch_interval_ms")
 
     @property
     def host_name(self) -> str:

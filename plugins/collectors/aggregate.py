@@ -25,7 +25,7 @@ from .sketch import DEFAULT_ALPHA, DDSketch, bucket_indexes, inverse_log_gamma, 
 from .topk import NON_2XX, SLACK, TopTable
 
 __all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "BatchAgg", "DimAgg",
-           "aggregate", "Breakdown", "merged_top", "slice_columns", "display_key"]
+           "aggregate", "Breakdown", "merged_top", "display_key"]
 
 #: Dimensions read from a column of the same name (``host`` comes from the batch).
 COLUMN_DIMENSIONS: tuple[str, ...] = ("path", "client", "method", "agent", "referer")
@@ -60,17 +60,6 @@ class BatchAgg:
     dims: dict[str, DimAgg] = field(default_factory=dict)
     first: float = 0.0
     last: float = 0.0
-
-
-def slice_columns(cols: Columns, start: int, stop: int) -> Columns:
-    """Lines ``[start, stop)`` of ``cols`` (list slices: C speed)."""
-    out = Columns(cols.time[start:stop], cols.client[start:stop], cols.path[start:stop],
-                  cols.status[start:stop], cols.bytes[start:stop])
-    for name in ("method", "agent", "referer", "duration"):
-        values = getattr(cols, name)
-        if values is not None:
-            setattr(out, name, values[start:stop])
-    return out
 
 
 def _sum_by(keys: Sequence[Any], sizes: Sequence[int],

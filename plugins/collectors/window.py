@@ -48,7 +48,7 @@ from omphalos.query import (
 )
 from omphalos.records import Columns
 
-from .aggregate import BYTE_DIMENSIONS, COMPOSITES, Breakdown, aggregate, merged_top, slice_columns
+from .aggregate import BYTE_DIMENSIONS, COMPOSITES, Breakdown, aggregate, merged_top
 from .alerts import AlertState, Condition
 from .history import History, restore, rollup
 from .interleave import InterleavedCollector
@@ -259,7 +259,7 @@ class WindowStore:
         for key, length in runs:
             stop = start + length
             t = key * fine
-            part = cols if length == n else slice_columns(cols, start, stop)
+            part = cols if length == n else cols.slice(start, stop)
             start = stop
             live = [r for r in rings if r.index(t) >= r.lowest(head)]
             for r in rings:

@@ -48,6 +48,13 @@ CASES = {
         [monitor:web]
         paths = /var/log/nginx/access.log
         """, "[omphalos] ask_timeout_secs: expected a number, got 'soon'"),
+    "switch interval out of range": ("""
+        [omphalos]
+        query_switch_interval_ms = -1
+
+        [monitor:web]
+        paths = /var/log/nginx/access.log
+        """, "[omphalos] query_switch_interval_ms: must be between 0 and 100"),
     "unknown section": ("""
         [monitr:web]
         paths = /var/log/nginx/access.log

@@ -28,6 +28,7 @@ import pykka
 
 from omphalos.messages import Query
 from omphalos.pipeline import Pipeline, QueryError
+from omphalos.switching import quick_switching
 
 log = logging.getLogger("omphalos.output.httptop")
 
@@ -161,7 +162,8 @@ class LocalSource:
             try:
                 future = self.pipeline.ask_async(name, Query(template.kind,
                                                              dict(template.params)))
-                value = future.get(timeout=self.timeout_secs)
+                with quick_switching(self.pipeline.settings.query_switch_interval_ms / 1000):
+                    value = future.get(timeout=self.timeout_secs)
             except ValueError as exc:  # the contract's "I do not serve this kind or window"
                 errors.append(str(exc))
                 continue
