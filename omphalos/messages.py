@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .counts import BatchAgg
 from .records import Columns
 
 __all__ = ["Source", "LineChunk", "BadLine", "Batch", "Ack", "Deliver", "Applied", "Tick",
@@ -58,7 +59,9 @@ class Batch:
 
     ``seq`` numbers the batches of one monitor; ``lines`` counts every line read, parsed or
     not. ``bad`` holds at most a sample of unparsed lines (their count is in ``unparsed``,
-    broken down by reason in ``unparsed_reasons``).
+    broken down by reason in ``unparsed_reasons``). A sender may reduce a batch to
+    ``counts`` (:mod:`omphalos.counts`) for collectors that only count: ``records`` is then
+    empty.
     """
 
     source: Source
@@ -70,6 +73,7 @@ class Batch:
     unparsed: int = 0
     unparsed_reasons: dict[str, int] = field(default_factory=dict)
     bad: tuple[BadLine, ...] = ()
+    counts: BatchAgg | None = None
 
 
 @dataclass(frozen=True, slots=True)

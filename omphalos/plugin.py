@@ -392,6 +392,12 @@ class CollectorPlugin(Plugin):
     #: File identities remembered for de-duplication (least recently used are forgotten).
     max_tracked_files: ClassVar[int] = 100_000
 
+    @classmethod
+    def counted_dimensions(cls, config: Any) -> tuple[str, ...] | None:
+        """The dimensions this collector needs when it is fed batches reduced to counts
+        (:mod:`omphalos.counts`) instead of records; None (the default): it needs records."""
+        return None
+
     def __init__(self, context: PluginContext, config: Any) -> None:
         super().__init__(context, config)
         self._applied: OrderedDict[str, int] = OrderedDict()
@@ -425,22 +431,35 @@ class CollectorPlugin(Plugin):
     def admit(self, batch: Batch) -> Batch | None:
         """``batch`` without what was already applied (None when that is all of it), recorded
         as applied: the caller must :meth:`apply` what this returns."""
+        if batch.counts is not None and self.counted_dimensions(self.config) is None:
+            self.counters["counted_batches_refused"] += 1
+            if self.counters["counted_batches_refused"] == 1:
+                self.log.error("%s needs records but was sent batches reduced to counts "
+                               "(a sender's 'aggregate' option): they are not counted",
+                               self.context.name)
+            return None
         file_id = batch.source.file_id
         done = self._applied.get(file_id, 0)
         if batch.end <= done:
             self.counters["duplicate_batches"] += 1
             return None
         if batch.start < done:
-            offsets = batch.records.offsets()
-            keep = [i for i, off in enumerate(offsets) if off >= done]
-            self.counters["duplicate_lines"] += len(offsets) - len(keep)
-            batch = _trimmed(batch, keep, done)
+            if batch.counts is None:
+                batch, dropped = drop_before(batch, done)
+                self.counters["duplicate_lines"] += dropped
+            else:  # counts cannot be cut at a line: senders trim before counting
+                self.counters["overlapping_counted_batches"] += 1
+                self.log.warning("%s: a counted batch of %s overlaps what was applied "
+                                 "(bytes %d-%d, applied to %d): counted in full",
+                                 self.context.name, batch.source.path, batch.start,
+                                 batch.end, done)
         self._applied[file_id] = batch.end
         self._applied.move_to_end(file_id)
         if len(self._applied) > self.max_tracked_files:
             self._applied.popitem(last=False)
         self.counters["batches"] += 1
-        self.counters["records"] += len(batch.records)
+        self.counters["records"] += (len(batch.records) if batch.counts is None
+                                     else batch.counts.requests)
         return batch
 
     def apply(self, batch: Batch) -> None:
@@ -448,13 +467,17 @@ class CollectorPlugin(Plugin):
         raise NotImplementedError
 
 
-def _trimmed(batch: Batch, keep: list[int], start: int) -> Batch:
-    """``batch`` with only the records at ``keep``, starting at ``start``."""
+def drop_before(batch: Batch, start: int) -> tuple[Batch, int]:
+    """``batch`` without its lines before byte ``start`` (now its start), and how many
+    records were dropped."""
+    offsets = batch.records.offsets()
+    keep = [i for i, off in enumerate(offsets) if off >= start]
     bad = tuple(b for b in batch.bad if b.offset >= start)
-    lines = len(keep) + sum(1 for b in batch.bad if b.offset >= start)
-    return Batch(batch.source, batch.seq, start, batch.end, batch.records.select(keep),
-                 lines, unparsed=len(bad), unparsed_reasons=dict(Counter(b.reason for b in bad)),
-                 bad=bad)
+    lines = len(keep) + len(bad)
+    trimmed = Batch(batch.source, batch.seq, start, batch.end, batch.records.select(keep),
+                    lines, unparsed=len(bad),
+                    unparsed_reasons=dict(Counter(b.reason for b in bad)), bad=bad)
+    return trimmed, len(offsets) - len(keep)
 
 
 class OutputPlugin(Plugin):

@@ -8,6 +8,11 @@ not know, and an older reader ignores keys it does not know. Columns travel as o
 field (the columnar layout of :class:`omphalos.records.Columns`); absent optional columns are
 left out.
 
+Version 2 adds batches reduced to counts (:mod:`omphalos.counts`, key ``"g"`` in place of
+the columns). A message carries the lowest version that can read it: everything but a
+counted batch is still written as version 1, so older collectors keep reading newer
+monitors.
+
 Anything that is not a well-formed message of a version this module reads raises
 :class:`WireError` (never another exception), so a receiver drops it and counts it.
 """
@@ -18,6 +23,7 @@ from typing import Any
 
 import msgpack
 
+from .counts import counts_from_wire, counts_to_wire
 from .messages import Ack, BadLine, Batch, Source
 from .records import COLUMN_FIELDS, OPTIONAL_COLUMNS, Columns
 
@@ -25,8 +31,8 @@ __all__ = ["VERSION", "MAGIC", "DEFAULT_MAX_BYTES", "WireError", "encode_batch",
            "encode_ack", "decode", "decode_batch", "decode_ack"]
 
 MAGIC = "om"
-#: The version this module writes; it reads every version from 1 up to this one.
-VERSION = 1
+#: The newest version this module writes; it reads every version from 1 up to this one.
+VERSION = 2
 #: Largest message a receiver accepts unless configured otherwise (64 MiB).
 DEFAULT_MAX_BYTES = 64 << 20
 _REQUIRED_COLUMNS = tuple(f for f in COLUMN_FIELDS if f not in OPTIONAL_COLUMNS)
@@ -36,29 +42,32 @@ class WireError(ValueError):
     """A message that cannot be read: garbage, truncated, oversized or of an unknown version."""
 
 
-def _pack(kind: str, body: dict[str, Any]) -> bytes:
-    data: bytes = msgpack.packb([MAGIC, VERSION, kind, body], use_bin_type=True)
+def _pack(kind: str, body: dict[str, Any], version: int = 1) -> bytes:
+    data: bytes = msgpack.packb([MAGIC, version, kind, body], use_bin_type=True)
     return data
 
 
 def encode_batch(batch: Batch) -> bytes:
-    """``batch`` as bytes (line offsets are computed if the parser left them lazy)."""
-    cols = batch.records
-    cols.offsets()
-    columns = {name: getattr(cols, name) for name in COLUMN_FIELDS
-               if getattr(cols, name) is not None}
+    """``batch`` as bytes (line offsets are computed if the parser left them lazy); a batch
+    reduced to counts travels as its counts (version 2)."""
     src = batch.source
     body: dict[str, Any] = {
         "h": src.host, "p": src.path, "f": src.file_id, "o": src.origin,
         "q": batch.seq, "s": batch.start, "e": batch.end, "l": batch.lines,
-        "c": columns,
     }
+    if batch.counts is not None:
+        body["g"] = counts_to_wire(batch.counts)
+    else:
+        cols = batch.records
+        cols.offsets()
+        body["c"] = {name: getattr(cols, name) for name in COLUMN_FIELDS
+                     if getattr(cols, name) is not None}
     if batch.unparsed:
         body["u"] = batch.unparsed
         body["r"] = batch.unparsed_reasons
     if batch.bad:
         body["x"] = [[b.offset, b.reason, b.line] for b in batch.bad]
-    return _pack("b", body)
+    return _pack("b", body, 2 if batch.counts is not None else 1)
 
 
 def encode_ack(ack: Ack) -> bytes:
@@ -125,15 +134,20 @@ def _batch(body: dict[str, Any]) -> Batch:
     start, end = _int(body["s"]), _int(body["e"])
     if not 0 <= start <= end:
         raise ValueError("bad byte range")
-    raw_columns = body["c"]
-    if not isinstance(raw_columns, dict):
-        raise TypeError("columns are not a map")
     cols = Columns()
+    counts = None
+    if "g" in body:
+        counts = counts_from_wire(body["g"])
+        raw_columns: Any = {}
+    else:
+        raw_columns = body["c"]
+        if not isinstance(raw_columns, dict):
+            raise TypeError("columns are not a map")
     n = -1
     for name in COLUMN_FIELDS:
         values = raw_columns.get(name)
         if values is None:
-            if name in _REQUIRED_COLUMNS:
+            if name in _REQUIRED_COLUMNS and counts is None:
                 raise KeyError(f"column {name}")
             continue
         if not isinstance(values, list):
@@ -148,7 +162,8 @@ def _batch(body: dict[str, Any]) -> Batch:
         raise TypeError("unparsed reasons are not a map")
     bad = tuple(BadLine(_int(b[0]), _str(b[1]), _str(b[2])) for b in body.get("x", ()))
     return Batch(source, _int(body["q"]), start, end, cols, _int(body["l"]),
-                 unparsed=_int(body.get("u", 0)), unparsed_reasons=reasons, bad=bad)
+                 unparsed=_int(body.get("u", 0)), unparsed_reasons=reasons, bad=bad,
+                 counts=counts)
 
 
 def _ack(body: dict[str, Any]) -> Ack:

@@ -10,7 +10,10 @@ batches go depends on the config:
   each worker sends there itself, with its own spool;
 * the config collects locally (``transport:local``): this process binds a ``zmq`` receiver
   on a local ``ipc://`` socket in the state directory, keeps the collectors and outputs,
-  and the workers send their batches to it, acknowledged like any other zmq sender.
+  and the workers send their batches to it, acknowledged like any other zmq sender. When
+  every collector here only counts (the ``summary`` collector), the workers send each batch
+  reduced to counts (the sender's ``aggregate`` option, :mod:`omphalos.counts`): counting
+  moves to the workers, and this process, which all of them feed, only merges counts.
 
 Files are shared out when the workers start: each monitor's paths are expanded and dealt,
 largest first, to the least loaded worker. Rotation keeps working (a worker follows its paths
@@ -40,7 +43,7 @@ from .config import ConfigSource, load_ini
 from .messages import Query
 from .pipeline import Pipeline
 from .registry import default_registry
-from .topology import SETTINGS_SECTION, build_components, build_settings
+from .topology import SETTINGS_SECTION, ComponentSpec, build_components, build_settings
 
 log = logging.getLogger("omphalos.workers")
 
@@ -56,6 +59,19 @@ def pipeline_from_config(config: str | os.PathLike[str] | Mapping[str, Mapping[s
     if build_settings(source).workers > 1:
         return WorkerPipeline(source)
     return Pipeline.from_config(source)
+
+
+def _counted_dimensions(components: list[ComponentSpec]) -> tuple[str, ...] | None:
+    """The union of the collectors' counted dimensions, if every collector can be fed
+    batches reduced to counts (see CollectorPlugin.counted_dimensions), else None."""
+    wanted: list[str] = []
+    collectors = [c for c in components if c.kind == "collector"]
+    for spec in collectors:
+        dims = getattr(spec.cls, "counted_dimensions", lambda _config: None)(spec.config)
+        if dims is None:
+            return None
+        wanted.extend(d for d in dims if d not in wanted)
+    return tuple(wanted) if collectors and wanted else None
 
 
 def _source(config: Any) -> ConfigSource:
@@ -129,6 +145,9 @@ class WorkerPipeline(Pipeline):
                                                 **parent})
         components = build_components(parent_source, registry) if parent else []
         super().__init__(components, build_settings(parent_source), config=source)
+        #: Dimensions the workers count batches over before sending them (None: they send
+        #: records), when every collector here can be fed counts.
+        self.counted_dimensions = _counted_dimensions(components)
         # the workers: monitors (sharing out the files) and parsers, sending on
         monitors = [n for n in sections if kind[n] == "monitor"]
         shares = {n: share_files(_expand(sections[n].get("paths", ())), self.workers)
@@ -164,6 +183,8 @@ class WorkerPipeline(Pipeline):
                     config[name] = {"plugin": "zmq", "connect": self.endpoint,
                                     "spool_dir": os.path.join(
                                         state, "spool", f"workers-{os.getpid()}-{i}")}
+                    if self.counted_dimensions:
+                        config[name]["aggregate"] = list(self.counted_dimensions)
             self.worker_configs.append(config)
         self._procs: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
+from omphalos.counts import BatchAgg, DimAgg
 from omphalos.query import sort_key, status_class
 from omphalos.records import Columns
 
@@ -37,29 +37,6 @@ COMPOSITES: dict[str, tuple[str, str]] = {"path_status": ("path", "status"),
 BYTE_DIMENSIONS: tuple[str, ...] = ("path", "host")
 INV_LOG_GAMMA = inverse_log_gamma(DEFAULT_ALPHA)
 _CLASS_NAMES = {1: "1xx", 3: "3xx", 4: "4xx", 5: "5xx"}
-
-
-@dataclass(slots=True)
-class DimAgg:
-    """One dimension of one batch: hits, bytes, non-2xx classes and duration buckets."""
-
-    hits: dict[Any, int]
-    bytes: dict[Any, int]
-    classes: dict[str, dict[Any, int]]
-    durations: dict[Any, Counter[int]] | None = None
-
-
-@dataclass(slots=True)
-class BatchAgg:
-    """A batch (or a slice of one) reduced to counts."""
-
-    requests: int = 0
-    bytes: int = 0
-    status: Counter[int] = field(default_factory=Counter)
-    durations: Counter[int] = field(default_factory=Counter)
-    dims: dict[str, DimAgg] = field(default_factory=dict)
-    first: float = 0.0
-    last: float = 0.0
 
 
 def _sum_by(keys: Sequence[Any], sizes: Sequence[int],
@@ -97,6 +74,9 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
         has_dur = [d is not None for d in durations]
         buckets = bucket_indexes(durations, inv_log_gamma)
         agg.durations = Counter(buckets)
+        present: list[float] = list(compress(durations, has_dur))  # type: ignore[arg-type]
+        agg.duration_sum = sum(present)
+        agg.duration_count = len(present)
     for dim in dimensions:
         if dim == "host":
             classes = {c: {host: k} for c, k in Counter(odd_classes).items()}

@@ -5,9 +5,11 @@ batches would wait until all eight are applied. :class:`InterleavedCollector` on
 delivered batch when it arrives and applies one *slice* of it (a few hundred to a few
 thousand lines) per internal ``_Drain`` message, of which at most one is in the inbox at a
 time; a ``_Drain`` that finds other messages behind it goes once to the back of the inbox.
-A query therefore waits at most for the slice being applied when it arrives. Slices are sized from the measured cost per
-line so that one takes about :attr:`InterleavedCollector.slice_secs`, whatever the
-collector's cost per line (which grows with the number of distinct keys).
+A query therefore waits at most for the slice being applied when it arrives. Slices are
+sized from the measured cost per line so that one takes about
+:attr:`InterleavedCollector.slice_secs`, whatever the collector's cost per line (which
+grows with the number of distinct keys). A batch already reduced to counts by its sender
+(:mod:`omphalos.counts`) is applied whole.
 
 A batch is de-duplicated when its first slice is applied; the line counts and unparsed
 lines of a batch go with its first slice. The acknowledgement (``Applied``) is sent only
@@ -17,6 +19,7 @@ stops is re-sent (and never counted twice); a stop applies everything queued fir
 
 from __future__ import annotations
 
+import queue
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -73,7 +76,7 @@ class InterleavedCollector(CollectorPlugin):
             self._schedule()
             return None
         if isinstance(message, _Drain):
-            if not message.deferred and self.actor_inbox.qsize():
+            if not message.deferred and self._others_waiting():
                 # a query (or anything else) is waiting: let it by, once, then apply
                 self.actor_ref.tell(_DEFERRED)
                 return None
@@ -82,6 +85,11 @@ class InterleavedCollector(CollectorPlugin):
             self._schedule()
             return None
         return super().handle(message)
+
+    def _others_waiting(self) -> bool:
+        """Whether other messages wait in the inbox (a ThreadingActor's is a queue.Queue)."""
+        inbox = self.actor_inbox
+        return isinstance(inbox, queue.Queue) and inbox.qsize() > 0
 
     def _schedule(self) -> None:
         if (self._pending or self._current is not None) and not self._draining:

@@ -9,7 +9,9 @@ distinct values, and each count is under-counted by at most ``requests / (capaci
 the format has them) go into a mergeable DDSketch (:mod:`.sketch`), site-wide and per
 path: p50/p95/p99 within 1%.
 
-Batches are aggregated column-wise (:mod:`.aggregate`) before they reach the tables. Answers
+Batches are aggregated column-wise (:mod:`.aggregate`) before they reach the tables, or
+arrive already reduced to counts (:mod:`omphalos.counts`) from senders that count where
+they parse (``workers = N``). Answers
 the ``summary``, ``top`` (``window=all``) and ``reset`` queries of :mod:`omphalos.query`.
 """
 
@@ -54,6 +56,11 @@ class SummaryCollector(InterleavedCollector):
     description = "Running summary since start: totals, status mix, bounded top lists"
     Config: ClassVar[type] = SummaryConfig
 
+    @classmethod
+    def counted_dimensions(cls, config: Any) -> tuple[str, ...] | None:
+        """A summary is all counts: it can be fed batches reduced to counts."""
+        return tuple(config.dimensions)
+
     def setup(self) -> None:
         unknown = set(self.config.dimensions) - set(DIMENSIONS)
         if unknown:
@@ -88,13 +95,15 @@ class SummaryCollector(InterleavedCollector):
         if batch.bad:
             self.bad_lines.extend(batch.bad)
             del self.bad_lines[: -self.config.bad_lines_kept]
-        if not len(cols):
+        if batch.counts is not None:  # counted by the sender
+            agg = batch.counts
+        elif len(cols):
+            agg = aggregate(cols, batch.source.host, self.config.dimensions)
+        else:
             return
-        if cols.duration is not None:
-            values = [d for d in cols.duration if d is not None]
-            self.duration_sum += sum(values)
-            self.duration_count += len(values)
-        self.breakdown.add(aggregate(cols, batch.source.host, self.config.dimensions))
+        self.duration_sum += agg.duration_sum
+        self.duration_count += agg.duration_count
+        self.breakdown.add(agg)
 
     def answer(self, query: Query) -> Any:
         if query.kind in ("summary", "top", "reset"):

@@ -35,9 +35,9 @@ import queue
 import struct
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import count
 from typing import Any, ClassVar
 
@@ -48,16 +48,21 @@ from zmq.utils.monitor import recv_monitor_message
 
 from omphalos.config import option
 from omphalos.messages import Ack, Batch
-from omphalos.plugin import TransportPlugin
+from omphalos.plugin import TransportPlugin, drop_before
+from omphalos.query import DIMENSIONS
+from omphalos.records import Columns
 from omphalos.spool import Spool, SpoolError, spool_path
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_ack, decode_batch, encode_ack
 from omphalos.wire import encode_batch as encode
 
+from ..collectors.aggregate import aggregate
 from .common import Incoming, is_loopback, qualify
 
 _ID = struct.Struct("<Q")
 _REFUSED = encode_ack(Ack("", 0, "", 0, accepted=False))
 _POLL_MS = 200
+#: Files whose spooled end a counting sender remembers (least recently used forgotten).
+_TRACKED_FILES = 100_000
 ZAP_DOMAIN = "omphalos"
 _HANDSHAKE_FAILURES = {
     getattr(zmq, "EVENT_HANDSHAKE_FAILED_AUTH", 0): "authentication refused",
@@ -94,6 +99,12 @@ class ZmqConfig:
     max_pending: int = option(64, "Receiver: batches handed to collectors and not yet "
                                   "applied before reading pauses.")
     reconnect_secs: float = option(0.1, "First reconnection delay (grows to 5 s).")
+    aggregate: tuple[str, ...] = option(
+        [], "Sender: send each batch reduced to counts per key of these dimensions (path, "
+            "client, host, status, agent, referer, method) instead of its records: much "
+            "less to encode, send and decode. Only for a receiver whose collectors all count "
+            "(the summary collector; others refuse counted batches and say so); workers = N "
+            "sets it by itself when that is so. Empty: send records.")
 
     def validate(self) -> None:
         if bool(self.connect) == bool(self.bind):
@@ -108,6 +119,12 @@ class ZmqConfig:
             raise ValueError("CURVE sender needs the collector's public key", "server_key_file")
         if self.max_in_flight < 1:
             raise ValueError("must be at least 1", "max_in_flight")
+        if self.aggregate and not self.connect:
+            raise ValueError("only a sender (connect) counts batches", "aggregate")
+        unknown = sorted(set(self.aggregate) - set(DIMENSIONS))
+        if unknown:
+            raise ValueError(f"unknown dimension(s) {', '.join(unknown)} (known: "
+                             f"{', '.join(DIMENSIONS)})", "aggregate")
 
 
 @dataclass(frozen=True)
@@ -161,9 +178,12 @@ class ZmqTransport(TransportPlugin):
             self.spool = Spool(spool_path(self.context.settings.state_path, self.context.name,
                                           cfg.spool_dir), cfg.spool_max_bytes,
                                fsync=cfg.spool_fsync)
+            self._spooled_end: OrderedDict[str, int] = OrderedDict()
             if len(self.spool):
                 self.log.info("%d spooled batches to deliver to %s", len(self.spool),
                               cfg.connect)
+                if cfg.aggregate:
+                    self._remember_spooled()
             self._loop: _Loop = _SenderLoop(self)
         else:
             if cfg.secret_key_file:
@@ -219,8 +239,47 @@ class ZmqTransport(TransportPlugin):
     # -- sender ---------------------------------------------------------------------------
     def send_batch(self, batch: Batch) -> None:
         ack = Ack(batch.source.origin, batch.seq, batch.source.file_id, batch.end)
+        if self.config.aggregate:
+            batch = self._counted(batch)
         self._out.put((encode(batch), ack))
         self._poke()
+
+    def _counted(self, batch: Batch) -> Batch:
+        """``batch`` reduced to counts, without the lines already spooled.
+
+        A collector cuts a re-sent batch at the lines it already applied, which counts do
+        not allow; so the sender cuts first: lines a monitor reads again (after a rewind or
+        a restart) that lie before the end of what this spool already took are dropped
+        here. What remains, even nothing, is spooled and acknowledged in order as usual.
+        """
+        file_id = batch.source.file_id
+        done = self._spooled_end.get(file_id, 0)
+        if batch.start < done:
+            if batch.end <= done:
+                batch = replace(batch, records=Columns(), lines=0, unparsed=0,
+                                unparsed_reasons={}, bad=())
+            else:
+                batch, dropped = drop_before(batch, done)
+                self.counters["lines_read_again"] += dropped
+        self._spooled_end[file_id] = max(done, batch.end)
+        self._spooled_end.move_to_end(file_id)
+        if len(self._spooled_end) > _TRACKED_FILES:
+            self._spooled_end.popitem(last=False)
+        counts = aggregate(batch.records, batch.source.host, self.config.aggregate)
+        return replace(batch, records=Columns(), counts=counts)
+
+    def _remember_spooled(self) -> None:
+        """Where the spooled batches of each file end (so a restarted sender still cuts
+        lines read again)."""
+        assert self.spool is not None
+        for skip in range(0, len(self.spool), 256):
+            for item in self.spool.peek(256, skip):
+                try:
+                    batch = decode_batch(item)
+                except WireError:
+                    continue
+                file_id = batch.source.file_id
+                self._spooled_end[file_id] = max(self._spooled_end.get(file_id, 0), batch.end)
 
     # -- receiver -------------------------------------------------------------------------
     def handle(self, message: Any) -> Any:

@@ -4,13 +4,16 @@ restarts, torn writes)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from omphalos.plugins.collectors.aggregate import aggregate
 
 from omphalos.messages import Ack, BadLine, Batch, Source
+from omphalos.query import DIMENSIONS
 from omphalos.records import Columns
 from omphalos.spool import Spool, SpoolError
 from omphalos.wire import VERSION, WireError, decode, decode_ack, decode_batch, encode_ack
@@ -59,6 +62,42 @@ def test_newer_reader_fills_defaults_and_ignores_unknown_keys() -> None:
                   "bytes": [0], "offset": [0]}, "future": "ignored"}
     copy = decode_batch(msgpack.packb(["om", 1, "b", body]))
     assert copy.unparsed == 0 and copy.records.path == ["/"]
+
+
+def counted_batch() -> Batch:
+    cols = Columns(time=[1.0, 2.0, 3.0], client=["a", "b", "a"], path=["/x", "/y", "/x"],
+                   status=[200, 404, 500], bytes=[10, 20, 30], offset=[0, 10, 20],
+                   method=["GET", None, "GET"], duration=[0.1, None, 0.3])
+    counts = aggregate(cols, "web1", DIMENSIONS)
+    return Batch(SOURCE, 3, 0, 30, Columns(), 4, unparsed=1,
+                 unparsed_reasons={"bad request": 1}, counts=counts)
+
+
+def test_counted_batch_round_trip_is_version_2_and_plain_batches_stay_version_1() -> None:
+    original = counted_batch()
+    data = encode(original)
+    assert msgpack.unpackb(data, strict_map_key=False)[1] == 2
+    assert msgpack.unpackb(encode(batch()), strict_map_key=False)[1] == 1
+    copy = decode_batch(data)
+    assert copy.counts == original.counts and len(copy.records) == 0
+    assert (copy.lines, copy.unparsed, copy.start, copy.end) == (4, 1, 0, 30)
+    counts = copy.counts
+    assert counts is not None and counts.requests == 3 and counts.bytes == 60
+    assert counts.dims["path"].hits == {"/x": 2, "/y": 1}
+    assert counts.dims["method"].hits == {"GET": 2, None: 1}
+    assert counts.dims["path"].classes == {"4xx": {"/y": 1}, "5xx": {"/x": 1}}
+    assert counts.duration_count == 2 and counts.duration_sum == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda g: g.update(n="3"), lambda g: g.update(k=[1]), lambda g: g.update(s={200: 1.5}),
+    lambda g: g["k"]["path"].pop(), lambda g: g["k"]["path"].__setitem__(0, {"/x": "2"}),
+    lambda g: g["k"]["path"].__setitem__(3, {"/x": {"1": "2"}}), lambda g: g.pop("t0")])
+def test_malformed_counts_raise_wire_error(mangle: Any) -> None:
+    message = msgpack.unpackb(encode(counted_batch()), strict_map_key=False)
+    mangle(message[3]["g"])
+    with pytest.raises(WireError, match="malformed"):
+        decode(msgpack.packb(message))
 
 
 @pytest.mark.parametrize("data", [b"", b"garbage", msgpack.packb(["om", VERSION + 1, "b", {}]),

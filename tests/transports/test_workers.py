@@ -7,7 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from omphalos.plugins.collectors.summary import SummaryConfig
 
+from omphalos.messages import Query
 from omphalos.pipeline import Pipeline
 from omphalos.workers import WorkerPipeline, pipeline_from_config, share_files
 from tests.conftest import REAL_LOG, wait_for
@@ -83,3 +85,51 @@ def test_two_workers_send_to_a_remote_collector_each_with_its_own_spool(tmp_path
     finally:
         monitor.stop()
         collector.stop()
+
+
+def _summary_of(pipeline: Pipeline) -> dict[str, object]:
+    answer = pipeline.query("summary", limit=50)
+    return {k: v for k, v in answer.items() if k not in ("since", "bad_lines")}
+
+
+@pytest.mark.timeout(120)
+def test_workers_send_counts_to_a_summary_and_it_answers_the_same(tmp_path: Path) -> None:
+    """Only summary collectors here: the workers count and send counts; every answer is the
+    one the plain pipeline gives for the same files."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("a.log", "b.log"):
+        shutil.copy(REAL_LOG, logs / name)
+    config = {"omphalos": {"host": "web1", "state_dir": str(tmp_path / "plain")},
+              "monitor:web": {"paths": str(logs / "*.log"), "follow": False},
+              "collector:summary": {}}
+    plain = Pipeline.from_config(config).start()
+    try:
+        wait_for(lambda: plain.query("summary")["lines"] == 2 * TOTAL, 60, 0.1)
+        expected = _summary_of(plain)
+    finally:
+        plain.stop()
+    workers = pipeline_from_config({**config, "omphalos": {
+        "host": "web1", "workers": 2, "state_dir": str(tmp_path / "workers")}})
+    assert isinstance(workers, WorkerPipeline)
+    assert workers.counted_dimensions == tuple(SummaryConfig().dimensions)
+    workers.start()
+    try:
+        wait_for(lambda: workers.query("summary")["lines"] == 2 * TOTAL, 60, 0.1)
+        assert _summary_of(workers) == expected
+        collector = workers.ask("collector:summary", Query("status"))["counters"]
+        assert collector["records"] == 2 * TOTAL
+        assert not collector.get("overlapping_counted_batches")
+        assert not collector.get("duplicate_lines")
+    finally:
+        workers.stop()
+
+
+def test_workers_send_records_when_a_collector_needs_them(tmp_path: Path) -> None:
+    pipeline = pipeline_from_config({
+        "omphalos": {"workers": 2, "state_dir": str(tmp_path)},
+        "monitor:web": {"paths": str(REAL_LOG), "follow": False},
+        "collector:summary": {}, "collector:window": {"plugin": "window"}})
+    assert isinstance(pipeline, WorkerPipeline)
+    assert pipeline.counted_dimensions is None
+    assert all("aggregate" not in c["transport:local"] for c in pipeline.worker_configs)

@@ -1,0 +1,118 @@
+"""A batch reduced to counts: what a sender may ship instead of the batch's records.
+
+A summary needs only, per dimension, the hits (and bytes, error classes, duration buckets)
+of each key. A sender whose receiver only keeps summaries (``workers = N`` feeding the
+``summary`` collector) counts each batch where it was parsed and sends the counts: far fewer
+bytes to encode and decode than the records, and the one receiving process, which every
+worker feeds, is left with merging counts. :class:`BatchAgg` is that form (built by
+``omphalos.plugins.collectors.aggregate.aggregate``); :func:`counts_to_wire` and
+:func:`counts_from_wire` convert it to and from plain msgpack-ready maps, checking every
+value on the way in (anything malformed raises ``TypeError`` or ``ValueError``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DimAgg", "BatchAgg", "counts_to_wire", "counts_from_wire"]
+
+
+@dataclass(slots=True)
+class DimAgg:
+    """One dimension of one batch: hits, bytes, non-2xx classes and duration buckets."""
+
+    hits: dict[Any, int]
+    bytes: dict[Any, int]
+    classes: dict[str, dict[Any, int]]
+    durations: dict[Any, Counter[int]] | None = None
+
+
+@dataclass(slots=True)
+class BatchAgg:
+    """A batch (or a slice of one) reduced to counts."""
+
+    requests: int = 0
+    bytes: int = 0
+    status: Counter[int] = field(default_factory=Counter)
+    durations: Counter[int] = field(default_factory=Counter)
+    dims: dict[str, DimAgg] = field(default_factory=dict)
+    first: float = 0.0
+    last: float = 0.0
+    #: Sum and number of the durations (seconds) the batch has, for an exact mean.
+    duration_sum: float = 0.0
+    duration_count: int = 0
+
+
+def counts_to_wire(agg: BatchAgg) -> dict[str, Any]:
+    """``agg`` as maps and numbers (short keys, like the rest of the wire format)."""
+    return {
+        "n": agg.requests, "b": agg.bytes, "s": dict(agg.status), "d": dict(agg.durations),
+        "t0": agg.first, "t1": agg.last, "ds": agg.duration_sum, "dc": agg.duration_count,
+        "k": {dim: [d.hits, d.bytes, d.classes,
+                    None if d.durations is None else {k: dict(v) for k, v in d.durations.items()}]
+              for dim, d in agg.dims.items()},
+    }
+
+
+def counts_from_wire(body: Any) -> BatchAgg:
+    """The :class:`BatchAgg` in ``body`` (from :func:`counts_to_wire`); TypeError or
+    ValueError when anything in it is not what it should be."""
+    if not isinstance(body, dict):
+        raise TypeError("counts are not a map")
+    dims: dict[str, DimAgg] = {}
+    raw_dims = body.get("k", {})
+    if not isinstance(raw_dims, dict):
+        raise TypeError("dimensions are not a map")
+    for dim, value in raw_dims.items():
+        if not (isinstance(dim, str) and isinstance(value, list) and len(value) == 4):
+            raise TypeError(f"dimension {dim!r} is not [hits, bytes, classes, durations]")
+        hits, nbytes, classes, durations = value
+        if not isinstance(classes, dict):
+            raise TypeError(f"classes of {dim!r} are not a map")
+        per_key = None
+        if durations is not None:
+            if not isinstance(durations, dict):
+                raise TypeError(f"durations of {dim!r} are not a map")
+            per_key = {key: Counter(_ints(buckets, "duration buckets"))
+                       for key, buckets in durations.items()}
+        dims[dim] = DimAgg(_ints(hits, "hits"), _ints(nbytes, "bytes"),
+                           {_str(c): _ints(v, "classes") for c, v in classes.items()}, per_key)
+    requests = _int(body["n"])
+    if requests < 0:
+        raise ValueError("negative request count")
+    return BatchAgg(requests=requests, bytes=_int(body["b"]),
+                    status=Counter(_ints(body["s"], "status")),
+                    durations=Counter(_ints(body["d"], "duration buckets")), dims=dims,
+                    first=_float(body["t0"]), last=_float(body["t1"]),
+                    duration_sum=_float(body.get("ds", 0.0)),
+                    duration_count=_int(body.get("dc", 0)))
+
+
+def _ints(value: Any, what: str) -> dict[Any, int]:
+    """A map whose values are all integers (its keys: any hashable a log field gives)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} are not a map")
+    for count in value.values():
+        if type(count) is not int:
+            raise TypeError(f"{what}: expected whole numbers, got {type(count).__name__}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _float(value: Any) -> float:
+    if type(value) not in (int, float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
