@@ -180,9 +180,10 @@ class WorkerPipeline(Pipeline):
                     config[name] = values
             if parent:
                 for name in local:
+                    # one spool per worker number, kept across runs: the monitors commit
+                    # what is spooled, so what a crash left in it is sent at the next start
                     config[name] = {"plugin": "zmq", "connect": self.endpoint,
-                                    "spool_dir": os.path.join(
-                                        state, "spool", f"workers-{os.getpid()}-{i}")}
+                                    "spool_dir": os.path.join(state, "spool", f"workers-{i}")}
                     if self.counted_dimensions:
                         config[name]["aggregate"] = list(self.counted_dimensions)
             self.worker_configs.append(config)
