@@ -133,3 +133,32 @@ def test_workers_send_records_when_a_collector_needs_them(tmp_path: Path) -> Non
     assert isinstance(pipeline, WorkerPipeline)
     assert pipeline.counted_dimensions is None
     assert all("aggregate" not in c["transport:local"] for c in pipeline.worker_configs)
+
+
+@pytest.mark.timeout(90)
+def test_what_a_crash_left_in_a_worker_spool_is_sent_at_the_next_start(tmp_path: Path) -> None:
+    """The monitors commit what is spooled: a batch left in worker 0's spool by a crash is
+    delivered when the workers start again."""
+    from omphalos.messages import Batch, Source
+    from omphalos.records import Columns
+    from omphalos.spool import Spool
+    from omphalos.wire import encode_batch
+
+    state = tmp_path / "state"
+    left = Spool(state / "spool" / "workers-0", 1 << 20)
+    cols = Columns(time=[1_800_000_000.0] * 3, client=["10.0.0.9"] * 3, path=["/left"] * 3,
+                   status=[200] * 3, bytes=[5] * 3, offset=[0, 10, 20])
+    left.append(encode_batch(Batch(Source("web1", "/var/log/old.log", "9:9:old",
+                                          "monitor:web@0"), 1, 0, 30, cols, 3)))
+    left.close()
+    pipeline = pipeline_from_config({
+        "omphalos": {"workers": 2, "host": "web1", "state_dir": str(state)},
+        "monitor:web": {"paths": str(REAL_LOG), "follow": False},
+        "collector:summary": {}})
+    pipeline.start()
+    try:
+        wait_for(lambda: pipeline.query("summary")["lines"] == TOTAL + 3, 60, 0.1)
+        top = pipeline.query("top", dimension="path", filter="^/left$", window="all")
+        assert [(r["key"], r["hits"]) for r in top["rows"]] == [("/left", 3)]
+    finally:
+        pipeline.stop()
