@@ -30,8 +30,7 @@ from common import generate  # bench/ is not a package: found through sys.path
 from omphalos.messages import Query
 
 #: The ``omphalos`` command of this interpreter (works from a virtualenv not on PATH).
-OMPHALOS = [sys.executable, "-c",
-            "import sys; from omphalos.cli.main import main; sys.exit(main())"]
+OMPHALOS = [sys.executable, "-m", "omphalos.cli.main"]
 
 
 def counted(pipeline: Any) -> int:

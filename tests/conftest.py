@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +14,12 @@ import pytest
 DATA = Path(__file__).parent / "data"
 REAL_LOG = DATA / "apache_logs.combined.log"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# The tests run the project's commands (omphalos, httptop) as real processes: those of the
+# environment running the tests (a virtualenv's bin/, beside its python), even when that
+# environment is not on PATH (``.venv/bin/python -m pytest``).
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
+                                      os.environ.get("PATH", os.defpath)])
 
 
 @pytest.fixture(autouse=True)
