@@ -27,6 +27,10 @@ class DimAgg:
     bytes: dict[Any, int]
     classes: dict[str, dict[Any, int]]
     durations: dict[Any, Counter[int]] | None = None
+    #: When the sender kept only the heavy keys (Misra-Gries, like the collectors' top
+    #: tables): what it took off every count, and the hits before that (None: not reduced).
+    cut: int = 0
+    total: int | None = None
 
 
 @dataclass(slots=True)
@@ -51,7 +55,8 @@ def counts_to_wire(agg: BatchAgg) -> dict[str, Any]:
         "n": agg.requests, "b": agg.bytes, "s": dict(agg.status), "d": dict(agg.durations),
         "t0": agg.first, "t1": agg.last, "ds": agg.duration_sum, "dc": agg.duration_count,
         "k": {dim: [d.hits, d.bytes, d.classes,
-                    None if d.durations is None else {k: dict(v) for k, v in d.durations.items()}]
+                    None if d.durations is None else {k: dict(v) for k, v in d.durations.items()},
+                    d.cut, d.total]
               for dim, d in agg.dims.items()},
     }
 
@@ -66,9 +71,11 @@ def counts_from_wire(body: Any) -> BatchAgg:
     if not isinstance(raw_dims, dict):
         raise TypeError("dimensions are not a map")
     for dim, value in raw_dims.items():
-        if not (isinstance(dim, str) and isinstance(value, list) and len(value) == 4):
-            raise TypeError(f"dimension {dim!r} is not [hits, bytes, classes, durations]")
-        hits, nbytes, classes, durations = value
+        if not (isinstance(dim, str) and isinstance(value, list) and len(value) in (4, 6)):
+            raise TypeError(f"dimension {dim!r} is not [hits, bytes, classes, durations, "
+                            f"cut, total]")
+        hits, nbytes, classes, durations = value[:4]
+        cut, total = value[4:] if len(value) == 6 else (0, None)
         if not isinstance(classes, dict):
             raise TypeError(f"classes of {dim!r} are not a map")
         per_key = None
@@ -78,7 +85,8 @@ def counts_from_wire(body: Any) -> BatchAgg:
             per_key = {key: Counter(_ints(buckets, "duration buckets"))
                        for key, buckets in durations.items()}
         dims[dim] = DimAgg(_ints(hits, "hits"), _ints(nbytes, "bytes"),
-                           {_str(c): _ints(v, "classes") for c, v in classes.items()}, per_key)
+                           {_str(c): _ints(v, "classes") for c, v in classes.items()}, per_key,
+                           _int(cut), None if total is None else _int(total))
     requests = _int(body["n"])
     if requests < 0:
         raise ValueError("negative request count")

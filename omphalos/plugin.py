@@ -398,6 +398,12 @@ class CollectorPlugin(Plugin):
         (:mod:`omphalos.counts`) instead of records; None (the default): it needs records."""
         return None
 
+    @classmethod
+    def counted_capacity(cls, config: Any) -> int:
+        """Keys per dimension this collector keeps of a batch's counts (its top tables'
+        capacity): a sender may cut the counts to that many keys first. 0: every key."""
+        return 0
+
     def __init__(self, context: PluginContext, config: Any) -> None:
         super().__init__(context, config)
         self._applied: OrderedDict[str, int] = OrderedDict()

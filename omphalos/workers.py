@@ -74,6 +74,14 @@ def _counted_dimensions(components: list[ComponentSpec]) -> tuple[str, ...] | No
     return tuple(wanted) if collectors and wanted else None
 
 
+def _counted_capacity(components: list[ComponentSpec]) -> int:
+    """The largest capacity of the collectors' tables (0, every key, if one keeps all): the
+    counts cut to it lose nothing any collector would have kept."""
+    capacities = [getattr(c.cls, "counted_capacity", lambda _config: 0)(c.config)
+                  for c in components if c.kind == "collector"]
+    return 0 if not capacities or 0 in capacities else max(capacities)
+
+
 def _source(config: Any) -> ConfigSource:
     if isinstance(config, ConfigSource):
         return config
@@ -148,6 +156,8 @@ class WorkerPipeline(Pipeline):
         #: Dimensions the workers count batches over before sending them (None: they send
         #: records), when every collector here can be fed counts.
         self.counted_dimensions = _counted_dimensions(components)
+        #: Keys per dimension the workers keep of each batch's counts (0: all).
+        self.counted_capacity = _counted_capacity(components)
         # the workers: monitors (sharing out the files) and parsers, sending on
         monitors = [n for n in sections if kind[n] == "monitor"]
         shares = {n: share_files(_expand(sections[n].get("paths", ())), self.workers)
@@ -186,6 +196,7 @@ class WorkerPipeline(Pipeline):
                                     "spool_dir": os.path.join(state, "spool", f"workers-{i}")}
                     if self.counted_dimensions:
                         config[name]["aggregate"] = list(self.counted_dimensions)
+                        config[name]["aggregate_capacity"] = self.counted_capacity
             self.worker_configs.append(config)
         self._procs: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
 

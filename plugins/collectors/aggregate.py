@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import replace
 from itertools import compress
 from typing import Any
 
@@ -22,10 +23,10 @@ from omphalos.query import sort_key, status_class
 from omphalos.records import Columns
 
 from .sketch import DEFAULT_ALPHA, DDSketch, bucket_indexes, inverse_log_gamma, quantiles_of
-from .topk import NON_2XX, SLACK, TopTable
+from .topk import NON_2XX, SLACK, TopTable, reduce_batch
 
 __all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "BatchAgg", "DimAgg",
-           "aggregate", "Breakdown", "merged_top", "display_key"]
+           "aggregate", "reduce_counts", "Breakdown", "merged_top", "display_key"]
 
 #: Dimensions read from a column of the same name (``host`` comes from the batch).
 COLUMN_DIMENSIONS: tuple[str, ...] = ("path", "client", "method", "agent", "referer")
@@ -115,6 +116,27 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
     return agg
 
 
+def reduce_counts(agg: BatchAgg, capacity: int) -> BatchAgg:
+    """``agg`` with each dimension cut to at most ``capacity`` keys the way a top table of
+    that capacity cuts a batch (:func:`.topk.reduce_batch`): a table fed the result ends
+    exactly as if fed ``agg``, and a sender has far fewer keys to send when almost every
+    line has a new client."""
+    dims = {}
+    for dim, d in agg.dims.items():
+        cut, hits, nbytes, classes, durations = reduce_batch(capacity, d.hits, d.bytes,
+                                                             d.classes, d.durations)
+        if not cut:
+            dims[dim] = d
+            continue
+        total = d.total if d.total is not None else sum(d.hits.values())
+        dims[dim] = DimAgg(dict(hits), dict(nbytes or {}),
+                           {c: dict(v) for c, v in (classes or {}).items()},
+                           None if durations is None else
+                           {k: Counter(v) for k, v in durations.items()},
+                           d.cut + cut, total)
+    return replace(agg, dims=dims)
+
+
 def display_key(dim: str, key: Any) -> str:
     """A table key as the string a query answer shows (``-`` for a missing value)."""
     if key is None:
@@ -162,7 +184,7 @@ class Breakdown:
         for dim, d in agg.dims.items():
             table = self.tables.get(dim)
             if table is not None:
-                table.add(d.hits, d.bytes, d.classes, d.durations)
+                table.add(d.hits, d.bytes, d.classes, d.durations, d.cut, d.total)
 
     def merge(self, other: Breakdown) -> None:
         """Add every count of ``other`` (a restored minute, a bucket)."""

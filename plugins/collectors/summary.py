@@ -61,6 +61,11 @@ class SummaryCollector(InterleavedCollector):
         """A summary is all counts: it can be fed batches reduced to counts."""
         return tuple(config.dimensions)
 
+    @classmethod
+    def counted_capacity(cls, config: Any) -> int:
+        """The top tables keep ``capacity`` keys of each batch: a sender may cut to that."""
+        return int(config.capacity)
+
     def setup(self) -> None:
         unknown = set(self.config.dimensions) - set(DIMENSIONS)
         if unknown:

@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["TopTable", "NON_2XX", "SLACK", "reduction"]
+__all__ = ["TopTable", "NON_2XX", "SLACK", "reduction", "reduce_batch"]
 
 #: Status classes counted per key; ``2xx`` is what remains of the key's hits.
 NON_2XX: tuple[str, ...] = ("1xx", "3xx", "4xx", "5xx", "other")
@@ -67,6 +67,30 @@ def _add_into(mine: dict[Any, int], counts: Mapping[Any, int]) -> None:
     get = mine.get
     for key, count in counts.items():
         mine[key] = get(key, 0) + count
+
+
+def reduce_batch(capacity: int, hits: Mapping[Any, int],
+                 nbytes: Mapping[Any, int] | None = None,
+                 classes: Mapping[str, Mapping[Any, int]] | None = None,
+                 durations: Mapping[Any, Mapping[int, int]] | None = None
+                 ) -> tuple[int, Mapping[Any, int], Mapping[Any, int] | None,
+                            Mapping[str, Mapping[Any, int]] | None,
+                            Mapping[Any, Mapping[int, int]] | None]:
+    """A batch's counts of one dimension reduced to at most ``capacity`` keys: the cut
+    ``d`` (the ``capacity + 1``-th largest count, 0 when there are fewer keys), the hits
+    less ``d`` of the keys left with something, and their bytes, classes and durations.
+    A table fed the reduced counts plus the cut ends exactly as if fed the whole batch."""
+    cut = reduction(hits, capacity)
+    if not cut:
+        return 0, hits, nbytes, classes, durations
+    kept = {k: v - cut for k, v in hits.items() if v > cut}
+    if nbytes:
+        nbytes = {k: nbytes[k] for k in kept if k in nbytes}
+    if classes:
+        classes = {c: {k: d[k] for k in kept if k in d} for c, d in classes.items()}
+    if durations:
+        durations = {k: durations[k] for k in kept if k in durations}
+    return cut, kept, nbytes, classes, durations
 
 
 class TopTable:
@@ -100,21 +124,18 @@ class TopTable:
 
     def add(self, hits: Mapping[Any, int], nbytes: Mapping[Any, int] | None = None,
             classes: Mapping[str, Mapping[Any, int]] | None = None,
-            durations: Mapping[Any, Mapping[int, int]] | None = None) -> None:
+            durations: Mapping[Any, Mapping[int, int]] | None = None,
+            cut: int = 0, total: int | None = None) -> None:
         """Add a batch's aggregated counts: ``hits[key]``, ``nbytes[key]``,
-        ``classes[class][key]`` (non-2xx classes only) and ``durations[key][bucket]``."""
-        self.total += sum(hits.values())
-        cut = reduction(hits, self.capacity)
-        if cut:
-            # reduce the batch first: most of its keys never reach the table
-            hits = {k: v - cut for k, v in hits.items() if v > cut}
-            self.floor += cut
-            if nbytes:
-                nbytes = {k: nbytes[k] for k in hits if k in nbytes}
-            if classes:
-                classes = {c: {k: d[k] for k in hits if k in d} for c, d in classes.items()}
-            if durations:
-                durations = {k: durations[k] for k in hits if k in durations}
+        ``classes[class][key]`` (non-2xx classes only) and ``durations[key][bucket]``.
+        Counts a sender already reduced (:func:`reduce_batch`) come with the ``cut``
+        it made and the ``total`` of the hits before it."""
+        self.total += sum(hits.values()) if total is None else total
+        self.floor += cut
+        # reduce the batch first: most of its keys never reach the table
+        cut, hits, nbytes, classes, durations = reduce_batch(self.capacity, hits, nbytes,
+                                                             classes, durations)
+        self.floor += cut
         table = self.hits
         if not table:
             table.update(hits)

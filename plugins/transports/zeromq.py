@@ -55,7 +55,7 @@ from omphalos.spool import Spool, SpoolError, spool_path
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_ack, decode_batch, encode_ack
 from omphalos.wire import encode_batch as encode
 
-from ..collectors.aggregate import aggregate
+from ..collectors.aggregate import aggregate, reduce_counts
 from .common import Incoming, is_loopback, qualify
 
 _ID = struct.Struct("<Q")
@@ -105,6 +105,11 @@ class ZmqConfig:
             "less to encode, send and decode. Only for a receiver whose collectors all count "
             "(the summary collector; others refuse counted batches and say so); workers = N "
             "sets it by itself when that is so. Empty: send records.")
+    aggregate_capacity: int = option(
+        0, "Sender with aggregate: keep at most this many keys per dimension of each "
+           "batch, cut the way the collectors' top tables cut a batch (their capacity, whose "
+           "tables then end exactly as if sent every key): far fewer keys to send when "
+           "almost every line has a new client. workers = N sets it; 0: send every key.")
 
     def validate(self) -> None:
         if bool(self.connect) == bool(self.bind):
@@ -121,6 +126,8 @@ class ZmqConfig:
             raise ValueError("must be at least 1", "max_in_flight")
         if self.aggregate and not self.connect:
             raise ValueError("only a sender (connect) counts batches", "aggregate")
+        if self.aggregate_capacity < 0:
+            raise ValueError("must be 0 or more", "aggregate_capacity")
         unknown = sorted(set(self.aggregate) - set(DIMENSIONS))
         if unknown:
             raise ValueError(f"unknown dimension(s) {', '.join(unknown)} (known: "
@@ -266,6 +273,8 @@ class ZmqTransport(TransportPlugin):
         if len(self._spooled_end) > _TRACKED_FILES:
             self._spooled_end.popitem(last=False)
         counts = aggregate(batch.records, batch.source.host, self.config.aggregate)
+        if self.config.aggregate_capacity:
+            counts = reduce_counts(counts, self.config.aggregate_capacity)
         return replace(batch, records=Columns(), counts=counts)
 
     def _remember_spooled(self) -> None:

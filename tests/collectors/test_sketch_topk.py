@@ -89,3 +89,34 @@ def test_space_saving_with_a_million_distinct_keys_stays_small() -> None:
     check_bound(table, truth, 100)
     top5 = sorted(table.hits, key=table.hits.__getitem__, reverse=True)[:5]
     assert sorted(top5) == [f"/hot{i}" for i in range(5)]
+
+
+def _state(table: TopTable) -> tuple[object, ...]:
+    return (table.hits, table.bytes, table.classes, table.durations, table.floor, table.total)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.lists(st.integers(min_value=0, max_value=60), max_size=150), max_size=12),
+       st.integers(min_value=1, max_value=20))
+def test_counts_cut_by_the_sender_leave_the_table_as_the_whole_batch(
+        batches: list[list[int]], capacity: int) -> None:
+    """A sender cutting each batch's counts to ``capacity`` keys (reduce_counts) leaves a
+    table of that capacity exactly as feeding it every key would."""
+    from omphalos.plugins.collectors.aggregate import aggregate, reduce_counts
+    from omphalos.records import Columns
+
+    whole, cut = TopTable(capacity), TopTable(capacity)
+    for keys in batches:
+        n = len(keys)
+        cols = Columns(time=[1.0] * n, client=["c"] * n, path=[f"/k{k}" for k in keys],
+                       status=[200 if k % 3 else 500 for k in keys], bytes=keys,
+                       offset=list(range(n)), duration=[k / 100 for k in keys])
+        counts = aggregate(cols, "h", ("path",))
+        reduced = reduce_counts(counts, capacity)
+        for table, agg in ((whole, counts), (cut, reduced)):
+            if "path" in agg.dims:
+                d = agg.dims["path"]
+                table.add(d.hits, d.bytes, d.classes, d.durations, d.cut, d.total)
+        if "path" in counts.dims:
+            assert len(reduced.dims["path"].hits) <= capacity
+    assert _state(cut) == _state(whole)

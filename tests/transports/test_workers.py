@@ -113,6 +113,9 @@ def test_workers_send_counts_to_a_summary_and_it_answers_the_same(tmp_path: Path
         "host": "web1", "workers": 2, "state_dir": str(tmp_path / "workers")}})
     assert isinstance(workers, WorkerPipeline)
     assert workers.counted_dimensions == tuple(SummaryConfig().dimensions)
+    assert workers.counted_capacity == SummaryConfig().capacity
+    assert all(c["transport:local"]["aggregate_capacity"] == SummaryConfig().capacity
+               for c in workers.worker_configs)
     workers.start()
     try:
         wait_for(lambda: workers.query("summary")["lines"] == 2 * TOTAL, 60, 0.1)
