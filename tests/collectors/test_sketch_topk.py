@@ -1,4 +1,5 @@
-"""Property tests: the quantile sketch (accuracy, merging) and Space-Saving (error bound)."""
+"""Property tests: the quantile sketch (accuracy, merging) and Space-Saving (error bound,
+counts cut by a sender)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from omphalos.plugins.collectors.aggregate import aggregate, reduce_counts
 from omphalos.plugins.collectors.sketch import DDSketch
 from omphalos.plugins.collectors.topk import SLACK, TopTable
+
+from omphalos.records import Columns
 
 values = st.lists(st.floats(min_value=1e-6, max_value=1e4, allow_nan=False), min_size=1,
                   max_size=300)
@@ -102,9 +106,6 @@ def test_counts_cut_by_the_sender_leave_the_table_as_the_whole_batch(
         batches: list[list[int]], capacity: int) -> None:
     """A sender cutting each batch's counts to ``capacity`` keys (reduce_counts) leaves a
     table of that capacity exactly as feeding it every key would."""
-    from omphalos.plugins.collectors.aggregate import aggregate, reduce_counts
-    from omphalos.records import Columns
-
     whole, cut = TopTable(capacity), TopTable(capacity)
     for keys in batches:
         n = len(keys)
