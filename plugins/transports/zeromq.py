@@ -263,6 +263,7 @@ class ZmqTransport(TransportPlugin):
         done = self._spooled_end.get(file_id, 0)
         if batch.start < done:
             if batch.end <= done:
+                self.counters["lines_read_again"] += len(batch.records)
                 batch = replace(batch, records=Columns(), lines=0, unparsed=0,
                                 unparsed_reasons={}, bad=())
             else:
