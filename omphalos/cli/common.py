@@ -37,7 +37,8 @@ def has_components(source: ConfigSource) -> bool:
 def files_pipeline(source: ConfigSource, files: list[str], *, parser: str = "auto",
                    follow: bool = True, checkpoints: bool = True,
                    extra: Mapping[str, Mapping[str, Any]] | None = None) -> ConfigSource:
-    """The default pipeline on ``files``: file monitor, parser, local transport, summary."""
+    """The default pipeline on ``files``: file monitor, parser, local transport, summary,
+    plus the ``[collector:NAME]`` sections of the config (``replay FILE`` into a store)."""
     missing = [f for f in files if not any(ch in f for ch in "*?[") and not os.path.exists(f)]
     if missing:
         raise ConfigError(f"no such file: {', '.join(missing)}")
@@ -54,6 +55,9 @@ def files_pipeline(source: ConfigSource, files: list[str], *, parser: str = "aut
     settings = source.sections.get(SETTINGS_SECTION)
     if settings is not None:
         out.sections[SETTINGS_SECTION] = settings
+    for name, section in source.sections.items():
+        if name.startswith("collector:"):  # errors still name the config file
+            out.sections[name] = section
     return out
 
 

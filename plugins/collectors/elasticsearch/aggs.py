@@ -110,8 +110,29 @@ def _total(response: dict[str, Any]) -> int:
     return int(total["value"] if isinstance(total, dict) else total)
 
 
+#: The key a record without the field is counted under, as the in-memory collectors show it.
+MISSING = "-"
+
+
+#: Terms each shard returns, at least (a daily index is one shard per day): the engine's
+#: default (``1.5 * size + 10``) made top lists over a few days miss keys.
+SHARD_SIZE_MIN = 1000
+SHARD_SIZE_MAX = 10_000
+
+
 def _terms(field: str, size: int, **extra: Any) -> dict[str, Any]:
-    return {"terms": {"field": field, "size": size, **extra}}
+    """A terms aggregation; on keyword fields, documents lacking the field (no referer, no
+    agent) form the ``-`` bucket, as in the in-memory collectors' answers."""
+    if field != STATUS:
+        extra = {"missing": MISSING, **extra}
+    shard_size = min(max(size * 10, SHARD_SIZE_MIN), SHARD_SIZE_MAX)
+    return {"terms": {"field": field, "size": size, "shard_size": max(shard_size, size),
+                      **extra}}
+
+
+def _error_bound(agg: dict[str, Any]) -> int:
+    """How many hits a key of a terms aggregation may be missing (0: exact)."""
+    return int(agg.get("doc_count_error_upper_bound") or 0)
 
 
 # -- range: the first and last record time ------------------------------------------------------
@@ -127,21 +148,32 @@ def range_answer(response: dict[str, Any]) -> tuple[float | None, float | None]:
 
 
 def _rate(hits: int, span: TimeRange, first: float | None, last: float | None) -> float:
+    """Hits per second of the window (or of the records' span), rounded to 3 decimals as
+    the in-memory collectors answer it."""
     secs = span.window or ((last - first) if first is not None and last is not None else 0.0)
-    return hits / secs if secs and secs > 0 else float(hits)
+    return round(hits / secs, 3) if secs and secs > 0 else float(hits)
 
 
 # -- summary -----------------------------------------------------------------------------------
+def _row_aggs() -> dict[str, Any]:
+    """What one top-list row needs below its terms bucket: bytes, p95, the status classes."""
+    return {"bytes": {"sum": {"field": BYTES}}, "dur": _percentiles(95), **_classes()}
+
+
+#: The summary's top lists (answer key, dimension), rows of the same shape as ``top``'s.
+_SUMMARY_TOPS = (("top_clients", "client"), ("top_hosts", "host"), ("top_agents", "agent"),
+                 ("top_referers", "referer"))
+
+
 def summary_body(span: TimeRange, limit: int) -> dict[str, Any]:
     return {"size": 0, "track_total_hits": True, "query": span.query(), "aggs": {
         "bytes": {"sum": {"field": BYTES}},
         "status": _terms(STATUS, 1000),
-        "paths": {**_terms(PATH, limit), "aggs": {"bytes": {"sum": {"field": BYTES}}}},
+        "paths": {**_terms(PATH, limit), "aggs": _row_aggs()},
         "hosts": _terms("host.name", 1000),
         "methods": _terms("http.request.method", 50),
-        "clients": _terms("source.address", limit),
-        "agents": _terms("user_agent.original", limit),
-        "referers": _terms("http.request.referrer", limit),
+        **{key: {**_terms(FIELDS[dim], limit), "aggs": _row_aggs()}
+           for key, dim in _SUMMARY_TOPS},
         "duration": _percentiles(50, 95, 99),
         "duration_mean": {"avg": {"field": DURATION}},
         "first": {"min": {"field": TIME}},
@@ -149,11 +181,8 @@ def summary_body(span: TimeRange, limit: int) -> dict[str, Any]:
     }}
 
 
-def _key_hits(agg: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": str(b["key"]), "hits": int(b["doc_count"])} for b in agg.get("buckets", [])]
-
-
 def summary_answer(response: dict[str, Any], span: TimeRange) -> dict[str, Any]:
+    """The ``summary`` shape of the in-memory collector (top lists as ``top`` rows)."""
     aggs = response.get("aggregations", {})
     requests = _total(response)
     status = {str(b["key"]): int(b["doc_count"]) for b in aggs["status"]["buckets"]}
@@ -162,31 +191,38 @@ def summary_answer(response: dict[str, Any], span: TimeRange) -> dict[str, Any]:
         classes[f"{int(code) // 100}xx"] = classes.get(f"{int(code) // 100}xx", 0) + count
     first, last = range_answer(response)
     mean = aggs.get("duration_mean", {}).get("value")
-    return {
+    size = int(aggs["bytes"]["value"] or 0)
+    rate_of = (lambda h: _rate(h, span, first, last))  # noqa: E731
+    paths = _rows(aggs["paths"]["buckets"], rate_of)
+    answer = {
         "requests": requests,
         "lines": requests,
         "unparsed": 0,
         "unparsed_reasons": {},
-        "bytes": int(aggs["bytes"]["value"] or 0),
+        "bytes": size,
         "status": dict(sorted(status.items())),
         "status_class": dict(sorted(classes.items())),
-        "top_paths": [{"path": str(b["key"]), "hits": int(b["doc_count"]),
-                       "bytes": int(b["bytes"]["value"] or 0)} for b in aggs["paths"]["buckets"]],
+        "top_paths": [{"path": r["key"], "hits": r["hits"], "bytes": r["bytes"]}
+                      for r in paths],
+        "paths": paths,
         "hosts": {str(b["key"]): int(b["doc_count"]) for b in aggs["hosts"]["buckets"]},
         "methods": {str(b["key"]): int(b["doc_count"]) for b in aggs["methods"]["buckets"]},
-        "top_clients": _key_hits(aggs["clients"]),
-        "top_agents": _key_hits(aggs["agents"]),
-        "top_referers": _key_hits(aggs["referers"]),
         "duration": {"p50": _pct(aggs.get("duration"), 50), "p95": _pct(aggs.get("duration"), 95),
                      "p99": _pct(aggs.get("duration"), 99), "mean": _secs(mean)},
         "first_time": first,
         "last_time": last,
         "since": first,
         "rate": _rate(requests, span, first, last),
+        "bytes_rate": _rate(size, span, first, last),
         "window": span.label,
         "bad_lines": [],
+        "error_bounds": {"path": _error_bound(aggs["paths"]),
+                         **{dim: _error_bound(aggs[key]) for key, dim in _SUMMARY_TOPS}},
         "source": "elasticsearch",
     }
+    for key, _dim in _SUMMARY_TOPS:
+        answer[key] = _rows(aggs[key]["buckets"], rate_of)
+    return answer
 
 
 # -- top lists ---------------------------------------------------------------------------------
@@ -226,7 +262,7 @@ def top_answer(response: dict[str, Any], span: TimeRange, dimension: str, sort: 
         rows = [r for r in rows if regex.search(r["key"])]
     rows.sort(key=sort_key(sort), reverse=True)
     return {"dimension": dimension, "window": span.label, "sort": sort, "rows": rows[:limit],
-            "error_bound": 0}
+            "error_bound": _error_bound(aggs["top"])}
 
 
 # -- series ------------------------------------------------------------------------------------
