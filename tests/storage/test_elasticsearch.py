@@ -1,6 +1,9 @@
-"""The ``elasticsearch`` collector against the Elasticsearch STAND-IN server
-(``es_standin.py``: Elasticsearch cannot run here), or against a real cluster when
-``OMPHALOS_TEST_ES_URL`` is set (tests that inject faults into the stand-in are then skipped).
+"""The ``elasticsearch`` collector against the Elasticsearch STAND-IN server (``es_standin.py``),
+only where a real node cannot serve: the Elasticsearch 8/9 client path (the official
+``elasticsearch`` clients refuse servers that are not Elasticsearch, and no Elasticsearch runs
+here; ``OMPHALOS_TEST_ES_URL`` points these tests at a real one), servers of other versions,
+and faults injected on demand (429s). Everything else runs against the real OpenSearch node in
+``test_opensearch.py``; each test here says why it needs the stand-in.
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ def drained(pipeline: Pipeline) -> dict[str, Any] | None:
 
 @pytest.mark.timeout(120)
 def test_real_log_indexed_as_ecs_and_queried_by_aggregations(tmp_path: Path, es: Target) -> None:
+    """The Elasticsearch client path end to end. Stand-in: the ``elasticsearch`` client checks
+    the ``X-Elastic-Product`` header and refuses OpenSearch; no Elasticsearch runs here."""
     summary, status, pipeline = run_real_log(tmp_path, es)
     try:
         assert status["counters"]["docs_indexed"] == 10_000
@@ -162,19 +167,11 @@ def _file_ids(target: Target) -> list[str]:
     return [b["key"] for b in answer["aggregations"]["ids"]["buckets"]]
 
 
-@pytest.mark.timeout(120)
-def test_a_batch_sent_twice_leaves_one_document_per_line(tmp_path: Path, es: Target) -> None:
-    _, _, pipeline = run_real_log(tmp_path, es, state="first")
-    pipeline.stop()
-    _, status, pipeline = run_real_log(tmp_path, es, state="second")  # reads it all again
-    pipeline.stop()
-    assert status["counters"]["docs_indexed"] == 10_000
-    assert es.count() == 10_000
-
-
 @standin_only
 @pytest.mark.timeout(120)
 def test_a_cluster_answering_429_for_a_while_loses_nothing(tmp_path: Path, es: Target) -> None:
+    """Stand-in: a real node cannot be made to reject whole requests and single items with
+    429 on demand (it does only under real overload)."""
     assert es.standin is not None
     es.standin.reject_requests = 4
     es.standin.reject_items = 3000
@@ -196,73 +193,14 @@ def start_collector(tmp_path: Path, **options: Any) -> Any:
     return ElasticsearchCollector.start(context(tmp_path, "collector:es"), config)
 
 
-@pytest.mark.timeout(60)
-def test_mapping_conflicts_are_counted_and_logged_never_retried(
-        tmp_path: Path, es: Target, caplog: pytest.LogCaptureFixture) -> None:
-    replies = Replies.start()
-    ref = start_collector(tmp_path, hosts=(es.url,), index_prefix=es.prefix,
-                          template_name=es.prefix)
-    try:
-        ref.tell(Deliver(batch(1, 0, [1.6e9] * 3, extra=[{"upstream": 5}] * 3), replies))
-        wait_for(lambda: replies.ask("n", timeout=2) == 1)
-        ref.tell(Deliver(batch(2, 300, [1.6e9] * 4,
-                               extra=[{"upstream": "abc"}, None, {"upstream": "x"}, None]),
-                         replies))
-        wait_for(lambda: replies.ask("n", timeout=2) == 2)  # applied: not retried forever
-        status = ref.ask(Query("status"), timeout=5)
-    finally:
-        ref.stop(timeout=10)
-        replies.stop()
-    assert status["counters"]["docs_refused"] == 2
-    assert status["counters"]["docs_indexed"] == 5
-    assert sum(status["refused_by_type"].values()) == 2
-    assert es.count() == 5
-    assert any("refused for good" in r.getMessage() and "upstream" in r.getMessage()
-               for r in caplog.records)
-
-
-@standin_only
-@pytest.mark.slow
-@pytest.mark.timeout(120)
-def test_unreachable_cluster_spools_then_slows_the_monitor_and_drains(tmp_path: Path) -> None:
-    port = free_port()
-    target = Target(f"http://127.0.0.1:{port}", "omphalos-down", None)
-    pipeline = Pipeline.from_config({
-        "omphalos": {"state_dir": str(tmp_path / "state")},
-        "monitor:web": {"paths": [str(REAL_LOG)], "follow": False, "max_in_flight": 2},
-        "collector:es": es_section(target, max_retries=2, spool_max_bytes=600_000,
-                                   batch_docs=200),
-    })
-    pipeline.start()
-    standin = None
-    try:
-        def backed_up() -> bool:
-            status = pipeline.query("status", collector="es")
-            monitor = pipeline._statuses("monitor")[0]
-            return (status["counters"].get("spool_full_waits", 0) > 0
-                    and status["spool"]["items"] > 0 and monitor.get("in_flight", 0) > 0)
-        wait_for(backed_up, timeout=60)
-        status = pipeline.query("status", collector="es")
-        assert status["down"] and status["spool"]["bytes"] <= 600_000
-        assert status["counters"].get("docs_indexed", 0) == 0
-        assert not pipeline.wait_idle(0.5)  # the monitor holds back: nothing dropped
-        standin = StandInElasticsearch(STANDIN_VERSION, port=port).start()
-        assert pipeline.wait_idle(90)
-        wait_for(lambda: pipeline.query("status", collector="es")["spool"]["items"] == 0, 30)
-        assert standin.count() == 10_000
-        assert pipeline.query("status", collector="es")["counters"]["payloads_drained"] > 0
-    finally:
-        pipeline.stop()
-        if standin is not None:
-            standin.stop()
-
-
 @standin_only
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("version", "distribution", "mode"), [
     ("8.15.0", None, "daily"), ("9.1.0", None, "datastream"), ("2.17.0", "opensearch", "daily")])
 def test_server_versions_and_index_modes(tmp_path: Path, version: str,
                                          distribution: str | None, mode: str) -> None:
+    """Stand-in: the client chosen for each server version (Elasticsearch 8 and 9, and an
+    OpenSearch older than the real node's 2.19) needs servers of those versions on demand."""
     if distribution == "opensearch":
         pytest.importorskip("opensearchpy")
     elif version.startswith("8") and not HAS_ES8_CLIENT:
@@ -295,6 +233,7 @@ def test_server_versions_and_index_modes(tmp_path: Path, version: str,
 
 @standin_only
 def test_old_or_unknown_servers_are_refused_with_a_reason() -> None:
+    """Stand-in: an Elasticsearch 7 cannot be had here; the unreachable port is real."""
     standin = StandInElasticsearch("7.17.0").start()
     try:
         with pytest.raises(ClusterError, match="too old"):
@@ -305,33 +244,3 @@ def test_old_or_unknown_servers_are_refused_with_a_reason() -> None:
         detect(Auth((f"http://127.0.0.1:{free_port()}",), timeout_secs=2))
     assert info.value.status is None and info.value.retryable
     assert time.monotonic() > 0
-
-
-@standin_only
-@pytest.mark.timeout(60)
-def test_the_spool_outlives_the_collector(tmp_path: Path) -> None:
-    """Spooled while the cluster is down, stopped, started again: the new instance drains."""
-    port = free_port()
-    spool = tmp_path / "spool"
-    replies = Replies.start()
-    standin = None
-    try:
-        first = start_collector(tmp_path / "a", hosts=(f"http://127.0.0.1:{port}",),
-                                spool_dir=str(spool), max_retries=1)
-        first.tell(Deliver(batch(1, 0, [1.7e9 + i for i in range(30)]), replies))
-        wait_for(lambda: replies.ask("n", timeout=2) == 1)  # acknowledged: it is on disk
-        assert first.ask(Query("status"), timeout=5)["spool"]["items"] == 30  # one per doc
-        first.stop(timeout=10)
-        standin = StandInElasticsearch(STANDIN_VERSION, port=port).start()
-        second = start_collector(tmp_path / "b", hosts=(standin.url,), spool_dir=str(spool))
-        try:
-            wait_for(lambda: standin is not None and standin.count() == 30)
-            status = wait_for(lambda: (s := second.ask(Query("status"), timeout=5))
-                              ["spool"]["items"] == 0 and s)
-            assert status["counters"]["payloads_drained"] == 30
-        finally:
-            second.stop(timeout=10)
-    finally:
-        replies.stop()
-        if standin is not None:
-            standin.stop()

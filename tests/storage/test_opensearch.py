@@ -26,7 +26,7 @@ from omphalos.query import DIMENSIONS, STATUS_CLASSES
 from tests.conftest import REAL_LOG, omphalos_threads, wait_for
 from tests.opensearch.node import OpenSearchNode
 
-from .helpers import Replies, batch, context
+from .helpers import Replies, batch, context, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -263,6 +263,33 @@ def test_the_node_going_away_and_coming_back_loses_and_duplicates_nothing(
     assert target.count() == 10_000 and summary["requests"] == 10_000
     for key in ("requests", "bytes", "status", "status_class", "hosts", "methods"):
         assert answer[key] == summary[key], key
+
+
+@pytest.mark.timeout(120)
+def test_the_spool_outlives_the_collector(tmp_path: Path, target: Target) -> None:
+    """Spooled while no cluster answers (a closed port), the collector stopped; a new one on
+    the same spool and the real node drains it."""
+    spool = tmp_path / "spool"
+    replies = Replies.start()
+    try:
+        first = start_collector(tmp_path / "a", target, spool_dir=str(spool), max_retries=1,
+                                hosts=(f"http://127.0.0.1:{free_port()}",))
+        try:
+            deliver(first, replies, batch(1, 0, [1.7e9 + i for i in range(30)]))
+            assert first.ask(Query("status"), timeout=5)["spool"]["items"] == 30  # on disk
+        finally:
+            first.stop(timeout=10)
+        second = start_collector(tmp_path / "b", target, spool_dir=str(spool))
+        try:
+            wait_for(lambda: target.count_when_ready() == 30, timeout=60)
+            status = wait_for(lambda: (s := second.ask(Query("status"), timeout=5))
+                              ["spool"]["items"] == 0 and s)
+        finally:
+            second.stop(timeout=10)
+    finally:
+        replies.stop()
+    assert status["counters"]["payloads_drained"] == 30
+    assert target.count() == 30
 
 
 # -- queries answered from aggregations, against the summary collector ----------------------------
