@@ -372,7 +372,8 @@ def test_top_answers_equal_the_summary_collectors(indexed: tuple[Pipeline, Any],
     for sort in ("hits", "bytes", "errors", *STATUS_CLASSES):
         if sort == "bytes" and not with_bytes:
             continue
-        params = {"dimension": dimension, "sort": sort, "limit": 50, "window": "all"}
+        params: dict[str, Any] = {"dimension": dimension, "sort": sort, "limit": 50,
+                                  "window": "all"}
         ours = pipeline.query("top", collector="es", **params)
         theirs = pipeline.query("top", collector="summary", **params)
         assert theirs["error_bound"] == 0 and ours["error_bound"] == 0
