@@ -6,7 +6,6 @@ when Java or Maven is missing; a build or start failure is an error, not a skip.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,9 @@ import pytest
 from tests.opensearch.node import NodeUnavailable, OpenSearchNode, build
 
 from .helpers import free_port
+
+#: What the session node cost, for the end of pytest's report.
+FIGURES: list[str] = []
 
 
 @pytest.fixture(scope="session")
@@ -29,12 +31,19 @@ def opensearch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenSearchN
         pytest.skip(f"real OpenSearch node unavailable: {exc}")
     home: Path = tmp_path_factory.mktemp("opensearch") / "home"
     node = OpenSearchNode(home, free_port()).start()
-    print(f"\nopensearch: build {build_secs:.1f}s, start {node.start_secs:.1f}s, "
-          f"RSS {node.rss_bytes() / 2**20:.0f} MiB, {node.url}", file=sys.stderr)
+    FIGURES.append(f"real OpenSearch node: build step {build_secs:.1f} s, start "
+                   f"{node.start_secs:.1f} s, RSS {node.rss_bytes() / 2**20:.0f} MiB at start")
     try:
         yield node
     finally:
+        FIGURES.append(f"real OpenSearch node: RSS {node.rss_bytes() / 2**20:.0f} MiB at the end")
         node.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line on what the session node cost (when it ran)."""
+    for line in FIGURES:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture
