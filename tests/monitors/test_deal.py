@@ -7,7 +7,6 @@ import gzip
 from pathlib import Path
 
 import pytest
-
 from omphalos.plugins.monitors.discovery import Discovery
 from omphalos.plugins.monitors.file import FileMonitor, FileMonitorConfig
 
