@@ -93,18 +93,24 @@ class CheckpointStore:
     The write-ahead log is checkpointed every 256 pages and cut back to nothing each time
     (``journal_size_limit = 0``): it stays under about a megabyte, and its space goes back
     to the file system. A write that fails because the disk is full or failing raises
-    :class:`CheckpointWriteError`; the store stays usable and the same write can be tried
+    :class:`CheckpointWriteError` (so does opening a store that cannot be created or
+    opened for the same reason); the store stays usable and the same write can be tried
     again once there is space.
     """
 
     def __init__(self, path: str) -> None:
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            if not os.path.exists(path):
-                _create(path)
         self.path = path
         self._lock = threading.Lock()
-        self._db = self._connect()
+        try:
+            if path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                if not os.path.exists(path):
+                    _create(path)
+            self._db = self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            if not _disk_trouble(exc):
+                raise
+            raise CheckpointWriteError(path, exc) from exc
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,

@@ -26,10 +26,11 @@ _Kept = tuple[str, int] | None
 class CheckpointPolicy:
     """Committed offsets of one monitor, in memory and (when ``store``) on disk."""
 
-    def __init__(self, monitor: str, store: CheckpointStore | None,
-                 log: logging.Logger) -> None:
+    def __init__(self, monitor: str, store_path: str | None, log: logging.Logger) -> None:
+        """``store_path``: the SQLite file, None to keep offsets in memory only."""
         self.monitor = monitor
-        self.store = store
+        self.store_path = store_path
+        self.store: CheckpointStore | None = None
         self.log = log
         #: content (dev, ino, crc) -> last offset known to be downstream
         self.known: dict[tuple[int, int, int], Checkpoint] = {}
@@ -42,6 +43,18 @@ class CheckpointPolicy:
         #: ``disk full: PATH`` while checkpoint writes fail, else empty
         self.disk_full = ""
         self.write_failures = 0
+
+    def open(self) -> bool:
+        """Open the store; False while the disk is too full to (:attr:`disk_full` says so:
+        the monitor must not read before it knows its offsets, so it waits)."""
+        if self.store is not None or self.store_path is None:
+            return True
+        try:
+            self.store = CheckpointStore(self.store_path)
+        except CheckpointWriteError as exc:
+            self._failed(exc)
+            return False
+        return True
 
     def load(self) -> list[Checkpoint]:
         """The saved offsets (oldest first), remembered as known."""
@@ -90,7 +103,7 @@ class CheckpointPolicy:
         self.forget(ident)
 
     def _write(self, file_id: str, what: _Kept) -> None:
-        if self.store is None:
+        if self.store_path is None:
             return
         if self.disk_full:  # keep the order: nothing overtakes the kept writes
             self._kept.pop(file_id, None)
@@ -120,6 +133,8 @@ class CheckpointPolicy:
         """Write what was kept; True when checkpoints are written again (or never failed)."""
         if not self.disk_full:
             return True
+        if not self.open():
+            return False
         while self._kept:
             file_id, what = next(iter(self._kept.items()))
             try:
@@ -137,3 +152,4 @@ class CheckpointPolicy:
         if self.store is not None:
             self.store.close()
             self.store = None
+        self.store_path = None

@@ -30,7 +30,6 @@ from typing import Any, ClassVar, Literal
 
 import pykka
 
-from omphalos.checkpoint import CheckpointStore
 from omphalos.config import option
 from omphalos.plugin import MonitorConfig, MonitorPlugin
 
@@ -132,8 +131,7 @@ class FileMonitor(MonitorPlugin):
                                           cfg.discover_interval_secs)
         store = None
         if cfg.checkpoints:
-            store = CheckpointStore(
-                os.path.join(self.context.settings.state_path, "checkpoints.sqlite"))
+            store = os.path.join(self.context.settings.state_path, "checkpoints.sqlite")
         self.policy = CheckpointPolicy(self.context.name, store, self.log)
         self.tracker = FileTracker(
             self.policy, self.counters, self.log, follow=cfg.follow,
@@ -145,14 +143,22 @@ class FileMonitor(MonitorPlugin):
                              partial_line_timeout_secs=cfg.partial_line_timeout_secs)
         self.hints = HintQueue(self._tell_wake)
         self._interval = self.tick_interval()
-        saved = self.policy.load()
         self.watcher: Watcher | None = None
+        self.started = False
+        if self.policy.open():  # else the disk is full: started by a later tick
+            self._start_reading()
+
+    def _start_reading(self) -> None:
+        """Find the files, resume where the checkpoints say, read."""
+        cfg = self.config
+        saved = self.policy.load()
         if cfg.follow and cfg.mode == "events":
             self.watcher = Watcher(self.hints.put, cfg.max_watched_dirs, self.log,
                                    cfg.event_gather_secs)
         self._discover(initial=True)
         if cfg.follow:
             self.tracker.reopen_rotated(saved)
+        self.started = True
         self._pump()
 
     def teardown(self) -> None:
@@ -260,7 +266,7 @@ class FileMonitor(MonitorPlugin):
 
     def _pump(self) -> None:
         """Read while there is credit, unless stopping or paused by a full disk."""
-        if self.stopping or self.policy.disk_full:
+        if self.stopping or self.policy.disk_full or not self.started:
             return
         self.reader.pump(self.has_credit, self._emit)
 
@@ -272,6 +278,9 @@ class FileMonitor(MonitorPlugin):
         if not self.policy.retry():
             self.counters["paused_ticks"] += 1
             return  # disk full: checkpoints are kept in memory, reading waits
+        if not self.started:
+            self._start_reading()
+            return
         tracker = self.tracker
         if self.config.follow:
             if self.schedule.due(now):

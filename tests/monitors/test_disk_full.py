@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import wait_for
 
 from .helpers import Writer, exactly_once, fill, monitor_status, pipeline, seen, tmpfs
+from .writer import line
 
 RATE = 1000.0
 
@@ -60,3 +61,25 @@ def test_checkpoint_disk_full_pauses_and_resumes(tmp_path: Path,
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith(f"disk full: {checkpoints} ") for m in messages), messages
     assert any(m.startswith(f"{checkpoints}: space is back") for m in messages), messages
+
+
+@pytest.mark.timeout(60)
+def test_started_on_a_full_disk_waits_for_space_then_reads(tmp_path: Path) -> None:
+    """No checkpoint store can be made: the monitor does not know its offsets, so it waits
+    (paused, ``disk full: PATH``) instead of reading or dying; then reads all."""
+    log = tmp_path / "access.log"
+    with log.open("wb") as fh:
+        fh.write(b"".join(line(n) for n in range(1, 301)))
+    with tmpfs(tmp_path / "state") as state:
+        filler = fill(state)
+        with pipeline(tmp_path, [str(log)], stat_interval_secs=0.2) as pipe:
+            wait_for(lambda: monitor_status(pipe)["state"] == "paused", timeout=30)
+            status = monitor_status(pipe)
+            assert status["problem"] == f"disk full: {state / 'checkpoints.sqlite'}"
+            assert status["files"] == [] and seen(pipe) == {}
+            filler.unlink()
+            wait_for(lambda: len(seen(pipe)) == 300, timeout=30)
+            assert pipe.wait_idle(timeout=30)
+            counts = seen(pipe)
+            assert not pipe.degraded
+    assert exactly_once(counts, 1, 300) == []
