@@ -8,7 +8,8 @@ The actor ties together the small modules of this package, one concern each:
   also stat'ed every ``stat_interval_secs`` (``poll_interval_secs`` in ``mode = polling``,
   or for directories inotify could not watch), because events are lost or never come;
 - :mod:`.identity` tells files apart; :mod:`.rotation` finds what each path names and what
-  became of the files that were there (rotations, truncations, moves, restarts);
+  became of the files that were there (rotations, truncations, moves); :mod:`.resuming`
+  finds, at start, what was rotated while the monitor was stopped;
 - :mod:`.reading` (with :mod:`.tailing`) reads whole lines from open files;
 - :mod:`.checkpointing` decides where files start and keeps offsets, in
   :class:`omphalos.checkpoint.CheckpointStore`, pausing while the disk is full;
@@ -37,6 +38,7 @@ from .checkpointing import CheckpointPolicy
 from .dealing import deal_paths
 from .discovery import Discovery
 from .reading import Reader
+from .resuming import reopen_rotated
 from .rotation import FileTracker
 from .scheduling import DiscoverySchedule, HintQueue
 from .status import file_status
@@ -157,7 +159,7 @@ class FileMonitor(MonitorPlugin):
                                    cfg.event_gather_secs)
         self._discover(initial=True)
         if cfg.follow:
-            self.tracker.reopen_rotated(saved)
+            reopen_rotated(self.tracker, saved)
         self.started = True
         self._pump()
 

@@ -11,10 +11,7 @@ told apart by identity (:mod:`.identity`), never by name:
   the old content is finished from its copy, then a new generation starts;
 - a move event from a watched path: the file that was there, however briefly, is followed
   to its new name by identity and read to its end (``follow``), even if it was never opened;
-- at start: files rotated away before their end was committed are found by inode (or as a
-  copy) and read on from their checkpoint, and rotated siblings written after the last
-  checkpoint, generations the monitor never saw, are read from their start
-  (``reopen_rotated``).
+- at start, what was rotated while the monitor was stopped: :mod:`.resuming`.
 """
 
 from __future__ import annotations
@@ -28,15 +25,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from omphalos.checkpoint import Checkpoint
-
 from .checkpointing import CheckpointPolicy
 from .identity import (
     FINGERPRINT_BYTES,
     Identity,
     fingerprint,
     identify,
-    parse_file_id,
     read_fingerprint,
 )
 from .tailing import Tailer
@@ -140,10 +134,10 @@ class FileTracker:
         if ident.key in self.tails:  # opened under another name meanwhile
             os.close(fd)
             return
-        self._start(path, fd, ident, st.st_size, initial, attached=True)
+        self.begin(path, fd, ident, st.st_size, initial, attached=True)
         info.key, info.state, info.error = ident.key, "open", ""
 
-    def _start(self, path: str, fd: int, ident: Identity, size: int, initial: bool,
+    def begin(self, path: str, fd: int, ident: Identity, size: int, initial: bool,
                attached: bool) -> Tailer:
         """Begin reading a file opened for the first time here, where its policy says."""
         position, ident, persist, shrank = self.policy.start(
@@ -219,7 +213,7 @@ class FileTracker:
         if any(info.key == key for info in self.paths.values()):
             os.close(fd)
             return True
-        self._start(dest, fd, ident, st.st_size, False, attached=False)
+        self.begin(dest, fd, ident, st.st_size, False, attached=False)
         self.counters["followed_moves"] += 1
         return True
 
@@ -286,7 +280,7 @@ class FileTracker:
         it just before truncating. Its bytes past our position are the lines we had not
         read yet; same offsets, same ``file_id``, so nothing is counted twice.
         """
-        found = self._find_copy(os.path.dirname(tailer.real_path or tailer.path),
+        found = self.find_copy(os.path.dirname(tailer.real_path or tailer.path),
                                 tailer.identity.crc, tailer.position + 1)
         if found is None:
             return False
@@ -302,7 +296,7 @@ class FileTracker:
         self.counters["copies_read"] += 1
         return True
 
-    def _find_copy(self, folder: str, crc: int, min_size: int) -> str | None:
+    def find_copy(self, folder: str, crc: int, min_size: int) -> str | None:
         """The newest file in ``folder`` not open here, of at least ``min_size`` bytes,
         whose first line has the fingerprint ``crc``."""
         best: tuple[float, str] | None = None
@@ -340,110 +334,3 @@ class FileTracker:
     def close_all(self) -> None:
         for tailer in self.tails.values():
             tailer.close()
-
-    # -- at start ---------------------------------------------------------------------------
-    def reopen_rotated(self, saved: list[Checkpoint]) -> None:
-        """After a restart: finish files rotated away (or copied) before their end was
-        committed, forget the offsets of files that are gone, then read the generations
-        rotated while the monitor was stopped that it never saw."""
-        inodes: dict[str, dict[int, str] | None] = {}
-        for cp in saved:
-            ident = parse_file_id(cp.file_id)
-            if ident is None or cp.file_id in self.by_id:
-                continue  # not ours, or being read already
-            folder = os.path.dirname(cp.path)
-            if folder not in inodes:
-                inodes[folder] = _inodes(folder)
-            listing = inodes[folder]
-            if listing is None:
-                continue  # the folder vanished (unmounted?): keep the offset for its return
-            if not any(c is not None and self._resume(c, ident, cp) for c in (
-                    listing.get(ident.ino), cp.path,
-                    self._find_copy(folder, ident.crc, cp.offset + 1))):
-                self.policy.forget(ident)
-        self._read_unseen_generations(saved)
-
-    def _resume(self, path: str, ident: Identity, cp: Checkpoint) -> bool:
-        """Read ``path`` on from ``cp`` if it holds ``ident``'s content (the file itself,
-        renamed, or a copytruncate copy of it), closing it at its end."""
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            st = os.fstat(fd)
-            crc = read_fingerprint(fd)
-        except OSError:
-            return False
-        key = (st.st_dev, st.st_ino)
-        if key in self.tails or crc != ident.crc or st.st_size < cp.offset:
-            os.close(fd)
-            return False
-        tailer = Tailer(path, fd, ident, cp.offset, cp.offset, st.st_size, attached=False,
-                        real_path=os.path.realpath(path), key=key)
-        self.add(tailer)
-        self.counters["rotated_resumed"] += 1
-        return True
-
-    def _read_unseen_generations(self, saved: list[Checkpoint]) -> None:
-        """Rotated siblings of a watched file (``access.log.1``, ``access.log-20261126``)
-        last written after the newest checkpoint of that file, whose content the monitor
-        never saw: generations rotated while it was stopped. Read from their start.
-
-        A sibling whose first line is that of a known content is a copy of it (found, or
-        not needed, by ``reopen_rotated``): never read again.
-        """
-        newest: dict[str, float] = {}
-        for cp in saved:
-            newest[cp.path] = max(newest.get(cp.path, 0.0), cp.updated)
-        known_crcs = {content[2] for content in self.policy.known}
-        for path, since in newest.items():
-            if path not in self.paths:
-                continue
-            folder, base = os.path.split(path)
-            try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except OSError:
-                continue
-            for entry in entries:
-                name = entry.name
-                if (name == base or not name.startswith(base) or name[len(base)] not in ".-_"
-                        or self.excluded(entry.path)):
-                    continue
-                try:
-                    if not entry.is_file(follow_symlinks=False):
-                        continue
-                    st = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if (st.st_dev, st.st_ino) in self.tails or st.st_mtime <= since:
-                    continue
-                self._open_unseen(entry.path, known_crcs)
-
-    def _open_unseen(self, path: str, known_crcs: set[int]) -> None:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except OSError:
-            return
-        try:
-            st = os.fstat(fd)
-            ident = identify(fd, st)
-        except OSError:
-            os.close(fd)
-            return
-        if (ident is None or ident.crc in known_crcs or ident.content in self.policy.known
-                or ident.key in self.tails):
-            os.close(fd)
-            return
-        self._start(path, fd, ident, st.st_size, False, attached=False)
-        self.counters["rotated_resumed"] += 1
-
-
-def _inodes(folder: str) -> dict[int, str] | None:
-    """inode -> path of the regular files in ``folder``; None when it cannot be listed."""
-    out: dict[int, str] = {}
-    try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_file(follow_symlinks=False):
-                    out[entry.inode()] = entry.path
-    except OSError:
-        return None
-    return out

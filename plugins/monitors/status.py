@@ -39,7 +39,8 @@ def file_status(tracker: FileTracker, missing_roots: list[str], watcher: Watcher
     """The monitor-specific part of the status (the base class adds name and counters).
 
     ``idle``: everything read and acknowledged, nothing followed still to open, and
-    checkpoints written (a monitor paused by a full disk is not idle).
+    checkpoints written (a monitor paused by a full disk is not idle). ``paused``:
+    ``disk full: PATH`` while checkpoints cannot be written (reading waits), else empty.
     """
     files: list[dict[str, Any]] = []
     behind = 0
@@ -65,5 +66,5 @@ def file_status(tracker: FileTracker, missing_roots: list[str], watcher: Watcher
     return {"files": files, "files_watched": len(tracker.tails), "bytes_behind": behind,
             "in_flight": in_flight, "idle": idle, "watch_mode": watch_mode,
             "polled_dirs": sorted(watcher.polled) if watcher is not None else [],
-            "state": "paused" if disk_full else "running", "problem": disk_full,
+            "paused": disk_full,
             "time": time.time()}

@@ -3,7 +3,8 @@
 ``python -m tests.monitors.monitor_proc CONFIG.json READY_FILE``: builds the pipeline with
 the test registry (the numbers collector), starts it, writes READY_FILE, then waits to be
 killed. The test SIGKILLs it: no clean stop, no final commit. Every 0.1 s it writes
-READY_FILE.status: whether the pipeline is degraded, the monitor's state and problem.
+READY_FILE.status: whether the pipeline is degraded, why the monitor is paused (if it is) and every
+reason it was paused so far.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ def main() -> None:
     while True:
         try:
             monitor = pipeline.ask("monitor:logs", Query("status"), 5.0)
-            state = {"state": monitor["state"], "problem": monitor["problem"]}
+            state = {"paused": monitor["paused"]}
         except QueryError as exc:  # an answer that did not come is what the test checks
-            state = {"state": "no answer", "problem": repr(exc)}
-        if state["problem"] and state["problem"] not in problems:
-            problems.append(state["problem"])
+            state = {"paused": f"no answer: {exc!r}"}
+        if state["paused"] and state["paused"] not in problems:
+            problems.append(state["paused"])
         tmp = f"{status}.tmp"
         with open(tmp, "w") as fh:
             json.dump({"degraded": pipeline.degraded, **state, "problems": problems}, fh)

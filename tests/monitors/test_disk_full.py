@@ -36,16 +36,16 @@ def test_checkpoint_disk_full_pauses_and_resumes(tmp_path: Path,
             try:
                 wait_for(lambda: len(seen(pipe)) > 200, timeout=30)
                 filler = fill(state)
-                wait_for(lambda: monitor_status(pipe)["state"] == "paused", timeout=30)
+                wait_for(lambda: monitor_status(pipe)["paused"], timeout=30)
                 status = monitor_status(pipe)
-                assert status["problem"] == f"disk full: {checkpoints}"
+                assert status["paused"] == f"disk full: {checkpoints}"
                 assert not status["idle"]
                 first = _reads(pipe)
                 wait_for(lambda: log.stat().st_size > first[0] + 20_000, timeout=30)
                 assert _reads(pipe) == first  # paused: nothing more read
-                assert monitor_status(pipe)["state"] == "paused"
+                assert monitor_status(pipe)["paused"]
                 filler.unlink()  # space is back
-                wait_for(lambda: monitor_status(pipe)["state"] == "running", timeout=30)
+                wait_for(lambda: monitor_status(pipe)["paused"] == "", timeout=30)
                 wait_for(writer.finished, timeout=60)
                 wait_for(lambda: len(seen(pipe)) == 4000, timeout=60)
                 assert pipe.wait_idle(timeout=30)
@@ -56,7 +56,7 @@ def test_checkpoint_disk_full_pauses_and_resumes(tmp_path: Path,
         with sqlite3.connect(checkpoints) as db:
             (offset,) = db.execute("SELECT offset FROM offsets").fetchone()
     assert exactly_once(counts, 1, 4000) == []
-    assert status["problem"] == "" and status["counters"]["checkpoint_write_failures"] >= 1
+    assert status["paused"] == "" and status["counters"]["checkpoint_write_failures"] >= 1
     assert offset == log.stat().st_size  # every kept checkpoint was written once space came
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith(f"disk full: {checkpoints} ") for m in messages), messages
@@ -73,9 +73,9 @@ def test_started_on_a_full_disk_waits_for_space_then_reads(tmp_path: Path) -> No
     with tmpfs(tmp_path / "state") as state:
         filler = fill(state)
         with pipeline(tmp_path, [str(log)], stat_interval_secs=0.2) as pipe:
-            wait_for(lambda: monitor_status(pipe)["state"] == "paused", timeout=30)
+            wait_for(lambda: monitor_status(pipe)["paused"], timeout=30)
             status = monitor_status(pipe)
-            assert status["problem"] == f"disk full: {state / 'checkpoints.sqlite'}"
+            assert status["paused"] == f"disk full: {state / 'checkpoints.sqlite'}"
             assert status["files"] == [] and seen(pipe) == {}
             filler.unlink()
             wait_for(lambda: len(seen(pipe)) == 300, timeout=30)
