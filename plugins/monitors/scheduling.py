@@ -29,12 +29,18 @@ class HintQueue:
         self._wake = wake
         self._lock = threading.Lock()
         self._events: list[HintEvent] = []
+        self._modified: set[HintEvent] = set()
         self._pending = False
 
     def put(self, kind: str, path: str, dest: str) -> None:
         """Called in watchdog's thread."""
+        event = (kind, path, dest)
         with self._lock:
-            self._events.append((kind, path, dest))
+            if kind == "modified" and event in self._modified:
+                return  # already waiting: one look at a busy file is enough
+            if kind == "modified":
+                self._modified.add(event)
+            self._events.append(event)
             if self._pending:
                 return
             self._pending = True
@@ -44,6 +50,7 @@ class HintQueue:
         """The hints so far (the actor's thread); the next hint wakes the actor again."""
         with self._lock:
             events, self._events = self._events, []
+            self._modified.clear()
             self._pending = False
         return events
 

@@ -161,3 +161,22 @@ def test_deleted_and_recreated_within_40ms_read_to_the_end(tmp_path: Path) -> No
         status = monitor_status(pipe)
     assert exactly_once(counts, 1, 700) == []
     assert status["counters"]["rotations"] == 3
+
+
+@pytest.mark.timeout(60)
+def test_glob_match_renamed_out_of_the_glob_at_once_is_read(tmp_path: Path) -> None:
+    """A file that matched a glob for a moment (``*.log``) and was renamed to a name the
+    glob does not match (``.1``), before any search found it, is followed and read."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    _write(folder / "seed.log", 1, 10)
+    with pipeline(tmp_path, [str(folder / "*.log")], discover_interval_secs=60.0) as pipe:
+        wait_for(lambda: len(seen(pipe)) == 10)
+        for i in range(3):
+            fresh = folder / f"app{i}.log"
+            _write(fresh, 11 + i * 100, 110 + i * 100)
+            os.rename(fresh, folder / f"app{i}.log.1")
+        wait_for(lambda: len(seen(pipe)) == 310, timeout=30)
+        assert pipe.wait_idle(timeout=30)
+        counts = seen(pipe)
+    assert exactly_once(counts, 1, 310) == []
