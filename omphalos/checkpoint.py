@@ -8,6 +8,7 @@ the old one: both have offsets at once.
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -38,6 +39,39 @@ def _create(path: str) -> None:
         os.unlink(tmp)
 
 
+#: SQLite's primary result codes for "disk full" and "disk I/O error".
+SQLITE_FULL = 13
+SQLITE_IOERR = 10
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written because the disk is full or failing (ENOSPC,
+    EIO, SQLite's SQLITE_FULL / SQLITE_IOERR). Nothing was recorded; the caller keeps the
+    offset and writes it again later. ``str()`` is ``disk full: PATH``, the wording every
+    status and log line uses."""
+
+    def __init__(self, path: str, cause: BaseException) -> None:
+        super().__init__(errno.ENOSPC, f"disk full: {path}")
+        self.path = path
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return f"disk full: {self.path}"
+
+
+def _disk_trouble(exc: BaseException) -> bool:
+    """True for the failures a full or failing disk causes (not for programming errors)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT)
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in (SQLITE_FULL, SQLITE_IOERR)
+        text = str(exc).lower()
+        return "disk is full" in text or "disk i/o error" in text
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """One committed offset."""
@@ -55,21 +89,58 @@ class CheckpointStore:
     with ``synchronous=NORMAL`` makes a commit cheap and durable across process crashes
     (a power loss may forget the last commits: the lines are then read again, and
     collectors skip what they already applied).
+
+    The write-ahead log is checkpointed every 256 pages and cut back to nothing each time
+    (``journal_size_limit = 0``): it stays under about a megabyte, and its space goes back
+    to the file system. A write that fails because the disk is full or failing raises
+    :class:`CheckpointWriteError` (so does opening a store that cannot be created or
+    opened for the same reason); the store stays usable and the same write can be tried
+    again once there is space.
     """
 
     def __init__(self, path: str) -> None:
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            if not os.path.exists(path):
-                _create(path)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
+        try:
+            if path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                if not os.path.exists(path):
+                    _create(path)
+            self._db = self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            if not _disk_trouble(exc):
+                raise
+            raise CheckpointWriteError(path, exc) from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                             timeout=30)
+        self._db = db
         self._migrate()
-        self._db.execute(SCHEMA)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(SCHEMA)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA wal_autocheckpoint=256")
+        db.execute("PRAGMA journal_size_limit=0")
+        return db
+
+    def _write(self, sql: str, args: tuple[object, ...]) -> None:
+        """Run one write; disk full or I/O error: :class:`CheckpointWriteError` (after an
+        I/O error the connection is opened again, as SQLite advises)."""
+        with self._lock:
+            try:
+                self._db.execute(sql, args)
+            except (sqlite3.Error, OSError) as exc:
+                if not _disk_trouble(exc):
+                    raise
+                if isinstance(exc, sqlite3.Error) and getattr(
+                        exc, "sqlite_errorcode", 0) & 0xFF == SQLITE_IOERR:
+                    try:
+                        self._db.close()
+                        self._connect()
+                    except (sqlite3.Error, OSError):
+                        pass  # tried again at the next write
+                raise CheckpointWriteError(self.path, exc) from exc
 
     def _migrate(self) -> None:
         """Re-key a first-version table (one row per path) by file identity."""
@@ -94,17 +165,15 @@ class CheckpointStore:
 
     def commit(self, monitor: str, file_id: str, path: str, offset: int) -> None:
         """Record that ``file_id`` (last seen at ``path``) is safe up to ``offset``."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO offsets VALUES (?, ?, ?, ?, ?) ON CONFLICT (monitor, file_id) DO "
-                "UPDATE SET path = excluded.path, offset = excluded.offset, "
-                "updated = excluded.updated", (monitor, file_id, path, offset, time.time()))
+        self._write(
+            "INSERT INTO offsets VALUES (?, ?, ?, ?, ?) ON CONFLICT (monitor, file_id) DO "
+            "UPDATE SET path = excluded.path, offset = excluded.offset, "
+            "updated = excluded.updated", (monitor, file_id, path, offset, time.time()))
 
     def forget(self, monitor: str, file_id: str) -> None:
         """Drop the offset of a file that is gone for good."""
-        with self._lock:
-            self._db.execute("DELETE FROM offsets WHERE monitor = ? AND file_id = ?",
-                             (monitor, file_id))
+        self._write("DELETE FROM offsets WHERE monitor = ? AND file_id = ?",
+                    (monitor, file_id))
 
     def close(self) -> None:
         with self._lock:

@@ -83,10 +83,18 @@ def read_fingerprint(fd: int) -> int | None:
     return fingerprint(os.pread(fd, FINGERPRINT_BYTES, 0))
 
 
-def identify(fd: int, st: os.stat_result | None = None) -> Identity | None:
-    """Identity of the open file ``fd``; None while it is too small to fingerprint."""
+def identify(fd: int, st: os.stat_result | None = None, whole: bool = False
+             ) -> Identity | None:
+    """Identity of the open file ``fd``; None while it is too small to fingerprint.
+
+    ``whole``: the file is read once to its end and not followed (``follow = no``, as in
+    ``replay``), so a file too small to fingerprint is fingerprinted by all of its bytes:
+    the fingerprint rule exists to tell followed files apart, never to leave bytes unread.
+    """
     st = st or os.fstat(fd)
     crc = read_fingerprint(fd)
     if crc is None:
-        return None
+        if not whole:
+            return None
+        crc = zlib.crc32(os.pread(fd, FINGERPRINT_BYTES, 0))
     return Identity(st.st_dev, st.st_ino, crc)

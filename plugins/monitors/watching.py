@@ -37,8 +37,9 @@ EVENTS: list[type[FileSystemEvent]] = [
     FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent,
     DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
 
-#: hint(path, structural): ``structural`` for creations, deletions and moves.
-Hint = Callable[[str, bool], None]
+#: hint(kind, path, dest): ``kind`` is ``modified``, ``created``, ``deleted``, ``moved``
+#: (``dest`` is the new name) or ``dir`` (a directory changed: search again).
+Hint = Callable[[str, str, str], None]
 
 
 class _Handler(FileSystemEventHandler):
@@ -49,13 +50,11 @@ class _Handler(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         src = os.fsdecode(event.src_path)
-        if event.event_type == "modified" and not event.is_directory:
-            self.hint(src, False)
-            return
-        self.hint(src, True)
         dest = os.fsdecode(event.dest_path) if event.dest_path else ""
-        if dest:
-            self.hint(dest, True)
+        if event.is_directory:
+            self.hint("dir", src, dest)
+        elif event.event_type in ("modified", "created", "deleted", "moved"):
+            self.hint(event.event_type, src, dest)
 
 
 class _GatheringEmitter(InotifyEmitter):

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+
+import pytest
 
 from omphalos.config import option
 from omphalos.messages import Batch, Query
@@ -30,7 +36,8 @@ class NumbersConfig:
 
 
 class NumbersCollector(CollectorPlugin):
-    """Test collector: records the number in each ``/n/NUMBER`` path it applies.
+    """Test collector: records the number in each ``/n/NUMBER`` path it applies, and the
+    other paths and the unparsed lines (the poison lines of the torture test).
 
     With ``db`` it writes the numbers and the applied end offset per file identity in one
     SQLite transaction per batch, and reloads the offsets at start into the base class's
@@ -45,11 +52,14 @@ class NumbersCollector(CollectorPlugin):
     def setup(self) -> None:
         self.seen: Counter[int] = Counter()
         self.unparsed = 0
+        self.others: list[str] = []
         self.db: sqlite3.Connection | None = None
         if self.config.db:
             self.db = sqlite3.connect(self.config.db, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS seen (n INTEGER NOT NULL)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS other (path TEXT NOT NULL)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS unparsed (lines INTEGER NOT NULL)")
             self.db.execute("CREATE TABLE IF NOT EXISTS applied (file_id TEXT PRIMARY KEY, "
                             "end INTEGER NOT NULL)")
             for file_id, end in self.db.execute("SELECT file_id, end FROM applied"):
@@ -62,12 +72,18 @@ class NumbersCollector(CollectorPlugin):
             self.db = None
 
     def apply(self, batch: Batch) -> None:
-        numbers = [int(p.rsplit("/", 1)[1]) for p in batch.records.path]
+        paths = [p or "" for p in batch.records.path]
+        numbers = [int(p.rsplit("/", 1)[1]) for p in paths if p.startswith("/n/")]
+        others = [p for p in paths if not p.startswith("/n/")]  # poison lines that parsed
         self.unparsed += batch.unparsed
         self.seen.update(numbers)
+        self.others.extend(others)
         if self.db is not None:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT INTO seen VALUES (?)", [(n,) for n in numbers])
+            self.db.executemany("INSERT INTO other VALUES (?)", [(p[:64],) for p in others])
+            if batch.unparsed:
+                self.db.execute("INSERT INTO unparsed VALUES (?)", (batch.unparsed,))
             self.db.execute("INSERT INTO applied VALUES (?, ?) ON CONFLICT (file_id) DO UPDATE "
                             "SET end = excluded.end", (batch.source.file_id, batch.end))
             self.db.execute("COMMIT")
@@ -158,3 +174,34 @@ def exactly_once(counts: Counter[int], first: int, last: int) -> list[str]:
 
 
 
+
+
+@contextlib.contextmanager
+def tmpfs(point: Path, size: str = "4m") -> Iterator[Path]:
+    """A real, small tmpfs mounted at ``point`` (needs root and mount permission, else the
+    test is skipped): a disk that really fills up."""
+    point.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "omphalos-test", str(point)],
+            capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root and mount permission)")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def fill(folder: Path) -> Path:
+    """Fill the file system of ``folder`` to the last byte; the filler file's path."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for block in (1 << 16, 512, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * block)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(fd)
+    return filler

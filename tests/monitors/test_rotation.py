@@ -137,7 +137,11 @@ def test_symlink_whose_target_changes(tmp_path: Path) -> None:
                 writer.reopen()
             wait_for(writer.finished, timeout=60)
             last = writer.last()
-            wait_for(lambda: sum(seen(pipe).values()) >= last, timeout=60)
+            try:
+                wait_for(lambda: sum(seen(pipe).values()) >= last, timeout=60)
+            except AssertionError:
+                raise AssertionError(f"{exactly_once(seen(pipe), 1, last)} "
+                                     f"{monitor_status(pipe)}") from None
             assert pipe.wait_idle(timeout=30)
             counts = seen(pipe)
         finally:
