@@ -28,7 +28,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pykka
 
 from .config import option
-from .messages import Ack, Applied, Batch, Deliver, LineChunk, Query, Source, Stop, Tick
+from .messages import (
+    Ack,
+    Applied,
+    BadLine,
+    Batch,
+    Deliver,
+    LineChunk,
+    Query,
+    Source,
+    Stop,
+    Tick,
+)
+from .validate import OUT_OF_RANGE, enforce_ranges
 
 if TYPE_CHECKING:
     from .directory import Directory
@@ -280,9 +292,17 @@ class ParserPlugin(Plugin):
 
     kind = "parser"
 
+    #: Unparsed lines carried per batch as samples (a parser's config may say otherwise).
+    bad_sample: ClassVar[int] = 20
+
     def handle(self, message: Any) -> Any:
         if isinstance(message, LineChunk):
-            batch = self.parse(message)
+            batch, rejected = enforce_ranges(
+                self.parse(message), message,
+                getattr(self.config, "bad_sample", self.bad_sample))
+            if rejected:
+                self.counters[f"unparsed: {OUT_OF_RANGE}"] += len(rejected)
+                self.rejected(message, rejected)
             self.counters["lines"] += batch.lines
             self.counters["unparsed"] += batch.unparsed
             self.send(batch)
@@ -293,8 +313,13 @@ class ParserPlugin(Plugin):
         return super().handle(message)
 
     def parse(self, chunk: LineChunk) -> Batch:
-        """Parse every line of ``chunk``; never raise for bad input."""
+        """Parse every line of ``chunk``; never raise for bad input. What it returns is
+        range-checked by :func:`omphalos.validate.enforce_ranges` before it is sent."""
         raise NotImplementedError
+
+    def rejected(self, chunk: LineChunk, lines: list[BadLine]) -> None:
+        """``lines`` of ``chunk``, parsed by :meth:`parse`, were set aside as out of range
+        (already counted in the batch); a subclass may keep them (a dead-letter file)."""
 
 
 @dataclass
