@@ -19,8 +19,11 @@ at C speed); only a column that fails them is looked at line by line.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections import Counter
+import threading
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -29,7 +32,7 @@ from .messages import BadLine, Batch, LineChunk
 from .records import COLUMN_FIELDS, OPTIONAL_COLUMNS, Columns
 
 __all__ = ["OUT_OF_RANGE", "MAX_INT", "MAX_DEPTH", "out_of_range_rows", "enforce_ranges",
-           "check_columns", "check_counts", "check_batch"]
+           "check_columns", "check_counts", "check_batch", "Rejects"]
 
 #: The unparsed reason of a line holding a value out of range.
 OUT_OF_RANGE = "value out of range"
@@ -219,7 +222,8 @@ def _count_map(value: Any, what: str) -> None:
     for key, count in value.items():
         if not (type(count) is int and _int_ok(count)):
             raise ValueError(f"counts: {what}: a count is not a whole number in range")
-        if not (key is None or type(key) is str or (type(key) is int and _int_ok(key))):
+        if not (key is None or type(key) is str
+                or (type(key) is int and -MAX_INT <= key < MAX_INT)):
             raise ValueError(f"counts: {what}: a key is not a string or a whole number")
 
 
@@ -266,3 +270,46 @@ def check_batch(batch: Batch) -> None:
     if len(batch.records) + batch.unparsed > batch.lines:
         raise ValueError(f"{len(batch.records)} records and {batch.unparsed} unparsed lines "
                          f"in a batch of {batch.lines} lines")
+
+
+class Rejects:
+    """Malformed messages counted per sender, each sender logged at most once a minute.
+
+    A receiver calls :meth:`note` for every message it drops: a hostile or broken sender
+    cannot flood the log, and ``status`` shows who sends what (:meth:`by_sender`). At most
+    ``max_senders`` senders are tracked (the least recent are forgotten).
+    """
+
+    def __init__(self, log: logging.Logger, name: str, interval_secs: float = 60.0,
+                 max_senders: int = 1024) -> None:
+        self.log = log
+        self.name = name
+        self.interval_secs = interval_secs
+        self.max_senders = max_senders
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._logged: dict[str, float] = {}
+        self._lock = threading.Lock()  # noted from an I/O thread, read by status()
+
+    def note(self, sender: str, reason: str, now: float | None = None) -> bool:
+        """Count a malformed message from ``sender``; True when it was logged."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._counts[sender] = self._counts.get(sender, 0) + 1
+            self._counts.move_to_end(sender)
+            if len(self._counts) > self.max_senders:
+                old, _ = self._counts.popitem(last=False)
+                self._logged.pop(old, None)
+            count = self._counts[sender]
+            last = self._logged.get(sender)
+            if last is not None and now - last < self.interval_secs:
+                return False
+            self._logged[sender] = now
+        self.log.warning("%s: dropped a malformed message from %s (%d from it so far; logged "
+                         "at most once a minute per sender): %s", self.name, sender, count,
+                         reason)
+        return True
+
+    def by_sender(self) -> dict[str, int]:
+        """Malformed messages dropped, per sender."""
+        with self._lock:
+            return dict(self._counts)
