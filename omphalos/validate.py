@@ -13,12 +13,15 @@ Two users:
   it: the type and range of every element of every column, the column lengths and the
   contents of a counted batch (:class:`ValueError` with the reason otherwise).
 
+Answers sent as JSON go through :func:`finite_json`, which never writes NaN or Infinity.
+
 The checks are whole-column operations (``min``/``max``/``sum``/``set(map(type, ...))`` run
 at C speed); only a column that fails them is looked at line by line.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -32,7 +35,7 @@ from .messages import BadLine, Batch, LineChunk
 from .records import COLUMN_FIELDS, OPTIONAL_COLUMNS, Columns
 
 __all__ = ["OUT_OF_RANGE", "MAX_INT", "MAX_DEPTH", "out_of_range_rows", "enforce_ranges",
-           "check_columns", "check_counts", "check_batch", "Rejects"]
+           "check_columns", "check_counts", "check_batch", "Rejects", "finite_json"]
 
 #: The unparsed reason of a line holding a value out of range.
 OUT_OF_RANGE = "value out of range"
@@ -313,3 +316,27 @@ class Rejects:
         """Malformed messages dropped, per sender."""
         with self._lock:
             return dict(self._counts)
+
+
+# -- answers -----------------------------------------------------------------------------
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (lists, tuples, maps)."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is dict:
+        return {k: _finite(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_finite(v) for v in value]
+    return value
+
+
+def finite_json(data: Any, **kwargs: Any) -> tuple[str, bool]:
+    """``data`` as strict JSON text, never holding NaN or Infinity (RFC 8259 has neither):
+    a non-finite float is written as null. Also says whether any had to be replaced.
+    ``kwargs`` go to :func:`json.dumps` (values JSON cannot hold are written as strings)."""
+    kwargs.setdefault("default", str)
+    try:
+        return json.dumps(data, allow_nan=False, **kwargs), False
+    except ValueError:
+        return json.dumps(_finite(data), allow_nan=False, **kwargs), True
