@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pykka
 import pytest
+from omphalos.plugins.collectors.summary import SummaryCollector
 
 from omphalos import query as contract
-from omphalos.messages import Batch, Query, Source
+from omphalos.messages import Applied, Batch, Deliver, Query, Source
 from omphalos.pipeline import Pipeline
 from omphalos.plugin import CollectorPlugin
 from omphalos.quarantine import Quarantine
@@ -181,3 +183,75 @@ def test_answers_are_strict_json() -> None:
     text, sanitized = finite_json({"a": float("nan"), "b": [1.0, float("inf")], "c": 2})
     assert sanitized and json.loads(text) == {"a": None, "b": [1.0, None], "c": 2}
     assert finite_json({"a": 1.5}) == ('{"a": 1.5}', False)
+
+
+class PoisonedSummary(SummaryCollector):
+    """Stand-in with an injected fault: the summary collector (interleaved: batches applied
+    a slice at a time) whose ``apply`` raises on a slice holding ``/poison``."""
+
+    name = "poisoned-summary"
+    description = "Test collector: the summary, raising ValueError on /poison"
+
+    def apply(self, batch: Batch) -> None:
+        if "/poison" in batch.records.path:
+            raise ValueError("injected fault: /poison")
+        super().apply(batch)
+
+
+class Recorder(pykka.ThreadingActor):
+    """Keeps the Applied messages a collector sends its transport."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[Applied] = []
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Applied):
+            self.seen.append(message)
+            return None
+        return list(self.seen)
+
+
+def lines_batch(seq: int, paths: list[str]) -> Batch:
+    n = len(paths)
+    start = (seq - 1) * 100_000
+    cols = Columns(time=[1.8e9] * n, client=["c"] * n, path=paths, status=[200] * n,
+                   bytes=[1] * n, offset=[start + 10 * i for i in range(n)])
+    return Batch(Source("web1", "/var/log/a.log", "file-1", "monitor:test"), seq, start,
+                 start + 10 * n, cols, n)
+
+
+@pytest.mark.timeout(60)
+def test_an_interleaved_collector_quarantines_a_poisoned_batch_and_goes_on(
+        tmp_path: Path) -> None:
+    reg = registry()
+    reg.add(PoisonedSummary)
+    pipeline = Pipeline.from_config({"omphalos": {"state_dir": str(tmp_path)},
+                                     "collector:summary": {"plugin": "poisoned-summary"}},
+                                    registry=reg)
+    pipeline.start()
+    recorder = Recorder.start()
+    try:
+        ref = pipeline.directory.get("collector:summary")
+        assert ref is not None
+        ref.tell(Deliver(lines_batch(1, ["/a"] * 500), recorder))
+        ref.tell(Deliver(lines_batch(2, ["/poison"] + ["/b"] * 99), recorder))
+        ref.tell(Deliver(lines_batch(3, ["/c"] * 500), recorder))
+        deadline = time.monotonic() + 30
+        while len(recorder.ask("seen", timeout=5)) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        acks = recorder.ask("seen", timeout=5)
+        summary = ref.ask(Query("summary", {}), timeout=10)
+        counters = ref.ask(Query("status"), timeout=10)["counters"]
+        health = pipeline.status()
+    finally:
+        recorder.stop()
+        pipeline.stop()
+    assert [(a.seq, a.accepted) for a in acks] == [(1, True), (2, False), (3, True)]
+    assert summary["requests"] == 1000
+    assert counters["batches_quarantined"] == 1 and counters["lines_quarantined"] == 100
+    assert health["degraded"] is False and health["actors"]["collector:summary"][
+        "restarts"] == 0
+    kept = (tmp_path / "quarantine" / "collector-summary.jsonl").read_text().splitlines()
+    assert len(kept) == 1 and json.loads(kept[0])["seq"] == 2
