@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,13 +20,13 @@ import pytest
 from omphalos.plugins.collectors.summary import SummaryCollector
 
 from omphalos import query as contract
-from omphalos.messages import Applied, Batch, Deliver, Query, Source
+from omphalos.messages import Applied, Batch, Deliver, LineChunk, Query, Source
 from omphalos.pipeline import Pipeline
-from omphalos.plugin import CollectorPlugin
+from omphalos.plugin import CollectorPlugin, ParserPlugin
 from omphalos.quarantine import Quarantine
 from omphalos.records import Columns
 from omphalos.registry import Registry, default_registry
-from omphalos.validate import OUT_OF_RANGE, finite_json
+from omphalos.validate import OUT_OF_RANGE, Rejects, finite_json
 from omphalos.wire import decode_batch, encode_batch
 
 HUGE = "100000000000000000000000000000"
@@ -255,3 +256,57 @@ def test_an_interleaved_collector_quarantines_a_poisoned_batch_and_goes_on(
         "restarts"] == 0
     kept = (tmp_path / "quarantine" / "collector-summary.jsonl").read_text().splitlines()
     assert len(kept) == 1 and json.loads(kept[0])["seq"] == 2
+
+
+class BareParser(ParserPlugin):
+    """A parser written against the bare base class (no BaseParser helpers), as a third
+    party would: one record per line, ``bytes`` taken as written, never range-checked here."""
+
+    name = "bare-numbers"
+    description = "Test parser: 'PATH BYTES' per line, no checks of its own"
+
+    def parse(self, chunk: LineChunk) -> Batch:
+        cols = Columns()
+        offset = chunk.start
+        for raw in chunk.data.splitlines(keepends=True):
+            path, size = raw.decode().split()
+            cols.time.append(1.8e9)
+            cols.client.append("c")
+            cols.path.append(path)
+            cols.status.append(200)
+            cols.bytes.append(int(size))
+            cols.offset.append(offset)
+            offset += len(raw)
+        return Batch(chunk.source, chunk.seq, chunk.start, chunk.end, cols, len(cols))
+
+
+@pytest.mark.timeout(120)
+def test_every_parser_is_range_checked_even_one_that_checks_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "numbers.log"
+    log.write_text(f"/a 1\n/b {HUGE}\n/c -5\n/d 3\n")
+    reg = registry()
+    reg.add(BareParser)
+    pipeline = Pipeline.from_config({
+        "omphalos": {"state_dir": str(tmp_path / "state")},
+        "monitor:m": {"paths": str(log), "follow": False, "checkpoints": False},
+        "parser:m": {"plugin": "bare-numbers", "inputs": "monitor:m"},
+        "collector:summary": {},
+    }, registry=reg)
+    with pipeline:
+        assert pipeline.wait_idle(timeout=60)
+        summary = pipeline.query("summary")
+        counters = pipeline.status()["actors"]["parser:m"]["counters"]
+    assert summary["requests"] == 2 and summary["bytes"] == 4
+    assert summary["unparsed_reasons"] == {OUT_OF_RANGE: 2}
+    assert counters[f"unparsed: {OUT_OF_RANGE}"] == 2 and counters["lines"] == 4
+
+
+def test_malformed_messages_are_counted_per_sender_and_logged_once_a_minute(
+        caplog: pytest.LogCaptureFixture) -> None:
+    rejects = Rejects(logging.getLogger("omphalos.test.rejects"), "transport:t")
+    caplog.set_level(logging.WARNING, logger="omphalos.test.rejects")
+    logged = [rejects.note("a", "bad", now=t) for t in (0.0, 1.0, 59.0, 60.5, 61.0)]
+    logged += [rejects.note("b", "bad", now=2.0)]
+    assert logged == [True, False, False, True, False, True]
+    assert rejects.by_sender() == {"a": 5, "b": 1}
+    assert len(caplog.records) == 3
