@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import methodcaller
 from typing import Any, ClassVar
@@ -96,6 +96,21 @@ def _float(value: Any, scale: float) -> float | None:
 #: in one line: a field named directly wins over one derived from ``uri``, which wins over
 #: one split from ``request``.
 _RANK = {"uri": 1, "request": 2}
+#: The record fields each target fills (a target not listed fills the field of its name).
+_FIELDS_OF: dict[str, tuple[str, ...]] = {
+    "uri": ("path", "query"), "request": ("method", "path", "query", "protocol"),
+    "duration_ms": ("duration",), "duration_us": ("duration",), "vhost": ("extra:vhost",),
+}
+
+
+def _shared_fields(targets: Iterable[str]) -> set[str]:
+    """The fields that more than one of ``targets`` fills."""
+    seen: Counter[str] = Counter()
+    for target in targets:
+        seen.update(_FIELDS_OF.get(target, (target,)))
+    return {name for name, count in seen.items() if count > 1}
+
+
 #: A line holding two top-level objects has a ``}`` then a ``,`` then a ``{`` (JSON spaces
 #: between); a chunk in which no line has this cannot hide lines that join (see
 #: :meth:`JsonFormat.parse`).
@@ -158,11 +173,16 @@ class JsonFormat:
         present: set[str] = set().union(*map(dict.keys, objs))  # type: ignore[arg-type]
         groups = self._targets(objs, present)
         fields: dict[str, list[Any]] = {}
-        # per field filled so far: which lines hold a value (None: every line does)
+        # per field filled so far: which lines hold a value (None: every line does); only
+        # computed for a field that more than one target fills (uri and path, say)
         have: dict[str, list[bool] | None] = {}
+        shared = _shared_fields(groups)
         for target in sorted(groups, key=lambda t: _RANK.get(t, 0)):
             values = groups[target]
-            mask = None if None not in values else [v is not None for v in values]
+            mask: list[bool] | None = None
+            if shared and not shared.isdisjoint(_FIELDS_OF.get(target, (target,))) and (
+                    None in values):
+                mask = [v is not None for v in values]
             for name, column in self._fill(target, values).items():
                 if name not in have:
                     fields[name], have[name] = column, mask
