@@ -5,7 +5,8 @@ Two users:
 - every parser's batch goes through :func:`enforce_ranges` (called by
   :class:`omphalos.plugin.ParserPlugin` for whatever ``parse`` returned, so a new parser or
   preset is checked without doing anything): a line holding an integer outside
-  ``[0, 2**63)`` (``status``, ``bytes``), a non-finite float (``time``, ``duration``) or an
+  ``[0, 2**63)`` (``status``, ``bytes``), a non-finite float or one of magnitude 2**63 or
+  more (``time``, ``duration``: no sum of them a collector keeps can overflow) or an
   ``extra`` value no encoder can carry (an integer outside the signed 64-bit range, a
   non-finite float, nesting deeper than :data:`MAX_DEPTH`) becomes unparsed with the reason
   :data:`OUT_OF_RANGE`. Nothing out of range reaches an encoder, a sketch or an answer.
@@ -27,7 +28,7 @@ import math
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .counts import BatchAgg
@@ -61,18 +62,22 @@ def _int_ok(value: Any) -> bool:
 
 def _float_ok(value: Any) -> bool:
     try:
-        return math.isfinite(value)
+        return math.isfinite(value) and -MAX_INT < value < MAX_INT
     except (TypeError, OverflowError):  # an int too large to be a float
         return False
 
 
-def _floats_ok(values: Iterable[Any]) -> bool:
-    """True when every value is finite (a finite sum proves it; NaN and inf spread)."""
+def _floats_ok(values: Sequence[Any]) -> bool:
+    """True when every value is finite and of magnitude under 2**63 (a finite sum proves
+    them finite: NaN and inf spread; min and max bound them), so that no sum of them a
+    collector keeps can overflow either."""
+    if not values:
+        return True
     try:
         total = sum(values)
+        return math.isfinite(total) and -MAX_INT < min(values) and max(values) < MAX_INT
     except (TypeError, OverflowError):
         return False
-    return math.isfinite(total)
 
 
 def value_ok(value: Any, depth: int = 0) -> bool:
@@ -213,7 +218,7 @@ def check_columns(cols: Columns) -> None:
     if cols.duration is not None:
         if not _types(cols.duration) <= {float, int, _NONE}:
             raise ValueError("column duration: expected numbers or null")
-        if not _floats_ok(v for v in cols.duration if v is not None):
+        if not _floats_ok([v for v in cols.duration if v is not None]):
             raise ValueError(f"column duration: {OUT_OF_RANGE}")
     if cols.extra is not None and not all(map(_extra_ok, cols.extra)):
         raise ValueError("column extra: expected maps of plain values or null")

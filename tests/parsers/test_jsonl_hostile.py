@@ -23,6 +23,7 @@ JOINING = ['{"status":500},{"status":501}', '{"z":[{"status":502}', '{"b":2}]}']
 OUT_OF_RANGE_LINES = [
     '{"status":200,"request_time":1e999}',            # duration: infinity
     '{"status":200,"request_time":NaN}',               # duration: NaN
+    '{"status":200,"request_time":1e300}',             # finite, but sums of it overflow
     '{"status":200,"foo":-Infinity}',                  # extra: not finite
     '{"status":200,"bytes":100000000000000000000000000000}',  # wider than 64 bits
     '{"status":1e999}',                                # status: infinity
@@ -119,12 +120,12 @@ def test_hostile_json_lines_through_a_real_pipeline(tmp_path: Path) -> None:
     assert summary["status"] == {"200": 500, "404": 500}
     assert summary["unparsed"] == len(hostile)
     assert summary["unparsed_reasons"] == {"invalid JSON: nested too deeply": 1,
-                                           "invalid JSON": 3, OUT_OF_RANGE: 5}
+                                           "invalid JSON": 3, OUT_OF_RANGE: 6}
     assert counters["records"] == 1000 and counters["lines"] == len(lines)
-    assert counters[f"unparsed: {OUT_OF_RANGE}"] == 5
+    assert counters[f"unparsed: {OUT_OF_RANGE}"] == 6
     text = json.dumps(summary, allow_nan=False)  # nothing non-finite reached the answer
     assert math.isfinite(json.loads(text)["duration"]["mean"])
     letters = [json.loads(x) for x in dead.read_text().splitlines()]
-    assert Counter(x["reason"] for x in letters)[OUT_OF_RANGE] == 5
+    assert Counter(x["reason"] for x in letters)[OUT_OF_RANGE] == 6
     assert sorted(x["line"] for x in letters if x["reason"] == OUT_OF_RANGE) == sorted(
         OUT_OF_RANGE_LINES)
