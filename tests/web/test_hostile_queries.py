@@ -63,6 +63,11 @@ def test_a_filter_re2_cannot_run_and_a_huge_step_are_refused_at_once(
         assert reply.status == 200
         points = reply.json()["points"]
         assert reply.json()["step"] == 60 and sum(p["requests"] for p in points) == 4
+        # a step far longer than the window (but under the bound) is the window, once
+        reply, _ = get(run, "series", collector=name, window="5m", step_secs="300000000")
+        assert reply.status == 200 and reply.json()["step"] == 300
+        assert sum(p["requests"] for p in reply.json()["points"]) == 4
+        assert len(reply.json()["points"]) <= 2
     reply, _ = get(run, "summary", collector="summary")
     assert reply.status == 200 and reply.json()["requests"] == 4
     status = run.get("/api/v1/status").json()
