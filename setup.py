@@ -73,6 +73,7 @@ setup(
         "cement>=3.0.10,<3.1",
         "urwid>=2.6,<4",
         "msgpack>=1.0,<2",
+        "google-re2>=1.1,<2",
     ],
     extras_require={
         "zmq": ["pyzmq>=25,<28"],

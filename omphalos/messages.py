@@ -101,11 +101,14 @@ class Deliver:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """Collector ``collector`` has applied (or had already applied) the batch."""
+    """Collector ``collector`` has applied (or had already applied) the batch; ``accepted``
+    is False when it quarantined it instead (:mod:`omphalos.quarantine`): done with all
+    the same, never to be re-sent."""
 
     collector: str
     origin: str
     seq: int
+    accepted: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ not told) never kill: the error goes back to the asker.
 from __future__ import annotations
 
 import logging
+import math
+import os
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
@@ -28,7 +30,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pykka
 
 from .config import option
-from .messages import Ack, Applied, Batch, Deliver, LineChunk, Query, Source, Stop, Tick
+from .messages import (
+    Ack,
+    Applied,
+    BadLine,
+    Batch,
+    Deliver,
+    LineChunk,
+    Query,
+    Source,
+    Stop,
+    Tick,
+)
+from .quarantine import Quarantine
+from .validate import OUT_OF_RANGE, enforce_ranges
 
 if TYPE_CHECKING:
     from .directory import Directory
@@ -280,9 +295,17 @@ class ParserPlugin(Plugin):
 
     kind = "parser"
 
+    #: Unparsed lines carried per batch as samples (a parser's config may say otherwise).
+    bad_sample: ClassVar[int] = 20
+
     def handle(self, message: Any) -> Any:
         if isinstance(message, LineChunk):
-            batch = self.parse(message)
+            batch, rejected = enforce_ranges(
+                self.parse(message), message,
+                getattr(self.config, "bad_sample", self.bad_sample))
+            if rejected:
+                self.counters[f"unparsed: {OUT_OF_RANGE}"] += len(rejected)
+                self.rejected(message, rejected)
             self.counters["lines"] += batch.lines
             self.counters["unparsed"] += batch.unparsed
             self.send(batch)
@@ -293,8 +316,13 @@ class ParserPlugin(Plugin):
         return super().handle(message)
 
     def parse(self, chunk: LineChunk) -> Batch:
-        """Parse every line of ``chunk``; never raise for bad input."""
+        """Parse every line of ``chunk``; never raise for bad input. What it returns is
+        range-checked by :func:`omphalos.validate.enforce_ranges` before it is sent."""
         raise NotImplementedError
+
+    def rejected(self, chunk: LineChunk, lines: list[BadLine]) -> None:
+        """``lines`` of ``chunk``, parsed by :meth:`parse`, were set aside as out of range
+        (already counted in the batch); a subclass may keep them (a dead-letter file)."""
 
 
 @dataclass
@@ -360,6 +388,8 @@ class TransportPlugin(Plugin):
         if pending is None:
             return
         pending.waiting.discard(applied.collector)
+        if not applied.accepted:
+            self.counters["quarantined_by_collector"] += 1
         if not pending.waiting:
             del self._pending[key]
             self.counters["delivered"] += 1
@@ -385,10 +415,18 @@ class CollectorPlugin(Plugin):
     Subclasses implement :meth:`apply` (add a batch's records) and :meth:`answer`. The base
     class skips what was already applied: per file identity it remembers the end offset
     applied, drops a batch that lies before it and trims one that overlaps it, so a batch
-    re-sent after a crash is never counted twice.
+    re-sent after a crash is never counted twice. A batch whose ``apply`` raises one of
+    :attr:`poison_errors` is quarantined (:meth:`quarantine`) instead of killing the actor.
     """
 
     kind = "collector"
+    #: What ``apply`` raising means a poison batch (a value the collector's code did not
+    #: foresee): the batch is quarantined and the collector stays up. Anything else (an
+    #: OSError, a database error, MemoryError) is a real crash: the actor dies and the
+    #: supervisor restarts it.
+    poison_errors: ClassVar[tuple[type[Exception], ...]] = (
+        ValueError, TypeError, KeyError, IndexError, ArithmeticError, AttributeError,
+        RecursionError)
     #: File identities remembered for de-duplication (least recently used are forgotten).
     max_tracked_files: ClassVar[int] = 100_000
 
@@ -407,32 +445,67 @@ class CollectorPlugin(Plugin):
     def __init__(self, context: PluginContext, config: Any) -> None:
         super().__init__(context, config)
         self._applied: OrderedDict[str, int] = OrderedDict()
+        self._quarantine: Quarantine | None = None
+        self._quarantine_logged = -math.inf
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, Deliver):
-            self.receive(message.batch)
-            self.acknowledge(message)
+            accepted = self.receive(message.batch)
+            self.acknowledge(message, accepted)
             return None
         if isinstance(message, Batch):
             self.receive(message)
             return None
         return super().handle(message)
 
-    def acknowledge(self, delivered: Deliver) -> None:
-        """Tell the transport that ``delivered`` is applied (its sender may forget it)."""
+    def acknowledge(self, delivered: Deliver, accepted: bool = True) -> None:
+        """Tell the transport that ``delivered`` is applied (its sender may forget it), or
+        quarantined when not ``accepted`` (never to be re-sent either)."""
         batch = delivered.batch
         ref = delivered.reply_to
         if ref is not None:
             try:
-                ref.tell(Applied(self.context.name, batch.source.origin, batch.seq))
+                ref.tell(Applied(self.context.name, batch.source.origin, batch.seq,
+                                 accepted))
             except pykka.ActorDeadError:
                 self.counters["reply_lost"] += 1
 
-    def receive(self, batch: Batch) -> None:
-        """De-duplicate ``batch`` against what was applied, then :meth:`apply` the rest."""
-        admitted = self.admit(batch)
-        if admitted is not None:
-            self.apply(admitted)
+    def receive(self, batch: Batch) -> bool:
+        """De-duplicate ``batch`` against what was applied, then :meth:`apply` the rest;
+        False when it made the collector raise and was quarantined."""
+        try:
+            admitted = self.admit(batch)
+            if admitted is not None:
+                self.apply(admitted)
+        except self.poison_errors as exc:  # a poison batch, not a crash: quarantine it
+            self.quarantine(batch, exc)
+            return False
+        return True
+
+    def quarantine(self, batch: Batch, error: BaseException) -> None:
+        """Keep ``batch``, which made this collector raise ``error``, in the bounded
+        quarantine file (:mod:`omphalos.quarantine`) and count it; the collector keeps its
+        state and stays up, and the batch is acknowledged as rejected (never re-sent)."""
+        self.counters["batches_quarantined"] += 1
+        self.counters["lines_quarantined"] += batch.lines
+        reason = f"{type(error).__name__}: {error}"
+        if self._quarantine is None:
+            settings = self.context.settings
+            name = self.context.name.replace(":", "-").replace(os.sep, "_")
+            self._quarantine = Quarantine(
+                os.path.join(settings.state_path, "quarantine", f"{name}.jsonl"),
+                settings.quarantine_max_bytes)
+        written = self._quarantine.add(batch, self.context.name, reason)
+        if not written:
+            self.counters["quarantine_write_errors"] += 1
+        now = time.monotonic()
+        if now - self._quarantine_logged >= 60.0:
+            self._quarantine_logged = now
+            self.log.error("%s: a batch of %s (bytes %d-%d) made it raise %s; quarantined "
+                           "in %s (%d so far; logged at most once a minute)",
+                           self.context.name, batch.source.path, batch.start, batch.end,
+                           reason, self._quarantine.path,
+                           self.counters["batches_quarantined"])
 
     def admit(self, batch: Batch) -> Batch | None:
         """``batch`` without what was already applied (None when that is all of it), recorded

@@ -19,9 +19,12 @@ Kinds (parameters with defaults; the answer):
     ``top_clients``, ``top_agents``, ``top_referers``, ``duration`` (p50/p95/p99/mean).
 ``top`` ``{dimension=path, window=all, limit=20, sort=hits, filter=None}``
     ``dimension`` is one of :data:`DIMENSIONS`, ``sort`` one of :data:`SORTS`, ``filter`` a
-    regular expression searched in the key. Answer :class:`TopAnswer`.
+    regular expression searched in the key, compiled by RE2 (linear time whatever the
+    pattern; no backreferences or lookaround: refused). Answer :class:`TopAnswer`.
 ``series`` ``{window=5m, step_secs=0 (the window's bucket), path=None}``
-    Answer :class:`SeriesAnswer`: one point per step, oldest first.
+    Answer :class:`SeriesAnswer`: one point per step, oldest first. ``step_secs`` is at
+    most :data:`MAX_WINDOW_SECS` and gives at most :data:`MAX_POINTS` points; a step
+    longer than the window gives one point.
 ``overview`` ``{window=1m}``
     The header numbers of a console or page: :class:`OverviewAnswer`.
 ``drill`` ``{path, window=5m, limit=20}``
@@ -37,8 +40,9 @@ Kinds (parameters with defaults; the answer):
 ``status`` ``{}``
     The actor's own status (counters).
 
-Windows are written ``30s``, ``1m``, ``5m``, ``1h``, ``1d`` or as a number of seconds;
-``all`` means since start (the summary collector). :func:`window_secs` parses them.
+Windows are written ``30s``, ``1m``, ``5m``, ``1h``, ``1d`` or as a number of seconds, at
+most :data:`MAX_WINDOW_SECS` (ten years); ``all`` means since start (the summary
+collector). :func:`window_secs` parses them.
 """
 
 from __future__ import annotations
@@ -47,12 +51,15 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
+
+import re2
 
 __all__ = ["DIMENSIONS", "SORTS", "KINDS", "STATUS_CLASSES", "validate", "window_secs",
            "window_label", "status_class", "compile_filter", "sort_key", "TopRow",
            "TopAnswer", "SeriesPoint", "SeriesAnswer", "OverviewAnswer", "DrillAnswer",
-           "HostRow", "HostsAnswer", "AlertRow", "AlertEvent", "AlertsAnswer", "KindSpec"]
+           "HostRow", "HostsAnswer", "AlertRow", "AlertEvent", "AlertsAnswer", "KindSpec",
+           "Filter", "MAX_LIMIT", "MAX_WINDOW_SECS", "MAX_POINTS"]
 
 #: What a ``top`` list can be grouped by (names of :class:`omphalos.records.Record` fields,
 #: ``host`` being the source host, the web server).
@@ -63,6 +70,13 @@ STATUS_CLASSES: tuple[str, ...] = ("1xx", "2xx", "3xx", "4xx", "5xx")
 SORTS: tuple[str, ...] = ("hits", "rate", "bytes", "errors", "p95", *STATUS_CLASSES)
 #: Largest ``limit`` a query may ask (answers stay small).
 MAX_LIMIT = 1000
+#: Longest window a query may name (ten years, in seconds).
+MAX_WINDOW_SECS = 10 * 365 * 86400.0
+#: Most points a ``series`` may have: ``window / step_secs`` may not exceed it.
+MAX_POINTS = 10_000
+#: Longest ``filter`` pattern, in characters, and the memory RE2 may use to compile it.
+MAX_FILTER_CHARS = 1024
+MAX_FILTER_MEMORY = 8 << 20
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -214,6 +228,8 @@ def window_secs(window: str | float | int | None) -> float | None:
         secs = float(match.group(1)) * _UNITS[match.group(2) or "s"]
     if not math.isfinite(secs) or secs <= 0:
         raise ValueError(f"window: {window!r} must be a positive duration")
+    if secs > MAX_WINDOW_SECS:
+        raise ValueError(f"window: {window!r} is longer than {window_label(MAX_WINDOW_SECS)}")
     return secs
 
 
@@ -241,14 +257,16 @@ def _as_int(name: str, lo: int, hi: int) -> Callable[[Any], int]:
     return convert
 
 
-def _as_float(name: str, lo: float) -> Callable[[Any], float]:
+def _as_float(name: str, lo: float, hi: float) -> Callable[[Any], float]:
     def convert(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError(f"{name}: {value!r} is not a number")
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{name}: {value!r} is not a number") from None
-        if not math.isfinite(number) or number < lo:
-            raise ValueError(f"{name}: {value!r} must be a number >= {lo:g}")
+        if not math.isfinite(number) or not lo <= number <= hi:
+            raise ValueError(f"{name}: {value!r} must be a number from {lo:g} to {hi:g}")
         return number
     return convert
 
@@ -287,14 +305,44 @@ def _window(value: Any) -> str:
     return window_label(window_secs(value))
 
 
-def compile_filter(pattern: str | None) -> re.Pattern[str] | None:
-    """The ``filter`` parameter as a compiled regular expression (searched, not matched)."""
+class Filter(Protocol):
+    """A compiled ``filter``: what :func:`compile_filter` returns."""
+
+    def search(self, text: str) -> Any: ...
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is the caller's 400, not our stderr
+    options.max_mem = MAX_FILTER_MEMORY
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+def compile_filter(pattern: str | None) -> Filter | None:
+    """The ``filter`` parameter as a compiled regular expression (searched, not matched).
+
+    Compiled by RE2 (``google-re2``), whose search time is linear in the key's length for
+    any pattern: a filter with catastrophic backtracking under Python's ``re`` costs no
+    more than any other. RE2 has no backreferences or lookaround: such a pattern, one
+    longer than :data:`MAX_FILTER_CHARS` or one needing more than
+    :data:`MAX_FILTER_MEMORY` bytes compiled is refused (ValueError: a 400 over HTTP).
+    """
     if pattern is None or pattern == "":
         return None
+    if len(pattern) > MAX_FILTER_CHARS:
+        raise ValueError(f"filter: longer than {MAX_FILTER_CHARS} characters")
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"filter: {pattern!r} is not a regular expression: {exc}") from None
+        compiled: Filter = re2.compile(pattern, _RE2_OPTIONS)
+    except Exception as exc:  # noqa: BLE001 - re2 raises its own error types
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise ValueError(f"filter: {pattern!r} is not a regular expression RE2 accepts "
+                         f"(no backreferences or lookaround): {reason}") from None
+    return compiled
 
 
 def _filter(value: Any) -> str:
@@ -329,7 +377,7 @@ KINDS: dict[str, KindSpec] = {
     }),
     "series": KindSpec("Requests, bytes, status classes and percentiles per step.", {
         "window": (_window, "5m"),
-        "step_secs": (_as_float("step_secs", 0.0), 0.0),
+        "step_secs": (_as_float("step_secs", 0.0, MAX_WINDOW_SECS), 0.0),
         "path": (_text("path"), None),
     }),
     "overview": KindSpec("The header numbers over a window.", {"window": (_window, "1m")}),
@@ -376,6 +424,11 @@ def validate(kind: str, params: Mapping[str, Any] | None = None) -> dict[str, An
             out[name] = None
     if kind == "clear_alert" and not out["all"] and out["path"] is None:
         raise ValueError("clear_alert: give path=... or all=true")
+    if kind == "series" and out["step_secs"]:
+        length = window_secs(out["window"])
+        if length is not None and length / out["step_secs"] > MAX_POINTS:
+            raise ValueError(f"series: step_secs {out['step_secs']:g} gives more than "
+                             f"{MAX_POINTS} points over {out['window']}")
     return out
 
 

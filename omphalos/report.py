@@ -10,9 +10,10 @@ JSON shape (stable; keys are only ever added)::
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
+
+from .validate import finite_json
 
 
 def human_bytes(n: float) -> str:
@@ -53,4 +54,5 @@ def format_summary(summary: dict[str, Any], top: int = 10) -> str:
 
 
 def summary_json(summary: dict[str, Any]) -> str:
-    return json.dumps(summary, sort_keys=True, indent=2)
+    """``summary`` as strict JSON (never NaN or Infinity: see :func:`finite_json`)."""
+    return finite_json(summary, sort_keys=True, indent=2)[0]

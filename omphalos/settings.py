@@ -36,6 +36,10 @@ class Settings:
     log_level: str = option("info", "debug, info, warning or error.")
     workers: int = option(1, "Processes that read and parse this host's files (see "
                              "omphalos.workers); 1: everything in this process.")
+    quarantine_max_bytes: int = option(
+        16 << 20, "Largest size of a collector's quarantine file (quarantine/NAME.jsonl "
+                  "under state_dir: batches that made the collector raise, see "
+                  "omphalos.quarantine); one older file of that size is kept as .1.")
     query_switch_interval_ms: float = option(
         1.0, "While a query waits for its answer, Python threads switch at least this "
              "often (sys.setswitchinterval; 5 ms otherwise), so that a query answers in "
@@ -47,6 +51,8 @@ class Settings:
             raise ValueError("expected debug, info, warning or error", "log_level")
         if self.max_restarts < 0:
             raise ValueError("must be 0 or more", "max_restarts")
+        if self.quarantine_max_bytes < 4096:
+            raise ValueError("must be 4096 or more", "quarantine_max_bytes")
         if self.workers < 1:
             raise ValueError("must be 1 or more", "workers")
         if not 0 <= self.query_switch_interval_ms <= 100:

@@ -14,7 +14,10 @@ counted batch is still written as version 1, so older collectors keep reading ne
 monitors.
 
 Anything that is not a well-formed message of a version this module reads raises
-:class:`WireError` (never another exception), so a receiver drops it and counts it.
+:class:`WireError` (never another exception), so a receiver drops it and counts it. A batch
+is checked completely (:func:`omphalos.validate.check_batch`: the type and range of every
+column element, the column lengths, the contents of a counted batch) before it is returned,
+so a well-formed message holding values of the wrong type never reaches a collector.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import msgpack
 from .counts import counts_from_wire, counts_to_wire
 from .messages import Ack, BadLine, Batch, Source
 from .records import COLUMN_FIELDS, OPTIONAL_COLUMNS, Columns
+from .validate import check_batch
 
 __all__ = ["VERSION", "MAGIC", "DEFAULT_MAX_BYTES", "WireError", "encode_batch",
            "encode_ack", "decode", "decode_batch", "decode_ack"]
@@ -160,10 +164,15 @@ def _batch(body: dict[str, Any]) -> Batch:
     reasons = body.get("r", {})
     if not isinstance(reasons, dict):
         raise TypeError("unparsed reasons are not a map")
-    bad = tuple(BadLine(_int(b[0]), _str(b[1]), _str(b[2])) for b in body.get("x", ()))
-    return Batch(source, _int(body["q"]), start, end, cols, _int(body["l"]),
-                 unparsed=_int(body.get("u", 0)), unparsed_reasons=reasons, bad=bad,
-                 counts=counts)
+    bad_lines = body.get("x", ())
+    if not isinstance(bad_lines, list | tuple):
+        raise TypeError("bad lines are not a list")
+    bad = tuple(BadLine(_int(b[0]), _str(b[1]), _str(b[2])) for b in bad_lines)
+    batch = Batch(source, _int(body["q"]), start, end, cols, _int(body["l"]),
+                  unparsed=_int(body.get("u", 0)), unparsed_reasons=reasons, bad=bad,
+                  counts=counts)
+    check_batch(batch)  # every element's type and range: nothing odd reaches a collector
+    return batch
 
 
 def _ack(body: dict[str, Any]) -> Ack:

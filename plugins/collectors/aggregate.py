@@ -11,7 +11,6 @@ buckets (a sliding window) into one top list.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
@@ -19,7 +18,7 @@ from itertools import compress
 from typing import Any
 
 from omphalos.counts import BatchAgg, DimAgg
-from omphalos.query import sort_key, status_class
+from omphalos.query import Filter, sort_key, status_class
 from omphalos.records import Columns
 
 from .sketch import DEFAULT_ALPHA, DDSketch, bucket_indexes, inverse_log_gamma, quantiles_of
@@ -208,7 +207,7 @@ class Breakdown:
             out[cls] = out.get(cls, 0) + count
         return out
 
-    def top(self, dim: str, limit: int, sort: str = "hits", pattern: re.Pattern[str] | None
+    def top(self, dim: str, limit: int, sort: str = "hits", pattern: Filter | None
             = None, secs: float = 0.0) -> tuple[list[dict[str, Any]], int]:
         """Top rows of ``dim`` and the table's error bound; ``secs`` turns hits into rate."""
         table = self.tables.get(dim)
@@ -237,7 +236,7 @@ P95_CANDIDATES = 20
 
 
 def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hits",
-               pattern: re.Pattern[str] | None = None, secs: float = 0.0,
+               pattern: Filter | None = None, secs: float = 0.0,
                with_bytes: bool = True, select: Callable[[Any], bool] | None = None,
                label: Callable[[Any], str] | None = None) -> list[dict[str, Any]]:
     """Top ``limit`` rows of the sum of ``tables`` (buckets of a window, or one table);

@@ -14,7 +14,10 @@ grows with the number of distinct keys). A batch already reduced to counts by it
 A batch is de-duplicated when its first slice is applied; the line counts and unparsed
 lines of a batch go with its first slice. The acknowledgement (``Applied``) is sent only
 once the last slice is applied, so a batch that was queued but not applied when the actor
-stops is re-sent (and never counted twice); a stop applies everything queued first.
+stops is re-sent (and never counted twice); a stop applies everything queued first. A
+batch one of whose slices makes ``apply`` raise a poison error is quarantined
+(:meth:`CollectorPlugin.quarantine`): its remaining slices are skipped and it is
+acknowledged as rejected.
 """
 
 from __future__ import annotations
@@ -103,7 +106,11 @@ class InterleavedCollector(CollectorPlugin):
                 return
             message = self._pending.popleft()
             batch = message.batch if isinstance(message, Deliver) else message
-            self._current = (message, self.admit(batch), 0)
+            try:
+                self._current = (message, self.admit(batch), 0)
+            except self.poison_errors as exc:  # a poison batch: quarantined
+                self._reject(message, batch, exc)
+                return
         message, admitted, position = self._current
         if admitted is not None:
             total = len(admitted.records)
@@ -114,7 +121,11 @@ class InterleavedCollector(CollectorPlugin):
                 piece = slice_batch(admitted, position, min(total, position + size))
                 position += size
             started = time.perf_counter()
-            self.apply(piece)
+            try:
+                self.apply(piece)
+            except self.poison_errors as exc:  # a poison batch: the rest is skipped
+                self._reject(message, admitted, exc)
+                return
             self._resize(len(piece.records), time.perf_counter() - started)
             self.counters["slices"] += 1
             if position < total:
@@ -123,6 +134,14 @@ class InterleavedCollector(CollectorPlugin):
         self._current = None
         if isinstance(message, Deliver):
             self.acknowledge(message)
+
+    def _reject(self, message: Deliver | Batch, batch: Batch, error: BaseException) -> None:
+        """``batch`` made ``apply`` raise: quarantine it (its slices not yet applied are
+        skipped) and acknowledge it as rejected."""
+        self._current = None
+        self.quarantine(batch, error)
+        if isinstance(message, Deliver):
+            self.acknowledge(message, accepted=False)
 
     def _resize(self, lines: int, secs: float) -> None:
         """Aim the next slice at :attr:`slice_secs` from this one's cost per line."""

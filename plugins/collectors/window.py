@@ -329,7 +329,8 @@ class WindowStore:
             return self._history_series(history, length, step_secs, path)
         ring = self.ring(window)
         head = self.head()
-        per = max(1, round(step_secs / ring.step)) if step_secs else 1
+        # a step longer than the window is one point (and never a loop over its length)
+        per = max(1, min(ring.n, round(step_secs / ring.step))) if step_secs else 1
         step = per * ring.step
         buckets = dict(ring.window(head))
         lo = ring.lowest(head)
@@ -343,7 +344,7 @@ class WindowStore:
     def _history_series(self, history: History, length: float, step_secs: float,
                         path: str | None) -> dict[str, Any]:
         head = self.head()
-        step = max(60.0, round((step_secs or 60.0) / 60.0) * 60.0)
+        step = max(60.0, round(min(step_secs or 60.0, length) / 60.0) * 60.0)
         rows = history.load(head - length)
         groups: dict[float, list[Breakdown]] = {}
         for minute, data in rows:

@@ -67,6 +67,12 @@ class BaseParser(ParserPlugin):
                      unparsed=unparsed, unparsed_reasons=dict(reasons),
                      bad=tuple(bad[: self.config.bad_sample]))
 
+    def rejected(self, chunk: LineChunk, lines: list[BadLine]) -> None:
+        """Out-of-range lines: no longer records; kept in the dead-letter file."""
+        self.counters["records"] -= len(lines)
+        if self._dead_letter is not None:
+            self._write_dead_letters(chunk, lines)
+
     def _write_dead_letters(self, chunk: LineChunk, bad: list[BadLine]) -> None:
         assert self._dead_letter is not None
         for item in bad:

@@ -9,8 +9,10 @@ go to ``extra`` unless ``keep_unmapped`` is off. A whole chunk is decoded with o
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import methodcaller
 from typing import Any, ClassVar
@@ -18,9 +20,10 @@ from typing import Any, ClassVar
 from omphalos.config import option
 from omphalos.messages import BadLine, LineChunk
 from omphalos.records import Columns
+from omphalos.validate import OUT_OF_RANGE
 
 from .base import BaseParser, ParserConfig
-from .convert import CONVERSION_ERRORS, none_for_dash, split_request
+from .convert import none_for_dash, split_request
 from .linefmt import BAD_LINE_SAMPLE_CHARS, Result, line_problem
 from .timestamps import TimeCache, parse_any_time
 
@@ -48,6 +51,10 @@ DEFAULT_FIELDS: dict[str, str] = {
 }
 
 
+class OutOfRange(ValueError):
+    """A number no record field can hold (non-finite, or too large to be one)."""
+
+
 def _text(value: Any) -> str | None:
     if value is None or value == "-" or value == "":
         return None
@@ -59,6 +66,8 @@ def _int(value: Any) -> int:
         return 0
     if isinstance(value, bool):
         raise ValueError(f"bad number {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise OutOfRange(f"{value!r} is not a finite number")
     return int(value)
 
 
@@ -81,6 +90,31 @@ def _float(value: Any, scale: float) -> float | None:
     if isinstance(value, bool):
         raise ValueError(f"bad number {value!r}")
     return float(value) * scale
+
+
+#: Order in which targets fill the fields they share, where several spellings are present
+#: in one line: a field named directly wins over one derived from ``uri``, which wins over
+#: one split from ``request``.
+_RANK = {"uri": 1, "request": 2}
+#: The record fields each target fills (a target not listed fills the field of its name).
+_FIELDS_OF: dict[str, tuple[str, ...]] = {
+    "uri": ("path", "query"), "request": ("method", "path", "query", "protocol"),
+    "duration_ms": ("duration",), "duration_us": ("duration",), "vhost": ("extra:vhost",),
+}
+
+
+def _shared_fields(targets: Iterable[str]) -> set[str]:
+    """The fields that more than one of ``targets`` fills."""
+    seen: Counter[str] = Counter()
+    for target in targets:
+        seen.update(_FIELDS_OF.get(target, (target,)))
+    return {name for name, count in seen.items() if count > 1}
+
+
+#: A line holding two top-level objects has a ``}`` then a ``,`` then a ``{`` (JSON spaces
+#: between); a chunk in which no line has this cannot hide lines that join (see
+#: :meth:`JsonFormat.parse`).
+_TWO_OBJECTS = re.compile(rb"\}[ \t\r]*,[ \t\r]*\{")
 
 
 class JsonFormat:
@@ -110,14 +144,12 @@ class JsonFormat:
             value = value.get(part)
         return value
 
-    def columns(self, objs: Sequence[Mapping[str, Any]], offsets: list[int]) -> Columns:
-        """Decoded objects to Columns; ValueError/TypeError when a value is malformed."""
-        n = len(objs)
-        out = Columns(offset=offsets)
-        out.time, out.client, out.path = [0.0] * n, [""] * n, [""] * n
-        out.status, out.bytes = [0] * n, [0] * n
-        extra: dict[str, list[Any]] = {}
-        present: set[str] = set().union(*map(dict.keys, objs))  # type: ignore[arg-type]
+    def _targets(self, objs: Sequence[Mapping[str, Any]], present: set[str]
+                 ) -> dict[str, list[Any]]:
+        """Per target, the value of each line: of the first of its spellings (keys mapped
+        to it) that the line has, None where it has none. A spelling missing from a line
+        never hides another spelling that line has."""
+        groups: dict[str, list[Any]] = {}
         for key, target in self.fields.items():
             if key.split(".", 1)[0] not in present:
                 continue  # most of the default mapping's keys: skipped at set speed
@@ -127,7 +159,46 @@ class JsonFormat:
                 values = [self._get(o, key) for o in objs]
             if all(v is None for v in values):
                 continue
-            self._fill(out, target, values, extra)
+            old = groups.get(target)
+            groups[target] = values if old is None else [
+                a if a is not None else b for a, b in zip(old, values)]
+        return groups
+
+    def columns(self, objs: Sequence[Mapping[str, Any]], offsets: list[int]) -> Columns:
+        """Decoded objects to Columns; ValueError/TypeError when a value is malformed."""
+        n = len(objs)
+        out = Columns(offset=offsets)
+        out.time, out.client, out.path = [0.0] * n, [""] * n, [""] * n
+        out.status, out.bytes = [0] * n, [0] * n
+        present: set[str] = set().union(*map(dict.keys, objs))  # type: ignore[arg-type]
+        groups = self._targets(objs, present)
+        fields: dict[str, list[Any]] = {}
+        # per field filled so far: which lines hold a value (None: every line does); only
+        # computed for a field that more than one target fills (uri and path, say)
+        have: dict[str, list[bool] | None] = {}
+        shared = _shared_fields(groups)
+        for target in sorted(groups, key=lambda t: _RANK.get(t, 0)):
+            values = groups[target]
+            mask: list[bool] | None = None
+            if shared and not shared.isdisjoint(_FIELDS_OF.get(target, (target,))) and (
+                    None in values):
+                mask = [v is not None for v in values]
+            for name, column in self._fill(target, values).items():
+                if name not in have:
+                    fields[name], have[name] = column, mask
+                    continue
+                held = have[name]
+                if held is None:
+                    continue  # a spelling of higher rank gave every line this field
+                fields[name] = [old if h else new
+                                for old, new, h in zip(fields[name], column, held)]
+                have[name] = (None if mask is None else
+                              [h or m for h, m in zip(held, mask)])
+        extra = {name[6:]: column for name, column in fields.items()
+                 if name.startswith("extra:")}
+        for name, column in fields.items():
+            if not name.startswith("extra:"):
+                setattr(out, name, column)
         if self.keep_unmapped and not present <= self.top_keys:
             top = self.top_keys
             rest = [{k: v for k, v in o.items() if k not in top} for o in objs]
@@ -142,46 +213,52 @@ class JsonFormat:
             out.extra = [dict(zip(names, vals)) for vals in zip(*extra.values())]
         return out
 
-    def _fill(self, out: Columns, target: str, values: list[Any],
-              extra: dict[str, list[Any]]) -> None:
+    def _fill(self, target: str, values: list[Any]) -> dict[str, list[Any]]:
+        """The record fields (``extra:NAME`` for extra ones) that ``target`` gives each
+        line, from its JSON values (None where the line has none)."""
         if target == "time":
             times = self._times
             if set(map(type, values)) == {str}:
-                out.time = times.many(values)
-            else:
-                out.time = [times.one(v) if isinstance(v, str) else
-                            (parse_any_time(v) if v is not None else 0.0) for v in values]
-        elif target in ("client", "path"):
-            setattr(out, target, [v or "" for v in _texts(values)])
-        elif target in ("user", "method", "query", "protocol", "referer", "agent"):
-            setattr(out, target, _texts(values))
-        elif target in ("status", "bytes"):
-            setattr(out, target, _ints(values))
-        elif target.startswith("duration"):
+                return {"time": times.many(values)}
+            return {"time": [times.one(v) if isinstance(v, str) else
+                             (parse_any_time(v) if v is not None else 0.0) for v in values]}
+        if target in ("client", "path"):
+            return {target: [v or "" for v in _texts(values)]}
+        if target in ("user", "method", "query", "protocol", "referer", "agent"):
+            return {target: _texts(values)}
+        if target in ("status", "bytes"):
+            return {target: _ints(values)}
+        if target.startswith("duration"):
             scale = {"duration": 1.0, "duration_ms": 0.001, "duration_us": 1e-6}[target]
-            out.duration = [_float(v, scale) for v in values]
-        elif target == "uri":
+            return {"duration": [_float(v, scale) for v in values]}
+        if target == "uri":
             paths, queries = [], []
             for v in _texts(values):
                 path, sep, query = (v or "").partition("?")
                 paths.append(path)
                 queries.append(query if sep else None)
-            out.path = paths
-            if out.query is None:
-                out.query = queries
-        elif target == "request":
+            return {"path": paths, "query": queries}
+        if target == "request":
             parts = [split_request(_text(v) or "") for v in values]
-            out.method = [p[0] or None for p in parts]
-            out.path = [p[1] for p in parts]
-            out.query = [p[2] or None for p in parts]
-            out.protocol = [p[3] or None for p in parts]
-        elif target == "vhost":
-            extra["vhost"] = [_text(v) for v in values]
-        elif target.startswith("extra:"):
-            extra[target[6:]] = values
+            return {"method": [p[0] or None for p in parts], "path": [p[1] for p in parts],
+                    "query": [p[2] or None for p in parts],
+                    "protocol": [p[3] or None for p in parts]}
+        if target == "vhost":
+            return {"extra:vhost": [_text(v) for v in values]}
+        if target.startswith("extra:"):
+            return {target: values}
+        return {}  # "ignore"
 
     def parse(self, data: bytes, start: int) -> Result:
-        """Complete lines of JSON objects to columns; never raises for bad input."""
+        """Complete lines of JSON objects to columns; never raises for bad input.
+
+        The fast path decodes the whole chunk with one ``json.loads`` of its lines joined
+        into an array. That decoding is taken only when it gives exactly one object per
+        line and no line has ``}``, ``,``, ``{`` in a row: every line then starts a new
+        top-level object and none holds two, so each line is one object by itself (lines
+        that are invalid alone cannot join into valid ones). Anything else is decoded line
+        by line, where a failure of any kind is that line's alone.
+        """
         if not data:
             return Columns(), 0, [], Counter()
         lines = data.split(b"\n")
@@ -191,15 +268,17 @@ class JsonFormat:
         for raw in lines:
             offsets.append(offset)
             offset += len(raw) + 1
-        try:
-            objs = json.loads(b"[" + b",".join(lines) + b"]")
-        except ValueError:
-            objs = None
+        objs: Any = None
+        if _TWO_OBJECTS.search(data) is None:
+            try:
+                objs = json.loads(b"[" + b",\n".join(lines) + b"]")
+            except Exception:  # noqa: BLE001 - ValueError, RecursionError...: line by line
+                objs = None
         if (isinstance(objs, list) and len(objs) == len(lines)
-                and all(isinstance(o, dict) for o in objs)):
+                and set(map(type, objs)) == {dict}):
             try:
                 return self.columns(objs, offsets), len(lines), [], Counter()
-            except CONVERSION_ERRORS:
+            except Exception:  # noqa: BLE001 - a bad value: find its line below
                 pass
         return self._slow(lines, offsets)
 
@@ -216,7 +295,9 @@ class JsonFormat:
             if reason is None:
                 try:
                     obj = json.loads(line)
-                except ValueError:
+                except RecursionError:
+                    reason = "invalid JSON: nested too deeply"
+                except Exception:  # noqa: BLE001 - whatever the decoder raises: this line's
                     reason = "invalid JSON"
                 else:
                     if isinstance(obj, dict):
@@ -229,16 +310,19 @@ class JsonFormat:
             bad.append(BadLine(offset, reason, line[:BAD_LINE_SAMPLE_CHARS]))
         try:
             return self.columns(good, kept), len(lines), bad, reasons
-        except CONVERSION_ERRORS:
+        except Exception:  # noqa: BLE001 - a bad value: find its lines one by one
             pass
         objs, places = [], []
         for obj, offset, line in zip(good, kept, texts):
             try:
                 self.columns([obj], [offset])
-            except CONVERSION_ERRORS as exc:
-                reasons["bad value"] += 1
-                bad.append(BadLine(offset, f"bad value: {str(exc)[:80]}",
-                                   line[:BAD_LINE_SAMPLE_CHARS]))
+            except Exception as exc:  # noqa: BLE001 - a failure of any kind: this line's
+                if isinstance(exc, OutOfRange | OverflowError):
+                    reason, text = OUT_OF_RANGE, OUT_OF_RANGE
+                else:
+                    reason, text = "bad value", f"bad value: {str(exc)[:80]}"
+                reasons[reason] += 1
+                bad.append(BadLine(offset, text, line[:BAD_LINE_SAMPLE_CHARS]))
             else:
                 objs.append(obj)
                 places.append(offset)

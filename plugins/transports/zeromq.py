@@ -52,6 +52,7 @@ from omphalos.plugin import TransportPlugin, drop_before
 from omphalos.query import DIMENSIONS
 from omphalos.records import Columns
 from omphalos.spool import Spool, SpoolError, spool_path
+from omphalos.validate import Rejects
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_ack, decode_batch, encode_ack
 from omphalos.wire import encode_batch as encode
 
@@ -578,6 +579,7 @@ class _ReceiverLoop(_Loop):
         super().__init__(plugin)
         self.pending = 0
         self.tell: Callable[[Any], None] = plugin.actor_ref.tell
+        self.rejects = Rejects(self.log, plugin.context.name)
 
     def open(self) -> zmq.Socket[Any]:
         sock = self.socket(zmq.ROUTER)
@@ -615,8 +617,7 @@ class _ReceiverLoop(_Loop):
                 batch = decode_batch(body, self.cfg.max_message_bytes)
             except WireError as exc:
                 self.counters["malformed"] += 1
-                self.log.warning("%s: dropped a malformed message: %s",
-                                 self.plugin.context.name, exc)
+                self.rejects.note(identity.hex(), str(exc))
                 self.reply(sock, (identity, msg_id, _REFUSED))
                 continue
             ack = Ack(batch.source.origin, batch.seq, batch.source.file_id, batch.end)
@@ -642,4 +643,5 @@ class _ReceiverLoop(_Loop):
 
     def status(self) -> dict[str, Any]:
         return {"role": "receiver", "endpoint": self.cfg.bind, "pending": self.pending,
-                "curve": bool(self.cfg.secret_key_file)}
+                "curve": bool(self.cfg.secret_key_file),
+                "malformed_by_sender": self.rejects.by_sender()}

@@ -8,13 +8,13 @@ process (:mod:`omphalos.query` validates the parameters for both). State-changin
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from omphalos import query as contract
+from omphalos.validate import finite_json
 
 from .errors import ApiError
 from .metrics import render
@@ -27,10 +27,14 @@ WRITE_KINDS = frozenset({"clear_alert", "reset"})
 MAX_PARAM_CHARS = 2048
 
 
-def json_response(data: Any, status: int = 200) -> web.Response:
-    """``data`` as JSON (values JSON cannot hold are written as strings)."""
-    return web.Response(status=status, text=json.dumps(data, default=str),
-                        content_type="application/json")
+def json_response(data: Any, status: int = 200, state: WebState | None = None
+                  ) -> web.Response:
+    """``data`` as strict JSON: values JSON cannot hold are written as strings, NaN and
+    Infinity (which are not JSON) as null, counted in ``state``."""
+    text, sanitized = finite_json(data)
+    if sanitized and state is not None:
+        state.counters["answers_sanitized"] += 1
+    return web.Response(status=status, text=text, content_type="application/json")
 
 
 def single_params(request: web.Request, ignore: tuple[str, ...] = ()) -> dict[str, str]:
@@ -89,7 +93,7 @@ async def query(request: web.Request) -> web.Response:
             raise ApiError(400, f"collector: no collector named {collector!r} (known: "
                                 f"{', '.join(state.querier.names())})")
         collector = full
-    return json_response(await ask(state, kind, checked(kind, raw), collector))
+    return json_response(await ask(state, kind, checked(kind, raw), collector), state=state)
 
 
 async def status(request: web.Request) -> web.Response:
@@ -100,7 +104,7 @@ async def status(request: web.Request) -> web.Response:
         raise ApiError(400, "status takes no parameters")
     if state.querier.pipeline is None:
         raise ApiError(503, "no pipeline")
-    return json_response(await state.querier.status())
+    return json_response(await state.querier.status(), state=state)
 
 
 async def clear_alerts(request: web.Request) -> web.Response:
@@ -126,7 +130,7 @@ async def clear_alerts(request: web.Request) -> web.Response:
         params.pop("all", None)
     answer = await ask(state, "clear_alert", params)
     state.snapshots.invalidate()
-    return json_response(answer)
+    return json_response(answer, state=state)
 
 
 async def openapi(request: web.Request) -> web.Response:

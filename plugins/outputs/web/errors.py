@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from .state import STATE
+
 log = logging.getLogger("omphalos.output.web")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -45,6 +47,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return _from_http_exception(request, exc)
     except Exception:  # the one place that turns the unexpected into a 500
         log.exception("error answering %s %s", request.method, request.path)
+        state = request.app.get(STATE)
+        if state is not None:
+            state.counters["request_failures"] += 1
         return error_response(500, "internal error (see the collector's log)")
     if isinstance(response, web.HTTPException) and response.status >= 400:
         return _from_http_exception(request, response)  # returned, not raised (static files)

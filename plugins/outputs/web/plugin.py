@@ -28,6 +28,8 @@ class WebOutput(OutputPlugin):
     name = "web"
     description = "Live dashboard, JSON query API and Prometheus /metrics over HTTP"
     Config: ClassVar[type] = WebConfig
+    #: Seconds between checks that the server thread is alive.
+    tick_secs: ClassVar[float] = 1.0
 
     def setup(self) -> None:
         config: WebConfig = self.config
@@ -78,4 +80,13 @@ class WebOutput(OutputPlugin):
                    port=getattr(self, "port", None),
                    live_clients=state.clients if state is not None else 0,
                    token_required=not self.auth.open_reads if hasattr(self, "auth") else None)
+        if state is not None:
+            out["counters"].update(state.counters)
         return out
+
+    def on_tick(self, now: float) -> None:
+        """A server thread that died anyway is this actor's failure: the supervisor sees it
+        and restarts the output (never a silent "running")."""
+        server = getattr(self, "server", None)
+        if server is not None and not server.running:
+            raise RuntimeError("the web server's thread died")

@@ -7,13 +7,13 @@ Each event's data is a snapshot (see :mod:`.snapshot`) of the window the client 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from itertools import count
 
 from aiohttp import web
 
 from omphalos.query import window_label, window_secs
+from omphalos.validate import finite_json
 
 from .api import single_params
 from .errors import SECURITY_HEADERS, ApiError
@@ -54,7 +54,9 @@ async def events(request: web.Request) -> web.StreamResponse:
             if state.stopping.is_set():
                 break
             snapshot = await state.snapshots.get(window)
-            data = json.dumps(snapshot, default=str, separators=(",", ":"))
+            data, sanitized = finite_json(snapshot, separators=(",", ":"))
+            if sanitized:
+                state.counters["answers_sanitized"] += 1
             await response.write(f"event: update\nid: {number}\ndata: {data}\n\n".encode())
             try:
                 await asyncio.wait_for(state.stopping.wait(), state.config.update_secs)
@@ -62,6 +64,9 @@ async def events(request: web.Request) -> web.StreamResponse:
                 pass
     except ConnectionError:
         log.debug("live client left")
+    except Exception:  # one stream's failure ends that stream only, counted
+        state.counters["stream_failures"] += 1
+        log.exception("live stream failed")
     finally:
         state.clients -= 1
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,10 @@ class WebState:
     clients: int = 0
     #: Set when the server shuts down, so live streams end at once.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    #: ``request_failures`` (unexpected errors answered 500), ``stream_failures`` (live
+    #: streams ended by an error), ``answers_sanitized`` (non-finite numbers written as
+    #: null): counted by the server thread, shown in the web output's status.
+    counters: Counter[str] = field(default_factory=Counter)
 
 
 #: Where the application keeps its :class:`WebState`.
