@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from .linefmt import LineFormat, Token, Variable, extra_variable, in_context
+from .variables import up_to
 
 #: Record targets a format may fill only once; a second variable with one becomes an extra.
 SINGLE_TARGETS = frozenset({
@@ -68,9 +69,10 @@ def assemble(name: str, parts: Sequence[Part]) -> LineFormat:
             elif target == "uri":
                 used.update({"path", "query"})
         if not quoted and variable.target in ("referer", "agent") and i == free_text_at:
-            # unquoted free text: up to the next literal, or the end of the line (only the
-            # last such field: two of them would make a failing match quadratic)
-            pattern = ".+" if i == len(merged) - 1 else ".+?"
+            # unquoted free text: up to the first occurrence of the next literal, or the end
+            # of the line (only the last such field: two of them would be ambiguous)
+            pattern = (r"[^\n]++" if i == len(merged) - 1 or not isinstance(after, str)
+                       else up_to(after))
             variable = Variable(variable.target, pattern, pattern)
         tokens.append(in_context(variable, quoted))
     if not any(isinstance(t, Variable) for t in tokens):

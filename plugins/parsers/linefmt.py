@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 from operator import add, sub
 
 from omphalos.messages import BadLine
@@ -25,6 +26,15 @@ from omphalos.records import Columns
 
 from .convert import (
     CONVERSION_ERRORS,
+    add_row_extra,
+    client_lists,
+    client_ports,
+    merge_extra,
+    percent_decoded,
+    trailing_fields,
+    urls,
+    vhost_ports,
+    w3c_unquote,
     as_list,
     concat,
     dash_to_empty,
@@ -59,6 +69,7 @@ from .variables import (
     Variable,
     extra_variable,
     in_context,
+    stop_at,
 )
 
 __all__ = ["BAD_LINE_SAMPLE_CHARS", "CONVERSION_ERRORS", "MAX_LINE_CHARS", "QUOTED_LENIENT",
@@ -77,29 +88,40 @@ Result = tuple[Columns, int, list[BadLine], Counter[str]]
 class LineFormat:
     """A compiled log format: ``parse(data, start)`` turns complete lines into columns."""
 
-    def __init__(self, name: str, tokens: Sequence[Token]) -> None:
+    def __init__(self, name: str, tokens: Sequence[Token], *, absolute_urls: bool = False
+                 ) -> None:
         self.name = name
         self.tokens = list(tokens)
+        #: Paths may be absolute URLs (proxies, load balancers): scheme and host come off.
+        self.absolute_urls = absolute_urls
         strict, lenient = [], []
         self.targets: list[str] = []  # strict group order
-        #: Strict groups matched between quotes (their values may carry \" or \x22).
+        #: Strict groups whose values may carry \" or \xHH escapes.
         self.quoted_groups: list[int] = []
         lenient_vars: list[Variable] = []
-        for token in self.tokens:
+        for index, token in enumerate(self.tokens):
             if isinstance(token, str):
                 strict.append(re.escape(token))
                 lenient.append(re.escape(token))
                 continue
+            following = self.tokens[index + 1] if index + 1 < len(self.tokens) else ""
+            if isinstance(following, str) and following:
+                token = Variable(token.target, stop_at(token.strict, following[0]),
+                                 stop_at(token.lenient, following[0]), token.unquote,
+                                 token.groups, token.split, token.escaped)
             if token.target == "ignore":
                 strict.append(f"(?:{token.strict})")
                 lenient.append(f"(?:{token.lenient})")
                 continue
-            if token.strict == QUOTED_STRICT:
-                self.quoted_groups.append(len(self.targets))
-            if token.target == "request" and token.strict == REQUEST_STRICT:
-                strict.append(token.strict)
-                self.targets += ["method!", "path", "query!", "protocol!"]
+            if token.groups:
+                strict.append(f"(?:{token.strict})")
+                for group in token.groups:
+                    if group in token.escaped:
+                        self.quoted_groups.append(len(self.targets))
+                    self.targets.append(group)
             else:
+                if token.strict == QUOTED_STRICT:
+                    self.quoted_groups.append(len(self.targets))
                 strict.append(f"({token.strict})")
                 self.targets.append(token.target)
             lenient.append(f"({token.lenient})")
@@ -116,6 +138,8 @@ class LineFormat:
         self.single = len(self.targets) == 1
         #: Date used for a W3C ``time`` field when the format has no ``date`` field.
         self.default_date = ""
+        #: W3C: values may be quoted (``"a b"``, ``""`` for a quote inside).
+        self.w3c_quotes = False
         self._times: dict[str, TimeCache] = {}
 
     def _cache(self, kind: str) -> TimeCache:
@@ -143,8 +167,8 @@ class LineFormat:
             value = value or ""
             if var.unquote and len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
-            if var.target == "request" and var.strict == REQUEST_STRICT:
-                values.extend(split_request(unescape(value)))
+            if var.split is not None:
+                values.extend(var.split(value))
             elif var.lenient == QUOTED_LENIENT:
                 values.append(unescape(value))
             else:
@@ -168,11 +192,15 @@ class LineFormat:
         if n == 0:
             return out
         extra: dict[str, list[str | None]] = {}
+        #: Per-row extra fields of targets that fill them only on some rows.
+        row_extra: list[dict[str, Any] | None] | None = None
         times: list[float] | None = None
         time_of_day: Sequence[str] | None = None
         date: Sequence[str] | None = None
         fraction: list[float] | None = None
         zone: list[int] | None = None
+        if self.w3c_quotes:
+            columns = [w3c_unquote(values) for values in columns]
         for target, values in zip(self.targets, columns):
             if target == "path":
                 if out.path:  # a request line and a separate path: the first one wins
@@ -180,16 +208,36 @@ class LineFormat:
                 out.path = dash_to_empty(values)
             elif target == "client":
                 out.client = as_list(values)
+            elif target == "client_list":
+                out.client, lists = client_lists(values)
+                if lists is not None:
+                    row_extra = add_row_extra(row_extra, lists, n)
+            elif target == "client_port":
+                out.client, extra["client_port"] = client_ports(values)
+            elif target == "vhost_port":
+                extra["vhost"], extra["port"] = vhost_ports(values)
+            elif target == "trailing":
+                durations, fields = trailing_fields(values)
+                if durations is not None and out.duration is None:
+                    out.duration = durations
+                if fields is not None:
+                    row_extra = add_row_extra(row_extra, fields, n)
+            elif target == "url":
+                out.path, out.query, hosts = urls(values)
+                if hosts is not None:
+                    extra["vhost"] = hosts
             elif target in ("user", "method", "query", "protocol", "referer", "agent"):
                 setattr(out, target, none_for_dash(values))
             elif target in ("method!", "protocol!"):
-                setattr(out, target[:-1], as_list(values))
+                setattr(out, target[:-1], none_for_empty(values))
             elif target == "query!":
                 out.query = none_for_empty(values)
             elif target == "query_q":
                 out.query = query_q(values)
             elif target == "agent_plus":
                 out.agent = plus_to_space(values)
+            elif target == "agent_pct":
+                out.agent = percent_decoded(values)
             elif target == "uri":
                 pairs = list(map(split_uri, values))
                 out.path = [p for p, _ in pairs]
@@ -218,8 +266,21 @@ class LineFormat:
                 out.duration = floats(values, 0.001)
             elif target == "duration_us":
                 out.duration = floats(values, 0.000001)
+            elif target == "duration_s_neg":  # load balancers write -1 for "none"
+                out.duration = [None if d is None or d < 0 else d
+                                for d in floats(values, 1.0)]
             elif target.startswith("extra:"):
                 extra[target[6:]] = none_for_dash(values)
+        if "method!" in self.targets and out.method is not None and None in set(out.method):
+            row_extra = _no_request(out, row_extra, n)
+        if self.absolute_urls and out.path and "://" in "\n".join(out.path):
+            paths, queries, hosts = urls(out.path)
+            out.path = paths
+            if out.query is not None:
+                queries = [q if p is None else p for p, q in zip(out.query, queries)]
+            out.query = queries
+            if hosts is not None and "vhost" not in extra:
+                extra["vhost"] = hosts
         if date is not None and time_of_day is None:
             time_of_day = ["00:00:00"] * n
         if time_of_day is not None:
@@ -240,6 +301,8 @@ class LineFormat:
             out.bytes = [0] * n
         if extra:
             out.extra = extra_dicts(list(extra), list(zip(*extra.values())))
+        if row_extra is not None:
+            out.extra = merge_extra(out.extra, row_extra)
         return out
 
     # -- parsing -------------------------------------------------------------------------
@@ -357,6 +420,25 @@ class LineFormat:
                 kept.append(offset)
         bad.sort(key=lambda b: b.offset)
         return self.rows_to_columns(rows, kept), len(lines), bad, reasons
+
+
+def _no_request(out: Columns, row_extra: list[dict[str, Any] | None] | None, n: int
+                ) -> list[dict[str, Any] | None] | None:
+    """Rows whose request line was no request: method None, path ``""``, the text kept in
+    ``extra["request"]`` (``-`` and empty are just absent)."""
+    assert out.method is not None
+    garbage: list[dict[str, Any] | None] = [None] * n
+    paths = list(out.path)
+    found = False
+    for i, method in enumerate(out.method):
+        if method is None:
+            text = paths[i]
+            paths[i] = ""
+            if text and text != "-":
+                garbage[i] = {"request": text}
+                found = True
+    out.path = paths
+    return add_row_extra(row_extra, garbage, n) if found else row_extra
 
 
 def line_problem(line: str) -> str | None:
