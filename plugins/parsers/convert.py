@@ -36,7 +36,7 @@ def none_for_dash(values: Sequence[str]) -> list[str | None]:
 
 def none_for_empty(values: Sequence[str]) -> list[str | None]:
     if "" not in set(values):
-        return list(values)
+        return as_list(values)  # type: ignore[return-value]
     return [v or None for v in values]
 
 

@@ -194,6 +194,7 @@ class LineFormat:
         extra: dict[str, list[str | None]] = {}
         #: Per-row extra fields of targets that fill them only on some rows.
         row_extra: list[dict[str, Any] | None] | None = None
+        no_request = False  # some request line was no request
         times: list[float] | None = None
         time_of_day: Sequence[str] | None = None
         date: Sequence[str] | None = None
@@ -228,8 +229,11 @@ class LineFormat:
                     extra["vhost"] = hosts
             elif target in ("user", "method", "query", "protocol", "referer", "agent"):
                 setattr(out, target, none_for_dash(values))
-            elif target in ("method!", "protocol!"):
-                setattr(out, target[:-1], none_for_empty(values))
+            elif target == "method!":
+                out.method = none_for_empty(values)
+                no_request = out.method is not values
+            elif target == "protocol!":
+                out.protocol = none_for_empty(values)
             elif target == "query!":
                 out.query = none_for_empty(values)
             elif target == "query_q":
@@ -271,7 +275,7 @@ class LineFormat:
                                 for d in floats(values, 1.0)]
             elif target.startswith("extra:"):
                 extra[target[6:]] = none_for_dash(values)
-        if "method!" in self.targets and out.method is not None and None in set(out.method):
+        if no_request:
             row_extra = _no_request(out, row_extra, n)
         if self.absolute_urls and out.path and "://" in "\n".join(out.path):
             paths, queries, hosts = urls(out.path)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-QUOTED_STRICT = r'[^"\n]*+'
+QUOTED_STRICT = r'[^"]*+'
 QUOTED_LENIENT = r'(?:[^"\\\n]++|\\.)*+'
 WORD = r"\S++"
 #: A run of free text up to the first occurrence of a literal (filled in by :func:`up_to`).
@@ -94,7 +94,7 @@ VARIABLES: dict[str, Variable] = {
     "client": Variable("client", WORD, WORD),
     "ident": Variable("ignore", WORD, WORD),
     "user": Variable("user", WORD, WORD),
-    "time_clf": Variable("time_clf", r"[^\]\n]++", r"[^\]\n]++"),
+    "time_clf": Variable("time_clf", r"[^\]]{1,64}+", r"[^\]\n]++"),
     "time_iso": Variable("time_iso", WORD, WORD),
     "time_epoch": Variable("time_epoch", r"\d++(?:\.\d++)?+", r"\d++(?:\.\d++)?+"),
     "request": request_variable(),
