@@ -56,7 +56,7 @@ DUPLICATE_NAMES = {
     "%D": "duration_us", "%T": "duration", "%v": "vhost", "%r": "request", "%t": "time",
 }
 HEADER_KINDS = {"i": "", "o": "response_", "e": "env_", "C": "cookie_", "n": "note_",
-                "^ti": "trailer_", "^to": "response_trailer_"}
+                "^ti": "trailer_", "^to": "response_trailer_", "x": "", "c": ""}
 
 
 def _key(text: str) -> str:
@@ -104,6 +104,8 @@ def _directive(letter: str, param: str | None) -> list[Part]:
             return [(label, V["agent"])]
         if header == "host":
             return [(label, V["vhost"])]
+        if header == "x-forwarded-for":
+            return [(label, extra_variable("forwarded_for", False))]
     if letter in HEADER_KINDS and param is not None:
         return [(label, extra_variable(HEADER_KINDS[letter] + _key(param), False))]
     if letter == "T" and param is not None:
@@ -127,6 +129,10 @@ def compile_apache(text: str, name: str = "") -> LineFormat:
     fmt = PRESETS.get(text.strip(), None)
     if fmt is None:
         fmt = unquote_config(text, "LogFormat")
+    # bytes: %b (or %B); a format with neither (Debian's vhost_combined) takes %O, the bytes
+    # sent including headers -- the closest the log has
+    letters = {m[2] for m in DIRECTIVE.finditer(fmt) if m[1] is None}
+    bytes_from_o = not letters & {"b", "B"}
     parts: list[Part] = []
     position = 0
     for match in [*DIRECTIVE.finditer(fmt), None]:
@@ -135,7 +141,11 @@ def compile_apache(text: str, name: str = "") -> LineFormat:
             raise FormatError(f"cannot read the directive at {literal[literal.index('%'):]!r}")
         parts.append(literal)
         if match is not None:
-            parts.extend(_directive(match[2], match[1]))
+            if match[2] == "O" and match[1] is None and bytes_from_o:
+                parts.append(("%O", V["bytes"]))
+                bytes_from_o = False
+            else:
+                parts.extend(_directive(match[2], match[1]))
             position = match.end()
     named = [p if isinstance(p, str) else (DUPLICATE_NAMES.get(p[0], p[0].strip("%{}")), p[1])
              for p in parts]

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 
 from .linefmt import LineFormat, Token, Variable, extra_variable, in_context
-from .variables import up_to
+from .variables import WORD, up_to
 
 #: Record targets a format may fill only once; a second variable with one becomes an extra.
 SINGLE_TARGETS = frozenset({
@@ -74,6 +74,11 @@ def assemble(name: str, parts: Sequence[Part]) -> LineFormat:
             pattern = (r"[^\n]++" if i == len(merged) - 1 or not isinstance(after, str)
                        else up_to(after))
             variable = Variable(variable.target, pattern, pattern)
+        if (not quoted and isinstance(before, str) and before.endswith("[")
+                and isinstance(after, str) and after.startswith("]")
+                and variable.strict == WORD):
+            # ``[$proxy_upstream_name]``: bracketed, and empty when there is nothing to say
+            variable = Variable(variable.target, r"[^\]\s]*+", r"[^\]\s]*+")
         tokens.append(in_context(variable, quoted))
     if not any(isinstance(t, Variable) for t in tokens):
         raise FormatError(f"{name}: the format has no variables")

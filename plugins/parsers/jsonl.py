@@ -26,7 +26,8 @@ from .timestamps import TimeCache, parse_any_time
 
 #: Record fields (and pseudo-fields) a JSON key may be mapped to.
 TARGETS = ("time", "client", "user", "method", "path", "query", "protocol", "status", "bytes",
-           "referer", "agent", "duration", "duration_ms", "duration_us", "request", "uri",
+           "referer", "agent", "duration", "duration_ms", "duration_us", "duration_ns",
+           "request", "uri",
            "vhost", "ignore")
 
 #: The keys nginx, Apache (mod_log_json-like setups), Caddy and ECS-style logs use most.
@@ -105,6 +106,9 @@ class JsonFormat:
             return obj[key]
         value: Any = obj
         for part in key.split("."):
+            if isinstance(value, list) and part.isdigit():  # a list item: headers.X.0
+                value = value[int(part)] if int(part) < len(value) else None
+                continue
             if not isinstance(value, Mapping):
                 return None
             value = value.get(part)
@@ -158,7 +162,8 @@ class JsonFormat:
         elif target in ("status", "bytes"):
             setattr(out, target, _ints(values))
         elif target.startswith("duration"):
-            scale = {"duration": 1.0, "duration_ms": 0.001, "duration_us": 1e-6}[target]
+            scale = {"duration": 1.0, "duration_ms": 0.001, "duration_us": 1e-6,
+                     "duration_ns": 1e-9}[target]
             out.duration = [_float(v, scale) for v in values]
         elif target == "uri":
             paths, queries = [], []

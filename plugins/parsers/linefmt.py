@@ -248,6 +248,12 @@ class LineFormat:
                 out.query = [q for _, q in pairs]
             elif target in ("status", "bytes"):
                 setattr(out, target, ints(values))
+            elif target == "status_neg":  # HAProxy: -1 when there was no response
+                out.status = [0 if s < 0 else s for s in ints(values)]
+            elif target == "timers":  # HAProxy's TR/Tw/Tc/Tr/Ta: the last is the total, ms
+                extra["timers"] = as_list(values)  # type: ignore[assignment]
+                total = [int(v.rpartition("/")[2]) for v in values]
+                out.duration = [None if t < 0 else t / 1000.0 for t in total]
             elif target == "time_epoch":
                 times = list(map(float, values))
             elif target == "time_ms":

@@ -47,6 +47,7 @@ KNOWN: dict[str, Variable] = {
     "status": V["status"], "body_bytes_sent": V["bytes"], "http_referer": V["referer"],
     "http_user_agent": V["agent"], "request_time": REQUEST_TIME, "host": V["vhost"],
     "server_name": V["vhost"], "http_host": V["vhost"],
+    "http_x_forwarded_for": Variable("extra:forwarded_for", r"\S++", r"\S++"),
 }
 
 
