@@ -13,7 +13,7 @@ from typing import ClassVar
 from omphalos.config import option
 
 from .base import LineFormatParser, ParserConfig
-from .formatstr import FormatError, Part, assemble, unquote_config
+from .formatstr import FormatError, Part, assemble, check_preset_name, unquote_config
 from .linefmt import VARIABLES, WORD, LineFormat, Variable, extra_variable
 from .timestamps import strftime_regex
 
@@ -128,6 +128,7 @@ def compile_apache(text: str, name: str = "") -> LineFormat:
     """A :class:`LineFormat` for Apache ``LogFormat`` string ``text`` (or a preset name)."""
     fmt = PRESETS.get(text.strip(), None)
     if fmt is None:
+        check_preset_name(text, "%", PRESETS)
         fmt = unquote_config(text, "LogFormat")
     # bytes: %b (or %B); a format with neither (Debian's vhost_combined) takes %O, the bytes
     # sent including headers -- the closest the log has

@@ -20,6 +20,8 @@ from .apache import compile_apache
 from .base import BaseParser, ParserConfig
 from .clf import clf_format, vhost_clf_format
 from .jsonpresets import detect_json
+from .linefmt import LineFormat, Result
+from .nginx import compile_nginx
 from .servers import (
     alb_format,
     elb_format,
@@ -28,8 +30,6 @@ from .servers import (
     squid_format,
     traefik_format,
 )
-from .linefmt import LineFormat, Result
-from .nginx import compile_nginx
 from .w3c import IIS_DEFAULT_FIELDS, W3CStream, compile_fields
 
 #: Bytes read from the start of a file first seen mid-way, to detect its format.

@@ -7,11 +7,11 @@ Each function takes a whole column (a list of strings) and runs at C speed where
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 from collections.abc import Sequence
 from itertools import accumulate, repeat
 from operator import add
 from typing import Any
+from urllib.parse import unquote
 
 from omphalos.records import Columns
 

@@ -5,7 +5,7 @@ and a list of literals and variables assembled into a :class:`LineFormat`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .linefmt import LineFormat, Token, Variable, extra_variable, in_context
 from .variables import WORD, up_to
@@ -83,6 +83,15 @@ def assemble(name: str, parts: Sequence[Part]) -> LineFormat:
     if not any(isinstance(t, Variable) for t in tokens):
         raise FormatError(f"{name}: the format has no variables")
     return LineFormat(name, tokens)
+
+
+def check_preset_name(text: str, sigil: str, presets: Mapping[str, str]) -> None:
+    """A single word that is no preset (``combinded``) is a misspelled preset name, not a
+    format without variables: say so, with the presets."""
+    word = text.strip()
+    if word and sigil not in word and re.fullmatch(r"[\w.:-]+", word):
+        raise FormatError(f"unknown preset {word!r}; presets: {', '.join(presets)} (or give "
+                          f"the format string itself)")
 
 
 def unquote_config(text: str, directive: str) -> str:

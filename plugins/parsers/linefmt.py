@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
 from operator import add, sub
+from typing import Any
 
 from omphalos.messages import BadLine
 from omphalos.records import Columns
@@ -27,15 +27,9 @@ from omphalos.records import Columns
 from .convert import (
     CONVERSION_ERRORS,
     add_row_extra,
+    as_list,
     client_lists,
     client_ports,
-    merge_extra,
-    percent_decoded,
-    trailing_fields,
-    urls,
-    vhost_ports,
-    w3c_unquote,
-    as_list,
     concat,
     dash_to_empty,
     extra_dicts,
@@ -43,13 +37,19 @@ from .convert import (
     ints,
     join_space,
     line_offsets,
+    merge_extra,
     none_for_dash,
     none_for_empty,
+    percent_decoded,
     plus_to_space,
     query_q,
     split_request,
     split_uri,
+    trailing_fields,
     unescape,
+    urls,
+    vhost_ports,
+    w3c_unquote,
     zone_seconds,
 )
 from .timestamps import (

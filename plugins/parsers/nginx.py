@@ -13,7 +13,7 @@ from typing import ClassVar
 from omphalos.config import option
 
 from .base import LineFormatParser, ParserConfig
-from .formatstr import FormatError, Part, assemble, unquote_config
+from .formatstr import FormatError, Part, assemble, check_preset_name, unquote_config
 from .linefmt import VARIABLES, LineFormat, Variable, extra_variable
 
 V = VARIABLES
@@ -55,6 +55,7 @@ def compile_nginx(text: str, name: str = "") -> LineFormat:
     """A :class:`LineFormat` for nginx ``log_format`` string ``text`` (or a preset name)."""
     fmt = PRESETS.get(text.strip())
     if fmt is None:
+        check_preset_name(text, "$", PRESETS)
         fmt = unquote_config(text, "log_format")
     parts: list[Part] = []
     position = 0

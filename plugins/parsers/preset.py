@@ -83,12 +83,15 @@ def format_section(name: str) -> dict[str, str]:
                      "section of a config file)")
 
 
+PRESET_DOC = "Which server's log: " + "; ".join(
+    f"{name}: {text}" for name, (_, text) in PRESETS.items()) + "."
+
+
 @dataclass(frozen=True)
 class PresetConfig(ParserConfig):
     """Options of the ``preset`` parser."""
 
-    preset: PresetName = option("traefik", "Which server's log: " + "; ".join(
-        f"{name}: {text}" for name, (_, text) in PRESETS.items()) + ".")
+    preset: PresetName = option("traefik", PRESET_DOC)  # noqa: RUF009 (a Literal alias)
 
 
 class PresetParser(BaseParser):
@@ -97,6 +100,11 @@ class PresetParser(BaseParser):
     name = "preset"
     description = "Logs of servers with a fixed format: " + ", ".join(PRESETS)
     Config: ClassVar[type] = PresetConfig
+
+    #: The ``--format`` names, and the parser section for one (for the command line, which
+    #: reaches them through the registry).
+    format_names = staticmethod(format_names)
+    format_section = staticmethod(format_section)
 
     def setup(self) -> None:
         super().setup()
