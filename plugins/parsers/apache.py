@@ -40,7 +40,9 @@ SIMPLE: dict[str, Variable] = {
     "h": V["client"], "a": V["client"], "l": V["ident"], "u": V["user"],
     "r": V["request"], "m": V["method"], "H": V["protocol"], "U": V["path"],
     "q": V["query_q"], "s": V["status"], "b": V["bytes"], "B": V["bytes"],
-    "D": V["duration_us"], "T": Variable("duration_s", r"\d+|-", r"\d+|-"), "v": V["vhost"],
+    "D": V["duration_us"], "T": Variable("duration_s", r"\d++|-", r"\d++|-"),
+    # the canonical ServerName: never a port (``host:port`` is the ``%v:%p`` variant)
+    "v": Variable("extra:vhost", r"[^\s,:]++", r"[^\s,:]++"),
 }
 #: Directives without a parameter kept in ``extra`` under these names.
 EXTRA_NAMES = {
@@ -72,11 +74,11 @@ def _time(param: str | None) -> list[Part]:
             fmt = fmt[len(prefix):]
     label = f"%{{{param}}}t"
     if fmt == "sec":
-        return [(label, Variable("time_epoch", r"\d+", r"\d+"))]
+        return [(label, Variable("time_epoch", r"\d++", r"\d++"))]
     if fmt == "msec":
-        return [(label, Variable("time_ms", r"\d+", r"\d+"))]
+        return [(label, Variable("time_ms", r"\d++", r"\d++"))]
     if fmt == "usec":
-        return [(label, Variable("time_us", r"\d+", r"\d+"))]
+        return [(label, Variable("time_us", r"\d++", r"\d++"))]
     if fmt.strip() == "%z":
         return [(label, Variable("zone", r"[+-]\d{4}|Z", r"[+-]\d{2}:?\d{2}|Z"))]
     if fmt == "msec_frac":
@@ -112,7 +114,7 @@ def _directive(letter: str, param: str | None) -> list[Part]:
         unit = {"s": "duration_s", "ms": "duration_ms", "us": "duration_us"}.get(param)
         if unit is None:
             raise FormatError(f"{label}: unknown unit {param!r} (s, ms or us)")
-        return [(label, Variable(unit, r"\d+|-", r"\d+|-"))]
+        return [(label, Variable(unit, r"\d++|-", r"\d++|-"))]
     if letter in ("a", "h") and param in ("c", None):
         return [(label, SIMPLE[letter])]
     if letter == "p" and param is not None:

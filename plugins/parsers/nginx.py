@@ -34,7 +34,7 @@ PRESETS: dict[str, str] = {
 }
 
 #: nginx always writes seconds with milliseconds (``0.250``), which tells it from ``%D``.
-REQUEST_TIME = Variable("duration_s", r"\d+\.\d+|-", r"\d+\.\d+|-")
+REQUEST_TIME = Variable("duration_s", r"\d++\.\d++|-", r"\d++\.\d++|-")
 VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 #: Variables that fill a record field.
