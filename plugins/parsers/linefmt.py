@@ -72,15 +72,13 @@ from .variables import (
     stop_at,
 )
 
-__all__ = ["BAD_LINE_SAMPLE_CHARS", "CONVERSION_ERRORS", "MAX_LINE_CHARS", "QUOTED_LENIENT",
+__all__ = ["BAD_LINE_SAMPLE_CHARS", "CONVERSION_ERRORS", "QUOTED_LENIENT",
            "QUOTED_STRICT", "REQUEST_STRICT", "VARIABLES", "WORD", "LineFormat", "Result",
            "Token", "Variable", "concat", "extra_variable", "in_context", "line_problem",
            "split_request", "split_uri", "unescape"]
 
 #: Longest line kept for the dead-letter sample, in characters.
 BAD_LINE_SAMPLE_CHARS = 2048
-#: Longer lines are not matched at all (reason ``line too long``): no log format writes them.
-MAX_LINE_CHARS = 65536
 
 Result = tuple[Columns, int, list[BadLine], Counter[str]]
 
@@ -457,6 +455,4 @@ def line_problem(line: str) -> str | None:
         return "empty line"
     if "\x00" in line:
         return "binary data"
-    if len(line) > MAX_LINE_CHARS:
-        return "line too long"
     return None
