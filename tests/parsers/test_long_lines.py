@@ -74,7 +74,7 @@ def test_hostile_lines_are_counted_by_every_parser(kind: str) -> None:
         for name, parser in all_parsers():
             if isinstance(parser, W3CStream):
                 data = b"#Fields: date time c-ip cs-method cs-uri-stem sc-status\n" + data
-            columns, lines, bad, reasons = parser.parse(data, 0)  # type: ignore[attr-defined]
+            columns, lines, _, reasons = parser.parse(data, 0)  # type: ignore[attr-defined]
             assert lines == data.count(b"\n"), name
             assert len(columns) + sum(reasons.values()) == data.count(b"\n") - (
                 1 if isinstance(parser, W3CStream) else 0), name

@@ -30,7 +30,7 @@ def record(**fields: Any) -> dict[str, Any]:
 
 def parse(preset: str, data: bytes) -> list[Record]:
     fmt = PRESETS[preset][0]()
-    columns, lines, bad, reasons = fmt.parse(data, 0)
+    columns, lines, bad, _ = fmt.parse(data, 0)
     assert not bad, bad
     assert lines == len(columns) == data.count(b"\n")
     return list(columns.rows())
@@ -62,7 +62,8 @@ ALB = (b'https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 
        b'192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 '
        b'"GET https://www.example.com:443/a/b?x=1 HTTP/1.1" "curl/7.46.0" '
        b'ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 '
-       b'arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 '
+       b'arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/'
+       b'73e2d6bc24d8a067 '
        b'"Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" '
        b'"arn:aws:acm:us-east-2:123456789012:certificate/12345678" 1 '
        b'2018-07-02T22:22:48.364000Z "authenticate,forward" "-" "-" "10.0.0.1:80" "200" '

@@ -64,7 +64,7 @@ def test_a_vhost_port_prefix_is_recognised_not_taken_for_the_client(tmp_path: Pa
 def test_an_extra_leading_token_is_rejected_not_shifted() -> None:
     line = b'junk 10.0.0.1 - - - ' + HEAD + b' "GET / HTTP/1.1" 200 7 "-" "-"\n'
     for fmt in (clf_format(), compile_apache("combined"), compile_nginx("combined")):
-        columns, lines, bad, reasons = fmt.parse(line, 0)
+        columns, lines, _, reasons = fmt.parse(line, 0)
         assert (len(columns), lines, dict(reasons)) == (0, 1, {"no match": 1})
 
 
