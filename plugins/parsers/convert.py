@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from itertools import accumulate, repeat
-from operator import add
+from operator import add, methodcaller
 from typing import Any
 from urllib.parse import unquote
 
@@ -282,14 +282,16 @@ def client_lists(values: Sequence[str]
 
 def client_ports(values: Sequence[str]) -> tuple[list[str], list[str | None]]:
     """``addr:port`` (load balancers; IPv6 addresses keep their colons) to two columns."""
-    clients: list[str] = []
-    ports: list[str | None] = []
-    for value in values:
-        address, sep, port = value.rpartition(":")
-        if not sep or not port.isdigit():
-            address, port = value, ""
-        clients.append("" if address == "-" else address.strip("[]"))
-        ports.append(port or None)
+    parts = list(map(methodcaller("rpartition", ":"), values))
+    clients = [a for a, _, _ in parts]
+    ports: list[str | None] = [p for _, _, p in parts]
+    odd = set(clients) & {"", "-"} or "[" in "".join(clients)
+    if odd or not "".join(p for p in ports if p).isdigit():
+        for i, (value, (address, _, port)) in enumerate(zip(values, parts)):
+            if not address or not (port or "").isdigit():
+                address, port = value, ""
+            clients[i] = "" if address == "-" else address.strip("[]")
+            ports[i] = port or None
     return clients, ports
 
 
@@ -304,7 +306,7 @@ def vhost_ports(values: Sequence[str]) -> tuple[list[str | None], list[str | Non
 def trailing_fields(values: Sequence[str | None]
                     ) -> tuple[list[float | None] | None, list[dict[str, Any] | None] | None]:
     """The trailing fields of combined-family lines (None where a line has none)."""
-    if set(values) <= {None, ""}:
+    if values.count(None) + values.count("") == len(values):  # type: ignore[arg-type]
         return None, None
     durations: list[float | None] = []
     fields: list[dict[str, Any] | None] = []

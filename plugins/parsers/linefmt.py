@@ -180,10 +180,12 @@ class LineFormat:
         return self.columns(list(zip(*rows)), offsets)
 
     def columns(self, columns: Sequence[Sequence[str]], offsets: list[int],
-                raw: tuple[bytes, int] | None = None) -> Columns:
+                raw: tuple[bytes, int] | None = None, strict: bool = False) -> Columns:
         """Value columns (strict group order) to Columns; ValueError for a malformed value.
 
-        ``raw`` (the chunk and its start) stands in for ``offsets`` on the fast path.
+        ``raw`` (the chunk and its start) stands in for ``offsets`` on the fast path;
+        ``strict`` says every value came from the strict pattern (a request line there
+        always has a method and a protocol).
         """
         out = Columns(offset=offsets, raw=raw)
         n = len(columns[0]) if columns else 0
@@ -228,10 +230,10 @@ class LineFormat:
             elif target in ("user", "method", "query", "protocol", "referer", "agent"):
                 setattr(out, target, none_for_dash(values))
             elif target == "method!":
-                out.method = none_for_empty(values)
+                out.method = as_list(values) if strict else none_for_empty(values)
                 no_request = out.method is not values
             elif target == "protocol!":
-                out.protocol = none_for_empty(values)
+                out.protocol = as_list(values) if strict else none_for_empty(values)
             elif target == "query!":
                 out.query = none_for_empty(values)
             elif target == "query_q":
@@ -335,8 +337,8 @@ class LineFormat:
         between = flat[0::k]
         if len(between) == n + 1 and not any(between):
             try:
-                return self.columns(self._value_columns(flat, text), [], (data, start)), \
-                    n, [], Counter()
+                return self.columns(self._value_columns(flat, text), [], (data, start),
+                                    strict=True), n, [], Counter()
             except CONVERSION_ERRORS:
                 pass
         lines = data.split(b"\n")
@@ -373,7 +375,7 @@ class LineFormat:
             return self.parse_lines(lines, offsets)
         try:
             fast = self.columns(self._value_columns(flat, text),
-                                [offsets[i] for i in matched])
+                                [offsets[i] for i in matched], strict=True)
         except CONVERSION_ERRORS:
             return self.parse_lines(lines, offsets)
         slow, _, bad, reasons = self.parse_lines([lines[i] for i in unmatched],

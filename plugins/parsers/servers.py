@@ -111,7 +111,10 @@ def _split_headers(value: str) -> tuple[str, ...]:
 
 #: HAProxy's HTTP log format (``option httplog``), with or without the syslog prefix.
 HAPROXY: list[Token] = [
-    Variable("ignore", _SYSLOG, _SYSLOG), CLIENT_PORT, " [", V["time_clf"], "] ",
+    Variable("ignore", _SYSLOG, _SYSLOG), CLIENT_PORT, " [",
+    # the milliseconds apart: the timestamp cache then hits once per second
+    Variable("time_clf", r"[^\].\n]{1,64}+", r"[^\].\n]++"), ".",
+    Variable("frac_ms", r"\d{3}", r"\d{3}"), "] ",
     extra("frontend_name"), " ", extra("backend_name"), "/", extra("server_name"), " ",
     Variable("timers", r"[-+\d/]++", r"[-+\d/]++"), " ",
     Variable("status_neg", r"-?\d++", r"-?\d++"), " ", Variable("bytes", r"\+?\d++", r"\+?\d++"),
