@@ -312,8 +312,8 @@ def main() -> None:
         if old_runs:
             print(f"combined parser / {a.against}'s: {combined / min(old_runs):.2f}x "
                   "(target: no slower)")
-        slowest = max((results[p] / combined, p) for p in PRESETS if p in results) \
-            if set(PRESETS) & set(results) else None
+        slowest = max((results[p] / results["combined"], p) for p in PRESETS
+                      if p in results) if set(PRESETS) & set(results) else None
         if slowest:
             print(f"slowest preset / combined CPU per line: {slowest[0]:.2f}x ({slowest[1]}; "
                   "target: within 1.5x)")
