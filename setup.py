@@ -34,6 +34,7 @@ BUILTIN_PLUGINS = [
     "nginx = omphalos.plugins.parsers.nginx:NginxParser",
     "w3c = omphalos.plugins.parsers.w3c:W3CParser",
     "json = omphalos.plugins.parsers.jsonl:JsonParser",
+    "preset = omphalos.plugins.parsers.preset:PresetParser",
     "local = omphalos.plugins.transports.local:LocalTransport",
     "zmq = omphalos.plugins.transports.zeromq:ZmqTransport",
     "amqp = omphalos.plugins.transports.amqp:AmqpTransport",

@@ -1,36 +1,46 @@
 #!/usr/bin/env python3
 """Parser throughput: lines per second for each format, and the ratio to the pure-Python floor.
 
-  python bench/parse.py [-n 1000000] [--formats combined,common,combined_rt,w3c,json]
+  python bench/parse.py [-n 1000000] [--formats combined,common,combined_rt,w3c,json,presets]
+                        [--against REV]
 
 Generates the logs with ``../shared/bench/genlog.py`` (relative to the project root) into a
 temporary directory, parses each one the way the pipeline does (the file read in 1 MiB chunks
-of complete lines, each chunk given to the parser, its columns range-checked), then runs
-``../shared/bench/floor.py`` on the same combined file in the same run. Times are CPU seconds
-(user + system, of this process or of the floor's child process): on a shared, loaded machine
-wall time mostly measures the neighbours. The target: the combined parser alone within 1.3x the
-floor's time. JSON lines are derived from the combined log (genlog has no JSON).
+of complete lines, each chunk given to the parser, its columns range-checked), then runs ``../shared/bench/floor.py``
+on the same combined file in the same run. Times are CPU seconds (user + system, of this
+process or of the floor's child process): on a shared, loaded machine wall time mostly
+measures the neighbours. The target: the combined parser alone within 1.3x the floor's time.
+JSON lines are derived from the combined log (genlog has no JSON), and so are the logs of
+the server presets (``presets`` in ``--formats``: Traefik, Caddy, ALB, ELB, CloudFront, S3,
+Squid, HAProxy, vhost_common; each line carries the combined line's request with that
+server's other fields), each compared with the combined parser's CPU per line (target:
+within 1.5x). ``--against REV`` also runs the combined parser of git revision REV (exported
+with ``git archive``) on the same file, alternated with this one, to show it did not slow.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "bench"
+#: ``../shared`` beside the project (``OMPHALOS_SHARED`` overrides it, for a worktree).
+SHARED = Path(os.environ.get("OMPHALOS_SHARED", ROOT.parent / "shared")) / "bench"
 sys.path.insert(0, str(ROOT))
 
 from omphalos.plugins.parsers.auto import candidates  # noqa: E402
-from omphalos.plugins.parsers.clf import COMBINED_TOKENS, COMMON_TOKENS  # noqa: E402
+from omphalos.plugins.parsers.clf import COMBINED_TOKENS, clf_format  # noqa: E402
+from omphalos.plugins.parsers.examples import EXAMPLES  # noqa: E402
 from omphalos.plugins.parsers.jsonl import JsonFormat  # noqa: E402
 from omphalos.plugins.parsers.linefmt import LineFormat  # noqa: E402
 from omphalos.plugins.parsers.nginx import compile_nginx  # noqa: E402
@@ -58,11 +68,16 @@ def chunks(path: Path) -> Iterator[tuple[bytes, int]]:
             yield rest, offset
 
 
+PRESETS = ["traefik", "caddy", "traefik_json", "alb", "elb", "cloudfront", "s3", "squid",
+           "haproxy", "vhost_common"]
+
+
 def parser_for(name: str) -> Any:
-    if name == "combined":
-        return LineFormat("combined", COMBINED_TOKENS)
-    if name == "common":
-        return LineFormat("common", COMMON_TOKENS)
+    """What the plugin of that name uses (``combined``/``common``: the whole family)."""
+    if name in ("combined", "common"):
+        return clf_format(name)
+    if name in PRESETS:
+        return EXAMPLES[name][0]()
     if name == "combined_rt":
         return compile_nginx("combined_rt")
     if name == "w3c":
@@ -111,18 +126,147 @@ def make_json(combined: Path, out: Path) -> None:
                     "http_user_agent": r.agent}) + "\n")
 
 
+ALB_TAIL = ('ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:'
+            '123456789012:targetgroup/web/73e2d6bc "Root=1-{n:08x}-1d84f3d73c47ec4e5857{n:04x}"'
+            ' "example.com" "-" 0 {iso} "forward" "-" "-" "10.0.0.1:80" "{status}" "-" "-"')
+
+
+def preset_line(name: str, r: Any, n: int, iso: str, clf: str) -> str:
+    """Record ``r`` of the combined log as preset ``name`` writes it."""
+    uri = r.path + (f"?{r.query}" if r.query else "")
+    request = f"{r.method} {uri} {r.protocol}"
+    ref, agent = r.referer or "-", r.agent or "-"
+    if name == "traefik":
+        return (f'{r.client} - - [{clf}] "{request}" {r.status} {r.bytes} "{ref}" "{agent}" '
+                f'{n} "web@docker" "http://172.17.0.3:8080" {n % 500}ms')
+    if name == "vhost_common":
+        return f'www.example.com {r.client} - - [{clf}] "{request}" {r.status} {r.bytes}'
+    if name == "alb":
+        return (f"https {iso} app/my-lb/50dc6c495c0c9188 {r.client}:{n % 60000} 10.0.0.1:80 "
+                f"0.001 0.048 0.000 {r.status} {r.status} 34 {r.bytes} "
+                f'"{r.method} https://example.com:443{uri} {r.protocol}" "{agent}" '
+                + ALB_TAIL.format(n=n, iso=iso, status=r.status))
+    if name == "elb":
+        return (f"{iso} my-lb {r.client}:{n % 60000} 10.0.0.1:80 0.000073 0.001048 0.000057 "
+                f"{r.status} {r.status} 0 {r.bytes} "
+                f'"{r.method} http://example.com:80{uri} {r.protocol}" "{agent}" - -')
+    if name == "s3":
+        return (f"79a59df900b949e5 bucket1 [{clf}] {r.client} - 3E57{n:08X} REST.GET.OBJECT "
+                f'key{n % 100} "{request}" {r.status} - {r.bytes} {r.bytes} 7 6 "{ref}" '
+                f'"{agent}" - hostid{n}= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader '
+                "bucket1.s3.amazonaws.com TLSv1.2 - -")
+    if name == "squid":
+        return (f"{r.time:.3f} {n % 100000:6d} {r.client} TCP_MISS/{r.status} {r.bytes} "
+                f"{r.method} http://example.com{uri} - HIER_DIRECT/93.184.216.34 text/html")
+    if name == "haproxy":
+        return (f"{r.client}:{n % 60000} [{clf.split(' ')[0]}.{n % 1000:03d}] http-in "
+                f"static/srv1 10/0/30/69/{n % 1000} {r.status} {r.bytes} - - ---- "
+                f'1/1/1/1/0 0/0 "{request}"')
+    if name == "cloudfront":
+        date, clock = iso[:10], iso[11:19]
+        return "\t".join([date, clock, "LAX1", str(r.bytes), r.client, r.method or "-",
+                          "d1.cloudfront.net", r.path, str(r.status), ref,
+                          agent.replace(" ", "%20"), r.query or "-", "0.001",
+                          r.protocol or "-"])
+    if name == "caddy":
+        return json.dumps({
+            "level": "info", "ts": r.time, "logger": "http.log.access",
+            "msg": "handled request",
+            "request": {"remote_ip": r.client, "remote_port": str(n % 60000),
+                        "proto": r.protocol, "method": r.method, "host": "example.com",
+                        "uri": uri, "headers": {"User-Agent": [agent], "Referer": [ref]}},
+            "bytes_read": 0, "user_id": "", "duration": 0.0012, "size": r.bytes,
+            "status": r.status, "resp_headers": {}}, separators=(",", ":"))
+    if name == "traefik_json":
+        return json.dumps({
+            "ClientHost": r.client, "DownstreamContentSize": r.bytes,
+            "DownstreamStatus": r.status, "Duration": 1234567 + n,
+            "RequestHost": "example.com", "RequestMethod": r.method, "RequestPath": uri,
+            "RequestProtocol": r.protocol, "RouterName": "web@docker",
+            "StartUTC": iso, "request_User-Agent": agent}, separators=(",", ":"))
+    raise ValueError(name)
+
+
+def make_presets(combined: Path, logs: dict[str, Path], tmp: str) -> None:
+    """The preset logs, derived from the combined one (the same requests)."""
+    files = {}
+    for name in PRESETS:
+        logs[name] = Path(tmp) / f"{name}.log"
+        files[name] = open(logs[name], "w")
+        header = EXAMPLES[name][1]
+        if name == "cloudfront":
+            header = ("#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip "
+                      "cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) "
+                      "cs-uri-query time-taken cs-protocol-version\n")
+        files[name].write(header)
+    fmt = LineFormat("combined", COMBINED_TOKENS)
+    n = 0
+    stamps: dict[float, tuple[str, str]] = {}
+    for data, start in chunks(combined):
+        for r in fmt.parse(data, start)[0].rows():
+            n += 1
+            stamp = stamps.get(r.time)
+            if stamp is None:
+                moment = datetime.fromtimestamp(r.time, UTC)
+                stamp = stamps[r.time] = (moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                                          moment.strftime("%d/%b/%Y:%H:%M:%S +0000"))
+            for name, fh in files.items():
+                fh.write(preset_line(name, r, n, *stamp) + "\n")
+    for fh in files.values():
+        fh.close()
+
+
+AGAINST = """
+import sys, time
+root, path = sys.argv[1], sys.argv[2]
+sys.path.insert(0, root)
+import omphalos.plugins.parsers as pp
+pp.__path__[:] = [root + "/plugins/parsers"]
+from omphalos.plugins.parsers.clf import CombinedParser
+from omphalos.plugins.parsers.linefmt import LineFormat
+fmt = CombinedParser.make_format(None)
+data = open(path, "rb").read()
+pieces, i = [], 0
+while i < len(data):
+    j = data.rfind(b"\\n", i, i + (1 << 20)) + 1
+    pieces.append((data[i:j], i))
+    i = j
+c0 = time.process_time()
+for chunk, start in pieces:
+    fmt.parse(chunk, start)
+print(time.process_time() - c0)
+"""
+
+
+def against(rev: str, tmp: str, path: Path) -> float:
+    """CPU seconds of revision ``rev``'s combined parser on ``path`` (child process)."""
+    tree = Path(tmp) / f"rev-{rev}"
+    if not tree.exists():
+        tree.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    out = subprocess.run([sys.executable, "-c", AGAINST, str(tree), str(path)], check=True,
+                         capture_output=True, text=True).stdout
+    return float(out.strip())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=1_000_000, help="lines per generated log")
-    ap.add_argument("--formats", default="combined,common,combined_rt,w3c,json")
+    ap.add_argument("--formats", default="combined,common,combined_rt,w3c,json,presets")
+    ap.add_argument("--against", default="", metavar="REV",
+                    help="also run git revision REV's combined parser, alternated")
     ap.add_argument("--repeat", type=int, default=3,
                     help="combined/floor.py runs, alternated; the best of each is compared")
     a = ap.parse_args()
     formats = a.formats.split(",")
+    if "presets" in formats:
+        formats = [f for f in formats if f != "presets"] + PRESETS
     with tempfile.TemporaryDirectory(prefix="omphalos-bench-") as tmp:
         logs: dict[str, Path] = {}
-        for name in {"combined", *formats} - {"json"}:
+        for name in {"combined", *formats} - {"json", *PRESETS}:
             logs[name] = Path(tmp) / f"{name}.log"
             with open(logs[name], "wb") as fh:
                 subprocess.run([sys.executable, str(SHARED / "genlog.py"), "-n", str(a.n),
@@ -130,22 +274,28 @@ def main() -> None:
         if "json" in formats:
             logs["json"] = Path(tmp) / "json.log"
             make_json(logs["combined"], logs["json"])
+        if set(PRESETS) & set(formats):
+            make_presets(logs["combined"], logs, tmp)
         assert candidates()  # the auto parser's formats compile
         print(f"parser throughput, {a.n:,} generated lines per format, Python "
               f"{sys.version.split()[0]}\n")
         print("CPU seconds (user+sys; the machine is shared, wall time in brackets)\n")
         print(f"{'format':<12} {'cpu s':>7} {'lines/s':>11} {'(wall s)':>9} {'records':>10} "
-              f"{'unparsed':>9}")
+              f"{'unparsed':>9} {'/combined':>9}")
         results: dict[str, float] = {}
         for name in formats:
             cpu, wall, records, unparsed = run(parser_for(name), logs[name])
             results[name] = cpu
+            ratio = f"{cpu / results['combined']:.2f}x" if "combined" in results else ""
             print(f"{name:<12} {cpu:7.2f} {a.n / cpu:11,.0f} {f'({wall:.2f})':>9} "
-                  f"{records:10,} {unparsed:9,}")
+                  f"{records:10,} {unparsed:9,} {ratio:>9}")
         floor_runs: list[float] = []
+        old_runs: list[float] = []
         combined_runs = [results["combined"]] if "combined" in results else []
         for _ in range(a.repeat):
             floor_runs.append(floor(logs["combined"])[0])
+            if a.against:
+                old_runs.append(against(a.against, tmp, logs["combined"]))
             if len(combined_runs) < a.repeat:
                 combined_runs.append(run(parser_for("combined"), logs["combined"])[0])
         floor_cpu, combined = min(floor_runs), min(combined_runs)
@@ -155,8 +305,21 @@ def main() -> None:
         listed = ", ".join(f"{x:.2f}" for x in floor_runs)
         print(f"{'floor.py':<12} {floor_cpu:7.2f} {a.n / floor_cpu:11,.0f}   (best of "
               f"{len(floor_runs)}: {listed}; one regex match + two Counter updates per line)")
+        if old_runs:
+            listed = ", ".join(f"{x:.2f}" for x in old_runs)
+            print(f"{'combined@' + a.against[:8]:<12} {min(old_runs):7.2f} "
+                  f"{a.n / min(old_runs):11,.0f}   (best of {len(old_runs)}: {listed}; "
+                  "that revision's combined parser, same file)")
         print(f"\ncombined parser / floor.py CPU time: {combined / floor_cpu:.2f}x "
               f"(target: within 1.3x)")
+        if old_runs:
+            print(f"combined parser / {a.against}'s: {combined / min(old_runs):.2f}x "
+                  "(target: no slower)")
+        slowest = max((results[p] / results["combined"], p) for p in PRESETS
+                      if p in results) if set(PRESETS) & set(results) else None
+        if slowest:
+            print(f"slowest preset / combined CPU per line: {slowest[0]:.2f}x ({slowest[1]}; "
+                  "target: within 1.5x)")
 
 
 if __name__ == "__main__":

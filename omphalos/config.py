@@ -191,6 +191,18 @@ def build_config(config_class: type, section: RawSection, *, ignore: Iterable[st
 
 
 def _type_name(annotation: Any) -> str:
+    """How ``omphalos plugins`` shows an option's type: ``one of: ms, s`` for a Literal,
+    ``tuple of str`` for a tuple, ``str | None`` for a union."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return "one of: " + ", ".join(str(a) for a in args)
+    if origin in (tuple, list) and args:
+        inner = [a for a in args if a is not Ellipsis]
+        return f"{origin.__name__} of " + ", ".join(_type_name(a) for a in inner)
+    if origin is dict and args:
+        return f"dict of {_type_name(args[0])} to {_type_name(args[1])}"
+    if origin in (typing.Union, types.UnionType) and args:
+        return " | ".join("None" if a is type(None) else _type_name(a) for a in args)
     text = getattr(annotation, "__name__", None) or str(annotation)
     return text.replace("typing.", "")
 

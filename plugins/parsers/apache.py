@@ -13,7 +13,7 @@ from typing import ClassVar
 from omphalos.config import option
 
 from .base import LineFormatParser, ParserConfig
-from .formatstr import FormatError, Part, assemble, unquote_config
+from .formatstr import FormatError, Part, assemble, check_preset_name, unquote_config
 from .linefmt import VARIABLES, WORD, LineFormat, Variable, extra_variable
 from .timestamps import strftime_regex
 
@@ -40,7 +40,9 @@ SIMPLE: dict[str, Variable] = {
     "h": V["client"], "a": V["client"], "l": V["ident"], "u": V["user"],
     "r": V["request"], "m": V["method"], "H": V["protocol"], "U": V["path"],
     "q": V["query_q"], "s": V["status"], "b": V["bytes"], "B": V["bytes"],
-    "D": V["duration_us"], "T": Variable("duration_s", r"\d+|-", r"\d+|-"), "v": V["vhost"],
+    "D": V["duration_us"], "T": Variable("duration_s", r"\d++|-", r"\d++|-"),
+    # the canonical ServerName: never a port (``host:port`` is the ``%v:%p`` variant)
+    "v": Variable("extra:vhost", r"[^\s,:]++", r"[^\s,:]++"),
 }
 #: Directives without a parameter kept in ``extra`` under these names.
 EXTRA_NAMES = {
@@ -56,7 +58,7 @@ DUPLICATE_NAMES = {
     "%D": "duration_us", "%T": "duration", "%v": "vhost", "%r": "request", "%t": "time",
 }
 HEADER_KINDS = {"i": "", "o": "response_", "e": "env_", "C": "cookie_", "n": "note_",
-                "^ti": "trailer_", "^to": "response_trailer_"}
+                "^ti": "trailer_", "^to": "response_trailer_", "x": "", "c": ""}
 
 
 def _key(text: str) -> str:
@@ -72,11 +74,11 @@ def _time(param: str | None) -> list[Part]:
             fmt = fmt[len(prefix):]
     label = f"%{{{param}}}t"
     if fmt == "sec":
-        return [(label, Variable("time_epoch", r"\d+", r"\d+"))]
+        return [(label, Variable("time_epoch", r"\d++", r"\d++"))]
     if fmt == "msec":
-        return [(label, Variable("time_ms", r"\d+", r"\d+"))]
+        return [(label, Variable("time_ms", r"\d++", r"\d++"))]
     if fmt == "usec":
-        return [(label, Variable("time_us", r"\d+", r"\d+"))]
+        return [(label, Variable("time_us", r"\d++", r"\d++"))]
     if fmt.strip() == "%z":
         return [(label, Variable("zone", r"[+-]\d{4}|Z", r"[+-]\d{2}:?\d{2}|Z"))]
     if fmt == "msec_frac":
@@ -104,13 +106,15 @@ def _directive(letter: str, param: str | None) -> list[Part]:
             return [(label, V["agent"])]
         if header == "host":
             return [(label, V["vhost"])]
+        if header == "x-forwarded-for":
+            return [(label, extra_variable("forwarded_for", False))]
     if letter in HEADER_KINDS and param is not None:
         return [(label, extra_variable(HEADER_KINDS[letter] + _key(param), False))]
     if letter == "T" and param is not None:
         unit = {"s": "duration_s", "ms": "duration_ms", "us": "duration_us"}.get(param)
         if unit is None:
             raise FormatError(f"{label}: unknown unit {param!r} (s, ms or us)")
-        return [(label, Variable(unit, r"\d+|-", r"\d+|-"))]
+        return [(label, Variable(unit, r"\d++|-", r"\d++|-"))]
     if letter in ("a", "h") and param in ("c", None):
         return [(label, SIMPLE[letter])]
     if letter == "p" and param is not None:
@@ -126,7 +130,12 @@ def compile_apache(text: str, name: str = "") -> LineFormat:
     """A :class:`LineFormat` for Apache ``LogFormat`` string ``text`` (or a preset name)."""
     fmt = PRESETS.get(text.strip(), None)
     if fmt is None:
+        check_preset_name(text, "%", PRESETS)
         fmt = unquote_config(text, "LogFormat")
+    # bytes: %b (or %B); a format with neither (Debian's vhost_combined) takes %O, the bytes
+    # sent including headers -- the closest the log has
+    letters = {m[2] for m in DIRECTIVE.finditer(fmt) if m[1] is None}
+    bytes_from_o = not letters & {"b", "B"}
     parts: list[Part] = []
     position = 0
     for match in [*DIRECTIVE.finditer(fmt), None]:
@@ -135,7 +144,11 @@ def compile_apache(text: str, name: str = "") -> LineFormat:
             raise FormatError(f"cannot read the directive at {literal[literal.index('%'):]!r}")
         parts.append(literal)
         if match is not None:
-            parts.extend(_directive(match[2], match[1]))
+            if match[2] == "O" and match[1] is None and bytes_from_o:
+                parts.append(("%O", V["bytes"]))
+                bytes_from_o = False
+            else:
+                parts.extend(_directive(match[2], match[1]))
             position = match.end()
     named = [p if isinstance(p, str) else (DUPLICATE_NAMES.get(p[0], p[0].strip("%{}")), p[1])
              for p in parts]

@@ -18,10 +18,19 @@ from omphalos.records import Columns
 
 from .apache import compile_apache
 from .base import BaseParser, ParserConfig
-from .jsonl import JsonFormat
+from .clf import clf_format, vhost_clf_format
+from .jsonpresets import detect_json
 from .linefmt import LineFormat, Result
 from .nginx import compile_nginx
-from .w3c import W3CStream
+from .servers import (
+    alb_format,
+    elb_format,
+    haproxy_format,
+    s3_format,
+    squid_format,
+    traefik_format,
+)
+from .w3c import IIS_DEFAULT_FIELDS, W3CStream, compile_fields
 
 #: Bytes read from the start of a file first seen mid-way, to detect its format.
 HEAD_BYTES = 65536
@@ -37,8 +46,16 @@ class ChunkParser(Protocol):
 
 def candidates() -> list[LineFormat]:
     """Line formats tried, most specific first (a combined line also starts like a common
-    one, and a combined line with a request time also starts like a combined one)."""
+    one, and a combined line with a request time also starts like a combined one). The
+    common/combined families come last: they read all of the above, so they win only
+    where they read more lines (mixed or extended lines)."""
     return [
+        traefik_format(),
+        haproxy_format(),
+        squid_format(),
+        alb_format(),
+        elb_format(),
+        s3_format(),
         compile_nginx("combined_rt", "combined_rt"),
         compile_apache("combined_D", "combined_D"),
         compile_nginx("main_rt", "main_rt"),
@@ -48,6 +65,8 @@ def candidates() -> list[LineFormat]:
         compile_apache("combined", "combined"),
         compile_apache("vhost_common", "vhost_common"),
         compile_apache("common", "common"),
+        clf_format("clf"),
+        vhost_clf_format("vhost_clf"),
     ]
 
 
@@ -80,6 +99,9 @@ class AutoConfig(ParserConfig):
     sample_lines: int = option(50, "Lines looked at to choose a file's format.")
     time_taken_unit: Literal["ms", "s"] = option(
         "ms", "Unit of a W3C file's time-taken field: ms (IIS) or s (the W3C draft).")
+    default_fields: str = option(
+        IIS_DEFAULT_FIELDS, "W3C fields of a file with no #Fields directive (IIS's default "
+                            "set; a file cut by a shipper lacks its header).")
 
 
 class AutoParser(BaseParser):
@@ -93,16 +115,24 @@ class AutoParser(BaseParser):
         super().setup()
         self.formats = candidates()
         self.chosen: dict[str, ChunkParser] = {}
+        self.undetected: set[str] = set()
 
-    def detect(self, data: bytes, path: str = "") -> ChunkParser:
-        """The format of a file whose first bytes are ``data``."""
+    def detect(self, data: bytes, path: str = "") -> ChunkParser | None:
+        """The format of a file whose first bytes are ``data``; None when none reads any
+        of its first lines."""
         sample = _sample(data, self.config.sample_lines)
         first = sample[0].lstrip("\ufeff") if sample else ""
         if first.startswith("#"):
-            return W3CStream(self.config.time_taken_unit, path)
+            return W3CStream(self.config.time_taken_unit, path, self.config.default_fields)
         if first.startswith("{"):
-            return JsonFormat()
-        return detect_line_format(self.formats, sample)[0]
+            return detect_json(first)
+        fmt, score = detect_line_format(self.formats, sample)
+        if self.config.default_fields:
+            w3c = compile_fields(self.config.default_fields, time_taken=self.config.time_taken_unit)
+            w3c_score = detect_line_format([w3c], sample)[1]
+            if w3c_score > score:
+                return W3CStream(self.config.time_taken_unit, path, self.config.default_fields)
+        return fmt if score > 0 else None
 
     def parse_lines(self, chunk: LineChunk
                     ) -> tuple[Columns, int, list[BadLine], Counter[str]]:
@@ -122,6 +152,15 @@ class AutoParser(BaseParser):
                         head = fh.read(HEAD_BYTES)
                 except OSError:
                     head = chunk.data
-            fmt = self.chosen[chunk.source.file_id] = self.detect(head, path)
+            detected = self.detect(head, path)
+            if detected is None:
+                # nothing read: say so (once per file), and look again at the next chunk
+                if chunk.source.file_id not in self.undetected:
+                    self.undetected.add(chunk.source.file_id)
+                    self.log.warning("%s: no known format reads its first lines; they are "
+                                     "counted unparsed", chunk.source.path)
+                return self.formats[-1].parse(chunk.data, chunk.start)
+            fmt = self.chosen[chunk.source.file_id] = detected
+            self.undetected.discard(chunk.source.file_id)
             self.log.info("%s: detected format %s", chunk.source.path, fmt.name)
         return fmt.parse(chunk.data, chunk.start)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from itertools import accumulate, repeat
-from operator import add
+from operator import add, methodcaller
 from typing import Any
+from urllib.parse import unquote
 
 from omphalos.records import Columns
 
@@ -35,7 +36,7 @@ def none_for_dash(values: Sequence[str]) -> list[str | None]:
 
 def none_for_empty(values: Sequence[str]) -> list[str | None]:
     if "" not in set(values):
-        return list(values)
+        return as_list(values)  # type: ignore[return-value]
     return [v or None for v in values]
 
 
@@ -75,8 +76,17 @@ def split_uri(uri: str) -> tuple[str, str | None]:
     return path, (query if sep else None)
 
 
+#: What a method may be: an HTTP token of letters (``GET``, ``M-SEARCH``, ``version-control``).
+_METHOD = re.compile(r"[A-Za-z][A-Za-z_-]*+")
+
+
 def split_request(request: str) -> tuple[str, str, str, str]:
-    """A request line (maybe garbage) to (method, path, query, protocol); '' = absent."""
+    """A request line to (method, path, query, protocol); '' = absent.
+
+    A line that is no request (``-``, empty, garbage such as a TLS handshake) gives an empty
+    method and the whole text as the path: :meth:`.linefmt.LineFormat.columns` turns that
+    into method None, path ``""`` and the text in ``extra["request"]``.
+    """
     parts = request.split(" ")
     if len(parts) >= 3 and parts[-1].startswith("HTTP/"):
         method, target, protocol = parts[0], " ".join(parts[1:-1]), parts[-1]
@@ -84,18 +94,94 @@ def split_request(request: str) -> tuple[str, str, str, str]:
         method, target, protocol = parts[0], parts[1], ""
     else:
         return "", request, "", ""
+    if _METHOD.fullmatch(method) is None:
+        return "", request, "", ""
     path, _, query = target.partition("?")
     return method, path, query, protocol
 
 
+_ESCAPE = re.compile(r"(?:\\x[0-9A-Fa-f]{2})++|\\([\\\"])")
+
+
+def _unescape_match(match: re.Match[str]) -> str:
+    if match[1] is not None:
+        return match[1]
+    return bytes.fromhex(match[0].replace("\\x", "")).decode("utf-8", "replace")
+
+
 def unescape(value: str) -> str:
-    """Undo the escaping Apache and nginx apply to quoted values (``\\"``, ``\\x22``)."""
+    """Undo the escaping Apache and nginx apply to quoted values, in one pass.
+
+    ``\\"`` and ``\\\\`` become ``"`` and ``\\``; a run of ``\\xHH`` escapes is the bytes
+    they name, decoded as UTF-8 (invalid bytes become U+FFFD): ``caf\\xC3\\xA9`` is ``café``.
+    Apache's C-style ``\\n``/``\\t`` are kept as written.
+    """
     if "\\" not in value:
         return value
-    value = value.replace('\\"', '"')
-    if "\\x" in value:
-        value = re.sub(r"\\x([0-9A-Fa-f]{2})", lambda m: chr(int(m[1], 16)), value)
-    return value.replace("\\\\", "\\")
+    return _ESCAPE.sub(_unescape_match, value)
+
+
+def split_url(url: str) -> tuple[str, str | None, str | None]:
+    """A path or an absolute URL (proxies and load balancers log those) to (path, query,
+    host); ``http://h:80/a?b`` is (``/a``, ``b``, ``h:80``), ``/a`` is (``/a``, None, None)."""
+    host = None
+    scheme_end = url.find("://", 0, 16)
+    if scheme_end > 0:
+        rest = url[scheme_end + 3:]
+        slash = rest.find("/")
+        host, url = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
+        if "?" in host:
+            host, _, query = host.partition("?")
+            return "/", query, host
+    path, sep, query = url.partition("?")
+    return path, (query if sep else None), host
+
+
+_TRAIL_TOKEN = re.compile(r'"((?:[^"\\]++|\\.)*+)"?|(\S++)')
+_ADDRESSES = re.compile(r"[0-9A-Fa-f.:]++(?:, ?[0-9A-Fa-f.:]++)*+")
+_DECIMAL = re.compile(r"\d++\.\d++")
+#: ``name=value`` trailing fields that are the request's duration in seconds.
+_DURATION_KEYS = frozenset({"rt", "request_time"})
+
+
+def parse_trailing(text: str) -> tuple[float | None, dict[str, Any]]:
+    """Fields after a combined line's user agent to (duration, extra) by a fixed rule.
+
+    The first quoted field holding an address list is ``extra["forwarded_for"]`` (nginx's
+    ``main``; ``"-"`` there is skipped); the first decimal number (``0.250``, nginx's
+    ``$request_time``) or ``rt=``/``request_time=`` value is the duration in seconds;
+    other ``name=value`` fields go to ``extra[name]``; everything else is kept, space
+    separated, in ``extra["trailing"]`` (an integer may be microseconds or seconds: it is
+    not guessed).
+    """
+    duration: float | None = None
+    extra: dict[str, Any] = {}
+    rest: list[str] = []
+    forwarded_seen = False
+    for match in _TRAIL_TOKEN.finditer(text):
+        quoted, word = match[1], match[2]
+        if quoted is not None:
+            if not forwarded_seen and (quoted == "-" or _ADDRESSES.fullmatch(quoted)):
+                forwarded_seen = True
+                if quoted != "-":
+                    extra["forwarded_for"] = quoted
+                continue
+            rest.append(match[0])
+            continue
+        name, sep, value = word.partition("=")
+        if sep and name:
+            value = value.strip('"')
+            if name in _DURATION_KEYS and duration is None and _DECIMAL.fullmatch(value):
+                duration = float(value)
+            else:
+                extra[name] = None if value in ("", "-") else value
+        elif duration is None and _DECIMAL.fullmatch(word):
+            duration = float(word)
+        elif word != "-":
+            rest.append(word)
+    if rest:
+        extra["trailing"] = " ".join(rest)
+    return duration, extra
 
 
 def concat(parts: Sequence[Columns]) -> Columns:
@@ -147,3 +233,115 @@ def extra_dicts(keys: list[str], rows: list[tuple[str | None, ...]]
 
 def join_space(a: str, b: str) -> str:
     return f"{a} {b}"
+
+
+def add_row_extra(row_extra: list[dict[str, Any] | None] | None,
+                  more: Sequence[dict[str, Any] | None], n: int
+                  ) -> list[dict[str, Any] | None]:
+    """Per-row extra fields ``more`` added to those gathered so far (None: none yet)."""
+    if row_extra is None:
+        return list(more)
+    out: list[dict[str, Any] | None] = []
+    for have, add_ in zip(row_extra, more):
+        if add_ is None:
+            out.append(have)
+        elif have is None:
+            out.append(add_)
+        else:
+            out.append({**have, **add_})
+    return out
+
+
+def merge_extra(extra: list[dict[str, Any] | None] | None,
+                rows: list[dict[str, Any] | None]) -> list[dict[str, Any] | None]:
+    """Column extras (maybe shared, read-only dicts) and per-row extras, as new dicts."""
+    if extra is None:
+        return rows
+    return [base if more is None else ({**base, **more} if base else more)
+            for base, more in zip(extra, rows)]
+
+
+def client_lists(values: Sequence[str]
+                 ) -> tuple[list[str], list[dict[str, Any] | None] | None]:
+    """Client fields that may be forwarded-for lists (``10.0.0.2, 10.0.0.1``): the first
+    address is the client, the whole list goes to ``extra["forwarded_for"]``."""
+    values = as_list(values)
+    if "," not in "\n".join(values):
+        return values, None
+    clients: list[str] = []
+    lists: list[dict[str, Any] | None] = []
+    for value in values:
+        if "," in value:
+            clients.append(value.split(",", 1)[0])
+            lists.append({"forwarded_for": value})
+        else:
+            clients.append(value)
+            lists.append(None)
+    return clients, lists
+
+
+def client_ports(values: Sequence[str]) -> tuple[list[str], list[str | None]]:
+    """``addr:port`` (load balancers; IPv6 addresses keep their colons) to two columns."""
+    parts = list(map(methodcaller("rpartition", ":"), values))
+    clients = [a for a, _, _ in parts]
+    ports: list[str | None] = [p for _, _, p in parts]
+    odd = set(clients) & {"", "-"} or "[" in "".join(clients)
+    if odd or not "".join(p for p in ports if p).isdigit():
+        for i, (value, (address, _, port)) in enumerate(zip(values, parts)):
+            if not address or not (port or "").isdigit():
+                address, port = value, ""
+            clients[i] = "" if address == "-" else address.strip("[]")
+            ports[i] = port or None
+    return clients, ports
+
+
+def vhost_ports(values: Sequence[str]) -> tuple[list[str | None], list[str | None]]:
+    """``host`` or ``host:port`` to (vhost, port) columns."""
+    if ":" not in "\n".join(values):
+        return none_for_dash(values), [None] * len(values)
+    pairs = [v.partition(":") for v in values]
+    return ([None if h == "-" else h for h, _, _ in pairs], [p or None for _, _, p in pairs])
+
+
+def trailing_fields(values: Sequence[str | None]
+                    ) -> tuple[list[float | None] | None, list[dict[str, Any] | None] | None]:
+    """The trailing fields of combined-family lines (None where a line has none)."""
+    if values.count(None) + values.count("") == len(values):  # type: ignore[arg-type]
+        return None, None
+    durations: list[float | None] = []
+    fields: list[dict[str, Any] | None] = []
+    for value in values:
+        if not value:
+            durations.append(None)
+            fields.append(None)
+            continue
+        duration, extra = parse_trailing(value)
+        durations.append(duration)
+        fields.append(extra or None)
+    return (durations if any(d is not None for d in durations) else None), fields
+
+
+def urls(values: Sequence[str]
+         ) -> tuple[list[str], list[str | None], list[str | None] | None]:
+    """Paths or absolute URLs to (paths, queries, hosts or None when none was absolute)."""
+    triples = list(map(split_url, dash_to_empty(values)))
+    hosts = [h for _, _, h in triples]
+    return ([p for p, _, _ in triples], [q for _, q, _ in triples],
+            hosts if any(h is not None for h in hosts) else None)
+
+
+def percent_decoded(values: Sequence[str]) -> list[str | None]:
+    """URL-encoded text (CloudFront's user agent: ``Mozilla/5.0%20(X11)``) decoded."""
+    out = none_for_dash(values)
+    if "%" not in "\n".join(v for v in out if v):
+        return out
+    return [unquote(v) if v else v for v in out]
+
+
+def w3c_unquote(values: Sequence[str]) -> Sequence[str]:
+    """W3C values as written: ``"a b"`` is ``a b`` and ``""`` inside quotes is one ``"``,
+    whether or not any value of the line holds a space."""
+    if '"' not in "\n".join(v for v in values if v):
+        return values
+    return [v[1:-1].replace('""', '"') if v and len(v) >= 2 and v[0] == '"' == v[-1]
+            else v for v in values]

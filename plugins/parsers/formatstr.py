@@ -5,9 +5,10 @@ and a list of literals and variables assembled into a :class:`LineFormat`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .linefmt import LineFormat, Token, Variable, extra_variable, in_context
+from .variables import WORD, up_to
 
 #: Record targets a format may fill only once; a second variable with one becomes an extra.
 SINGLE_TARGETS = frozenset({
@@ -68,14 +69,29 @@ def assemble(name: str, parts: Sequence[Part]) -> LineFormat:
             elif target == "uri":
                 used.update({"path", "query"})
         if not quoted and variable.target in ("referer", "agent") and i == free_text_at:
-            # unquoted free text: up to the next literal, or the end of the line (only the
-            # last such field: two of them would make a failing match quadratic)
-            pattern = ".+" if i == len(merged) - 1 else ".+?"
+            # unquoted free text: up to the first occurrence of the next literal, or the end
+            # of the line (only the last such field: two of them would be ambiguous)
+            pattern = (r"[^\n]++" if i == len(merged) - 1 or not isinstance(after, str)
+                       else up_to(after))
             variable = Variable(variable.target, pattern, pattern)
+        if (not quoted and isinstance(before, str) and before.endswith("[")
+                and isinstance(after, str) and after.startswith("]")
+                and variable.strict == WORD):
+            # ``[$proxy_upstream_name]``: bracketed, and empty when there is nothing to say
+            variable = Variable(variable.target, r"[^\]\s]*+", r"[^\]\s]*+")
         tokens.append(in_context(variable, quoted))
     if not any(isinstance(t, Variable) for t in tokens):
         raise FormatError(f"{name}: the format has no variables")
     return LineFormat(name, tokens)
+
+
+def check_preset_name(text: str, sigil: str, presets: Mapping[str, str]) -> None:
+    """A single word that is no preset (``combinded``) is a misspelled preset name, not a
+    format without variables: say so, with the presets."""
+    word = text.strip()
+    if word and sigil not in word and re.fullmatch(r"[\w.:-]+", word):
+        raise FormatError(f"unknown preset {word!r}; presets: {', '.join(presets)} (or give "
+                          f"the format string itself)")
 
 
 def unquote_config(text: str, directive: str) -> str:

@@ -29,7 +29,8 @@ from .timestamps import TimeCache, parse_any_time
 
 #: Record fields (and pseudo-fields) a JSON key may be mapped to.
 TARGETS = ("time", "client", "user", "method", "path", "query", "protocol", "status", "bytes",
-           "referer", "agent", "duration", "duration_ms", "duration_us", "request", "uri",
+           "referer", "agent", "duration", "duration_ms", "duration_us", "duration_ns",
+           "request", "uri",
            "vhost", "ignore")
 
 #: The keys nginx, Apache (mod_log_json-like setups), Caddy and ECS-style logs use most.
@@ -99,7 +100,8 @@ _RANK = {"uri": 1, "request": 2}
 #: The record fields each target fills (a target not listed fills the field of its name).
 _FIELDS_OF: dict[str, tuple[str, ...]] = {
     "uri": ("path", "query"), "request": ("method", "path", "query", "protocol"),
-    "duration_ms": ("duration",), "duration_us": ("duration",), "vhost": ("extra:vhost",),
+    "duration_ms": ("duration",), "duration_us": ("duration",), "duration_ns": ("duration",),
+    "vhost": ("extra:vhost",),
 }
 
 
@@ -139,6 +141,9 @@ class JsonFormat:
             return obj[key]
         value: Any = obj
         for part in key.split("."):
+            if isinstance(value, list) and part.isdigit():  # a list item: headers.X.0
+                value = value[int(part)] if int(part) < len(value) else None
+                continue
             if not isinstance(value, Mapping):
                 return None
             value = value.get(part)
@@ -229,7 +234,8 @@ class JsonFormat:
         if target in ("status", "bytes"):
             return {target: _ints(values)}
         if target.startswith("duration"):
-            scale = {"duration": 1.0, "duration_ms": 0.001, "duration_us": 1e-6}[target]
+            scale = {"duration": 1.0, "duration_ms": 0.001, "duration_us": 1e-6,
+                     "duration_ns": 1e-9}[target]
             return {"duration": [_float(v, scale) for v in values]}
         if target == "uri":
             paths, queries = [], []

@@ -19,13 +19,17 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from operator import add, sub
+from typing import Any
 
 from omphalos.messages import BadLine
 from omphalos.records import Columns
 
 from .convert import (
     CONVERSION_ERRORS,
+    add_row_extra,
     as_list,
+    client_lists,
+    client_ports,
     concat,
     dash_to_empty,
     extra_dicts,
@@ -33,13 +37,19 @@ from .convert import (
     ints,
     join_space,
     line_offsets,
+    merge_extra,
     none_for_dash,
     none_for_empty,
+    percent_decoded,
     plus_to_space,
     query_q,
     split_request,
     split_uri,
+    trailing_fields,
     unescape,
+    urls,
+    vhost_ports,
+    w3c_unquote,
     zone_seconds,
 )
 from .timestamps import (
@@ -59,17 +69,16 @@ from .variables import (
     Variable,
     extra_variable,
     in_context,
+    stop_at,
 )
 
-__all__ = ["BAD_LINE_SAMPLE_CHARS", "CONVERSION_ERRORS", "MAX_LINE_CHARS", "QUOTED_LENIENT",
+__all__ = ["BAD_LINE_SAMPLE_CHARS", "CONVERSION_ERRORS", "QUOTED_LENIENT",
            "QUOTED_STRICT", "REQUEST_STRICT", "VARIABLES", "WORD", "LineFormat", "Result",
            "Token", "Variable", "concat", "extra_variable", "in_context", "line_problem",
            "split_request", "split_uri", "unescape"]
 
 #: Longest line kept for the dead-letter sample, in characters.
 BAD_LINE_SAMPLE_CHARS = 2048
-#: Longer lines are not matched at all (reason ``line too long``): no log format writes them.
-MAX_LINE_CHARS = 65536
 
 Result = tuple[Columns, int, list[BadLine], Counter[str]]
 
@@ -77,29 +86,40 @@ Result = tuple[Columns, int, list[BadLine], Counter[str]]
 class LineFormat:
     """A compiled log format: ``parse(data, start)`` turns complete lines into columns."""
 
-    def __init__(self, name: str, tokens: Sequence[Token]) -> None:
+    def __init__(self, name: str, tokens: Sequence[Token], *, absolute_urls: bool = False
+                 ) -> None:
         self.name = name
         self.tokens = list(tokens)
+        #: Paths may be absolute URLs (proxies, load balancers): scheme and host come off.
+        self.absolute_urls = absolute_urls
         strict, lenient = [], []
         self.targets: list[str] = []  # strict group order
-        #: Strict groups matched between quotes (their values may carry \" or \x22).
+        #: Strict groups whose values may carry \" or \xHH escapes.
         self.quoted_groups: list[int] = []
         lenient_vars: list[Variable] = []
-        for token in self.tokens:
+        for index, token in enumerate(self.tokens):
             if isinstance(token, str):
                 strict.append(re.escape(token))
                 lenient.append(re.escape(token))
                 continue
+            following = self.tokens[index + 1] if index + 1 < len(self.tokens) else ""
+            if isinstance(following, str) and following:
+                token = Variable(token.target, stop_at(token.strict, following[0]),
+                                 stop_at(token.lenient, following[0]), token.unquote,
+                                 token.groups, token.split, token.escaped)
             if token.target == "ignore":
                 strict.append(f"(?:{token.strict})")
                 lenient.append(f"(?:{token.lenient})")
                 continue
-            if token.strict == QUOTED_STRICT:
-                self.quoted_groups.append(len(self.targets))
-            if token.target == "request" and token.strict == REQUEST_STRICT:
-                strict.append(token.strict)
-                self.targets += ["method!", "path", "query!", "protocol!"]
+            if token.groups:
+                strict.append(f"(?:{token.strict})")
+                for group in token.groups:
+                    if group in token.escaped:
+                        self.quoted_groups.append(len(self.targets))
+                    self.targets.append(group)
             else:
+                if token.strict == QUOTED_STRICT:
+                    self.quoted_groups.append(len(self.targets))
                 strict.append(f"({token.strict})")
                 self.targets.append(token.target)
             lenient.append(f"({token.lenient})")
@@ -116,6 +136,8 @@ class LineFormat:
         self.single = len(self.targets) == 1
         #: Date used for a W3C ``time`` field when the format has no ``date`` field.
         self.default_date = ""
+        #: W3C: values may be quoted (``"a b"``, ``""`` for a quote inside).
+        self.w3c_quotes = False
         self._times: dict[str, TimeCache] = {}
 
     def _cache(self, kind: str) -> TimeCache:
@@ -143,8 +165,8 @@ class LineFormat:
             value = value or ""
             if var.unquote and len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
-            if var.target == "request" and var.strict == REQUEST_STRICT:
-                values.extend(split_request(unescape(value)))
+            if var.split is not None:
+                values.extend(var.split(value))
             elif var.lenient == QUOTED_LENIENT:
                 values.append(unescape(value))
             else:
@@ -158,21 +180,28 @@ class LineFormat:
         return self.columns(list(zip(*rows)), offsets)
 
     def columns(self, columns: Sequence[Sequence[str]], offsets: list[int],
-                raw: tuple[bytes, int] | None = None) -> Columns:
+                raw: tuple[bytes, int] | None = None, strict: bool = False) -> Columns:
         """Value columns (strict group order) to Columns; ValueError for a malformed value.
 
-        ``raw`` (the chunk and its start) stands in for ``offsets`` on the fast path.
+        ``raw`` (the chunk and its start) stands in for ``offsets`` on the fast path;
+        ``strict`` says every value came from the strict pattern (a request line there
+        always has a method and a protocol).
         """
         out = Columns(offset=offsets, raw=raw)
         n = len(columns[0]) if columns else 0
         if n == 0:
             return out
         extra: dict[str, list[str | None]] = {}
+        #: Per-row extra fields of targets that fill them only on some rows.
+        row_extra: list[dict[str, Any] | None] | None = None
+        no_request = False  # some request line was no request
         times: list[float] | None = None
         time_of_day: Sequence[str] | None = None
         date: Sequence[str] | None = None
         fraction: list[float] | None = None
         zone: list[int] | None = None
+        if self.w3c_quotes:
+            columns = [w3c_unquote(values) for values in columns]
         for target, values in zip(self.targets, columns):
             if target == "path":
                 if out.path:  # a request line and a separate path: the first one wins
@@ -180,22 +209,51 @@ class LineFormat:
                 out.path = dash_to_empty(values)
             elif target == "client":
                 out.client = as_list(values)
+            elif target == "client_list":
+                out.client, lists = client_lists(values)
+                if lists is not None:
+                    row_extra = add_row_extra(row_extra, lists, n)
+            elif target == "client_port":
+                out.client, extra["client_port"] = client_ports(values)
+            elif target == "vhost_port":
+                extra["vhost"], extra["port"] = vhost_ports(values)
+            elif target == "trailing":
+                durations, fields = trailing_fields(values)
+                if durations is not None and out.duration is None:
+                    out.duration = durations
+                if fields is not None:
+                    row_extra = add_row_extra(row_extra, fields, n)
+            elif target == "url":
+                out.path, out.query, hosts = urls(values)
+                if hosts is not None:
+                    extra["vhost"] = hosts
             elif target in ("user", "method", "query", "protocol", "referer", "agent"):
                 setattr(out, target, none_for_dash(values))
-            elif target in ("method!", "protocol!"):
-                setattr(out, target[:-1], as_list(values))
+            elif target == "method!":
+                out.method = as_list(values) if strict else none_for_empty(values)
+                no_request = out.method is not values
+            elif target == "protocol!":
+                out.protocol = as_list(values) if strict else none_for_empty(values)
             elif target == "query!":
                 out.query = none_for_empty(values)
             elif target == "query_q":
                 out.query = query_q(values)
             elif target == "agent_plus":
                 out.agent = plus_to_space(values)
+            elif target == "agent_pct":
+                out.agent = percent_decoded(values)
             elif target == "uri":
                 pairs = list(map(split_uri, values))
                 out.path = [p for p, _ in pairs]
                 out.query = [q for _, q in pairs]
             elif target in ("status", "bytes"):
                 setattr(out, target, ints(values))
+            elif target == "status_neg":  # HAProxy: -1 when there was no response
+                out.status = [0 if s < 0 else s for s in ints(values)]
+            elif target == "timers":  # HAProxy's TR/Tw/Tc/Tr/Ta: the last is the total, ms
+                extra["timers"] = as_list(values)  # type: ignore[assignment]
+                total = [int(v.rpartition("/")[2]) for v in values]
+                out.duration = [None if t < 0 else t / 1000.0 for t in total]
             elif target == "time_epoch":
                 times = list(map(float, values))
             elif target == "time_ms":
@@ -218,8 +276,21 @@ class LineFormat:
                 out.duration = floats(values, 0.001)
             elif target == "duration_us":
                 out.duration = floats(values, 0.000001)
+            elif target == "duration_s_neg":  # load balancers write -1 for "none"
+                out.duration = [None if d is None or d < 0 else d
+                                for d in floats(values, 1.0)]
             elif target.startswith("extra:"):
                 extra[target[6:]] = none_for_dash(values)
+        if no_request:
+            row_extra = _no_request(out, row_extra, n)
+        if self.absolute_urls and out.path and "://" in "\n".join(out.path):
+            paths, queries, hosts = urls(out.path)
+            out.path = paths
+            if out.query is not None:
+                queries = [q if p is None else p for p, q in zip(out.query, queries)]
+            out.query = queries
+            if hosts is not None and "vhost" not in extra:
+                extra["vhost"] = hosts
         if date is not None and time_of_day is None:
             time_of_day = ["00:00:00"] * n
         if time_of_day is not None:
@@ -240,6 +311,8 @@ class LineFormat:
             out.bytes = [0] * n
         if extra:
             out.extra = extra_dicts(list(extra), list(zip(*extra.values())))
+        if row_extra is not None:
+            out.extra = merge_extra(out.extra, row_extra)
         return out
 
     # -- parsing -------------------------------------------------------------------------
@@ -264,8 +337,8 @@ class LineFormat:
         between = flat[0::k]
         if len(between) == n + 1 and not any(between):
             try:
-                return self.columns(self._value_columns(flat, text), [], (data, start)), \
-                    n, [], Counter()
+                return self.columns(self._value_columns(flat, text), [], (data, start),
+                                    strict=True), n, [], Counter()
             except CONVERSION_ERRORS:
                 pass
         lines = data.split(b"\n")
@@ -302,7 +375,7 @@ class LineFormat:
             return self.parse_lines(lines, offsets)
         try:
             fast = self.columns(self._value_columns(flat, text),
-                                [offsets[i] for i in matched])
+                                [offsets[i] for i in matched], strict=True)
         except CONVERSION_ERRORS:
             return self.parse_lines(lines, offsets)
         slow, _, bad, reasons = self.parse_lines([lines[i] for i in unmatched],
@@ -359,12 +432,29 @@ class LineFormat:
         return self.rows_to_columns(rows, kept), len(lines), bad, reasons
 
 
+def _no_request(out: Columns, row_extra: list[dict[str, Any] | None] | None, n: int
+                ) -> list[dict[str, Any] | None] | None:
+    """Rows whose request line was no request: method None, path ``""``, the text kept in
+    ``extra["request"]`` (``-`` and empty are just absent)."""
+    assert out.method is not None
+    garbage: list[dict[str, Any] | None] = [None] * n
+    paths = list(out.path)
+    found = False
+    for i, method in enumerate(out.method):
+        if method is None:
+            text = paths[i]
+            paths[i] = ""
+            if text and text != "-":
+                garbage[i] = {"request": text}
+                found = True
+    out.path = paths
+    return add_row_extra(row_extra, garbage, n) if found else row_extra
+
+
 def line_problem(line: str) -> str | None:
     """Why ``line`` is not even worth matching, or None."""
     if not line.strip():
         return "empty line"
     if "\x00" in line:
         return "binary data"
-    if len(line) > MAX_LINE_CHARS:
-        return "line too long"
     return None

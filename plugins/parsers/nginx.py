@@ -13,7 +13,7 @@ from typing import ClassVar
 from omphalos.config import option
 
 from .base import LineFormatParser, ParserConfig
-from .formatstr import FormatError, Part, assemble, unquote_config
+from .formatstr import FormatError, Part, assemble, check_preset_name, unquote_config
 from .linefmt import VARIABLES, LineFormat, Variable, extra_variable
 
 V = VARIABLES
@@ -34,7 +34,7 @@ PRESETS: dict[str, str] = {
 }
 
 #: nginx always writes seconds with milliseconds (``0.250``), which tells it from ``%D``.
-REQUEST_TIME = Variable("duration_s", r"\d+\.\d+|-", r"\d+\.\d+|-")
+REQUEST_TIME = Variable("duration_s", r"\d++\.\d++|-", r"\d++\.\d++|-")
 VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 #: Variables that fill a record field.
@@ -47,6 +47,7 @@ KNOWN: dict[str, Variable] = {
     "status": V["status"], "body_bytes_sent": V["bytes"], "http_referer": V["referer"],
     "http_user_agent": V["agent"], "request_time": REQUEST_TIME, "host": V["vhost"],
     "server_name": V["vhost"], "http_host": V["vhost"],
+    "http_x_forwarded_for": Variable("extra:forwarded_for", r"\S++", r"\S++"),
 }
 
 
@@ -54,6 +55,7 @@ def compile_nginx(text: str, name: str = "") -> LineFormat:
     """A :class:`LineFormat` for nginx ``log_format`` string ``text`` (or a preset name)."""
     fmt = PRESETS.get(text.strip())
     if fmt is None:
+        check_preset_name(text, "$", PRESETS)
         fmt = unquote_config(text, "log_format")
     parts: list[Part] = []
     position = 0

@@ -31,16 +31,29 @@ from .linefmt import (
     line_problem,
 )
 
-STRICT = r"\S+"
-LENIENT = r'"[^"]*"|\S+'
+#: A value: quoted (``""`` is a quote inside) or one word. Linear: both alternatives are
+#: possessive and start differently.
+STRICT = r'"(?:[^"\n]++|"")*+"|[^\s"]\S*+'
+LENIENT = r'"(?:[^"\n]++|"")*+"?|\S++'
+#: Between space-separated values: one or more spaces (Oracle Web Cache pads columns).
+SPACES = Variable("ignore", " ++", " ++")
+#: A tab-separated value may hold spaces (CloudFront's never do) and be empty.
+TAB_VALUE = r"[^\t\n]*+"
+#: The fields IIS logs by default, for files that lost their ``#Fields`` header.
+IIS_DEFAULT_FIELDS = ("date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username "
+                      "c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status "
+                      "time-taken")
 #: W3C field identifiers (lower case) that fill a record field.
 FIELD_TARGETS: dict[str, str] = {
     "date": "date", "time": "time_of_day", "c-ip": "client", "cs-username": "user",
     "cs-method": "method", "cs-uri-stem": "path", "cs-uri-query": "query", "cs-uri": "uri",
     "sc-status": "status", "sc-bytes": "bytes", "cs-version": "protocol",
     "cs(user-agent)": "agent_plus", "cs(referer)": "referer", "cs-host": "extra:vhost",
-    "cs(host)": "extra:vhost",
+    "cs(host)": "extra:vhost", "cs-protocol-version": "protocol",
+    "x-forwarded-for": "extra:forwarded_for",
 }
+#: CloudFront's standard logs: time-taken in seconds, the user agent URL-encoded.
+CLOUDFRONT_MARK = "x-edge-location"
 DIRECTIVE = re.compile(rb"^(?:\xef\xbb\xbf)?#[^\n]*(?:\n|$)", re.MULTILINE)
 BOM = b"\xef\xbb\xbf"
 #: How far back from a chunk's start the ``#Fields:`` of a file read mid-way is looked for.
@@ -59,26 +72,35 @@ def compile_fields(fields: str, separator: str = " ", date: str = "",
                    time_taken: str = "ms") -> LineFormat:
     """A :class:`LineFormat` for the data lines under ``#Fields: fields``."""
     names = fields.split()
+    cloudfront = CLOUDFRONT_MARK in (n.lower() for n in names)
+    tab = separator == "\t"
     tokens: list[Token] = []
     i = 0
     while i < len(names):
         if tokens:
-            tokens.append(separator)
+            tokens.append("\t" if tab else SPACES)
         name = names[i]
         key = name.lower()
         if key == "date" and i + 1 < len(names) and names[i + 1].lower() == "time" \
-                and separator == " ":
-            tokens.append(Variable("time_w3c", r"\S+ \S+", r"\S+ \S+"))
+                and not tab:
+            tokens.append(Variable("time_w3c", r"\S++ ++\S++", r"\S++ ++\S++"))
             i += 2
             continue
         if key == "time-taken":
-            target = "duration_ms" if time_taken == "ms" else "duration_s"
+            target = "duration_ms" if time_taken == "ms" and not cloudfront else "duration_s"
+        elif cloudfront and key == "cs(user-agent)":
+            target = "agent_pct"
         else:
             target = FIELD_TARGETS.get(key, f"extra:{name}")
-        tokens.append(Variable(target, STRICT, LENIENT, unquote=True))
+        if tab:
+            tokens.append(Variable(target, TAB_VALUE, TAB_VALUE, unquote=True))
+        else:
+            tokens.append(Variable(target, STRICT, LENIENT, unquote=True))
         i += 1
+    tokens.append(Variable("ignore", r"[ \t]*+", r"[ \t]*+"))  # trailing padding
     fmt = LineFormat(f"w3c:{fields}", tokens)
     fmt.default_date = date
+    fmt.w3c_quotes = True
     return fmt
 
 
@@ -87,9 +109,13 @@ class W3CStream:
 
     name = "w3c"
 
-    def __init__(self, time_taken: str = "ms", path: str = "") -> None:
+    def __init__(self, time_taken: str = "ms", path: str = "", default_fields: str = ""
+                 ) -> None:
         self.time_taken = time_taken
         self.path = path
+        #: Used until a ``#Fields:`` directive says otherwise (empty: lines before one are
+        #: unparsed).
+        self.default_fields = default_fields or None
         self.fields: str | None = None
         self.date = ""
         self._formats: dict[tuple[str, str, str], LineFormat] = {}
@@ -119,13 +145,14 @@ class W3CStream:
             self.directive(match[0].decode("utf-8", "replace").strip())
 
     def _format(self, separator: str) -> LineFormat:
-        assert self.fields is not None
-        key = (self.fields, separator, self.date)
+        fields = self.fields or self.default_fields
+        assert fields is not None
+        key = (fields, separator, self.date)
         fmt = self._formats.get(key)
         if fmt is None:
             if len(self._formats) > 64:
                 self._formats.clear()
-            fmt = self._formats[key] = compile_fields(self.fields, separator, self.date,
+            fmt = self._formats[key] = compile_fields(fields, separator, self.date,
                                                       self.time_taken)
         return fmt
 
@@ -157,7 +184,7 @@ class W3CStream:
         return concat(parts), lines, bad, reasons
 
     def _segment(self, data: bytes, start: int) -> Result:
-        if self.fields is None:
+        if self.fields is None and self.default_fields is None:
             return self._no_fields(data, start)
         newline = data.find(b"\n")
         first = data[:newline if newline >= 0 else len(data)]
@@ -186,7 +213,12 @@ class W3CConfig(ParserConfig):
     """Options of the ``w3c`` parser."""
 
     time_taken_unit: Literal["ms", "s"] = option(
-        "ms", "Unit of the time-taken field: ms (IIS) or s (the W3C draft).")
+        "ms", "Unit of the time-taken field: ms (IIS) or s (the W3C draft; CloudFront's "
+              "files are recognised and always read in s).")
+    default_fields: str = option(
+        IIS_DEFAULT_FIELDS, "Fields of a file with no #Fields directive (IIS's default "
+                            "set; a file cut by a shipper lacks its header). Empty: such "
+                            "lines are unparsed.")
 
 
 class W3CParser(BaseParser):
@@ -205,5 +237,5 @@ class W3CParser(BaseParser):
         if stream is None:
             path = chunk.source.path if os.path.isfile(chunk.source.path) else ""
             stream = self.streams[chunk.source.file_id] = W3CStream(
-                self.config.time_taken_unit, path)
+                self.config.time_taken_unit, path, self.config.default_fields)
         return stream.parse(chunk.data, chunk.start)

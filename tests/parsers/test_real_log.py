@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from omphalos.plugins.parsers.apache import compile_apache
 from omphalos.plugins.parsers.auto import _sample, candidates, detect_line_format
-from omphalos.plugins.parsers.clf import COMBINED_TOKENS
+from omphalos.plugins.parsers.clf import COMBINED_TOKENS, clf_format
 from omphalos.plugins.parsers.linefmt import LineFormat, concat
 from omphalos.plugins.parsers.nginx import compile_nginx
 
 from omphalos.records import Columns
-from tests.conftest import REAL_LOG
+from tests.conftest import REAL_LOG, SHARED
 
 STATUS = {200: 9126, 304: 445, 404: 213, 301: 164, 206: 45, 500: 3, 416: 2, 403: 2}
 
@@ -53,7 +53,8 @@ def assert_real_counts(columns: Columns) -> None:
     lambda: compile_apache('LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" '
                            '\\"%{User-agent}i\\"" combined'),
     lambda: compile_nginx("combined"),
-], ids=["builtin", "apache-preset", "apache-pasted", "nginx-preset"])
+    lambda: clf_format("combined"),
+], ids=["builtin", "apache-preset", "apache-pasted", "nginx-preset", "family"])
 @pytest.mark.parametrize("size", [1 << 20, 4096])
 def test_real_log_counts(make, size: int) -> None:  # type: ignore[no-untyped-def]
     columns, lines, reasons = parse_all(make(), REAL_LOG.read_bytes(), size)
@@ -86,3 +87,36 @@ def test_bad_lines_in_the_middle_do_not_lose_good_ones(tmp_path: Path) -> None:
     assert all(data[o - 100:o - 100 + 1] != b"\x00" for o in offsets)
     assert columns.path[:300] == compile_apache("combined").parse(
         b"".join(lines[:300]), 0)[0].path
+
+
+def test_real_log_mixed_with_common_and_extended_lines_keeps_its_counts() -> None:
+    """Every third line cut to common, every third given nginx main's forwarded-for and a
+    request time: the family reads all of them, and the counts stay exact."""
+    out = []
+    for i, line in enumerate(REAL_LOG.read_bytes().splitlines()):
+        if i % 3 == 1:
+            line = line[:line.index(b' "', line.index(b'" ') + 2)]
+        elif i % 3 == 2:
+            line += b' "10.1.1.1, 10.2.2.2" 0.125'
+        out.append(line + b"\n")
+    columns, lines, reasons = parse_all(clf_format(), b"".join(out), 1 << 20)
+    assert lines == 10_000 and not reasons
+    assert_real_counts(columns)
+    assert columns.duration is not None
+    assert sum(d is not None for d in columns.duration) == 3333
+    assert columns.referer is not None and columns.referer.count(None) >= 3333
+
+
+CORPORA = SHARED / "corpora"
+
+
+@pytest.mark.skipif(not (CORPORA / "apache_logs.combined.log").is_file(),
+                    reason="../shared/corpora is not beside the project")
+def test_shared_corpus_through_auto_detection() -> None:
+    """The real corpus kept beside the project (not in it), detected and counted exactly."""
+    data = (CORPORA / "apache_logs.combined.log").read_bytes()
+    fmt, score = detect_line_format(candidates(), _sample(data, 50))
+    assert fmt.name == "combined" and score == 50
+    columns, lines, reasons = parse_all(fmt, data, 1 << 20)
+    assert lines == 10_000 and not reasons
+    assert_real_counts(columns)

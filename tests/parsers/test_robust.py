@@ -71,8 +71,8 @@ def test_huge_and_hostile_lines_are_counted_by_reason() -> None:
                      b'"' * 70000 + b"\n", b"\xc3\x28\xa0\xa1 not utf-8\n", *good[1:]])
     columns, lines, bad, reasons = compile_apache("combined").parse(data, 0)
     assert lines == 8 and len(columns) == 3
-    assert reasons == Counter({"line too long": 2, "empty line": 1, "binary data": 1,
-                               "no match": 1})
+    # lines of any length are matched (in linear time): the long ones are no log lines
+    assert reasons == Counter({"empty line": 1, "binary data": 1, "no match": 3})
     assert all(len(b.line) <= 2048 for b in bad)
     for _, parser in all_parsers():
         check_result(parser.parse(data, 0), data)  # type: ignore[attr-defined]
