@@ -6,8 +6,8 @@
 
 Generates the logs with ``../shared/bench/genlog.py`` (relative to the project root) into a
 temporary directory, parses each one the way the pipeline does (the file read in 1 MiB chunks
-of complete lines, each chunk given to the parser, its columns range-checked), then runs ``../shared/bench/floor.py``
-on the same combined file in the same run. Times are CPU seconds (user + system, of this
+of complete lines, each chunk given to the parser, its columns range-checked), then runs
+``../shared/bench/floor.py`` on the same combined file in the same run. Times are CPU seconds (user + system, of this
 process or of the floor's child process): on a shared, loaded machine wall time mostly
 measures the neighbours. The target: the combined parser alone within 1.3x the floor's time.
 JSON lines are derived from the combined log (genlog has no JSON), and so are the logs of
