@@ -147,7 +147,8 @@ class TimeseriesCollector(CollectorPlugin):
         out["counters"].update(snapshot(self.writer.counters))
         out["counters"].update(snapshot(self.shipper.counters))
         out["counters"]["intervals_reopened"] = self.rollups.reopened
+        out.update(self.shipper.outbox.status())
         out.update({"run": self.run_id, "open_intervals": len(self.rollups.buckets),
-                    "pending_payloads": self.shipper.pending, "spool": self.spool.status(),
+                    "pending_payloads": self.shipper.pending,
                     "down": self.shipper.down, "last_error": self.shipper.last_error})
         return out
