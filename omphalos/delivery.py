@@ -309,7 +309,7 @@ class Pump(threading.Thread):
                         continue
                     self.outbox.take()
                     self._deliver_one()
-                except Exception as exc:  # noqa: BLE001 - one item's failure, never the thread
+                except Exception as exc:
                     self.counters["pump_errors"] += 1
                     self.log.exception("%s: delivering failed: %s", self.outbox.name, exc)
                     self._failed(str(exc))

@@ -17,20 +17,20 @@ Usage::
     spool.close()
 
 Layout: numbered segment files (``00000001.seg``...) of records ``[u32 length][u32 crc32]
-[payload]``, plus ``head`` holding the segment and offset of the oldest unconsumed record. A record torn by
-a crash while it was being written is detected by its length or checksum and cut off when the
-spool is opened again. Segments wholly consumed are deleted.
+[payload]``, plus ``head`` holding the segment and offset of the oldest unconsumed record. A
+record torn by a crash while it was being written is detected by its length or checksum and
+cut off when the spool is opened again. Segments wholly consumed are deleted.
 
 **A full disk.** An append that fails (ENOSPC, EIO: any ``OSError``) leaves nothing behind:
 the segment is cut back to where the record began, and the error reaches the caller
 (:mod:`omphalos.delivery` then pauses and retries). Taking items out never needs new space,
 so a full spool always drains: ``head`` is two fixed slots (sequence number, segment,
-offset, checksum) overwritten in place, alternately, inside the blocks the file already
-has; the newest slot with a valid checksum wins when the spool is opened again, so a write
-torn by a crash falls back to the previous head (items re-sent, never lost). Should even
-that write fail, the head is kept in memory and written at the next pop or at close. One process at a time uses a spool directory (an exclusive POSIX ``lockf`` on
-``lock``: another process opening it gets SpoolError); its methods may be called from any
-thread.
+offset, checksum) overwritten in place, alternately, inside the blocks the file already has;
+the newest slot with a valid checksum wins when the spool is opened again, so a write torn
+by a crash falls back to the previous head (items re-sent, never lost). Should even that
+write fail, the head is kept in memory and written at the next pop or at close. One process
+at a time uses a spool directory (an exclusive POSIX ``lockf`` on ``lock``: another process
+opening it gets SpoolError); its methods may be called from any thread.
 """
 
 from __future__ import annotations
