@@ -86,8 +86,16 @@ class Outbox:
     # -- any thread ------------------------------------------------------------------------
     def offer(self, payload: bytes, on_durable: Callable[[], None],
               on_refused: Callable[[str], None]) -> None:
-        """Queue ``payload``; ``on_durable()`` once it is spooled, ``on_refused(reason)`` if
-        it can never be (both run in the delivering thread)."""
+        """Queue ``payload``; ``on_durable()`` once it is durable (spooled, or delivered
+        directly), in the delivering thread. A payload that could never fit the spool is
+        refused at once, whatever the link's state: ``on_refused(reason)`` runs here."""
+        if not self.spool.could_fit(len(payload)):
+            self.counters["oversized"] += 1
+            reason = (f"item of {len(payload)} bytes exceeds the spool's "
+                      f"{self.spool.max_bytes}")
+            self.log.error("%s: %s: %s", self.name, reason, OVERSIZED_POLICY)
+            self._run(on_refused, f"oversized: {reason}")
+            return
         with self._lock:
             self._held.append(_Held(payload, on_durable, on_refused))
             self.wakeup.notify_all()

@@ -117,6 +117,10 @@ class Spool:
         """Would an item of ``size`` bytes be accepted now?"""
         return self._bytes + size + _HEADER.size <= self.max_bytes
 
+    def could_fit(self, size: int) -> bool:
+        """Would an item of ``size`` bytes fit an empty spool (else it never will)?"""
+        return size + _HEADER.size <= self.max_bytes
+
     @property
     def full(self) -> bool:
         """True when not even a small item fits any more (less than 1% or 64 KiB free)."""
@@ -151,6 +155,10 @@ class Spool:
                     os.fsync(fd)
             except OSError:
                 self._cut_back(fd, offset)
+                # the next append starts a new segment, so that this one, once drained,
+                # is deleted and gives its space back
+                os.close(fd)
+                self._writer = None
                 raise
             self._writer = (segment, fd, offset + len(record))
             self._index.append((segment, offset, len(item)))
@@ -178,6 +186,9 @@ class Spool:
                 self._bytes -= length + _HEADER.size
                 done += 1
             if done:
+                if not self._index and self._writer is not None:
+                    os.close(self._writer[1])  # all drained: the next append starts afresh
+                    self._writer = None
                 self._save_head()
                 self._drop_consumed()
             return done
