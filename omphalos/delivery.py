@@ -325,8 +325,7 @@ class Pump(threading.Thread):
         except BaseException as exc:
             self.log.exception("%s: delivery thread died", self.outbox.name)
             if self.on_death is not None:
-                self.on_death(exc)
-            raise
+                self.on_death(exc)  # the component fails and is restarted
 
     def _direct_one(self) -> bool:
         """Send the oldest held item straight away while the spool is empty; True when

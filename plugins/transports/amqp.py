@@ -220,7 +220,6 @@ class AmqpTransport(TransportPlugin):
         except BaseException as exc:
             self.log.exception("%s: I/O thread died", self.context.name)
             self.actor_ref.tell(_IoFailed(exc))
-            raise
 
     def _consume_loop(self) -> None:
         generation = 0

@@ -277,7 +277,6 @@ class UdpTransport(TransportPlugin):
         except BaseException as exc:
             self.log.exception("%s: receive thread died", self.context.name)
             self.actor_ref.tell(_IoFailed(exc))
-            raise
 
     def _datagram(self, data: bytes, source: str) -> None:
         if self._networks and not any(ipaddress.ip_address(source) in net

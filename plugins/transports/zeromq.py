@@ -624,8 +624,8 @@ class _SenderLoop(_Loop):
             del self.by_id[self.slots.popleft().msg_id]
             done += 1
         if done:
-            self.outbox.delivered(done)
             self.counters["sent"] += done
+            self.outbox.delivered(done)
         self.outbox.take()
         while len(self.slots) < self.cfg.max_in_flight and len(self.outbox) > len(self.slots):
             slot = _Slot(_ID.pack(next(self.ids)))

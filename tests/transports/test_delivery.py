@@ -13,10 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from omphalos.delivery import Outbox
-from omphalos.messages import Deliver, Query, Stop
-from omphalos.pipeline import Pipeline
 from omphalos.plugins.collectors.elasticsearch.collector import (
     ElasticsearchCollector,
     ElasticsearchConfig,
@@ -25,6 +21,10 @@ from omphalos.plugins.collectors.timeseries.collector import (
     TimeseriesCollector,
     TimeseriesConfig,
 )
+
+from omphalos.delivery import Outbox
+from omphalos.messages import Deliver, Query, Stop
+from omphalos.pipeline import Pipeline
 from omphalos.spool import Spool
 from tests.conftest import REAL_LOG, wait_for
 from tests.storage.helpers import Replies, batch, context
