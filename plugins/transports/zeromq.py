@@ -165,6 +165,15 @@ class ZmqConfig:
 
 
 @dataclass(frozen=True)
+class EncodedBatch:
+    """A batch already in wire form (a replay of recorded batches, a benchmark): a sender
+    delivers ``payload`` like any batch and acknowledges ``ack`` to its origin."""
+
+    payload: bytes
+    ack: Ack
+
+
+@dataclass(frozen=True)
 class _IoFailed:
     """Self-message from a failed I/O thread: the actor fails too, so it is restarted."""
 
@@ -286,10 +295,14 @@ class ZmqTransport(TransportPlugin):
 
     # -- sender ---------------------------------------------------------------------------
     def send_batch(self, batch: Batch) -> None:
-        assert self.outbox is not None
         ack = Ack(batch.source.origin, batch.seq, batch.source.file_id, batch.end)
         if self.config.aggregate:
             batch = self._counted(batch)
+        self._offer(encode(batch), ack)
+
+    def _offer(self, payload: bytes, ack: Ack) -> None:
+        """Hand ``payload`` to the durable sender; ``ack`` goes back once it is durable."""
+        assert self.outbox is not None
         tell = self.context.directory.tell
 
         def durable() -> None:
@@ -297,7 +310,7 @@ class ZmqTransport(TransportPlugin):
 
         def refused(_reason: str) -> None:
             tell(ack.origin, replace(ack, accepted=False))
-        self.outbox.offer(encode(batch), durable, refused)
+        self.outbox.offer(payload, durable, refused)
         self._poke()
 
     def _counted(self, batch: Batch) -> Batch:
@@ -345,6 +358,10 @@ class ZmqTransport(TransportPlugin):
     def handle(self, message: Any) -> Any:
         if isinstance(message, _IoFailed):
             raise RuntimeError(f"I/O thread failed: {message.error!r}")
+        if isinstance(message, EncodedBatch) and self.outbox is not None:
+            self.counters["received"] += 1
+            self._offer(message.payload, message.ack)
+            return None
         if isinstance(message, Incoming):
             self.counters["batches_in"] += 1
             batch = qualify(message.batch)
