@@ -99,10 +99,11 @@ def for_sender(batches: list[Any], index: int, counted: bool) -> list[tuple[byte
 def sender_main(args: argparse.Namespace) -> None:
     """One sender: encode its batches, wait for the start, hand them all to a real zmq
     sender, wait until all are acknowledged, print its counters."""
+    from omphalos.plugins.transports.zeromq import EncodedBatch, ZmqConfig, ZmqTransport
+
     from omphalos.directory import Directory
     from omphalos.messages import Query
     from omphalos.plugin import PluginContext
-    from omphalos.plugins.transports.zeromq import EncodedBatch, ZmqConfig, ZmqTransport
     from omphalos.settings import Settings
 
     state = tempfile.mkdtemp(prefix="fleet-sender-")
