@@ -236,3 +236,36 @@ def test_timeseries_shipper_refuses_an_oversized_payload_and_acknowledges_it(
     assert status["counters"]["oversized"] == 1
     assert status["spool"]["items"] == 0 and status["pending_payloads"] == 0
     assert status["disk_full"] == "" and status["held"] == 0
+
+
+def test_a_head_torn_by_a_crash_falls_back_to_the_previous_one(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=1 << 20)
+    for i in range(3):
+        assert spool.append(b"item %d" % i)
+    assert spool.pop(1) == 1
+    spool.close()
+    head = tmp_path / "spool" / "head"
+    data = bytearray(head.read_bytes())
+    slots = [data[i * 32: i * 32 + 8] for i in (0, 1)]
+    newest = max((0, 1), key=lambda i: int.from_bytes(slots[i], "little"))
+    data[newest * 32 + 12] ^= 0xFF  # a torn write of the newest slot: bad checksum
+    head.write_bytes(bytes(data))
+    again = Spool(tmp_path / "spool", max_bytes=1 << 20)
+    assert again.peek(3) == [b"item 0", b"item 1", b"item 2"]  # re-sent, never lost
+    again.close()
+
+
+def test_a_spool_written_with_the_old_head_file_opens(tmp_path: Path) -> None:
+    import struct
+
+    spool = Spool(tmp_path / "spool", max_bytes=1 << 20)
+    for i in range(3):
+        assert spool.append(b"item %d" % i)
+    spool.close()
+    # the head format before the two slots: segment and offset of the second record
+    (tmp_path / "spool" / "head").write_bytes(struct.pack("<QQ", 1, 8 + len(b"item 0")))
+    again = Spool(tmp_path / "spool", max_bytes=1 << 20)
+    assert again.peek(3) == [b"item 1", b"item 2"]
+    assert again.pop(1) == 1
+    again.close()
+    assert Spool(tmp_path / "spool", max_bytes=1 << 20).peek(3) == [b"item 2"]
