@@ -29,7 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import generate  # bench/ is not a package: found through sys.path
 
-BATCH_LINES = 1000
+#: Lines per batch: about what the file monitor reads at once (read_bytes, 1 MiB).
+BATCH_LINES = 5000
+
+
+def set_batch_lines(n: int) -> None:
+    global BATCH_LINES
+    BATCH_LINES = n
 
 
 def free_port() -> int:
@@ -184,6 +190,7 @@ def run(senders: int, lines: int, counted: bool) -> dict[str, Any]:
     go = Path(tempfile.mkdtemp(prefix="fleet-go-")) / "go"
     me = [sys.executable, str(Path(__file__).resolve())]
     expect = senders * lines
+    me = [*me, "--batch-lines", str(BATCH_LINES)]
     collector = subprocess.Popen([*me, "collector", "--port", str(port), "--expect",
                                   str(expect), *(["--counted"] if counted else [])],
                                  stdout=subprocess.PIPE, text=True)
@@ -233,7 +240,10 @@ def main() -> None:
     c.add_argument("--counted", action="store_true")
     parser.add_argument("--senders", type=int, nargs="+", default=[20, 50])
     parser.add_argument("--lines-per-sender", type=int, default=20000)
+    parser.add_argument("--batch-lines", type=int, default=BATCH_LINES,
+                        help="lines per batch (default: about one 1 MiB read of a monitor)")
     args = parser.parse_args()
+    set_batch_lines(getattr(args, "batch_lines", BATCH_LINES))
     if args.role == "sender":
         sender_main(args)
         return
@@ -242,7 +252,8 @@ def main() -> None:
         return
     load = os.getloadavg()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores; {args.lines_per_sender:,} lines per sender in batches of "
+          f"{BATCH_LINES:,}")
     batches = templates(args.lines_per_sender, tempfile.mkdtemp(prefix="fleet-tpl-"))
     reference = in_process_rate(batches, 5)
     print(f"in-process apply rate (summary + window, same batches): {reference:,.0f} lines/s")

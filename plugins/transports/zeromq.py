@@ -119,9 +119,9 @@ class ZmqConfig:
                                       "loss, slower).")
     max_message_bytes: int = option(DEFAULT_MAX_BYTES, "Receiver: larger messages are "
                                                        "dropped and counted.")
-    max_pending: int = option(64, "Receiver: batches decoded and not yet applied, all "
-                                  "senders together (shared out as credit); reading "
-                                  "pauses beyond it.")
+    max_pending: int = option(16, "Receiver: batches decoded and not yet applied, all "
+                                  "senders together (shared out as credit); batches "
+                                  "beyond it wait undecoded.")
     max_pending_per_sender: int = option(8, "Receiver: most such batches of one sender (its "
                                             "credit when few senders are connected).")
     reconnect_secs: float = option(0.1, "First reconnection delay (grows to 5 s).")
@@ -715,6 +715,9 @@ class _ReceiverLoop(_Loop):
         self.keys = plugin._keys
         self.tell: Callable[[Any], None] = plugin.actor_ref.tell
         self.swept_at = time.monotonic()
+        #: Batches read beyond ``max_pending``, kept undecoded (their senders' credit bounds
+        #: them) so that reading, and answering probes, never stops.
+        self.parked: deque[tuple[bytes, bytes, zmq.Frame]] = deque()
 
     def open(self) -> zmq.Socket[Any]:
         sock = self.socket(zmq.ROUTER)
@@ -735,16 +738,13 @@ class _ReceiverLoop(_Loop):
     def on_disconnected(self) -> None:
         """A sender went away; it re-sends what we did not acknowledge."""
 
-    def readable(self) -> bool:
-        return self.pending < self.cfg.max_pending
-
     def credit(self) -> bytes:
         """The credit of each sender: the total shared among the senders heard of lately."""
         share = self.cfg.max_pending // max(1, len(self.peers))
         return _CREDIT.pack(max(1, min(self.cfg.max_pending_per_sender, share)))
 
     def on_readable(self, sock: zmq.Socket[Any]) -> None:
-        while self.pending < self.cfg.max_pending:
+        while True:
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
@@ -776,23 +776,39 @@ class _ReceiverLoop(_Loop):
         if len(peer.applying) >= self.cfg.max_pending_per_sender:
             self.counters["over_credit"] += 1  # not taken: a probe will say so
             return
+        peer.applying.add(msg_id)
+        if self.pending >= self.cfg.max_pending:  # kept undecoded until there is room
+            self.parked.append((identity, msg_id, frames[2]))
+            return
+        self.take(sock, identity, msg_id, frames[2])
+
+    def take(self, sock: zmq.Socket[Any], identity: bytes, msg_id: bytes,
+             frame: zmq.Frame) -> None:
+        """Decode a batch, check its sender, hand it to the actor (or refuse it)."""
+        peer = self.peers.get(identity)
         try:
-            batch = decode_batch(frames[2].bytes, self.cfg.max_message_bytes)
+            batch = decode_batch(frame.bytes, self.cfg.max_message_bytes)
         except WireError as exc:
             self.counters["malformed"] += 1
             self.limited.warning(f"malformed:{identity.hex()}",
                                  "%s: dropped a malformed message: %s",
                                  self.plugin.context.name, exc)
+            self.forget(peer, msg_id)
             self.reply(sock, (identity, msg_id, _REFUSED))
             return
-        if self.keys is not None and not self.admitted(frames[2], batch):
+        if self.keys is not None and not self.admitted(frame, batch):
+            self.forget(peer, msg_id)
             self.reply(sock, (identity, msg_id, encode_ack(Ack(
                 batch.source.origin, batch.seq, batch.source.file_id, batch.end, False))))
             return
         ack = Ack(batch.source.origin, batch.seq, batch.source.file_id, batch.end)
-        peer.applying.add(msg_id)
         self.pending += 1
         self.tell(Incoming(batch, (identity, msg_id, encode_ack(ack))))
+
+    @staticmethod
+    def forget(peer: _Peer | None, msg_id: bytes) -> None:
+        if peer is not None:
+            peer.applying.discard(msg_id)
 
     def admitted(self, frame: zmq.Frame, batch: Batch) -> bool:
         """Does the batch claim the host its sender's key may send as? Refusals are
@@ -839,6 +855,10 @@ class _ReceiverLoop(_Loop):
                         peer.done.popitem(last=False)
             if applied:
                 self.reply(sock, token)
+        while self.parked and self.pending < self.cfg.max_pending:
+            identity, msg_id, frame = self.parked.popleft()
+            if identity in self.peers:
+                self.take(sock, identity, msg_id, frame)
         now = time.monotonic()
         if now - self.swept_at > 1.0:
             self.swept_at = now
@@ -855,4 +875,5 @@ class _ReceiverLoop(_Loop):
 
     def status(self) -> dict[str, Any]:
         return {"role": "receiver", "endpoint": self.cfg.bind, "pending": self.pending,
-                "senders": len(self.peers), "curve": bool(self.cfg.secret_key_file)}
+                "parked": len(self.parked), "senders": len(self.peers),
+                "curve": bool(self.cfg.secret_key_file)}
