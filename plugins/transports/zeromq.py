@@ -685,9 +685,9 @@ class _SenderLoop(_Loop):
 
     def status(self) -> dict[str, Any]:
         out = super().status()
+        slots = list(self.slots)  # a copy made at C speed: the I/O thread may change them
         out.update(role="sender", endpoint=self.cfg.connect, credit=self.credit,
-                   unacknowledged=sum(1 for s in self.slots
-                                      if s.sent_at is not None and not s.acked))
+                   unacknowledged=sum(1 for s in slots if s.sent_at is not None and not s.acked))
         out.update(self.outbox.status())
         return out
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -221,3 +222,29 @@ def test_a_dead_receive_thread_is_seen_and_the_transport_restarted(
     pipelines.append(sender(tmp_path, "h1", {"transport:udp": {
         "connect": f"127.0.0.1:{port}", "max_datagram_bytes": 8000}}, read_bytes=65536))
     wait_for(lambda: lines(recv) > 0, 30)
+
+
+@pytest.mark.timeout(90)
+def test_amqp_batches_are_bound_to_the_broker_user_that_published_them(
+        tmp_path: Path, pipelines: list[Pipeline]) -> None:
+    """Two publishers log in as broker user ``guest``: the one whose host is ``guest`` is
+    taken, the one claiming host ``h1`` is refused (``host_is_user``)."""
+    import kombu
+
+    queue = f"omphalos-test-{uuid.uuid4().hex[:8]}"
+    try:
+        recv = receiver(tmp_path, {"transport:amqp": {"queue": queue, "host_is_user": True}})
+        pipelines.append(recv)
+        own = sender(tmp_path, "guest", {"transport:amqp": {"queue": queue}})
+        pipelines.append(own)
+        other = sender(tmp_path, "h1", {"transport:amqp": {"queue": queue}})
+        pipelines.append(other)
+        assert own.wait_idle(30) and other.wait_idle(30)
+        chunks = counters(other, "monitor:web")["counters"]["chunks_sent"]
+        wait_for(lambda: lines(recv) == TOTAL, 30)
+        wait_for(lambda: counters(recv, "transport:amqp")["counters"]["forged_host"]
+                 == chunks, 30)
+        assert recv.query("summary")["hosts"] == {"guest": TOTAL}
+    finally:
+        with kombu.Connection("amqp://guest:guest@127.0.0.1:5672//") as conn:
+            kombu.Queue(queue, durable=True, auto_delete=False)(conn.default_channel).delete()
