@@ -330,7 +330,7 @@ class Pump(threading.Thread):
     def _direct_one(self) -> bool:
         """Send the oldest held item straight away while the spool is empty; True when
         that was done (delivered, or spooled after failing)."""
-        if len(self.outbox) or self._rest is not None:
+        if len(self.outbox) or self._rest is not None or time.monotonic() < self._next_try:
             return False
         item = self.outbox.first_held()
         if item is None:
@@ -354,6 +354,7 @@ class Pump(threading.Thread):
             if not payload:
                 self.outbox.sent_directly()
                 self._attempt = 0
+                self._next_try = 0.0
                 return True
             attempt += 1
             if attempt >= self.down_after or self._stopping:
@@ -375,13 +376,13 @@ class Pump(threading.Thread):
             ready = queued and now >= self._next_try
             if outbox.held:
                 if self.direct and not queued:
-                    ready = True  # sent straight away
+                    ready = now >= self._next_try  # sent straight away
                 elif outbox.can_take(now):
                     ready = True  # spooled now
             if ready or self._stopping:
                 return
             timeout = 1.0
-            if len(self.outbox) or self._rest is not None:
+            if queued or (self.direct and outbox.held):
                 timeout = max(0.01, min(timeout, self._next_try - now))
             due = self.outbox.retry_due(now)
             if due:
