@@ -20,6 +20,7 @@ import zmq
 import zmq.auth
 from omphalos.plugins.monitors.identity import identify
 from omphalos.plugins.transports.udp import UdpTransport, sign
+from omphalos.plugins.transports.zeromq import ZmqTransport
 
 from omphalos.config import option
 from omphalos.messages import Batch, Query, Source
@@ -248,3 +249,29 @@ def test_amqp_batches_are_bound_to_the_broker_user_that_published_them(
     finally:
         with kombu.Connection("amqp://guest:guest@127.0.0.1:5672//") as conn:
             kombu.Queue(queue, durable=True, auto_delete=False)(conn.default_channel).delete()
+
+
+@pytest.mark.timeout(60)
+def test_a_failing_zmq_io_thread_is_seen_and_the_transport_restarted(
+        tmp_path: Path, pipelines: list[Pipeline]) -> None:
+    """Injected fault: the receiver's I/O loop raises once outside any one message (a bug
+    no input can trigger any more), so the thread ends; the actor fails with it and is
+    restarted, and a sender then delivers every line."""
+    port = free_port()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    recv = receiver(tmp_path, {"transport:zmq": {"bind": endpoint}})
+    pipelines.append(recv)
+    (actor,) = [o for o in gc.get_objects() if isinstance(o, ZmqTransport)
+                and o.config.bind == endpoint]
+    loop = actor._loop
+
+    def broken(sock: Any) -> None:
+        raise RuntimeError("injected fault in the I/O loop")
+
+    loop.work = broken  # type: ignore[method-assign]
+    wait_for(lambda: recv.health.snapshot()["actors"]["transport:zmq"]["restarts"] == 1, 30)
+    status = wait_for(lambda: (s := counters(recv, "transport:zmq"))["io_thread_alive"]
+                      and s, 10)
+    assert status["counters"]["io_failures"] == 0  # the new instance starts counting anew
+    pipelines.append(sender(tmp_path, "h1", {"transport:zmq": {"connect": endpoint}}))
+    wait_for(lambda: lines(recv) == TOTAL, 30)
