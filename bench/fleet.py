@@ -255,9 +255,10 @@ def main() -> None:
           f"{os.cpu_count()} cores; {args.lines_per_sender:,} lines per sender in batches of "
           f"{BATCH_LINES:,}")
     batches = templates(args.lines_per_sender, tempfile.mkdtemp(prefix="fleet-tpl-"))
-    reference = in_process_rate(batches, 5)
-    print(f"in-process apply rate (summary + window, same batches): {reference:,.0f} lines/s")
     for n in args.senders:
+        reference = in_process_rate(batches, 5)  # just before, under the same load
+        print(f"in-process apply rate (summary + window, same batches): {reference:,.0f} "
+              "lines/s")
         for counted in (False, True):
             r = run(n, args.lines_per_sender, counted)
             kind = "counted" if counted else "records"
