@@ -23,7 +23,7 @@ from omphalos.plugins.transports.udp import UdpTransport, sign
 from omphalos.plugins.transports.zeromq import ZmqTransport
 
 from omphalos.config import option
-from omphalos.messages import Batch, Query, Source
+from omphalos.messages import Ack, Batch, Query, Source
 from omphalos.pipeline import Pipeline
 from omphalos.plugin import CollectorPlugin
 from omphalos.records import Columns
@@ -275,3 +275,47 @@ def test_a_failing_zmq_io_thread_is_seen_and_the_transport_restarted(
     assert status["counters"]["io_failures"] == 0  # the new instance starts counting anew
     pipelines.append(sender(tmp_path, "h1", {"transport:zmq": {"connect": endpoint}}))
     wait_for(lambda: lines(recv) == TOTAL, 30)
+
+
+@pytest.mark.timeout(60)
+def test_a_sender_resends_only_what_the_receiver_says_it_does_not_have(
+        tmp_path: Path, pipelines: list[Pipeline]) -> None:
+    """A real sender against a bare ROUTER playing the receiver's protocol: a probe answered
+    "being applied" leaves the batch alone; one answered "unknown" makes the sender send
+    exactly that batch again, with the same id."""
+    from omphalos.wire import decode_batch, encode_ack
+
+    port = free_port()
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
+    router.linger = 0
+    router.bind(f"tcp://127.0.0.1:{port}")
+    credit = (1).to_bytes(4, "little")
+    try:
+        send = sender(tmp_path, "h1", {"transport:zmq": {"connect": f"tcp://127.0.0.1:{port}",
+                                                         "ack_timeout_secs": 0.2}})
+        pipelines.append(send)
+        assert router.poll(20000)
+        ident, msg_id, body = router.recv_multipart()
+        answers = [b"\x01", b"\x00"]  # being applied, then unknown
+        while answers:
+            assert router.poll(10000), "no probe"
+            frames = router.recv_multipart()
+            assert frames[:2] == [ident, b"?"] and frames[2] == msg_id
+            router.send_multipart([ident, b"?", msg_id, answers.pop(0), credit])
+        assert router.poll(10000), "not sent again"
+        again = router.recv_multipart()
+        while again[1] == b"?":  # a probe may cross the answer: the batch comes after it
+            assert router.poll(10000)
+            again = router.recv_multipart()
+        assert again == [ident, msg_id, body]
+        batch = decode_batch(body)
+        ack = encode_ack(Ack(batch.source.origin, batch.seq, batch.source.file_id, batch.end))
+        router.send_multipart([ident, msg_id, ack, credit])
+        status = wait_for(lambda: (s := counters(send, "transport:zmq"))["counters"]["sent"]
+                          >= 1 and s, 10)
+        assert status["counters"]["resends"] == 1
+        assert status["counters"]["probes"] >= 2
+    finally:
+        router.close()
+        ctx.term()
