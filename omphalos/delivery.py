@@ -39,7 +39,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,7 @@ class _Held:
     payload: bytes
     on_durable: Callable[[], None] = field(repr=False)
     on_refused: Callable[[str], None] = field(repr=False)
+    key: Hashable | None = None
 
 
 class Outbox:
@@ -73,6 +74,7 @@ class Outbox:
         self.counters: Counter[str] = counters if counters is not None else Counter()
         self.retry_secs = retry_secs
         self._held: deque[_Held] = deque()
+        self._by_key: dict[Hashable, _Held] = {}
         self._lock = threading.Lock()
         #: Notified on every offer: a delivering thread may wait on it.
         self.wakeup = threading.Condition(self._lock)
@@ -80,15 +82,20 @@ class Outbox:
         self._retry_at = 0.0
         self._full_logged = False
         for key in ("spooled", "delivered", "oversized", "spool_full", "spool_full_waits",
-                    "disk_full_errors"):
+                    "disk_full_errors", "offered_again"):
             self.counters[key] += 0  # every key exists before two threads touch the map
 
     # -- any thread ------------------------------------------------------------------------
     def offer(self, payload: bytes, on_durable: Callable[[], None],
-              on_refused: Callable[[str], None]) -> None:
+              on_refused: Callable[[str], None], key: Hashable | None = None) -> None:
         """Queue ``payload``; ``on_durable()`` once it is durable (spooled, or delivered
         directly), in the delivering thread. A payload that could never fit the spool is
-        refused at once, whatever the link's state: ``on_refused(reason)`` runs here."""
+        refused at once, whatever the link's state: ``on_refused(reason)`` runs here.
+
+        ``key`` names what the payload holds (a batch's file and byte range): offered again
+        while still held (a monitor re-read it after an overdue acknowledgement, while the
+        spool or the disk was full), it replaces the held copy and its callbacks, so a long
+        pause does not pile up copies in memory (``offered_again``)."""
         if not self.spool.could_fit(len(payload)):
             self.counters["oversized"] += 1
             reason = (f"item of {len(payload)} bytes exceeds the spool's "
@@ -97,7 +104,15 @@ class Outbox:
             self._run(on_refused, f"oversized: {reason}")
             return
         with self._lock:
-            self._held.append(_Held(payload, on_durable, on_refused))
+            old = self._by_key.get(key) if key is not None else None
+            if old is not None:
+                old.payload, old.on_durable, old.on_refused = payload, on_durable, on_refused
+                self.counters["offered_again"] += 1
+                return
+            item = _Held(payload, on_durable, on_refused, key)
+            self._held.append(item)
+            if key is not None:
+                self._by_key[key] = item
             self.wakeup.notify_all()
 
     @property
@@ -209,7 +224,9 @@ class Outbox:
     # -- internals -------------------------------------------------------------------------
     def _pop_held(self) -> None:
         with self._lock:
-            self._held.popleft()
+            item = self._held.popleft()
+            if item.key is not None and self._by_key.get(item.key) is item:
+                del self._by_key[item.key]
 
     def _disk_error(self, exc: OSError) -> None:
         self.counters["disk_full_errors"] += 1

@@ -185,7 +185,8 @@ class AmqpTransport(TransportPlugin):
 
         def refused(_reason: str) -> None:
             tell(ack.origin, replace(ack, accepted=False))
-        self.outbox.offer(encode_batch(batch), durable, refused)
+        self.outbox.offer(encode_batch(batch), durable, refused,
+                          (batch.source.file_id, batch.start, batch.end))
 
     def on_tick(self, now: float) -> None:
         super().on_tick(now)

@@ -238,7 +238,8 @@ class UdpTransport(TransportPlugin):
 
         def refused(_reason: str) -> None:
             tell(ack.origin, replace(ack, accepted=False))
-        self.outbox.offer(msgpack.packb(pieces, use_bin_type=True), durable, refused)
+        self.outbox.offer(msgpack.packb(pieces, use_bin_type=True), durable, refused,
+                          (batch.source.file_id, batch.start, batch.end))
 
     def _send_pieces(self, payload: bytes) -> bytes:
         """The pump's send: every datagram of one batch to the kernel (raises OSError when

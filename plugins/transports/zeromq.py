@@ -296,11 +296,12 @@ class ZmqTransport(TransportPlugin):
     # -- sender ---------------------------------------------------------------------------
     def send_batch(self, batch: Batch) -> None:
         ack = Ack(batch.source.origin, batch.seq, batch.source.file_id, batch.end)
-        if self.config.aggregate:
-            batch = self._counted(batch)
-        self._offer(encode(batch), ack)
+        key: Any = (batch.source.file_id, batch.start, batch.end)
+        if self.config.aggregate:  # a copy read again is cut to nothing: not the same item
+            batch, key = self._counted(batch), None
+        self._offer(encode(batch), ack, key)
 
-    def _offer(self, payload: bytes, ack: Ack) -> None:
+    def _offer(self, payload: bytes, ack: Ack, key: Any = None) -> None:
         """Hand ``payload`` to the durable sender; ``ack`` goes back once it is durable."""
         assert self.outbox is not None
         tell = self.context.directory.tell
@@ -310,7 +311,7 @@ class ZmqTransport(TransportPlugin):
 
         def refused(_reason: str) -> None:
             tell(ack.origin, replace(ack, accepted=False))
-        self.outbox.offer(payload, durable, refused)
+        self.outbox.offer(payload, durable, refused, key)
         self._poke()
 
     def _counted(self, batch: Batch) -> Batch:

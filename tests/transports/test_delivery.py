@@ -269,3 +269,22 @@ def test_a_spool_written_with_the_old_head_file_opens(tmp_path: Path) -> None:
     assert again.pop(1) == 1
     again.close()
     assert Spool(tmp_path / "spool", max_bytes=1 << 20).peek(3) == [b"item 2"]
+
+
+def test_the_same_batch_offered_again_while_held_keeps_one_copy(tmp_path: Path) -> None:
+    """A monitor re-reads what is held (its acknowledgement overdue) while the spool is
+    full: the held copy is replaced, and only the newest copy's acknowledgement runs."""
+    spool = Spool(tmp_path / "spool", max_bytes=300)
+    outbox = Outbox("test", spool, logging.getLogger("omphalos.test"))
+    answered: list[str] = []
+    outbox.offer(b"a" * 200, lambda: answered.append("a"), answered.append, ("f", 0, 200))
+    assert outbox.take() == 1  # the spool is now nearly full
+    for copy in ("b1", "b2", "b3"):
+        outbox.offer(b"b" * 200, lambda c=copy: answered.append(c), answered.append,
+                     ("f", 200, 400))
+    assert outbox.take() == 0 and outbox.held == 1 and outbox.paused
+    assert outbox.counters["offered_again"] == 2
+    outbox.delivered(1)
+    assert outbox.take() == 1
+    assert answered == ["a", "b3"] and spool.peek(2) == [b"b" * 200]
+    spool.close()
