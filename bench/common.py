@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+#: ../shared beside the checkout; OMPHALOS_SHARED names it for a checkout elsewhere.
+SHARED = Path(os.environ.get("OMPHALOS_SHARED", ROOT.parent / "shared"))
 GENLOG = SHARED / "bench" / "genlog.py"
 FLOOR = SHARED / "bench" / "floor.py"
 CACHE = Path(os.environ.get("OMPHALOS_BENCH_CACHE", Path.home() / ".cache" / "omphalos-bench"))

@@ -7,15 +7,15 @@
 Generates the logs with ``../shared/bench/genlog.py`` (relative to the project root) into a
 temporary directory, parses each one the way the pipeline does (the file read in 1 MiB chunks
 of complete lines, each chunk given to the parser, its columns range-checked), then runs
-``../shared/bench/floor.py`` on the same combined file in the same run. Times are CPU seconds (user + system, of this
-process or of the floor's child process): on a shared, loaded machine wall time mostly
-measures the neighbours. The target: the combined parser alone within 1.3x the floor's time.
-JSON lines are derived from the combined log (genlog has no JSON), and so are the logs of
-the server presets (``presets`` in ``--formats``: Traefik, Caddy, ALB, ELB, CloudFront, S3,
-Squid, HAProxy, vhost_common; each line carries the combined line's request with that
-server's other fields), each compared with the combined parser's CPU per line (target:
-within 1.5x). ``--against REV`` also runs the combined parser of git revision REV (exported
-with ``git archive``) on the same file, alternated with this one, to show it did not slow.
+``../shared/bench/floor.py`` on the same combined file in the same run. Times are CPU seconds
+(user + system, of this process or of the floor's child process): on a shared, loaded machine
+wall time mostly measures the neighbours. The target: the combined parser alone within 1.3x the
+floor's time. JSON lines are derived from the combined log (genlog has no JSON), and so are the
+logs of the server presets (``presets`` in ``--formats``: Traefik, Caddy, ALB, ELB, CloudFront,
+S3, Squid, HAProxy, vhost_common; each line carries the combined line's request with that
+server's other fields), each compared with the combined parser's CPU per line (target: within
+1.5x). ``--against REV`` also runs the combined parser of git revision REV (exported with ``git
+archive``) on the same file, alternated with this one, to show it did not slow.
 """
 
 from __future__ import annotations

@@ -17,12 +17,20 @@ Usage::
     spool.close()
 
 Layout: numbered segment files (``00000001.seg``...) of records ``[u32 length][u32 crc32]
-[payload]``, plus ``head`` holding the segment and offset of the oldest unconsumed record
-(replaced atomically on every pop). A record torn by a crash while it was being written is
-detected by its length or checksum and cut off when the spool is opened again. Segments wholly
-consumed are deleted. One process at a time uses a spool directory (an exclusive POSIX ``lockf`` on
-``lock``: another process opening it gets SpoolError); its methods may be called from any
-thread.
+[payload]``, plus ``head`` holding the segment and offset of the oldest unconsumed record. A
+record torn by a crash while it was being written is detected by its length or checksum and
+cut off when the spool is opened again. Segments wholly consumed are deleted.
+
+**A full disk.** An append that fails (ENOSPC, EIO: any ``OSError``) leaves nothing behind:
+the segment is cut back to where the record began, and the error reaches the caller
+(:mod:`omphalos.delivery` then pauses and retries). Taking items out never needs new space,
+so a full spool always drains: ``head`` is two fixed slots (sequence number, segment,
+offset, checksum) overwritten in place, alternately, inside the blocks the file already has;
+the newest slot with a valid checksum wins when the spool is opened again, so a write torn
+by a crash falls back to the previous head (items re-sent, never lost). Should even that
+write fail, the head is kept in memory and written at the next pop or at close. One process
+at a time uses a spool directory (an exclusive POSIX ``lockf`` on ``lock``: another process
+opening it gets SpoolError); its methods may be called from any thread.
 """
 
 from __future__ import annotations
@@ -34,7 +42,6 @@ import threading
 import zlib
 from collections import deque
 from pathlib import Path
-from typing import BinaryIO
 
 __all__ = ["Spool", "SpoolError", "spool_path"]
 
@@ -47,7 +54,10 @@ def spool_path(state_dir: str, component: str, configured: str = "") -> str:
     return os.path.join(state_dir, "spool", safe)
 
 _HEADER = struct.Struct("<II")
-_HEAD = struct.Struct("<QQ")
+_HEAD = struct.Struct("<QQ")  # the head file of spools written before the two slots
+#: One head slot: sequence number, segment, offset, crc32 of the three.
+_SLOT = struct.Struct("<QQQI")
+_SLOT_BYTES = 32
 
 
 class SpoolError(ValueError):
@@ -75,7 +85,12 @@ class Spool:
         #: (segment number, offset, payload length) of every queued record, oldest first.
         self._index: deque[tuple[int, int, int]] = deque()
         self._bytes = 0
-        self._writer: tuple[int, BinaryIO] | None = None
+        #: (segment number, file descriptor, size) of the segment appended to.
+        self._writer: tuple[int, int, int] | None = None
+        self._head_fd: int | None = None
+        self._head_seq = 0
+        #: The head could not be written (disk full): write it at the next chance.
+        self._head_dirty = False
         self._closed = False
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lockfile = open(self.directory / "lock", "wb")  # held until close()
@@ -85,6 +100,8 @@ class Spool:
             self._lockfile.close()
             raise SpoolError(f"spool {self.directory} is in use by another process") from None
         self._recover()
+        self._save_head()  # both slots written now: later pops overwrite them in place
+        self._save_head()
 
     # -- state ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -100,6 +117,10 @@ class Spool:
         """Would an item of ``size`` bytes be accepted now?"""
         return self._bytes + size + _HEADER.size <= self.max_bytes
 
+    def could_fit(self, size: int) -> bool:
+        """Would an item of ``size`` bytes fit an empty spool (else it never will)?"""
+        return size + _HEADER.size <= self.max_bytes
+
     @property
     def full(self) -> bool:
         """True when not even a small item fits any more (less than 1% or 64 KiB free)."""
@@ -114,7 +135,8 @@ class Spool:
     def append(self, item: bytes) -> bool:
         """Queue ``item`` at the tail; False (nothing written) when it does not fit now.
 
-        Raises SpoolError when the item could never fit, whatever is drained.
+        Raises SpoolError when the item could never fit, whatever is drained, and OSError
+        (ENOSPC, EIO...) when the disk refused it: then nothing of it is kept.
         """
         size = len(item) + _HEADER.size
         if size > self.max_bytes:
@@ -123,12 +145,22 @@ class Spool:
             self._check_open()
             if self._bytes + size > self.max_bytes:
                 return False
-            segment, handle = self._segment_for(size)
-            offset = handle.tell()
-            handle.write(_HEADER.pack(len(item), zlib.crc32(item)) + item)
-            handle.flush()
-            if self.fsync:
-                os.fsync(handle.fileno())
+            segment, fd, offset = self._segment_for(size)
+            record = memoryview(_HEADER.pack(len(item), zlib.crc32(item)) + item)
+            try:
+                written = 0
+                while written < len(record):
+                    written += os.write(fd, record[written:])
+                if self.fsync:
+                    os.fsync(fd)
+            except OSError:
+                self._cut_back(fd, offset)
+                # the next append starts a new segment, so that this one, once drained,
+                # is deleted and gives its space back
+                os.close(fd)
+                self._writer = None
+                raise
+            self._writer = (segment, fd, offset + len(record))
             self._index.append((segment, offset, len(item)))
             self._bytes += size
             return True
@@ -154,16 +186,30 @@ class Spool:
                 self._bytes -= length + _HEADER.size
                 done += 1
             if done:
+                if not self._index and self._writer is not None:
+                    os.close(self._writer[1])  # all drained: the next append starts afresh
+                    self._writer = None
                 self._save_head()
                 self._drop_consumed()
             return done
 
+    def sync(self) -> None:
+        """Write a head that a full disk kept in memory (a no-op otherwise)."""
+        with self._lock:
+            if self._head_dirty and not self._closed:
+                self._save_head()
+
     def close(self) -> None:
         """Close the open segment; the queue stays on disk for the next instance."""
         with self._lock:
+            if self._head_dirty and not self._closed:
+                self._save_head()
             if self._writer is not None:
-                self._writer[1].close()
+                os.close(self._writer[1])
                 self._writer = None
+            if self._head_fd is not None:
+                os.close(self._head_fd)
+                self._head_fd = None
             if not self._closed:
                 self._lockfile.close()  # releases the lock
             self._closed = True
@@ -179,20 +225,31 @@ class Spool:
     def _segments(self) -> list[int]:
         return sorted(int(p.stem) for p in self.directory.glob("*.seg") if p.stem.isdigit())
 
-    def _segment_for(self, size: int) -> tuple[int, BinaryIO]:
-        """The segment to append to, starting a new one when the current one is big."""
+    def _segment_for(self, size: int) -> tuple[int, int, int]:
+        """(segment, descriptor, end) to append to, starting a new segment when the current
+        one is big."""
         if self._writer is not None:
-            segment, handle = self._writer
-            if handle.tell() + size <= self.segment_bytes or handle.tell() == 0:
-                return segment, handle
-            handle.close()
+            segment, fd, end = self._writer
+            if end + size <= self.segment_bytes or end == 0:
+                return segment, fd, end
+            os.close(fd)
+            self._writer = None
             segment += 1
         else:
             existing = self._segments()
             segment = existing[-1] + 1 if existing else 1
-        handle = open(self._path(segment), "ab")
-        self._writer = (segment, handle)
-        return segment, handle
+        fd = os.open(self._path(segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        end = os.fstat(fd).st_size
+        self._writer = (segment, fd, end)
+        return segment, fd, end
+
+    def _cut_back(self, fd: int, offset: int) -> None:
+        """Cut a segment back to ``offset`` after a failed write (truncating needs no
+        space)."""
+        try:
+            os.ftruncate(fd, offset)
+        except OSError:  # pragma: no cover - then recovery cuts the torn record
+            pass
 
     def _read(self, segment: int, offset: int, length: int) -> bytes:
         with open(self._path(segment), "rb") as fh:
@@ -200,20 +257,50 @@ class Spool:
             return fh.read(length)
 
     def _save_head(self) -> None:
+        """Overwrite the older of the two head slots in place (no new space needed)."""
         if self._index:
             segment, offset, _ = self._index[0]
         elif self._writer is not None:
-            segment, handle = self._writer
-            offset = handle.tell()
+            segment, _, offset = self._writer
         else:
             segment, offset = 0, 0
-        tmp = self.directory / "head.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(_HEAD.pack(segment, offset))
+        seq = self._head_seq + 1
+        slot = _SLOT.pack(seq, segment, offset, zlib.crc32(_HEAD.pack(segment, offset) +
+                                                           seq.to_bytes(8, "little")))
+        try:
+            if self._head_fd is None:
+                self._head_fd = os.open(self.directory / "head", os.O_RDWR | os.O_CREAT, 0o600)
+            os.pwrite(self._head_fd, slot.ljust(_SLOT_BYTES, b"\0"), (seq % 2) * _SLOT_BYTES)
             if self.fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, self.directory / "head")
+                os.fsync(self._head_fd)
+        except OSError:
+            self._head_dirty = True  # kept in memory; written at the next pop or close
+            return
+        self._head_seq = seq
+        self._head_dirty = False
+
+    def _load_head(self) -> tuple[int, int]:
+        """(segment, offset) of the saved head: the newest valid slot, or the old format."""
+        try:
+            data = (self.directory / "head").read_bytes()
+        except OSError:
+            return 0, 0
+        if len(data) == _HEAD.size:
+            return _HEAD.unpack(data)  # a spool written before the two slots
+        best: tuple[int, int, int] | None = None
+        for i in (0, 1):
+            chunk = data[i * _SLOT_BYTES: i * _SLOT_BYTES + _SLOT.size]
+            if len(chunk) < _SLOT.size:
+                continue
+            seq, segment, offset, crc = _SLOT.unpack(chunk)
+            if crc != zlib.crc32(_HEAD.pack(segment, offset) + seq.to_bytes(8, "little")):
+                continue  # torn by a crash: the other slot is the head
+            if best is None or seq > best[0]:
+                best = (seq, segment, offset)
+        if best is None:
+            return 0, 0
+        self._head_seq = best[0]
+        return best[1], best[2]
 
     def _drop_consumed(self) -> None:
         first = self._index[0][0] if self._index else None
@@ -224,11 +311,7 @@ class Spool:
 
     def _recover(self) -> None:
         """Rebuild the index from the segments, starting at the saved head."""
-        head_segment, head_offset = 0, 0
-        try:
-            head_segment, head_offset = _HEAD.unpack((self.directory / "head").read_bytes())
-        except (OSError, struct.error):
-            pass
+        head_segment, head_offset = self._load_head()
         for segment in self._segments():
             path = self._path(segment)
             if segment < head_segment:

@@ -49,7 +49,7 @@ log = logging.getLogger("omphalos.workers")
 
 __all__ = ["WorkerPipeline", "pipeline_from_config", "share_files"]
 
-_SPOOLED = ("zmq", "amqp")  # transports with a spool_dir option
+_SPOOLED = ("zmq", "amqp", "udp")  # transports with a spool_dir option
 
 
 def pipeline_from_config(config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]]

@@ -1,9 +1,8 @@
-"""Columnar aggregation of a batch, and the breakdown (totals + top tables) it feeds.
+"""The breakdown (totals + top tables) that batches reduced to counts feed.
 
-:func:`aggregate` turns a :class:`~omphalos.records.Columns` (or a slice of one) into
-per-dimension ``Counter``s built at C speed over whole columns (``Counter(cols.path)``,
-``Counter(zip(keys, classes))`` over the few non-2xx lines); only the per-key byte sums
-loop in Python. :class:`Breakdown` adds such aggregates into Space-Saving tables
+Counting a batch (:func:`aggregate`, :func:`reduce_counts`) is a framework mechanism that
+lives in :mod:`omphalos.counting` (senders count too); it is re-exported here for the
+collectors. :class:`Breakdown` adds such aggregates into Space-Saving tables
 (:mod:`.topk`) and a duration sketch, and renders top rows in the shape of
 :class:`omphalos.query.TopRow`. :func:`merged_top` combines the breakdowns of several
 buckets (a sliding window) into one top list.
@@ -13,127 +12,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import replace
-from itertools import compress
 from typing import Any
 
+from omphalos.counting import (
+    BYTE_DIMENSIONS,
+    COLUMN_DIMENSIONS,
+    COMPOSITES,
+    aggregate,
+    reduce_counts,
+)
 from omphalos.counts import BatchAgg, DimAgg
 from omphalos.query import Filter, sort_key, status_class
-from omphalos.records import Columns
 
-from .sketch import DEFAULT_ALPHA, DDSketch, bucket_indexes, inverse_log_gamma, quantiles_of
-from .topk import NON_2XX, SLACK, TopTable, reduce_batch
+from .sketch import DEFAULT_ALPHA, DDSketch, quantiles_of
+from .topk import NON_2XX, SLACK, TopTable
 
 __all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "BatchAgg", "DimAgg",
            "aggregate", "reduce_counts", "Breakdown", "merged_top", "display_key"]
-
-#: Dimensions read from a column of the same name (``host`` comes from the batch).
-COLUMN_DIMENSIONS: tuple[str, ...] = ("path", "client", "method", "agent", "referer")
-#: Pair dimensions (for drilling into one path): their keys are ``(path, status)`` and
-#: ``(path, client)`` tuples.
-COMPOSITES: dict[str, tuple[str, str]] = {"path_status": ("path", "status"),
-                                          "path_client": ("path", "client")}
-#: Dimensions whose bytes per key are counted by default (others answer ``bytes: null``).
-BYTE_DIMENSIONS: tuple[str, ...] = ("path", "host")
-INV_LOG_GAMMA = inverse_log_gamma(DEFAULT_ALPHA)
-_CLASS_NAMES = {1: "1xx", 3: "3xx", 4: "4xx", 5: "5xx"}
-
-
-def _sum_by(keys: Sequence[Any], sizes: Sequence[int],
-            distinct: Iterable[Any]) -> dict[Any, int]:
-    out = dict.fromkeys(distinct, 0)
-    for key, size in zip(keys, sizes):
-        out[key] += size
-    return out
-
-
-def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
-              byte_dimensions: Collection[str] = BYTE_DIMENSIONS,
-              inv_log_gamma: float = INV_LOG_GAMMA) -> BatchAgg:
-    """Count ``cols`` per dimension (``dimensions`` among path, client, method, agent,
-    referer, status, host); dimensions whose column the format lacks are left out. Bytes per
-    key are summed only for ``byte_dimensions`` (a Python loop per line: the one cost that
-    is not at C speed)."""
-    n = len(cols)
-    agg = BatchAgg(requests=n)
-    if not n:
-        return agg
-    status = cols.status
-    sizes = cols.bytes
-    agg.bytes = sum(sizes)
-    agg.status = Counter(status)
-    agg.first, agg.last = min(cols.time), max(cols.time)
-    # the few non-2xx lines, with their class, shared by every dimension
-    odd_codes = frozenset(c for c in agg.status if not 200 <= c < 300)
-    odd = list(compress(range(n), map(odd_codes.__contains__, status))) if odd_codes else []
-    odd_classes = [_CLASS_NAMES.get(status[i] // 100, "other") for i in odd]
-    durations = cols.duration
-    buckets: list[int] | None = None
-    has_dur: list[bool] | None = None
-    if durations is not None:
-        has_dur = [d is not None for d in durations]
-        buckets = bucket_indexes(durations, inv_log_gamma)
-        agg.durations = Counter(buckets)
-        present: list[float] = list(compress(durations, has_dur))  # type: ignore[arg-type]
-        agg.duration_sum = sum(present)
-        agg.duration_count = len(present)
-    for dim in dimensions:
-        if dim == "host":
-            classes = {c: {host: k} for c, k in Counter(odd_classes).items()}
-            agg.dims[dim] = DimAgg({host: n}, {host: agg.bytes}, classes)
-            continue
-        if dim == "status":
-            keys: Sequence[Any] = status
-        elif dim in COMPOSITES:
-            first, second = COMPOSITES[dim]
-            keys = list(zip(getattr(cols, first), getattr(cols, second)))
-        else:
-            column = getattr(cols, dim, None)
-            if column is None:
-                continue
-            keys = column
-        hits = agg.status if dim == "status" else Counter(keys)
-        nbytes = _sum_by(keys, sizes, hits) if dim in byte_dimensions else {}
-        classes = {}
-        if odd:
-            pairs = Counter(zip([keys[i] for i in odd], odd_classes))
-            for (key, cls), count in pairs.items():
-                per_class = classes.get(cls)
-                if per_class is None:
-                    classes[cls] = per_class = {}
-                per_class[key] = count
-        dim_agg = DimAgg(hits, nbytes, classes)
-        if dim == "path" and buckets is not None and has_dur is not None:
-            per: dict[Any, Counter[int]] = {}
-            for (key, index), count in Counter(zip(compress(keys, has_dur), buckets)).items():
-                c = per.get(key)
-                if c is None:
-                    per[key] = c = Counter()
-                c[index] = count
-            dim_agg.durations = per
-        agg.dims[dim] = dim_agg
-    return agg
-
-
-def reduce_counts(agg: BatchAgg, capacity: int) -> BatchAgg:
-    """``agg`` with each dimension cut to at most ``capacity`` keys the way a top table of
-    that capacity cuts a batch (:func:`.topk.reduce_batch`): a table fed the result ends
-    exactly as if fed ``agg``, and a sender has far fewer keys to send when almost every
-    line has a new client."""
-    dims = {}
-    for dim, d in agg.dims.items():
-        cut, hits, nbytes, classes, durations = reduce_batch(capacity, d.hits, d.bytes,
-                                                             d.classes, d.durations)
-        if not cut:
-            dims[dim] = d
-            continue
-        total = d.total if d.total is not None else sum(d.hits.values())
-        dims[dim] = DimAgg(dict(hits), dict(nbytes or {}),
-                           {c: dict(v) for c, v in (classes or {}).items()},
-                           None if durations is None else
-                           {k: Counter(v) for k, v in durations.items()},
-                           d.cut + cut, total)
-    return replace(agg, dims=dims)
 
 
 def display_key(dim: str, key: Any) -> str:

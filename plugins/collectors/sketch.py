@@ -20,29 +20,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from omphalos.counting import DEFAULT_ALPHA, MIN_VALUE, ZERO, bucket_indexes, inverse_log_gamma
+
 __all__ = ["DEFAULT_ALPHA", "MIN_VALUE", "DDSketch", "bucket_indexes", "inverse_log_gamma"]
-
-#: Default relative accuracy (1%).
-DEFAULT_ALPHA = 0.01
-#: Values at or below this (seconds) are counted as zero.
-MIN_VALUE = 1e-9
-#: The bucket index of zero (and negative) values.
-ZERO = -(2**31)
-
-
-def inverse_log_gamma(alpha: float) -> float:
-    """``1 / log(gamma)`` for relative accuracy ``alpha`` (0 < alpha < 1)."""
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
-    return 1.0 / math.log((1.0 + alpha) / (1.0 - alpha))
-
-
-def bucket_indexes(values: Iterable[float | None], inv_log_gamma: float) -> list[int]:
-    """The bucket index of every value that is not None (zero values get :data:`ZERO`)."""
-    log, ceil = math.log, math.ceil
-    return [ceil(log(v) * inv_log_gamma) if v > MIN_VALUE else ZERO
-            for v in values if v is not None]
-
 
 class DDSketch:
     """Counts of values per logarithmic bucket; quantiles within relative error ``alpha``."""

@@ -32,9 +32,10 @@ entered the table (exact when ``floor`` is 0).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
+
+from omphalos.counting import reduce_batch, reduction
 
 __all__ = ["TopTable", "NON_2XX", "SLACK", "reduction", "reduce_batch"]
 
@@ -46,19 +47,6 @@ NON_2XX: tuple[str, ...] = ("1xx", "3xx", "4xx", "5xx", "other")
 SLACK = 4
 
 
-def reduction(counts: Mapping[Any, int], capacity: int) -> int:
-    """The ``capacity + 1``-th largest value of ``counts`` (0 when there are fewer)."""
-    if len(counts) <= capacity:
-        return 0
-    values = Counter(counts.values())  # counts repeat a lot: cheaper than sorting them
-    seen = 0
-    for value in sorted(values, reverse=True):
-        seen += values[value]
-        if seen > capacity:
-            return value
-    return 0
-
-
 def _add_into(mine: dict[Any, int], counts: Mapping[Any, int]) -> None:
     """``mine[key] += counts[key]`` for every key (a C-speed copy when ``mine`` is empty)."""
     if not mine:
@@ -67,30 +55,6 @@ def _add_into(mine: dict[Any, int], counts: Mapping[Any, int]) -> None:
     get = mine.get
     for key, count in counts.items():
         mine[key] = get(key, 0) + count
-
-
-def reduce_batch(capacity: int, hits: Mapping[Any, int],
-                 nbytes: Mapping[Any, int] | None = None,
-                 classes: Mapping[str, Mapping[Any, int]] | None = None,
-                 durations: Mapping[Any, Mapping[int, int]] | None = None
-                 ) -> tuple[int, Mapping[Any, int], Mapping[Any, int] | None,
-                            Mapping[str, Mapping[Any, int]] | None,
-                            Mapping[Any, Mapping[int, int]] | None]:
-    """A batch's counts of one dimension reduced to at most ``capacity`` keys: the cut
-    ``d`` (the ``capacity + 1``-th largest count, 0 when there are fewer keys), the hits
-    less ``d`` of the keys left with something, and their bytes, classes and durations.
-    A table fed the reduced counts plus the cut ends exactly as if fed the whole batch."""
-    cut = reduction(hits, capacity)
-    if not cut:
-        return 0, hits, nbytes, classes, durations
-    kept = {k: v - cut for k, v in hits.items() if v > cut}
-    if nbytes:
-        nbytes = {k: nbytes[k] for k in kept if k in nbytes}
-    if classes:
-        classes = {c: {k: d[k] for k in kept if k in d} for c, d in classes.items()}
-    if durations:
-        durations = {k: durations[k] for k in kept if k in durations}
-    return cut, kept, nbytes, classes, durations
 
 
 class TopTable:

@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from operator import add, sub
-from typing import Any
+from typing import Any, cast
 
 from omphalos.messages import BadLine
 from omphalos.records import Columns
@@ -230,10 +230,12 @@ class LineFormat:
             elif target in ("user", "method", "query", "protocol", "referer", "agent"):
                 setattr(out, target, none_for_dash(values))
             elif target == "method!":
-                out.method = as_list(values) if strict else none_for_empty(values)
+                out.method = (cast("list[str | None]", as_list(values)) if strict
+                              else none_for_empty(values))
                 no_request = out.method is not values
             elif target == "protocol!":
-                out.protocol = as_list(values) if strict else none_for_empty(values)
+                out.protocol = (cast("list[str | None]", as_list(values)) if strict
+                                else none_for_empty(values))
             elif target == "query!":
                 out.query = none_for_empty(values)
             elif target == "query_q":

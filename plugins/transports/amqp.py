@@ -3,38 +3,41 @@
 The role follows the wiring: a component fed by parsers **publishes**; one read by collectors
 **consumes**.
 
-* Publisher: each batch is published persistent to a durable queue with publisher confirms
-  (the broker has it on disk when ``publish`` returns); only then is it acknowledged to its
-  monitor. While the broker is unreachable, batches go to the bounded on-disk spool (and are
-  acknowledged, since the spool is durable); every tick the publisher reconnects and drains
-  the spool in order before publishing anything new. When the spool is full, batches are
-  held unacknowledged: the monitors run out of credit and stop reading (status says so).
+* Publisher: batches go through the framework's durable sender (:mod:`omphalos.delivery`)
+  in a thread that owns the publishing connection. While the spool is empty, each batch is
+  published persistent to a durable queue with publisher confirms (the broker has it on
+  disk when ``publish`` returns) and only then acknowledged to its monitor; while the
+  broker is unreachable, batches go to the bounded on-disk spool (acknowledged once there)
+  and are published from it, in order, once the broker is back. Full spool, full disk and
+  oversized batches follow :mod:`omphalos.delivery`. Every message carries the broker user
+  as its ``user_id``, which RabbitMQ checks against the connection's credentials.
 * Consumer: an I/O thread owns its connection (kombu connections are not thread-safe),
   consumes with a prefetch window of ``max_pending``, hands each batch to the collectors and
   acknowledges the message to the broker only after every collector applied it. It
   reconnects when the broker goes away; messages it had not acknowledged are delivered again
   and the collectors skip what they already applied. Messages that are not batches are
-  acknowledged (dropped) and counted.
+  acknowledged (dropped) and counted. The sender of a batch is the broker user that
+  published it: collectors keep each user's de-duplication state apart, and with
+  ``host_is_user`` a batch whose host is not its publishing user is refused and counted.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-import time
-from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import kombu
 
 from omphalos.config import option
+from omphalos.delivery import Backoff, Outbox, Pump
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import TransportPlugin
-from omphalos.spool import Spool, SpoolError, spool_path
+from omphalos.spool import Spool, spool_path
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_batch, encode_batch
 
-from .common import Incoming, qualify
+from .common import Incoming, RateLimitedLog, qualify
 
 CONTENT_TYPE = "application/x-omphalos-batch"
 
@@ -55,6 +58,9 @@ class AmqpConfig:
     spool_max_bytes: int = option(256 << 20, "Publisher: most bytes spooled while the broker "
                                              "is unreachable; when full the monitors stop "
                                              "reading.")
+    host_is_user: bool = option(False, "Consumer: refuse (and count) batches whose host is "
+                                       "not the broker user that published them (give each "
+                                       "host its own broker user).")
 
     def validate(self) -> None:
         if not self.queue:
@@ -64,8 +70,10 @@ class AmqpConfig:
 
 
 @dataclass(frozen=True)
-class _Drain:
-    """Self-message: keep draining the spool."""
+class _IoFailed:
+    """Self-message from a failed I/O thread: the actor fails too, so it is restarted."""
+
+    error: BaseException
 
 
 class AmqpTransport(TransportPlugin):
@@ -83,30 +91,36 @@ class AmqpTransport(TransportPlugin):
         self._conn: kombu.Connection | None = None
         self._out: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._tokens: dict[tuple[str, int], Any] = {}
-        for key in ("published", "spooled", "malformed", "reconnects", "broker_errors",
-                    "acks_sent", "acks_lost"):
+        self._limited = RateLimitedLog(self.log)
+        for key in ("published", "malformed", "reconnects", "broker_errors", "acks_sent",
+                    "acks_lost", "message_errors", "forged_host"):
             self.counters[key] += 0
         if self.publisher:
-            self.spool = Spool(spool_path(self.context.settings.state_path, self.context.name,
-                                          self.config.spool_dir), self.config.spool_max_bytes)
-            self.held: deque[tuple[bytes, Ack]] = deque()
-            self._was_full = False
-            self._connect()
-            return
-        self._thread = threading.Thread(target=self._consume, name=f"{self.context.name}-io",
-                                        daemon=True)
+            spool = Spool(spool_path(self.context.settings.state_path, self.context.name,
+                                     self.config.spool_dir), self.config.spool_max_bytes)
+            self.outbox = Outbox(self.context.name, spool, self.log, self.counters)
+            self._user = kombu.Connection(self.config.url).userid or ""
+            self._pump = Pump(self.outbox, self._publish, Backoff(0.2, 5.0), direct=True,
+                              on_death=lambda exc: self.actor_ref.tell(_IoFailed(exc)),
+                              name=f"{self.context.name}-io")
+            self._thread = self._pump
+        else:
+            self._thread = threading.Thread(target=self._consume,
+                                            name=f"{self.context.name}-io", daemon=True)
         self._thread.start()
 
     def teardown(self) -> None:
         self._halt.set()
-        if self._thread is not None:
+        if self.publisher:
+            self._pump.stop(5.0)
+        elif self._thread is not None:
             self._thread.join(5.0)
-            self._thread = None
+        self._thread = None
         if self._conn is not None:
             self._close(self._conn)
             self._conn = None
         if self.publisher:
-            self.spool.close()
+            self.outbox.close()
 
     def _queue(self) -> kombu.Queue:
         return kombu.Queue(self.config.queue, durable=True, auto_delete=False)
@@ -122,109 +136,75 @@ class AmqpTransport(TransportPlugin):
         except Exception:  # noqa: BLE001 - the connection is broken already
             pass
 
-    # -- publisher -----------------------------------------------------------------------
-    def _connect(self) -> bool:
-        """Connect (once, without retrying); False when the broker is unreachable."""
+    # -- publisher (the pump's thread) ---------------------------------------------------
+    def _connect(self) -> kombu.Connection:
+        """The publishing connection, connecting (once, without retrying) if needed."""
         if self._conn is not None:
-            return True
+            return self._conn
         conn = self._new_connection()
         try:
             conn.connect()
             self._producer = conn.Producer(serializer=None)
             self._queue()(conn.default_channel).declare()
-        except Exception as exc:  # noqa: BLE001 - any failure means: spool and retry
+        except Exception as exc:
             self._close(conn)
             self.counters["broker_errors"] += 1
-            self.log.warning("%s: broker %s unreachable: %s", self.context.name,
-                             conn.as_uri(), exc)
-            return False
+            self._limited.warning("connect", "%s: broker %s unreachable: %s",
+                                  self.context.name, conn.as_uri(), exc)
+            raise
         if self.counters["broker_errors"]:
             self.counters["reconnects"] += 1
             self.log.info("%s: connected to %s", self.context.name, conn.as_uri())
         self._conn = conn
-        return True
+        return conn
 
-    def _publish(self, body: bytes) -> bool:
-        """Publish and wait for the broker's confirm; False (disconnected) on any failure."""
-        if self._conn is None:
-            return False
+    def _publish(self, body: bytes) -> bytes:
+        """Publish and wait for the broker's confirm (the pump's send); raises on failure."""
+        self._connect()
         try:
             self._producer.publish(body, routing_key=self.config.queue, delivery_mode=2,
                                    content_type=CONTENT_TYPE, content_encoding="binary",
-                                   retry=False, mandatory=False)
-        except Exception as exc:  # noqa: BLE001 - broken connection, nack, timeout
+                                   retry=False, mandatory=False, user_id=self._user or None)
+        except Exception as exc:
             self.counters["broker_errors"] += 1
-            self.log.warning("%s: publishing failed (%s): spooling until the broker is back",
-                             self.context.name, exc)
-            self._close(self._conn)
+            self._limited.warning("publish", "%s: publishing failed (%s): spooling until "
+                                  "the broker is back", self.context.name, exc)
+            if self._conn is not None:
+                self._close(self._conn)
             self._conn = None
-            return False
+            raise
         self.counters["published"] += 1
-        return True
+        return b""
 
     def send_batch(self, batch: Batch) -> None:
-        body = encode_batch(batch)
         ack = Ack(batch.source.origin, batch.seq, batch.source.file_id, batch.end)
-        if not self.held and not len(self.spool) and self._publish(body):
-            self.context.directory.tell(ack.origin, ack)
-            return
-        self.held.append((body, ack))
-        self._spool_held()
+        tell = self.context.directory.tell
 
-    def _spool_held(self) -> None:
-        while self.held:
-            body, ack = self.held[0]
-            try:
-                if not self.spool.append(body):
-                    if not self._was_full:
-                        self._was_full = True
-                        self.counters["spool_full"] += 1
-                        self.log.warning("%s: spool full: monitors stop reading until the "
-                                         "broker takes batches again", self.context.name)
-                    return
-            except SpoolError as exc:
-                self.held.popleft()
-                self.counters["oversized"] += 1
-                self.log.error("%s: batch dropped: %s", self.context.name, exc)
-                self.context.directory.tell(ack.origin, Ack(ack.origin, ack.seq, ack.file_id,
-                                                            ack.end, False))
-                continue
-            self._was_full = False
-            self.held.popleft()
-            self.counters["spooled"] += 1
-            self.context.directory.tell(ack.origin, ack)
+        def durable() -> None:
+            tell(ack.origin, ack)
 
-    def _drain(self, budget_secs: float = 0.3) -> None:
-        """Publish the spool in order (for at most ``budget_secs``, then come back)."""
-        if not len(self.spool) or not self._connect():
-            self._spool_held()
-            return
-        deadline = time.monotonic() + budget_secs
-        while len(self.spool) and time.monotonic() < deadline:
-            item = self.spool.peek(1)[0]
-            if not self._publish(item):
-                return
-            self.spool.pop(1)
-        self._spool_held()
-        if len(self.spool) or self.held:
-            self.actor_ref.tell(_Drain())
+        def refused(_reason: str) -> None:
+            tell(ack.origin, replace(ack, accepted=False))
+        self.outbox.offer(encode_batch(batch), durable, refused,
+                          (batch.source.file_id, batch.start, batch.end))
 
     def on_tick(self, now: float) -> None:
         super().on_tick(now)
-        if self.publisher:
-            self._drain()
-        else:
+        if self._thread is not None and not self._thread.is_alive() and not self._halt.is_set():
+            raise RuntimeError(f"{self.context.name}: I/O thread is gone")
+        if not self.publisher:
             for key in [k for k in self._tokens if k not in self._pending]:
                 del self._tokens[key]  # given up on by deliver(): the broker re-delivers it
 
     # -- consumer ------------------------------------------------------------------------
     def handle(self, message: Any) -> Any:
-        if isinstance(message, _Drain):
-            self._drain()
-            return None
+        if isinstance(message, _IoFailed):
+            raise RuntimeError(f"I/O thread failed: {message.error!r}")
         if isinstance(message, Incoming):
             self.counters["batches_in"] += 1
-            batch = qualify(message.batch)
+            user = message.token[2]
+            host = message.batch.source.host
+            batch = qualify(message.batch, f"{user}:{host}" if user and user != host else "")
             key = (batch.source.origin, batch.seq)
             old = self._tokens.pop(key, None)
             if old is not None:
@@ -236,6 +216,13 @@ class AmqpTransport(TransportPlugin):
 
     def _consume(self) -> None:
         """I/O thread: consume, pass batches on, acknowledge applied ones; reconnect."""
+        try:
+            self._consume_loop()
+        except BaseException as exc:
+            self.log.exception("%s: I/O thread died", self.context.name)
+            self.actor_ref.tell(_IoFailed(exc))
+
+    def _consume_loop(self) -> None:
         generation = 0
         backoff = 0.2
         while not self._halt.is_set():
@@ -248,7 +235,13 @@ class AmqpTransport(TransportPlugin):
                 gen = generation
 
                 def on_message(message: Any, gen: int = gen) -> None:
-                    self._on_message(message, gen)
+                    try:
+                        self._on_message(message, gen)
+                    except Exception as exc:  # noqa: BLE001 - that message's, not the thread's
+                        self.counters["message_errors"] += 1
+                        self._limited.warning("message", "%s: a message could not be handled "
+                                              "(%d so far): %r", self.context.name,
+                                              self.counters["message_errors"], exc)
 
                 consumer = kombu.Consumer(channel, queues=[self._queue()],
                                           on_message=on_message, accept=[CONTENT_TYPE])
@@ -279,10 +272,22 @@ class AmqpTransport(TransportPlugin):
             batch = decode_batch(message.body, self.config.max_message_bytes)
         except WireError as exc:
             self.counters["malformed"] += 1
-            self.log.warning("%s: dropped a malformed message: %s", self.context.name, exc)
+            self._limited.warning("malformed", "%s: dropped a malformed message: %s",
+                                  self.context.name, exc)
             message.ack()
             return
-        self.actor_ref.tell(Incoming(batch, (gen, message.delivery_tag)))
+        user = message.properties.get("user_id") or ""
+        if not isinstance(user, str):
+            user = ""
+        if self.config.host_is_user and batch.source.host != user:
+            self.counters["forged_host"] += 1
+            self._limited.warning(f"forged:{user}", "%s: refused a batch claiming host %r "
+                                  "published by broker user %r (%d refused so far)",
+                                  self.context.name, batch.source.host, user,
+                                  self.counters["forged_host"])
+            message.ack()
+            return
+        self.actor_ref.tell(Incoming(batch, (gen, message.delivery_tag, user)))
 
     def _settle(self, channel: Any, gen: int) -> None:
         while True:
@@ -292,7 +297,7 @@ class AmqpTransport(TransportPlugin):
                 return
             if token is None:
                 continue
-            token_gen, tag = token
+            token_gen, tag, _user = token
             if token_gen != gen:
                 self.counters["acks_lost"] += 1  # that connection is gone: re-delivered
                 continue
@@ -301,13 +306,10 @@ class AmqpTransport(TransportPlugin):
 
     def status(self) -> dict[str, Any]:
         out = super().status()
+        alive = self._thread is not None and self._thread.is_alive()
         if self.publisher:
-            full = bool(self.held)
             out.update(role="publisher", connected=self._conn is not None,
-                       spool=self.spool.status(), held=len(self.held), paused=full)
-            if full:
-                out["warning"] = ("spool full: monitors are not given credit back and have "
-                                  "stopped reading; the log files are the buffer now")
+                       io_thread_alive=alive, **self.outbox.status())
         else:
-            out.update(role="consumer", pending=len(self._tokens))
+            out.update(role="consumer", pending=len(self._tokens), io_thread_alive=alive)
         return out

@@ -1,30 +1,43 @@
-"""``zmq``: batches over ZeroMQ (DEALER -> ROUTER), acknowledged, spooled, optionally CURVE.
+"""``zmq``: batches over ZeroMQ (DEALER -> ROUTER), acknowledged, spooled, credited, CURVE.
 
 One plugin, two roles chosen by the config:
 
 * ``connect = tcp://collector:5556``: the **sender**, on a web server, fed by parsers. Every
-  batch is first written to the component's bounded on-disk spool (:mod:`omphalos.spool`)
-  and acknowledged to its monitor at once (the spool is durable, so the monitor may commit
-  its offset); the sender's I/O thread then sends the spool's oldest batches, at most
-  ``max_in_flight`` unacknowledged, and forgets each once the collector side acknowledged
-  it. While the collector is unreachable (no connection: ``ZMQ_IMMEDIATE`` makes sending
-  fail) or pushes back (high-water mark reached), batches simply stay in the spool; when the
-  connection breaks or an acknowledgement is overdue, everything unacknowledged is sent again
-  in order (collectors skip what they already applied). When the spool is full, batches are
-  held without acknowledging them: the monitors run out of credit and stop reading, and the
-  status says so.
+  batch goes through the framework's durable sender (:mod:`omphalos.delivery`): spooled
+  and acknowledged to its monitor once on disk, held unacknowledged while the spool is
+  full or the disk is (monitors stop reading), refused as ``oversized`` when it can never
+  fit. The I/O thread sends the spool's oldest batches, as many unacknowledged as the
+  receiver's **credit** allows (at most ``max_in_flight``), and forgets each once
+  acknowledged.
 * ``bind = tcp://*:5556``: the **receiver**, in the collector process, feeding collectors.
-  Each batch is handed to every collector and acknowledged to the sender only once all of
-  them applied it. Malformed or oversized messages are dropped and counted (and refused to
-  their sender so it does not re-send them forever); failed handshakes are counted.
+  Each batch is handed to every collector and acknowledged once all of them applied it.
+  The receiver grants each sender credit (``max_pending`` shared among the senders seen,
+  at most ``max_pending_per_sender`` each), which bounds the decoded batches it holds, per
+  sender and in total.
 
-CURVE: with ``secret_key_file`` (a key pair made by ``omphalos keys``) the sockets encrypt and
-authenticate; the receiver admits only senders whose public key is in ``allowed_keys_dir``
-(a ZAP authenticator) and logs every refusal. Binding beyond loopback without CURVE is a
-config error.
+**Slow is not lost.** A sender re-sends a batch only when its connection broke or when the
+receiver says it does not have it. When an acknowledgement is overdue
+(``ack_timeout_secs``) the sender asks (a probe); the receiver's I/O thread answers at
+once, whatever its collectors are doing, for each batch: being applied (wait), done (the
+acknowledgement was lost: forget it) or unknown (send it again). Liveness is ZeroMQ's
+heartbeat, answered by libzmq's own threads.
+
+**Frames.** Sender to receiver: ``[id, batch]`` (``id`` 8 bytes) or a probe ``[b"?", ids]``.
+Receiver to sender: ``[id, ack, credit]`` (``credit`` a u32) or a probe answer
+``[b"?", ids, states, credit]`` (one state byte per id: 0 unknown, 1 being applied, 2 done).
+
+**CURVE and identity.** With ``secret_key_file`` (a key pair made by ``omphalos keys``) the
+sockets encrypt and authenticate; the receiver admits only senders whose public key is in
+``allowed_keys_dir`` (a ZAP authenticator) and logs every refusal. The key file's name is
+the host that key may send as (``web1.key``: host ``web1``): a batch claiming another host is
+refused (``Ack(accepted=False)``), counted (``forged_host``) and logged at most once a minute
+per key; collectors then keep the de-duplication state of each host apart. Binding beyond
+loopback without CURVE is a config error.
 
 ZeroMQ sockets are not thread-safe: each lives in exactly one thread. The actor thread owns
 only the wake-up socket it uses to poke its I/O thread; the I/O thread owns the data socket.
+Per-message failures of the I/O thread are counted (``message_errors``); if it dies anyway
+the actor fails on its next tick and the supervisor restarts it.
 """
 
 from __future__ import annotations
@@ -37,7 +50,7 @@ import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import count
 from typing import Any, ClassVar
 
@@ -47,20 +60,28 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import recv_monitor_message
 
 from omphalos.config import option
+from omphalos.counting import aggregate, reduce_counts
+from omphalos.delivery import Outbox
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import TransportPlugin, drop_before
 from omphalos.query import DIMENSIONS
 from omphalos.records import Columns
-from omphalos.spool import Spool, SpoolError, spool_path
+from omphalos.spool import Spool, spool_path
 from omphalos.validate import Rejects
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_ack, decode_batch, encode_ack
 from omphalos.wire import encode_batch as encode
 
-from ..collectors.aggregate import aggregate, reduce_counts
-from .common import Incoming, is_loopback, qualify
+from .common import Incoming, RateLimitedLog, is_loopback, qualify
 
 _ID = struct.Struct("<Q")
+_CREDIT = struct.Struct("<I")
+_PROBE = b"?"
+UNKNOWN, APPLYING, DONE = 0, 1, 2
 _REFUSED = encode_ack(Ack("", 0, "", 0, accepted=False))
+#: Acknowledged message ids a receiver remembers per sender (to answer a probe "done").
+_DONE_REMEMBERED = 4096
+#: A sender not heard of for this long no longer shares the receiver's credit.
+_SENDER_IDLE_SECS = 10.0
 _POLL_MS = 200
 #: Files whose spooled end a counting sender remembers (least recently used forgotten).
 _TRACKED_FILES = 100_000
@@ -84,9 +105,11 @@ class ZmqConfig:
     server_key_file: str = option("", "Sender: the collector's public key file.")
     allowed_keys_dir: str = option("", "Receiver: directory of the public key files of the "
                                        "senders let in.")
-    max_in_flight: int = option(32, "Sender: batches sent and not yet acknowledged.")
-    ack_timeout_secs: float = option(10.0, "Sender: send again what is not acknowledged "
-                                           "after this many seconds.")
+    max_in_flight: int = option(32, "Sender: most batches sent and not yet acknowledged "
+                                    "(the receiver's credit may allow fewer).")
+    ack_timeout_secs: float = option(10.0, "Sender: ask the receiver about a batch not "
+                                           "acknowledged after this many seconds (it is sent "
+                                           "again only if the receiver does not have it).")
     high_water_mark: int = option(64, "Messages queued in a socket before it pushes back "
                                       "(the sender then keeps batches in its spool).")
     spool_dir: str = option("", "Sender: spool directory; empty: spool/<component> in the "
@@ -97,8 +120,11 @@ class ZmqConfig:
                                       "loss, slower).")
     max_message_bytes: int = option(DEFAULT_MAX_BYTES, "Receiver: larger messages are "
                                                        "dropped and counted.")
-    max_pending: int = option(64, "Receiver: batches handed to collectors and not yet "
-                                  "applied before reading pauses.")
+    max_pending: int = option(16, "Receiver: batches decoded and not yet applied, all "
+                                  "senders together (shared out as credit); batches "
+                                  "beyond it wait undecoded.")
+    max_pending_per_sender: int = option(8, "Receiver: most such batches of one sender (its "
+                                            "credit when few senders are connected).")
     reconnect_secs: float = option(0.1, "First reconnection delay (grows to 5 s).")
     aggregate: tuple[str, ...] = option(
         [], "Sender: send each batch reduced to counts per key of these dimensions (path, "
@@ -125,6 +151,10 @@ class ZmqConfig:
             raise ValueError("CURVE sender needs the collector's public key", "server_key_file")
         if self.max_in_flight < 1:
             raise ValueError("must be at least 1", "max_in_flight")
+        if self.max_pending < 1:
+            raise ValueError("must be at least 1", "max_pending")
+        if self.max_pending_per_sender < 1:
+            raise ValueError("must be at least 1", "max_pending_per_sender")
         if self.aggregate and not self.connect:
             raise ValueError("only a sender (connect) counts batches", "aggregate")
         if self.aggregate_capacity < 0:
@@ -136,6 +166,15 @@ class ZmqConfig:
 
 
 @dataclass(frozen=True)
+class EncodedBatch:
+    """A batch already in wire form (a replay of recorded batches, a benchmark): a sender
+    delivers ``payload`` like any batch and acknowledges ``ack`` to its origin."""
+
+    payload: bytes
+    ack: Ack
+
+
+@dataclass(frozen=True)
 class _IoFailed:
     """Self-message from a failed I/O thread: the actor fails too, so it is restarted."""
 
@@ -143,15 +182,21 @@ class _IoFailed:
 
 
 class _KeyCheck:
-    """ZAP credentials provider: admits known public keys, logs and counts refusals."""
+    """ZAP credentials provider: admits known public keys, logs and counts refusals.
+
+    ``hosts`` maps each allowed key (z85, as ZeroMQ reports it in a message's ``User-Id``)
+    to the host it may send as: its file's name without ``.key``.
+    """
 
     def __init__(self, directory: str, counters: Counter[str], log: logging.Logger) -> None:
         self.allowed: set[bytes] = set()
+        self.hosts: dict[str, str] = {}
         for name in sorted(os.listdir(directory)):
             path = os.path.join(directory, name)
             if name.endswith(".key") and os.path.isfile(path):
                 public, _ = zmq.auth.load_certificate(path)
                 self.allowed.add(public)
+                self.hosts[public.decode("ascii")] = name[:-len(".key")]
         self.counters = counters
         self.log = log
 
@@ -168,28 +213,28 @@ class ZmqTransport(TransportPlugin):
     """Sender (connect) or receiver (bind) of batches over ZeroMQ."""
 
     name = "zmq"
-    description = "ZeroMQ transport: acknowledged, spooled, CURVE-encrypted batches"
+    description = "ZeroMQ transport: acknowledged, spooled, credited, CURVE-encrypted batches"
     Config: ClassVar[type] = ZmqConfig
 
     def setup(self) -> None:
         cfg = self.config
         self._ctx = zmq.Context()
         self._auth: ThreadAuthenticator | None = None
+        self._keys: _KeyCheck | None = None
         self._wake_addr = f"inproc://wake-{id(self)}"
         self._halt = threading.Event()
         self._out: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._tokens: dict[tuple[str, int], tuple[bytes, bytes, bytes]] = {}
+        self._tokens: dict[tuple[str, int], list[tuple[bytes, bytes, bytes]]] = {}
         self._wake: zmq.Socket[Any] | None = None
         self._closed = False
-        self.spool: Spool | None = None
+        self.outbox: Outbox | None = None
         if cfg.connect:
-            self.spool = Spool(spool_path(self.context.settings.state_path, self.context.name,
-                                          cfg.spool_dir), cfg.spool_max_bytes,
-                               fsync=cfg.spool_fsync)
+            spool = Spool(spool_path(self.context.settings.state_path, self.context.name,
+                                     cfg.spool_dir), cfg.spool_max_bytes, fsync=cfg.spool_fsync)
+            self.outbox = Outbox(self.context.name, spool, self.log, self.counters)
             self._spooled_end: OrderedDict[str, int] = OrderedDict()
-            if len(self.spool):
-                self.log.info("%d spooled batches to deliver to %s", len(self.spool),
-                              cfg.connect)
+            if len(spool):
+                self.log.info("%d spooled batches to deliver to %s", len(spool), cfg.connect)
                 if cfg.aggregate:
                     self._remember_spooled()
             self._loop: _Loop = _SenderLoop(self)
@@ -198,9 +243,9 @@ class ZmqTransport(TransportPlugin):
                 self._auth = ThreadAuthenticator(self._ctx, log=logging.getLogger(
                     f"{self.log.name}.zap"))
                 self._auth.start()
-                self._auth.configure_curve_callback(
-                    ZAP_DOMAIN, _KeyCheck(os.path.expanduser(cfg.allowed_keys_dir), self.counters,
-                                   self.log))
+                self._keys = _KeyCheck(os.path.expanduser(cfg.allowed_keys_dir), self.counters,
+                                       self.log)
+                self._auth.configure_curve_callback(ZAP_DOMAIN, self._keys)
             self._loop = _ReceiverLoop(self)
         self._loop.start()
         if not self._loop.ready.wait(10.0) or self._loop.error is not None:
@@ -211,6 +256,11 @@ class ZmqTransport(TransportPlugin):
         wake.linger = 0
         wake.connect(self._wake_addr)
         self._wake = wake
+
+    @property
+    def spool(self) -> Spool | None:
+        """The sender's spool (None for a receiver)."""
+        return self.outbox.spool if self.outbox is not None else None
 
     def teardown(self) -> None:
         if getattr(self, "_closed", True):
@@ -228,8 +278,8 @@ class ZmqTransport(TransportPlugin):
         if self._auth is not None:
             self._auth.stop()
             self._auth = None
-        if self.spool is not None:
-            self.spool.close()
+        if self.outbox is not None:
+            self.outbox.close()
         if loop is not None and loop.is_alive():
             self.log.error("%s: I/O thread did not stop; leaving its sockets open",
                            self.context.name)
@@ -247,9 +297,22 @@ class ZmqTransport(TransportPlugin):
     # -- sender ---------------------------------------------------------------------------
     def send_batch(self, batch: Batch) -> None:
         ack = Ack(batch.source.origin, batch.seq, batch.source.file_id, batch.end)
-        if self.config.aggregate:
-            batch = self._counted(batch)
-        self._out.put((encode(batch), ack))
+        key: Any = (batch.source.file_id, batch.start, batch.end)
+        if self.config.aggregate:  # a copy read again is cut to nothing: not the same item
+            batch, key = self._counted(batch), None
+        self._offer(encode(batch), ack, key)
+
+    def _offer(self, payload: bytes, ack: Ack, key: Any = None) -> None:
+        """Hand ``payload`` to the durable sender; ``ack`` goes back once it is durable."""
+        assert self.outbox is not None
+        tell = self.context.directory.tell
+
+        def durable() -> None:
+            tell(ack.origin, ack)
+
+        def refused(_reason: str) -> None:
+            tell(ack.origin, replace(ack, accepted=False))
+        self.outbox.offer(payload, durable, refused, key)
         self._poke()
 
     def _counted(self, batch: Batch) -> Batch:
@@ -282,9 +345,10 @@ class ZmqTransport(TransportPlugin):
     def _remember_spooled(self) -> None:
         """Where the spooled batches of each file end (so a restarted sender still cuts
         lines read again)."""
-        assert self.spool is not None
-        for skip in range(0, len(self.spool), 256):
-            for item in self.spool.peek(256, skip):
+        spool = self.spool
+        assert spool is not None
+        for skip in range(0, len(spool), 256):
+            for item in spool.peek(256, skip):
                 try:
                     batch = decode_batch(item)
                 except WireError:
@@ -296,32 +360,41 @@ class ZmqTransport(TransportPlugin):
     def handle(self, message: Any) -> Any:
         if isinstance(message, _IoFailed):
             raise RuntimeError(f"I/O thread failed: {message.error!r}")
+        if isinstance(message, EncodedBatch) and self.outbox is not None:
+            self.counters["received"] += 1
+            self._offer(message.payload, message.ack)
+            return None
         if isinstance(message, Incoming):
             self.counters["batches_in"] += 1
             batch = qualify(message.batch)
             key = (batch.source.origin, batch.seq)
-            old = self._tokens.pop(key, None)
-            if old is not None:  # the same batch again: only the newest one is answered
-                self._acknowledge(None)
-            self._tokens[key] = message.token
-            self.deliver(batch, lambda _b: self._acknowledge(self._tokens.pop(key, None)))
+            copies = self._tokens.get(key)
+            if copies is not None:  # a copy (new connection) while the first is being applied
+                copies.append(message.token)
+                self.counters["copies_in_progress"] += 1
+                return None
+            self._tokens[key] = [message.token]
+            self.deliver(batch, lambda _b: self._settle(key, True))
             return None
         return super().handle(message)
 
     def on_tick(self, now: float) -> None:
         super().on_tick(now)
+        if not self._loop.is_alive() and not self._halt.is_set():
+            raise RuntimeError(f"{self.context.name}: I/O thread is gone")
         for key in [k for k in self._tokens if k not in self._pending]:
-            del self._tokens[key]  # given up on by deliver(): the sender will re-send it
-            self._acknowledge(None)
+            self._settle(key, False)  # given up on by deliver(): the sender will re-send it
 
-    def _acknowledge(self, token: tuple[bytes, bytes, bytes] | None) -> None:
-        """Queue ``token``'s acknowledgement (None: only release its slot) for the I/O thread."""
-        self._out.put(token)
+    def _settle(self, key: tuple[str, int], applied: bool) -> None:
+        """Every copy of batch ``key``: acknowledge it (``applied``) or forget it."""
+        for token in self._tokens.pop(key, ()):
+            self._out.put((token, applied))
         self._poke()
 
     def status(self) -> dict[str, Any]:
         out = super().status()
         out.update(self._loop.status())
+        out["io_thread_alive"] = self._loop.is_alive()
         return out
 
 
@@ -329,7 +402,8 @@ class _Loop(threading.Thread):
     """The I/O thread: owns the data socket and its monitor socket."""
 
     COUNTERS: ClassVar[tuple[str, ...]] = ("handshakes_failed", "connections",
-                                           "disconnections", "io_failures", "refused_keys")
+                                           "disconnections", "io_failures", "refused_keys",
+                                           "message_errors")
 
     def __init__(self, plugin: ZmqTransport) -> None:
         super().__init__(name=f"{plugin.context.name}-io", daemon=True)
@@ -339,6 +413,7 @@ class _Loop(threading.Thread):
         for key in self.COUNTERS:
             self.counters[key] += 0  # every key exists before two threads touch the Counter
         self.log = plugin.log
+        self.limited = RateLimitedLog(self.log)
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.connected = False
@@ -377,7 +452,7 @@ class _Loop(threading.Thread):
         try:
             while not self.plugin._halt.is_set():
                 poller.register(sock, zmq.POLLIN if self.readable() else 0)
-                events = dict(poller.poll(_POLL_MS))
+                events = dict(poller.poll(self.poll_ms()))
                 if wake in events:
                     while True:
                         try:
@@ -398,6 +473,15 @@ class _Loop(threading.Thread):
             monitor.close(linger=0)
             sock.close(linger=0)
             wake.close(linger=0)
+
+    def poll_ms(self) -> int:
+        return _POLL_MS
+
+    def message_failed(self, exc: Exception) -> None:
+        """One message made the I/O thread raise: count it, log it now and then, go on."""
+        self.counters["message_errors"] += 1
+        self.limited.warning("message", "%s: a message could not be handled (%d so far): %r",
+                             self.plugin.context.name, self.counters["message_errors"], exc)
 
     def on_monitor(self, monitor: zmq.Socket[Any]) -> None:
         while True:
@@ -442,23 +526,33 @@ class _Loop(threading.Thread):
         return {"connected": self.connected}
 
 
-class _SenderLoop(_Loop):
-    """Spool first, then send the spool's head; forget what the receiver acknowledged."""
+@dataclass
+class _Slot:
+    """One of the spool's oldest batches: its message id and where it stands."""
 
-    COUNTERS = (*_Loop.COUNTERS, "resends", "malformed_replies", "refused_by_receiver", "sent",
-                "ack_timeouts", "pushed_back", "oversized", "spooled", "spool_full")
+    msg_id: bytes
+    sent_at: float | None = None  # None: to be sent
+    heard_at: float = 0.0  # last time the receiver said it is being applied
+    acked: bool = False
+    sends: int = field(default=0)
+
+
+class _SenderLoop(_Loop):
+    """Spool first, then send the spool's head within the credit; forget what is
+    acknowledged; probe what is overdue; re-send only what the receiver does not have."""
+
+    COUNTERS = (*_Loop.COUNTERS, "resends", "malformed_replies", "refused_by_receiver",
+                "sent", "ack_timeouts", "probes", "acks_recovered", "pushed_back")
 
     def __init__(self, plugin: ZmqTransport) -> None:
         super().__init__(plugin)
-        assert plugin.spool is not None
-        self.spool: Spool = plugin.spool
-        self.held: deque[tuple[bytes, Ack]] = deque()
-        #: (message id, time sent) of the spool's first items, in order.
-        self.sent: deque[tuple[bytes, float]] = deque()
-        self.acked: set[bytes] = set()
+        assert plugin.outbox is not None
+        self.outbox: Outbox = plugin.outbox
+        self.slots: deque[_Slot] = deque()
+        self.by_id: dict[bytes, _Slot] = {}
         self.ids = count(1)
-        self.full_since: float | None = None
-        self.tell = plugin.context.directory.tell
+        self.credit = 1  # until the receiver grants more
+        self.probed_at = 0.0
 
     def open(self) -> zmq.Socket[Any]:
         sock = self.socket(zmq.DEALER)
@@ -469,17 +563,23 @@ class _SenderLoop(_Loop):
         sock.connect(self.cfg.connect)
         return sock
 
+    def poll_ms(self) -> int:
+        due = self.outbox.retry_due(time.monotonic())
+        return max(10, min(_POLL_MS, int(due * 1000))) if due else _POLL_MS
+
     def on_disconnected(self) -> None:
         super().on_disconnected()
-        self.resend("connection lost")
+        self.resend([s for s in self.slots if s.sent_at is not None and not s.acked],
+                    "connection lost")
 
-    def resend(self, why: str) -> None:
-        if self.sent:
-            self.log.info("%s: %s: sending %d unacknowledged batches again",
-                          self.plugin.context.name, why, len(self.sent))
-            self.counters["resends"] += len(self.sent)
-        self.sent.clear()
-        self.acked.clear()
+    def resend(self, slots: list[_Slot], why: str) -> None:
+        if not slots:
+            return
+        self.log.info("%s: %s: sending %d unacknowledged batches again",
+                      self.plugin.context.name, why, len(slots))
+        self.counters["resends"] += len(slots)
+        for slot in slots:
+            slot.sent_at = None
 
     def on_readable(self, sock: zmq.Socket[Any]) -> None:
         while True:
@@ -487,99 +587,141 @@ class _SenderLoop(_Loop):
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            if len(frames) != 2:
-                self.counters["malformed_replies"] += 1
-                continue
-            msg_id, body = frames
             try:
-                ack = decode_ack(body)
-            except WireError:
-                self.counters["malformed_replies"] += 1
+                self.on_reply(frames)
+            except Exception as exc:  # noqa: BLE001 - one reply's failure, not the thread's
+                self.message_failed(exc)
+
+    def on_reply(self, frames: list[bytes]) -> None:
+        if len(frames) == 4 and frames[0] == _PROBE:
+            self.on_probe_answer(frames[1], frames[2])
+            self.grant(frames[3])
+            return
+        if len(frames) not in (2, 3):
+            self.counters["malformed_replies"] += 1
+            return
+        msg_id, body = frames[0], frames[1]
+        try:
+            ack = decode_ack(body)
+        except WireError:
+            self.counters["malformed_replies"] += 1
+            return
+        if len(frames) == 3:
+            self.grant(frames[2])
+        if not ack.accepted:
+            self.counters["refused_by_receiver"] += 1
+            self.limited.warning("refused", "%s: the receiver refused a batch (see its log)",
+                                 self.plugin.context.name)
+        slot = self.by_id.get(msg_id)
+        if slot is not None:
+            slot.acked = True
+
+    def grant(self, frame: bytes) -> None:
+        if len(frame) == _CREDIT.size:
+            self.credit = max(1, min(self.cfg.max_in_flight, _CREDIT.unpack(frame)[0]))
+
+    def on_probe_answer(self, ids: bytes, states: bytes) -> None:
+        now = time.monotonic()
+        lost = []
+        for n in range(min(len(ids) // _ID.size, len(states))):
+            slot = self.by_id.get(ids[n * _ID.size:(n + 1) * _ID.size])
+            if slot is None or slot.acked or slot.sent_at is None:
                 continue
-            if not ack.accepted:
-                self.counters["refused_by_receiver"] += 1
-                self.log.error("%s: the receiver refused a batch (see its log)",
-                               self.plugin.context.name)
-            self.acked.add(msg_id)
-        # forget the acknowledged head of the spool, in order
+            state = states[n]
+            if state == APPLYING:
+                slot.heard_at = now  # slow, not lost: keep waiting
+            elif state == DONE:
+                slot.acked = True  # applied; its acknowledgement was lost
+                self.counters["acks_recovered"] += 1
+            else:
+                lost.append(slot)
+        self.resend(lost, "the receiver does not have them")
 
     def work(self, sock: zmq.Socket[Any]) -> None:
         done = 0
-        while self.sent and self.sent[0][0] in self.acked:
-            self.acked.discard(self.sent.popleft()[0])
+        while self.slots and self.slots[0].acked:
+            del self.by_id[self.slots.popleft().msg_id]
             done += 1
         if done:
-            self.spool.pop(done)
             self.counters["sent"] += done
-        self.take_new()
+            self.outbox.delivered(done)
+        self.outbox.take()
+        while len(self.slots) < self.cfg.max_in_flight and len(self.outbox) > len(self.slots):
+            slot = _Slot(_ID.pack(next(self.ids)))
+            self.slots.append(slot)
+            self.by_id[slot.msg_id] = slot
         now = time.monotonic()
-        if self.sent and now - self.sent[0][1] > self.cfg.ack_timeout_secs:
-            self.counters["ack_timeouts"] += 1
-            self.resend("acknowledgement overdue")
-        while len(self.sent) < self.cfg.max_in_flight and len(self.spool) > len(self.sent):
-            item = self.spool.peek(1, skip=len(self.sent))[0]
-            msg_id = _ID.pack(next(self.ids))
+        outstanding = sum(1 for s in self.slots if s.sent_at is not None and not s.acked)
+        for position, slot in enumerate(self.slots):
+            if outstanding >= self.credit:
+                break
+            if slot.sent_at is not None or slot.acked:
+                continue
+            item = self.outbox.head(1, skip=position)[0]
             try:
-                sock.send_multipart([msg_id, item], zmq.NOBLOCK)
+                sock.send_multipart([slot.msg_id, item], zmq.NOBLOCK)
             except zmq.Again:
                 self.counters["pushed_back"] += 1
                 break
-            self.sent.append((msg_id, now))
+            slot.sent_at = slot.heard_at = now
+            slot.sends += 1
+            outstanding += 1
+        self.probe(sock, now)
 
-    def take_new(self) -> None:
-        """Move new batches into the spool; acknowledge each to its monitor once spooled."""
-        while True:
-            if self.held:
-                frame, ack = self.held[0]
-            else:
-                try:
-                    frame, ack = self.plugin._out.get_nowait()
-                except queue.Empty:
-                    return
-                self.held.append((frame, ack))
-            try:
-                spooled = self.spool.append(frame)
-            except SpoolError as exc:
-                self.held.popleft()
-                self.counters["oversized"] += 1
-                self.log.error("%s: batch of %s dropped: %s", self.plugin.context.name,
-                               ack.file_id, exc)
-                self.tell(ack.origin, Ack(ack.origin, ack.seq, ack.file_id, ack.end, False))
-                continue
-            if not spooled:
-                if self.full_since is None:
-                    self.full_since = time.time()
-                    self.counters["spool_full"] += 1
-                    self.log.warning("%s: spool full (%d bytes): monitors stop reading until "
-                                     "%s takes batches again", self.plugin.context.name,
-                                     self.spool.queued_bytes, self.cfg.connect)
-                return
-            self.full_since = None
-            self.held.popleft()
-            self.counters["spooled"] += 1
-            self.tell(ack.origin, ack)
+    def probe(self, sock: zmq.Socket[Any], now: float) -> None:
+        """Ask about batches unacknowledged for ``ack_timeout_secs`` (once per timeout)."""
+        timeout = self.cfg.ack_timeout_secs
+        if now - self.probed_at < timeout:
+            return
+        overdue = [s for s in self.slots if s.sent_at is not None and not s.acked
+                   and now - s.heard_at > timeout]
+        if not overdue:
+            return
+        try:
+            sock.send_multipart([_PROBE, b"".join(s.msg_id for s in overdue)], zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        self.probed_at = now
+        self.counters["ack_timeouts"] += 1
+        self.counters["probes"] += 1
 
     def status(self) -> dict[str, Any]:
         out = super().status()
-        full = bool(self.held)
-        out.update(role="sender", endpoint=self.cfg.connect, unacknowledged=len(self.sent),
-                   spool=self.spool.status(), held=len(self.held), paused=full)
-        if full:
-            out["warning"] = ("spool full: monitors are not given credit back and have "
-                              "stopped reading; the log files are the buffer now")
+        slots = list(self.slots)  # a copy made at C speed: the I/O thread may change them
+        out.update(role="sender", endpoint=self.cfg.connect, credit=self.credit,
+                   unacknowledged=sum(1 for s in slots if s.sent_at is not None and not s.acked))
+        out.update(self.outbox.status())
         return out
 
 
-class _ReceiverLoop(_Loop):
-    """Read batches, hand them to the actor, send its acknowledgements back."""
+@dataclass
+class _Peer:
+    """What a receiver knows of one connected sender (a ROUTER routing id)."""
 
-    COUNTERS = (*_Loop.COUNTERS, "malformed", "acks_sent", "acks_lost")
+    applying: set[bytes] = field(default_factory=set)
+    done: OrderedDict[bytes, bytes] = field(default_factory=OrderedDict)
+    seen: float = 0.0
+
+
+class _ReceiverLoop(_Loop):
+    """Read batches within each sender's credit, hand them to the actor, send its
+    acknowledgements back; answer probes at once."""
+
+    COUNTERS = (*_Loop.COUNTERS, "malformed", "acks_sent", "acks_lost", "probes_answered",
+                "over_credit", "duplicates_in_progress", "forged_host")
 
     def __init__(self, plugin: ZmqTransport) -> None:
         super().__init__(plugin)
         self.pending = 0
+        self.peers: dict[bytes, _Peer] = {}
+        self.keys = plugin._keys
         self.tell: Callable[[Any], None] = plugin.actor_ref.tell
+        #: Malformed messages per sender, each sender logged at most once a minute.
         self.rejects = Rejects(self.log, plugin.context.name)
+        self.swept_at = time.monotonic()
+        #: Batches read beyond ``max_pending``, kept undecoded (their senders' credit bounds
+        #: them) so that reading, and answering probes, never stops.
+        self.parked: deque[tuple[bytes, bytes, zmq.Frame]] = deque()
 
     def open(self) -> zmq.Socket[Any]:
         sock = self.socket(zmq.ROUTER)
@@ -600,48 +742,141 @@ class _ReceiverLoop(_Loop):
     def on_disconnected(self) -> None:
         """A sender went away; it re-sends what we did not acknowledge."""
 
-    def readable(self) -> bool:
-        return self.pending < self.cfg.max_pending
+    def credit(self) -> bytes:
+        """The credit of each sender: the total shared among the senders heard of lately."""
+        share = self.cfg.max_pending // max(1, len(self.peers))
+        return _CREDIT.pack(max(1, min(self.cfg.max_pending_per_sender, share)))
 
     def on_readable(self, sock: zmq.Socket[Any]) -> None:
-        while self.pending < self.cfg.max_pending:
+        while True:
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            if len(frames) != 3:
-                self.counters["malformed"] += 1
-                continue
-            identity, msg_id, body = frames
             try:
-                batch = decode_batch(body, self.cfg.max_message_bytes)
-            except WireError as exc:
-                self.counters["malformed"] += 1
-                self.rejects.note(identity.hex(), str(exc))
-                self.reply(sock, (identity, msg_id, _REFUSED))
-                continue
-            ack = Ack(batch.source.origin, batch.seq, batch.source.file_id, batch.end)
-            self.pending += 1
-            self.tell(Incoming(batch, (identity, msg_id, encode_ack(ack))))
+                self.on_message(sock, frames)
+            except Exception as exc:  # noqa: BLE001 - one message's failure, not the thread's
+                self.message_failed(exc)
+
+    def on_message(self, sock: zmq.Socket[Any], frames: list[zmq.Frame]) -> None:
+        if len(frames) != 3:
+            self.counters["malformed"] += 1
+            return
+        identity, msg_id = frames[0].bytes, frames[1].bytes
+        peer = self.peers.get(identity)
+        if peer is None:
+            peer = self.peers[identity] = _Peer()
+        peer.seen = time.monotonic()
+        if msg_id == _PROBE:
+            self.answer_probe(sock, identity, peer, frames[2].bytes)
+            return
+        if msg_id in peer.applying:
+            self.counters["duplicates_in_progress"] += 1  # acknowledged once applied
+            return
+        done = peer.done.get(msg_id)
+        if done is not None:  # applied already: its acknowledgement was lost
+            self.reply(sock, (identity, msg_id, done))
+            return
+        if len(peer.applying) >= self.cfg.max_pending_per_sender:
+            self.counters["over_credit"] += 1  # not taken: a probe will say so
+            return
+        peer.applying.add(msg_id)
+        if self.pending >= self.cfg.max_pending:  # kept undecoded until there is room
+            self.parked.append((identity, msg_id, frames[2]))
+            return
+        self.take(sock, identity, msg_id, frames[2])
+
+    def take(self, sock: zmq.Socket[Any], identity: bytes, msg_id: bytes,
+             frame: zmq.Frame) -> None:
+        """Decode a batch, check its sender, hand it to the actor (or refuse it)."""
+        peer = self.peers.get(identity)
+        try:
+            batch = decode_batch(frame.bytes, self.cfg.max_message_bytes)
+        except WireError as exc:
+            self.counters["malformed"] += 1
+            self.rejects.note(identity.hex(), str(exc))
+            self.forget(peer, msg_id)
+            self.reply(sock, (identity, msg_id, _REFUSED))
+            return
+        if self.keys is not None and not self.admitted(frame, batch):
+            self.forget(peer, msg_id)
+            self.reply(sock, (identity, msg_id, encode_ack(Ack(
+                batch.source.origin, batch.seq, batch.source.file_id, batch.end, False))))
+            return
+        ack = Ack(batch.source.origin, batch.seq, batch.source.file_id, batch.end)
+        self.pending += 1
+        self.tell(Incoming(batch, (identity, msg_id, encode_ack(ack))))
+
+    @staticmethod
+    def forget(peer: _Peer | None, msg_id: bytes) -> None:
+        if peer is not None:
+            peer.applying.discard(msg_id)
+
+    def admitted(self, frame: zmq.Frame, batch: Batch) -> bool:
+        """Does the batch claim the host its sender's key may send as? Refusals are
+        counted and logged (once a minute per key)."""
+        assert self.keys is not None
+        user = frame.get("User-Id")
+        allowed = self.keys.hosts.get(user) if isinstance(user, str) else None
+        if allowed is not None and batch.source.host == allowed:
+            return True
+        self.counters["forged_host"] += 1
+        self.limited.warning(f"forged:{user}", "%s: refused a batch claiming host %r from "
+                             "the key of %r (%d refused so far)", self.plugin.context.name,
+                             batch.source.host, allowed, self.counters["forged_host"])
+        return False
+
+    def answer_probe(self, sock: zmq.Socket[Any], identity: bytes, peer: _Peer,
+                     ids: bytes) -> None:
+        states = bytearray()
+        for n in range(len(ids) // _ID.size):
+            msg_id = ids[n * _ID.size:(n + 1) * _ID.size]
+            states.append(APPLYING if msg_id in peer.applying
+                          else DONE if msg_id in peer.done else UNKNOWN)
+        try:
+            sock.send_multipart([identity, _PROBE, ids, bytes(states), self.credit()],
+                                zmq.NOBLOCK)
+            self.counters["probes_answered"] += 1
+        except (zmq.Again, zmq.ZMQError):
+            self.counters["acks_lost"] += 1
 
     def work(self, sock: zmq.Socket[Any]) -> None:
         while True:
             try:
-                token = self.plugin._out.get_nowait()
+                token, applied = self.plugin._out.get_nowait()
             except queue.Empty:
-                return
-            self.pending -= 1
-            if token is not None:
+                break
+            identity, msg_id, ack = token
+            peer = self.peers.get(identity)
+            if peer is not None and msg_id in peer.applying:
+                peer.applying.discard(msg_id)
+                self.pending -= 1
+                if applied:
+                    peer.done[msg_id] = ack
+                    if len(peer.done) > _DONE_REMEMBERED:
+                        peer.done.popitem(last=False)
+            if applied:
                 self.reply(sock, token)
+        while self.parked and self.pending < self.cfg.max_pending:
+            identity, msg_id, frame = self.parked.popleft()
+            if identity in self.peers:
+                self.take(sock, identity, msg_id, frame)
+        now = time.monotonic()
+        if now - self.swept_at > 1.0:
+            self.swept_at = now
+            for identity in [i for i, p in self.peers.items()
+                             if not p.applying and now - p.seen > _SENDER_IDLE_SECS]:
+                del self.peers[identity]
 
     def reply(self, sock: zmq.Socket[Any], token: tuple[bytes, bytes, bytes]) -> None:
         try:
-            sock.send_multipart(list(token), zmq.NOBLOCK)
+            sock.send_multipart([*token, self.credit()], zmq.NOBLOCK)
             self.counters["acks_sent"] += 1
         except (zmq.Again, zmq.ZMQError):
-            self.counters["acks_lost"] += 1  # the sender re-sends; collectors skip it
+            self.counters["acks_lost"] += 1  # the sender's probe finds it done
 
     def status(self) -> dict[str, Any]:
         return {"role": "receiver", "endpoint": self.cfg.bind, "pending": self.pending,
+                "parked": len(self.parked), "senders": len(self.peers),
                 "curve": bool(self.cfg.secret_key_file),
                 "malformed_by_sender": self.rejects.by_sender()}

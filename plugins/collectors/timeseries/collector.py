@@ -3,9 +3,10 @@
 Requests by status class and host, by path for each interval's busiest paths, bytes, and
 duration percentiles (see :mod:`.rollup` and :mod:`.lineproto`), written as InfluxDB line
 protocol over HTTP (:mod:`.influx`). Changed buckets are written every
-``flush_interval_secs`` through the same shipper as the Elasticsearch collector: retries
-with backoff, the bounded disk spool while the database is down, and ``Applied`` sent to the
-transport only once the batch's rollups are written or spooled.
+``flush_interval_secs`` through the framework's storage shipper (:mod:`omphalos.shipping`,
+as the Elasticsearch collector does): retries with backoff, the bounded disk spool while
+the database is down, and ``Applied`` sent to the transport only once the batch's rollups
+are written or spooled.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from typing import Any, ClassVar
 from omphalos.config import option
 from omphalos.messages import Applied, Batch, Deliver
 from omphalos.plugin import CollectorPlugin
-
-from ..elasticsearch.shipper import (
+from omphalos.shipping import (
     check_delivery_options,
     check_url,
     open_shipper,
@@ -27,6 +27,7 @@ from ..elasticsearch.shipper import (
     reply_later,
     snapshot,
 )
+
 from .influx import InfluxWriter
 from .lineproto import lines
 from .rollup import Rollups
@@ -147,7 +148,8 @@ class TimeseriesCollector(CollectorPlugin):
         out["counters"].update(snapshot(self.writer.counters))
         out["counters"].update(snapshot(self.shipper.counters))
         out["counters"]["intervals_reopened"] = self.rollups.reopened
+        out.update(self.shipper.outbox.status())
         out.update({"run": self.run_id, "open_intervals": len(self.rollups.buckets),
-                    "pending_payloads": self.shipper.pending, "spool": self.spool.status(),
+                    "pending_payloads": self.shipper.pending,
                     "down": self.shipper.down, "last_error": self.shipper.last_error})
         return out

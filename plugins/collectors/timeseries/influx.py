@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 
-from ..elasticsearch.client import ClusterError
+from omphalos.shipping import StoreError
 
 __all__ = ["InfluxWriter"]
 
@@ -53,7 +53,7 @@ class InfluxWriter:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
         except OSError as exc:
-            raise ClusterError(None, f"{self.url}: {exc}") from None
+            raise StoreError(None, f"{self.url}: {exc}") from None
 
     def ensure_database(self) -> None:
         """``CREATE DATABASE`` (InfluxDB 1.x; a no-op when it exists)."""
@@ -61,14 +61,14 @@ class InfluxWriter:
             return
         status, body = self._post("/query", {"q": f'CREATE DATABASE "{self.database}"'}, b"")
         if status >= 500 or status == 429:
-            raise ClusterError(status, _reason(body))
+            raise StoreError(status, _reason(body))
         if status >= 300:
             self.log.warning("CREATE DATABASE %s answered %s: %s (writing anyway)",
                              self.database, status, _reason(body))
         self._database_ready = True
 
     def __call__(self, payload: bytes) -> bytes:
-        """Write ``payload``; b"" when done (ClusterError for the shipper to retry)."""
+        """Write ``payload``; b"" when done (StoreError for the shipper to retry)."""
         if not payload:
             return b""
         self.ensure_database()
@@ -85,7 +85,7 @@ class InfluxWriter:
             self.counters["points_refused"] += payload.count(b"\n")
             self.log.error("points refused for good: %s", _reason(body))
             return b""
-        raise ClusterError(status, _reason(body))
+        raise StoreError(status, _reason(body))
 
 
 def _reason(body: bytes) -> str:

@@ -1,0 +1,199 @@
+"""Batches reduced to counts: the framework's counting mechanism.
+
+A sender whose receiver only keeps counts (``workers = N`` feeding the ``summary``
+collector, or a ``zmq`` sender with ``aggregate``) reduces each batch where it was parsed to
+a :class:`~omphalos.counts.BatchAgg` with :func:`aggregate`, optionally cut to a top
+table's capacity with :func:`reduce_counts`; collectors that count use the same functions
+on record batches, so both paths give the same tables. Counting is columnar:
+``Counter(cols.path)`` and the like at C speed over whole columns; only the per-key byte
+sums loop in Python.
+
+This module also holds the two pieces of arithmetic that counting shares with the
+collectors' structures, so that no transport needs a collector's modules: the duration
+bucket index of the quantile sketch (:func:`bucket_indexes`, logarithmic buckets of
+relative accuracy ``alpha``) and the Misra-Gries reduction of one batch's counts
+(:func:`reduction`, :func:`reduce_batch`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
+from itertools import compress
+from typing import Any
+
+from .counts import BatchAgg, DimAgg
+from .records import Columns
+
+__all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "DEFAULT_ALPHA", "MIN_VALUE",
+           "ZERO", "aggregate", "reduce_counts", "reduction", "reduce_batch",
+           "bucket_indexes", "inverse_log_gamma"]
+
+#: Default relative accuracy (1%).
+DEFAULT_ALPHA = 0.01
+#: Values at or below this (seconds) are counted as zero.
+MIN_VALUE = 1e-9
+#: The bucket index of zero (and negative) values.
+ZERO = -(2**31)
+
+
+def inverse_log_gamma(alpha: float) -> float:
+    """``1 / log(gamma)`` for relative accuracy ``alpha`` (0 < alpha < 1)."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
+    return 1.0 / math.log((1.0 + alpha) / (1.0 - alpha))
+
+
+def bucket_indexes(values: Iterable[float | None], inv_log_gamma: float) -> list[int]:
+    """The bucket index of every value that is not None (zero values get :data:`ZERO`)."""
+    log, ceil = math.log, math.ceil
+    return [ceil(log(v) * inv_log_gamma) if v > MIN_VALUE else ZERO
+            for v in values if v is not None]
+
+
+def reduction(counts: Mapping[Any, int], capacity: int) -> int:
+    """The ``capacity + 1``-th largest value of ``counts`` (0 when there are fewer)."""
+    if len(counts) <= capacity:
+        return 0
+    values = Counter(counts.values())  # counts repeat a lot: cheaper than sorting them
+    seen = 0
+    for value in sorted(values, reverse=True):
+        seen += values[value]
+        if seen > capacity:
+            return value
+    return 0
+
+
+def reduce_batch(capacity: int, hits: Mapping[Any, int],
+                 nbytes: Mapping[Any, int] | None = None,
+                 classes: Mapping[str, Mapping[Any, int]] | None = None,
+                 durations: Mapping[Any, Mapping[int, int]] | None = None
+                 ) -> tuple[int, Mapping[Any, int], Mapping[Any, int] | None,
+                            Mapping[str, Mapping[Any, int]] | None,
+                            Mapping[Any, Mapping[int, int]] | None]:
+    """A batch's counts of one dimension reduced to at most ``capacity`` keys: the cut
+    ``d`` (the ``capacity + 1``-th largest count, 0 when there are fewer keys), the hits
+    less ``d`` of the keys left with something, and their bytes, classes and durations.
+    A table fed the reduced counts plus the cut ends exactly as if fed the whole batch."""
+    cut = reduction(hits, capacity)
+    if not cut:
+        return 0, hits, nbytes, classes, durations
+    kept = {k: v - cut for k, v in hits.items() if v > cut}
+    if nbytes:
+        nbytes = {k: nbytes[k] for k in kept if k in nbytes}
+    if classes:
+        classes = {c: {k: d[k] for k in kept if k in d} for c, d in classes.items()}
+    if durations:
+        durations = {k: durations[k] for k in kept if k in durations}
+    return cut, kept, nbytes, classes, durations
+
+
+#: Dimensions read from a column of the same name (``host`` comes from the batch).
+COLUMN_DIMENSIONS: tuple[str, ...] = ("path", "client", "method", "agent", "referer")
+#: Pair dimensions (for drilling into one path): their keys are ``(path, status)`` and
+#: ``(path, client)`` tuples.
+COMPOSITES: dict[str, tuple[str, str]] = {"path_status": ("path", "status"),
+                                          "path_client": ("path", "client")}
+#: Dimensions whose bytes per key are counted by default (others answer ``bytes: null``).
+BYTE_DIMENSIONS: tuple[str, ...] = ("path", "host")
+INV_LOG_GAMMA = inverse_log_gamma(DEFAULT_ALPHA)
+_CLASS_NAMES = {1: "1xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
+
+def _sum_by(keys: Sequence[Any], sizes: Sequence[int],
+            distinct: Iterable[Any]) -> dict[Any, int]:
+    out = dict.fromkeys(distinct, 0)
+    for key, size in zip(keys, sizes):
+        out[key] += size
+    return out
+
+
+def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
+              byte_dimensions: Collection[str] = BYTE_DIMENSIONS,
+              inv_log_gamma: float = INV_LOG_GAMMA) -> BatchAgg:
+    """Count ``cols`` per dimension (``dimensions`` among path, client, method, agent,
+    referer, status, host); dimensions whose column the format lacks are left out. Bytes per
+    key are summed only for ``byte_dimensions`` (a Python loop per line: the one cost that
+    is not at C speed)."""
+    n = len(cols)
+    agg = BatchAgg(requests=n)
+    if not n:
+        return agg
+    status = cols.status
+    sizes = cols.bytes
+    agg.bytes = sum(sizes)
+    agg.status = Counter(status)
+    agg.first, agg.last = min(cols.time), max(cols.time)
+    # the few non-2xx lines, with their class, shared by every dimension
+    odd_codes = frozenset(c for c in agg.status if not 200 <= c < 300)
+    odd = list(compress(range(n), map(odd_codes.__contains__, status))) if odd_codes else []
+    odd_classes = [_CLASS_NAMES.get(status[i] // 100, "other") for i in odd]
+    durations = cols.duration
+    buckets: list[int] | None = None
+    has_dur: list[bool] | None = None
+    if durations is not None:
+        has_dur = [d is not None for d in durations]
+        buckets = bucket_indexes(durations, inv_log_gamma)
+        agg.durations = Counter(buckets)
+        present: list[float] = list(compress(durations, has_dur))  # type: ignore[arg-type]
+        agg.duration_sum = sum(present)
+        agg.duration_count = len(present)
+    for dim in dimensions:
+        if dim == "host":
+            classes = {c: {host: k} for c, k in Counter(odd_classes).items()}
+            agg.dims[dim] = DimAgg({host: n}, {host: agg.bytes}, classes)
+            continue
+        if dim == "status":
+            keys: Sequence[Any] = status
+        elif dim in COMPOSITES:
+            first, second = COMPOSITES[dim]
+            keys = list(zip(getattr(cols, first), getattr(cols, second)))
+        else:
+            column = getattr(cols, dim, None)
+            if column is None:
+                continue
+            keys = column
+        hits = agg.status if dim == "status" else Counter(keys)
+        nbytes = _sum_by(keys, sizes, hits) if dim in byte_dimensions else {}
+        classes = {}
+        if odd:
+            pairs = Counter(zip([keys[i] for i in odd], odd_classes))
+            for (key, cls), count in pairs.items():
+                per_class = classes.get(cls)
+                if per_class is None:
+                    classes[cls] = per_class = {}
+                per_class[key] = count
+        dim_agg = DimAgg(hits, nbytes, classes)
+        if dim == "path" and buckets is not None and has_dur is not None:
+            per: dict[Any, Counter[int]] = {}
+            for (key, index), count in Counter(zip(compress(keys, has_dur), buckets)).items():
+                c = per.get(key)
+                if c is None:
+                    per[key] = c = Counter()
+                c[index] = count
+            dim_agg.durations = per
+        agg.dims[dim] = dim_agg
+    return agg
+
+
+def reduce_counts(agg: BatchAgg, capacity: int) -> BatchAgg:
+    """``agg`` with each dimension cut to at most ``capacity`` keys the way a top table of
+    that capacity cuts a batch (:func:`.topk.reduce_batch`): a table fed the result ends
+    exactly as if fed ``agg``, and a sender has far fewer keys to send when almost every
+    line has a new client."""
+    dims = {}
+    for dim, d in agg.dims.items():
+        cut, hits, nbytes, classes, durations = reduce_batch(capacity, d.hits, d.bytes,
+                                                             d.classes, d.durations)
+        if not cut:
+            dims[dim] = d
+            continue
+        total = d.total if d.total is not None else sum(d.hits.values())
+        dims[dim] = DimAgg(dict(hits), dict(nbytes or {}),
+                           {c: dict(v) for c, v in (classes or {}).items()},
+                           None if durations is None else
+                           {k: Counter(v) for k, v in durations.items()},
+                           d.cut + cut, total)
+    return replace(agg, dims=dims)
