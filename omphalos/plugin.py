@@ -19,9 +19,11 @@ not told) never kill: the error goes back to the asker.
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,6 +31,7 @@ import pykka
 
 from .config import option
 from .messages import Ack, Applied, Batch, Deliver, LineChunk, Query, Source, Stop, Tick
+from .state import DEFAULT_FILE, DurableConfig, SavedState, StateStore
 
 if TYPE_CHECKING:
     from .directory import Directory
@@ -383,9 +386,18 @@ class CollectorPlugin(Plugin):
     """A collector keeps data and answers queries.
 
     Subclasses implement :meth:`apply` (add a batch's records) and :meth:`answer`. The base
-    class skips what was already applied: per file identity it remembers the end offset
-    applied, drops a batch that lies before it and trims one that overlaps it, so a batch
-    re-sent after a crash is never counted twice.
+    class skips what was already applied: per de-duplication key (:meth:`dedupe_key`, the
+    file identity) it remembers the end offset applied, drops a batch that lies before it
+    and trims one that overlaps it, so a batch re-sent after a crash is never counted twice.
+
+    Durable state (:mod:`omphalos.state`): a collector whose ``Config`` inherits
+    :class:`~omphalos.state.DurableConfig` (and has ``durable = yes``) implements
+    :meth:`state_parts` and :meth:`restore_state`; the base class loads the saved state
+    after ``setup()``, saves the changed parts together with the de-duplication offsets
+    in one transaction (at once when no batch is waiting, else every
+    ``save_interval_secs``, and at a clean stop), and holds each batch's acknowledgement
+    until a save includes it. A save is made only between two batches, never in the middle
+    of one, and never after a failure (a restarted collector resumes from the last save).
     """
 
     kind = "collector"
@@ -406,8 +418,120 @@ class CollectorPlugin(Plugin):
 
     def __init__(self, context: PluginContext, config: Any) -> None:
         super().__init__(context, config)
-        self._applied: OrderedDict[str, int] = OrderedDict()
+        #: end offset applied per de-duplication key, least recently used first
+        self._applied: OrderedDict[Hashable, int] = OrderedDict()
+        self._applied_changed: set[Hashable] = set()  # since the last save
+        self._applied_forgotten: set[Hashable] = set()
+        #: what the last save held when this actor started (empty without durability)
+        self.saved = SavedState()
+        self._store: StateStore | None = None
+        self._state_key = ""
+        self._held: list[Deliver] = []  # applied, acknowledged once saved
+        self._unsaved_since: float | None = None  # monotonic time of the first change
 
+    # -- durable state (actor thread) -------------------------------------------------------
+    def on_start(self) -> None:
+        try:
+            self._open_state()
+        except Exception as exc:
+            self.on_failure(type(exc), exc, exc.__traceback__)
+            raise
+        super().on_start()
+        if self._store is not None and self.saved.saved is not None:
+            try:
+                if self.saved.parts:
+                    self.restore_state(self.saved.parts)
+            except Exception as exc:
+                self.on_failure(type(exc), exc, exc.__traceback__)
+                raise
+            self.log.info("%s resumed from %s (saved %s): %d files' offsets",
+                          self.context.name, self._store.path,
+                          time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.saved.saved)),
+                          len(self.saved.applied))
+
+    def _open_state(self) -> None:
+        cfg = self.config
+        if not isinstance(cfg, DurableConfig) or not cfg.durable:
+            return
+        path = cfg.state_path or os.path.join(self.context.settings.state_path, DEFAULT_FILE)
+        self._store = StateStore(os.path.expanduser(path))
+        self._state_key = cfg.state_key or self.context.name
+        self.saved = self._store.load(self._state_key)
+        for key, end in self.saved.applied:
+            self._applied[key] = end
+
+    def on_stop(self) -> None:
+        if self._store is not None:
+            try:
+                self.settle()
+                if self.state_consistent():
+                    self.save_state()
+            finally:
+                self._store.close()
+                self._store = None
+        super().on_stop()
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        store, self._store = self._store, None  # nothing is saved after a failure
+        if store is not None:
+            store.close()
+        super().on_failure(exception_type, exception_value, traceback)
+
+    def on_receive(self, message: Any) -> Any:
+        result = super().on_receive(message)
+        since = self._unsaved_since
+        if since is not None and self._store is not None and self.state_consistent() and (
+                not self.busy() or time.monotonic() - since >= self.config.save_interval_secs):
+            self.save_state()
+        return result
+
+    def state_changed(self) -> None:
+        """Note that the state changed (a reset, a cleared alert): the next save has it."""
+        if self._unsaved_since is None:
+            self._unsaved_since = time.monotonic()
+
+    def save_state(self, full: bool = False) -> None:
+        """Save what changed (everything with ``full``) and the de-duplication offsets in
+        one transaction, then acknowledge the batches the save includes."""
+        if self._store is None:
+            return
+        started = time.perf_counter()
+        parts, dropped = self.state_parts(full)
+        applied = {k: self._applied[k] for k in self._applied_changed if k in self._applied}
+        written = self._store.save(self._state_key, parts, dropped, applied,
+                                   self._applied_forgotten, replace=full)
+        self._applied_changed.clear()
+        self._applied_forgotten.clear()
+        self._unsaved_since = None
+        self.counters["state_saves"] += 1
+        self.counters["state_bytes_written"] += written
+        self.counters["state_save_ms"] += round((time.perf_counter() - started) * 1000)
+        held, self._held = self._held, []
+        for delivered in held:
+            self._send_applied(delivered)
+
+    def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
+        """The parts of the state (plain data, see :mod:`omphalos.state`) that changed since
+        the last save (all of them with ``full``), and the names of the parts dropped."""
+        raise NotImplementedError(f"{type(self).__name__} is durable but saves nothing")
+
+    def restore_state(self, parts: dict[str, Any]) -> None:
+        """Load the saved ``parts`` into the tables ``setup()`` made."""
+        raise NotImplementedError(f"{type(self).__name__} is durable but restores nothing")
+
+    def state_consistent(self) -> bool:
+        """Whether every admitted batch is wholly applied (a save may be made now)."""
+        return True
+
+    def settle(self) -> None:
+        """Apply what is admitted but not yet applied (before the last save at a stop)."""
+
+    def busy(self) -> bool:
+        """Whether messages wait in the inbox (a save can wait for them)."""
+        inbox = self.actor_inbox
+        return isinstance(inbox, queue.Queue) and inbox.qsize() > 0
+
+    # -- batches ----------------------------------------------------------------------------
     def handle(self, message: Any) -> Any:
         if isinstance(message, Deliver):
             self.receive(message.batch)
@@ -419,7 +543,15 @@ class CollectorPlugin(Plugin):
         return super().handle(message)
 
     def acknowledge(self, delivered: Deliver) -> None:
-        """Tell the transport that ``delivered`` is applied (its sender may forget it)."""
+        """Tell the transport that ``delivered`` is applied (its sender may forget it);
+        with durable state and ``ack_when_saved``, once a save includes it."""
+        if self._store is not None and self.config.ack_when_saved:
+            self._held.append(delivered)
+            self.state_changed()
+            return
+        self._send_applied(delivered)
+
+    def _send_applied(self, delivered: Deliver) -> None:
         batch = delivered.batch
         ref = delivered.reply_to
         if ref is not None:
@@ -444,7 +576,7 @@ class CollectorPlugin(Plugin):
                                "(a sender's 'aggregate' option): they are not counted",
                                self.context.name)
             return None
-        file_id = batch.source.file_id
+        file_id = self.dedupe_key(batch)
         done = self._applied.get(file_id, 0)
         if batch.end <= done:
             self.counters["duplicate_batches"] += 1
@@ -461,12 +593,22 @@ class CollectorPlugin(Plugin):
                                  batch.end, done)
         self._applied[file_id] = batch.end
         self._applied.move_to_end(file_id)
+        self._applied_changed.add(file_id)
+        self._applied_forgotten.discard(file_id)
         if len(self._applied) > self.max_tracked_files:
-            self._applied.popitem(last=False)
+            forgotten, _ = self._applied.popitem(last=False)
+            self._applied_changed.discard(forgotten)
+            self._applied_forgotten.add(forgotten)
+        self.state_changed()
         self.counters["batches"] += 1
         self.counters["records"] += (len(batch.records) if batch.counts is None
                                      else batch.counts.requests)
         return batch
+
+    def dedupe_key(self, batch: Batch) -> Hashable:
+        """What the offsets of ``batch`` are counted in: its file identity. Any string or
+        tuple of strings and numbers will do (the durable state saves it as JSON)."""
+        return batch.source.file_id
 
     def apply(self, batch: Batch) -> None:
         """Add the records of ``batch`` (already de-duplicated)."""

@@ -14,7 +14,8 @@ grows with the number of distinct keys). A batch already reduced to counts by it
 A batch is de-duplicated when its first slice is applied; the line counts and unparsed
 lines of a batch go with its first slice. The acknowledgement (``Applied``) is sent only
 once the last slice is applied, so a batch that was queued but not applied when the actor
-stops is re-sent (and never counted twice); a stop applies everything queued first.
+stops is re-sent (and never counted twice); a stop applies everything queued first. A
+durable collector's state (:mod:`omphalos.state`) is saved only between two batches.
 """
 
 from __future__ import annotations
@@ -132,6 +133,18 @@ class InterleavedCollector(CollectorPlugin):
         # move half-way: one slow slice (a pause of the thread) does not shrink them all
         wanted = (self._slice_lines + wanted) // 2
         self._slice_lines = max(self.min_slice_lines, min(self.max_slice_lines, wanted))
+
+    def state_consistent(self) -> bool:
+        """No batch is half applied (a durable state is saved only between batches)."""
+        return self._current is None
+
+    def busy(self) -> bool:
+        """Batches are queued or other messages wait: a save can wait for them."""
+        return bool(self._pending) or self._current is not None or self._others_waiting()
+
+    def settle(self) -> None:
+        """Apply every queued batch (before the last save of a stop)."""
+        self.drain()
 
     def drain(self) -> None:
         """Apply every queued batch now (before a flush or a stop)."""

@@ -36,6 +36,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from omphalos.state import object_state, restore_object
+
 __all__ = ["TopTable", "NON_2XX", "SLACK", "reduction", "reduce_batch"]
 
 #: Status classes counted per key; ``2xx`` is what remains of the key's hits.
@@ -191,6 +193,19 @@ class TopTable:
         self.add(other.hits, other.bytes, other.classes, other.durations)
         self.floor += other.floor
         self.total += other.total - sum(other.hits.values())
+
+    def to_state(self) -> dict[str, Any]:
+        """The table as plain data (every slot; see :mod:`omphalos.state`)."""
+        return object_state(self)
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        """Load a saved table; this table's capacity is kept (a table saved with a larger
+        one is reduced to it)."""
+        restore_object(self, data, keep=("capacity", "slack"))
+        for cls in NON_2XX:
+            self.classes.setdefault(cls, {})
+        if len(self.hits) > self.slack * self.capacity:
+            self.prune()
 
     def error_bound(self) -> int:
         """The most any ``hits`` of this table under-counts (``floor``)."""
