@@ -480,10 +480,21 @@ class CollectorPlugin(Plugin):
     def on_receive(self, message: Any) -> Any:
         result = super().on_receive(message)
         since = self._unsaved_since
+        # save between batches: at once when acknowledgements wait and nothing else does
+        # (the senders are waiting for them), else once save_interval_secs have passed
         if since is not None and self._store is not None and self.state_consistent() and (
-                not self.busy() or time.monotonic() - since >= self.config.save_interval_secs):
+                (self._held and not self.busy())
+                or time.monotonic() - since >= self.config.save_interval_secs):
             self.save_state()
         return result
+
+    def tick_interval(self) -> float:
+        """A durable collector without ticks of its own gets them every
+        ``save_interval_secs``, so that what changed is saved even when nothing arrives."""
+        interval = super().tick_interval()
+        if self._store is not None and not interval:
+            return float(self.config.save_interval_secs)
+        return interval
 
     def state_changed(self) -> None:
         """Note that the state changed (a reset, a cleared alert): the next save has it."""

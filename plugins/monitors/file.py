@@ -60,6 +60,11 @@ class FileMonitorConfig(MonitorConfig):
         "beginning", "Where to start in a file present at the first start and never seen "
                      "before (files that appear later are always read from their start).")
     checkpoints: bool = option(True, "Keep offsets in the state directory and resume there.")
+    checkpoint_key: str = option("", "Name the offsets are saved under in "
+                                     "STATE_DIR/checkpoints.sqlite; empty: the component "
+                                     "name. omphalos run FILE sets it from what was asked "
+                                     "(the paths, the parser, the config), so runs on other "
+                                     "files never share saved progress.")
     mode: Literal["events", "polling"] = option(
         "events", "events: inotify hints plus a periodic stat; polling: stat only (for "
                   "network file systems, where inotify sees no remote writes).")
@@ -123,6 +128,11 @@ class FileMonitor(MonitorPlugin):
             return float(self.config.poll_interval_secs)
         return float(self.config.stat_interval_secs)
 
+    @property
+    def checkpoint_key(self) -> str:
+        """Whose offsets these are in the checkpoint store."""
+        return str(self.config.checkpoint_key) or self.context.name
+
     # -- lifecycle ---------------------------------------------------------------------------
     def setup(self) -> None:
         cfg = self.config
@@ -149,7 +159,7 @@ class FileMonitor(MonitorPlugin):
         if cfg.checkpoints:
             self.store = CheckpointStore(
                 os.path.join(self.context.settings.state_path, "checkpoints.sqlite"))
-            saved = self.store.load(self.context.name)
+            saved = self.store.load(self.checkpoint_key)
             for cp in saved:
                 ident = parse_file_id(cp.file_id)
                 if ident is not None:
@@ -374,7 +384,7 @@ class FileMonitor(MonitorPlugin):
                     listing.get(ident.ino), cp.path,
                     self._find_copy(folder, ident.crc, cp.offset + 1))):
                 if self.store is not None:
-                    self.store.forget(self.context.name, cp.file_id)
+                    self.store.forget(self.checkpoint_key, cp.file_id)
                 self.known.pop(ident.content, None)
 
     def _resume(self, path: str, ident: Identity, cp: Checkpoint) -> bool:
@@ -437,7 +447,7 @@ class FileMonitor(MonitorPlugin):
             self.by_id.pop(old, None)
             if not self._read_copy(tailer):
                 if self.store is not None:
-                    self.store.forget(self.context.name, old)
+                    self.store.forget(self.checkpoint_key, old)
                 self.known.pop(tailer.identity.content, None)
             tailer.truncated = True
             tailer.position = tailer.committed = 0
@@ -573,7 +583,7 @@ class FileMonitor(MonitorPlugin):
             self.retired.add(tailer.identity.content)
             self.known.pop(tailer.identity.content, None)
             if self.store is not None:
-                self.store.forget(self.context.name, tailer.file_id)
+                self.store.forget(self.checkpoint_key, tailer.file_id)
         self.counters["files_closed"] += 1
 
     # -- ticks, credit, acknowledgements -----------------------------------------------------
@@ -607,7 +617,7 @@ class FileMonitor(MonitorPlugin):
         cp = Checkpoint(tailer.file_id, tailer.path, offset, time.time())
         self.known[tailer.identity.content] = cp
         if self.store is not None:
-            self.store.commit(self.context.name, tailer.file_id, tailer.path, offset)
+            self.store.commit(self.checkpoint_key, tailer.file_id, tailer.path, offset)
 
     def rewind(self) -> None:
         for key, tailer in self.tails.items():
