@@ -180,13 +180,17 @@ class Ring:
     #: Ring attributes that come from the config or are bookkeeping of the saves.
     NOT_STATE = ("length", "step", "n", "make", "buckets", "changed", "removed")
 
-    def state_parts(self, name: str, full: bool) -> tuple[dict[str, Any], list[str]]:
+    def state_parts(self, name: str, full: bool, head: float
+                    ) -> tuple[dict[str, Any], list[str]]:
         """``bucket/NAME/INDEX`` parts of the buckets changed (all with ``full``), and the
-        names of those dropped since the last save (``NAME``: the ring's key)."""
+        names of those dropped since the last save (``NAME``: the ring's key). Buckets
+        already older than the window ending at ``head`` are not saved (the next expiry
+        drops them), unless the history has still to write them."""
         prefix = f"bucket/{name}"
+        lo = self.lowest(head)
         changed = self.buckets if full else self.changed
         parts = {f"{prefix}/{i}": self.buckets[i].to_state() for i in changed
-                 if i in self.buckets}
+                 if i in self.buckets and (i >= lo or i in self.dirty)}
         dropped = [f"{prefix}/{i}" for i in self.removed]
         self.changed = set()
         self.removed = set()
@@ -529,8 +533,9 @@ class WindowStore:
                          for name, r in self.rings.items()}
         parts: dict[str, Any] = {"meta": meta}
         dropped: list[str] = []
+        head = self.head()
         for name, ring in self.rings.items():
-            changed, gone = ring.state_parts(name, full)
+            changed, gone = ring.state_parts(name, full, head)
             parts.update(changed)
             dropped += gone
         return parts, dropped

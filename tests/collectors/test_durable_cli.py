@@ -62,7 +62,8 @@ def committed(db: Path, since: float) -> int:
     return int(row[0]) if row and row[0] is not None else -1
 
 
-def run_until_read(log: Path, env: dict[str, str], *extra: str) -> tuple[dict[str, int], str]:
+def run_until_read(log: Path, env: dict[str, str], *extra: str
+                   ) -> tuple[dict[str, int], str]:
     """``omphalos run --json LOG``, stopped by SIGTERM once the whole file is committed."""
     db = Path(env["OMPHALOS_STATE_DIR"]) / "checkpoints.sqlite"
     started = time.time()
@@ -70,7 +71,8 @@ def run_until_read(log: Path, env: dict[str, str], *extra: str) -> tuple[dict[st
                              *extra, str(log)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     try:
-        wait_for(lambda: committed(db, started) == log.stat().st_size or proc.poll() is not None, 60)
+        wait_for(lambda: committed(db, started) == log.stat().st_size
+                 or proc.poll() is not None, 60)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:

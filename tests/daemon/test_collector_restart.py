@@ -158,16 +158,15 @@ def run_restarts(tmp_path: Path, sig: int) -> None:
                                     name=f"writer-{h}") for h, log in enumerate(logs)]
         for w in writers:
             w.start()
-        for n in range(RESTARTS):
+        for _ in range(RESTARTS):
             time.sleep(rng.uniform(0.5, 3.0))
             collector.stop(sig)
             collector.start()
         for w in writers:
             w.join()
         want = expected()
-        wait_for(lambda: collector.query("summary", limit=1,
-                                                         collector="summary")["requests"] >= want["requests"],
-                 120, 0.5)
+        wait_for(lambda: collector.query("summary", limit=1, collector="summary")[
+            "requests"] >= want["requests"], 120, 0.5)
         time.sleep(1.0)  # anything counted twice would arrive now
         summary = collector.query("summary", limit=100, collector="summary")
         context = f"seed {seed}, signal {signal.Signals(sig).name}"
