@@ -536,6 +536,15 @@ class CollectorPlugin(Plugin):
             return float(self.config.save_interval_secs)
         return interval
 
+    def status(self) -> dict[str, Any]:
+        """The base status, and where a durable state is saved (with how many
+        acknowledgements wait for the next save)."""
+        out = super().status()
+        if self._store is not None:
+            out["state"] = {"path": self._store.path, "key": self._state_key,
+                            "held_acks": len(self._held)}
+        return out
+
     def state_changed(self) -> None:
         """Note that the state changed (a reset, a cleared alert): the next save has it."""
         if self._unsaved_since is None:

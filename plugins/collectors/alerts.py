@@ -66,7 +66,9 @@ class AlertState:
 
     def to_state(self) -> dict[str, Any]:
         """Every attribute but the logger, as plain data (durable collector state): the
-        firing alerts, the hand-cleared ones, the history, and whatever is added later."""
+        firing alerts, the hand-cleared ones, the history, and whatever is added later
+        (an attribute added must hold plain data, or an object with ``to_state`` and
+        ``restore_state``: a state file holds nothing else)."""
         return object_state(self, skip=("log",))
 
     def restore_state(self, data: dict[str, Any]) -> None:
