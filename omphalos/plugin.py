@@ -541,8 +541,8 @@ class CollectorPlugin(Plugin):
         acknowledgements wait for the next save)."""
         out = super().status()
         if self._store is not None:
-            out["state"] = {"path": self._store.path, "key": self._state_key,
-                            "held_acks": len(self._held)}
+            out["saved_state"] = {"path": self._store.path, "key": self._state_key,
+                                  "held_acks": len(self._held)}
         return out
 
     def state_changed(self) -> None:
