@@ -21,9 +21,11 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
+import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -43,6 +45,7 @@ from .messages import (
     Tick,
 )
 from .quarantine import Quarantine
+from .state import DEFAULT_FILE, DurableConfig, SavedState, StateStore
 from .validate import OUT_OF_RANGE, enforce_ranges
 
 if TYPE_CHECKING:
@@ -409,14 +412,28 @@ class TransportPlugin(Plugin):
             self.counters["delivery_timeouts"] += 1
 
 
+#: Sent by a collector's timer to itself: a deferred save may be due now.
+_SAVE_DUE = object()
+
+
 class CollectorPlugin(Plugin):
     """A collector keeps data and answers queries.
 
     Subclasses implement :meth:`apply` (add a batch's records) and :meth:`answer`. The base
-    class skips what was already applied: per file identity it remembers the end offset
-    applied, drops a batch that lies before it and trims one that overlaps it, so a batch
-    re-sent after a crash is never counted twice. A batch whose ``apply`` raises one of
-    :attr:`poison_errors` is quarantined (:meth:`quarantine`) instead of killing the actor.
+    class skips what was already applied: per de-duplication key (:meth:`dedupe_key`, the
+    file identity) it remembers the end offset applied, drops a batch that lies before it
+    and trims one that overlaps it, so a batch re-sent after a crash is never counted twice.
+    A batch whose ``apply`` raises one of :attr:`poison_errors` is quarantined
+    (:meth:`quarantine`) instead of killing the actor.
+
+    Durable state (:mod:`omphalos.state`): a collector whose ``Config`` inherits
+    :class:`~omphalos.state.DurableConfig` (and has ``durable = yes``) implements
+    :meth:`state_parts` and :meth:`restore_state`; the base class loads the saved state
+    after ``setup()``, saves the changed parts together with the de-duplication offsets
+    in one transaction (at once when no batch is waiting, else every
+    ``save_interval_secs``, and at a clean stop), and holds each batch's acknowledgement
+    until a save includes it. A save is made only between two batches, never in the middle
+    of one, and never after a failure (a restarted collector resumes from the last save).
     """
 
     kind = "collector"
@@ -429,6 +446,10 @@ class CollectorPlugin(Plugin):
         RecursionError)
     #: File identities remembered for de-duplication (least recently used are forgotten).
     max_tracked_files: ClassVar[int] = 100_000
+    #: A save made early (acknowledgements waiting, nothing else to do) waits this many
+    #: times the last save's duration after it: saves take at most about a tenth of the
+    #: time, and batches made bigger meanwhile carry the lines that kept coming.
+    save_cost_ratio: ClassVar[float] = 9.0
 
     @classmethod
     def counted_dimensions(cls, config: Any) -> tuple[str, ...] | None:
@@ -444,10 +465,175 @@ class CollectorPlugin(Plugin):
 
     def __init__(self, context: PluginContext, config: Any) -> None:
         super().__init__(context, config)
-        self._applied: OrderedDict[str, int] = OrderedDict()
+        #: end offset applied per de-duplication key, least recently used first
+        self._applied: OrderedDict[Hashable, int] = OrderedDict()
+        self._applied_changed: set[Hashable] = set()  # since the last save
+        self._applied_forgotten: set[Hashable] = set()
+        #: what the last save held when this actor started (empty without durability)
+        self.saved = SavedState()
+        self._store: StateStore | None = None
+        self._state_key = ""
+        self._held: list[tuple[Deliver, bool]] = []  # applied, acknowledged once saved
+        self._unsaved_since: float | None = None  # monotonic time of the first change
+        self._last_save = (0.0, 0.0)  # when the last save ended, how long it took
+        self._wake: threading.Timer | None = None
         self._quarantine: Quarantine | None = None
         self._quarantine_logged = -math.inf
 
+    # -- durable state (actor thread) -------------------------------------------------------
+    def on_start(self) -> None:
+        try:
+            self._open_state()
+        except Exception as exc:
+            self.on_failure(type(exc), exc, exc.__traceback__)
+            raise
+        super().on_start()
+        if self._store is not None and self.saved.saved is not None:
+            try:
+                if self.saved.parts:
+                    self.restore_state(self.saved.parts)
+            except Exception as exc:
+                self.on_failure(type(exc), exc, exc.__traceback__)
+                raise
+            self.log.info("%s resumed from %s (saved %s): %d files' offsets",
+                          self.context.name, self._store.path,
+                          time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.saved.saved)),
+                          len(self.saved.applied))
+
+    def _open_state(self) -> None:
+        cfg = self.config
+        if not isinstance(cfg, DurableConfig) or not cfg.durable:
+            return
+        path = cfg.state_path or os.path.join(self.context.settings.state_path, DEFAULT_FILE)
+        self._store = StateStore(os.path.expanduser(path))
+        self._state_key = cfg.state_key or self.context.name
+        self.saved = self._store.load(self._state_key)
+        for key, end in self.saved.applied:
+            self._applied[key] = end
+
+    def on_stop(self) -> None:
+        if self._wake is not None:
+            self._wake.cancel()
+        if self._store is not None:
+            try:
+                self.settle()
+                if self.state_consistent():
+                    self.save_state()
+            finally:
+                self._store.close()
+                self._store = None
+        super().on_stop()
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        if self._wake is not None:
+            self._wake.cancel()
+        store, self._store = self._store, None  # nothing is saved after a failure
+        if store is not None:
+            store.close()
+        super().on_failure(exception_type, exception_value, traceback)
+
+    def on_receive(self, message: Any) -> Any:
+        result = super().on_receive(message)
+        if self._save_due():
+            self.save_state()
+        return result
+
+    def _save_due(self) -> bool:
+        """Save between batches: once ``save_interval_secs`` have passed since the first
+        change, or sooner when acknowledgements wait and nothing else does (the senders
+        wait for them); either way not before :attr:`save_cost_ratio` times the last
+        save's duration has passed since it (a wake-up is scheduled for that moment), so
+        that saving takes at most about a tenth of the time."""
+        since = self._unsaved_since
+        if since is None or self._store is None or not self.state_consistent():
+            return False
+        now = time.monotonic()
+        due = self._last_save[0] + self.save_cost_ratio * self._last_save[1]
+        if now - since >= self.config.save_interval_secs and now >= due:
+            return True
+        if not self._held or self.busy():
+            return False
+        if now >= due:
+            return True
+        if self._wake is None:
+            self._wake = threading.Timer(due - now, self._wake_up)
+            self._wake.daemon = True
+            self._wake.start()
+        return False
+
+    def _wake_up(self) -> None:
+        """Timer thread: tell the actor to look again whether a save is due."""
+        try:
+            self.actor_ref.tell(_SAVE_DUE)
+        except pykka.ActorDeadError:
+            pass
+
+    def tick_interval(self) -> float:
+        """A durable collector without ticks of its own gets them every
+        ``save_interval_secs``, so that what changed is saved even when nothing arrives."""
+        interval = super().tick_interval()
+        if self._store is not None and not interval:
+            return float(self.config.save_interval_secs)
+        return interval
+
+    def status(self) -> dict[str, Any]:
+        """The base status, and where a durable state is saved (with how many
+        acknowledgements wait for the next save)."""
+        out = super().status()
+        if self._store is not None:
+            out["saved_state"] = {"path": self._store.path, "key": self._state_key,
+                                  "held_acks": len(self._held)}
+        return out
+
+    def state_changed(self) -> None:
+        """Note that the state changed (a reset, a cleared alert): the next save has it."""
+        if self._unsaved_since is None:
+            self._unsaved_since = time.monotonic()
+
+    def save_state(self, full: bool = False) -> None:
+        """Save what changed (everything with ``full``) and the de-duplication offsets in
+        one transaction, then acknowledge the batches the save includes."""
+        if self._store is None:
+            return
+        started = time.perf_counter()
+        parts, dropped = self.state_parts(full)
+        applied = {k: self._applied[k] for k in self._applied_changed if k in self._applied}
+        written = self._store.save(self._state_key, parts, dropped, applied,
+                                   self._applied_forgotten, replace=full)
+        self._applied_changed.clear()
+        self._applied_forgotten.clear()
+        self._unsaved_since = None
+        took = time.perf_counter() - started
+        self._last_save = (time.monotonic(), took)
+        self.counters["state_saves"] += 1
+        self.counters["state_bytes_written"] += written
+        self.counters["state_save_ms"] += round(took * 1000)
+        held, self._held = self._held, []
+        for delivered, accepted in held:
+            self._send_applied(delivered, accepted)
+
+    def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
+        """The parts of the state (plain data, see :mod:`omphalos.state`) that changed since
+        the last save (all of them with ``full``), and the names of the parts dropped."""
+        raise NotImplementedError(f"{type(self).__name__} is durable but saves nothing")
+
+    def restore_state(self, parts: dict[str, Any]) -> None:
+        """Load the saved ``parts`` into the tables ``setup()`` made."""
+        raise NotImplementedError(f"{type(self).__name__} is durable but restores nothing")
+
+    def state_consistent(self) -> bool:
+        """Whether every admitted batch is wholly applied (a save may be made now)."""
+        return True
+
+    def settle(self) -> None:
+        """Apply what is admitted but not yet applied (before the last save at a stop)."""
+
+    def busy(self) -> bool:
+        """Whether messages wait in the inbox (a save can wait for them)."""
+        inbox = self.actor_inbox
+        return isinstance(inbox, queue.Queue) and inbox.qsize() > 0
+
+    # -- batches ----------------------------------------------------------------------------
     def handle(self, message: Any) -> Any:
         if isinstance(message, Deliver):
             accepted = self.receive(message.batch)
@@ -456,11 +642,22 @@ class CollectorPlugin(Plugin):
         if isinstance(message, Batch):
             self.receive(message)
             return None
+        if message is _SAVE_DUE:
+            self._wake = None  # on_receive saves now if it is still due
+            return None
         return super().handle(message)
 
     def acknowledge(self, delivered: Deliver, accepted: bool = True) -> None:
         """Tell the transport that ``delivered`` is applied (its sender may forget it), or
-        quarantined when not ``accepted`` (never to be re-sent either)."""
+        quarantined when not ``accepted`` (never to be re-sent either); with durable state
+        and ``ack_when_saved``, once a save includes it."""
+        if self._store is not None and self.config.ack_when_saved:
+            self._held.append((delivered, accepted))
+            self.state_changed()
+            return
+        self._send_applied(delivered, accepted)
+
+    def _send_applied(self, delivered: Deliver, accepted: bool = True) -> None:
         batch = delivered.batch
         ref = delivered.reply_to
         if ref is not None:
@@ -517,7 +714,7 @@ class CollectorPlugin(Plugin):
                                "(a sender's 'aggregate' option): they are not counted",
                                self.context.name)
             return None
-        file_id = batch.source.file_id
+        file_id = self.dedupe_key(batch)
         done = self._applied.get(file_id, 0)
         if batch.end <= done:
             self.counters["duplicate_batches"] += 1
@@ -534,12 +731,22 @@ class CollectorPlugin(Plugin):
                                  batch.end, done)
         self._applied[file_id] = batch.end
         self._applied.move_to_end(file_id)
+        self._applied_changed.add(file_id)
+        self._applied_forgotten.discard(file_id)
         if len(self._applied) > self.max_tracked_files:
-            self._applied.popitem(last=False)
+            forgotten, _ = self._applied.popitem(last=False)
+            self._applied_changed.discard(forgotten)
+            self._applied_forgotten.add(forgotten)
+        self.state_changed()
         self.counters["batches"] += 1
         self.counters["records"] += (len(batch.records) if batch.counts is None
                                      else batch.counts.requests)
         return batch
+
+    def dedupe_key(self, batch: Batch) -> Hashable:
+        """What the offsets of ``batch`` are counted in: its file identity. Any string or
+        tuple of strings and numbers will do (the durable state saves it as JSON)."""
+        return batch.source.file_id
 
     def apply(self, batch: Batch) -> None:
         """Add the records of ``batch`` (already de-duplicated)."""

@@ -36,18 +36,28 @@ def has_components(source: ConfigSource) -> bool:
 
 def files_pipeline(source: ConfigSource, files: list[str], *, parser: str = "auto",
                    follow: bool = True, checkpoints: bool = True,
-                   extra: Mapping[str, Mapping[str, Any]] | None = None) -> ConfigSource:
+                   extra: Mapping[str, Mapping[str, Any]] | None = None,
+                   saved_as: str = "") -> ConfigSource:
     """The default pipeline on ``files``: file monitor, parser, local transport, summary,
-    plus the ``[collector:NAME]`` sections of the config (``replay FILE`` into a store)."""
+    plus the ``[collector:NAME]`` sections of the config (``replay FILE`` into a store).
+
+    ``saved_as``: the key (:func:`.resume.ask_key`) the monitor's offsets and the summary's
+    counts are saved under; empty: the summary is in memory (and the offsets, when
+    ``checkpoints``, saved under the monitor's name)."""
     missing = [f for f in files if not any(ch in f for ch in "*?[") and not os.path.exists(f)]
     if missing:
         raise ConfigError(f"no such file: {', '.join(missing)}")
+    monitor: dict[str, Any] = {"plugin": "file", "paths": [os.path.abspath(f) for f in files],
+                               "follow": follow, "checkpoints": checkpoints}
+    summary: dict[str, Any] = {"durable": False}
+    if saved_as:
+        monitor["checkpoint_key"] = saved_as
+        summary = {"durable": True, "state_key": saved_as}
     sections: dict[str, dict[str, Any]] = {
-        "monitor:files": {"plugin": "file", "paths": [os.path.abspath(f) for f in files],
-                          "follow": follow, "checkpoints": checkpoints},
+        "monitor:files": monitor,
         "parser:main": {"plugin": parser},
         "transport:local": {},
-        "collector:summary": {},
+        "collector:summary": summary,
     }
     for name, values in (extra or {}).items():
         sections.setdefault(name, {}).update(values)

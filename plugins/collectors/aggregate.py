@@ -23,6 +23,7 @@ from omphalos.counting import (
 )
 from omphalos.counts import BatchAgg, DimAgg
 from omphalos.query import Filter, sort_key, status_class
+from omphalos.state import object_state, restore_object
 
 from .sketch import DEFAULT_ALPHA, DDSketch, quantiles_of
 from .topk import NON_2XX, SLACK, TopTable
@@ -64,6 +65,17 @@ class Breakdown:
         self.tables = {dim: TopTable(capacity, slack) for dim in dimensions}
         self.first: float | None = None
         self.last: float | None = None
+
+    def to_state(self) -> dict[str, Any]:
+        """Totals, sketch and every table as plain data (each slot: generic over the
+        dimensions and over fields added later)."""
+        return object_state(self)
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        """Load a saved breakdown into this one, made for the current config: its
+        dimensions' tables are restored, a dimension not saved starts empty, a saved one no
+        longer configured is dropped."""
+        restore_object(self, data, keep=("capacity", "byte_dimensions"))
 
     def add(self, agg: BatchAgg) -> None:
         if not agg.requests:

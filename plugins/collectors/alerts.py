@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from omphalos.state import object_state, restore_object
+
 __all__ = ["Condition", "AlertState", "RULES"]
 
 #: The rule kinds, with what they watch.
@@ -61,6 +63,17 @@ class AlertState:
         self.firing: dict[str, dict[str, Any]] = {}
         self.suppressed: set[str] = set()
         self.history: deque[dict[str, Any]] = deque(maxlen=history)
+
+    def to_state(self) -> dict[str, Any]:
+        """Every attribute but the logger, as plain data (durable collector state): the
+        firing alerts, the hand-cleared ones, the history, and whatever is added later
+        (an attribute added must hold plain data, or an object with ``to_state`` and
+        ``restore_state``: a state file holds nothing else)."""
+        return object_state(self, skip=("log",))
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        """Load a saved alert state (attributes this version lacks are ignored)."""
+        restore_object(self, data, keep=("log",))
 
     def _event(self, now: float, event: str, row: dict[str, Any]) -> None:
         item = {"time": now, "id": row["id"], "event": event, "rule": row["rule"],

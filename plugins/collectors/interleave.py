@@ -18,6 +18,7 @@ stops is re-sent (and never counted twice); a stop applies everything queued fir
 batch one of whose slices makes ``apply`` raise a poison error is quarantined
 (:meth:`CollectorPlugin.quarantine`): its remaining slices are skipped and it is
 acknowledged as rejected.
+A durable collector's state (:mod:`omphalos.state`) is saved only between two batches.
 """
 
 from __future__ import annotations
@@ -151,6 +152,18 @@ class InterleavedCollector(CollectorPlugin):
         # move half-way: one slow slice (a pause of the thread) does not shrink them all
         wanted = (self._slice_lines + wanted) // 2
         self._slice_lines = max(self.min_slice_lines, min(self.max_slice_lines, wanted))
+
+    def state_consistent(self) -> bool:
+        """No batch is half applied (a durable state is saved only between batches)."""
+        return self._current is None
+
+    def busy(self) -> bool:
+        """Batches are queued or other messages wait: a save can wait for them."""
+        return bool(self._pending) or self._current is not None or self._others_waiting()
+
+    def settle(self) -> None:
+        """Apply every queued batch (before the last save of a stop)."""
+        self.drain()
 
     def drain(self) -> None:
         """Apply every queued batch now (before a flush or a stop)."""

@@ -77,6 +77,17 @@ class DDSketch:
         """JSON-able form (for the history store)."""
         return {"alpha": self.alpha, "counts": [[k, v] for k, v in self.counts.items()]}
 
+    def to_state(self) -> dict[str, Any]:
+        """The bucket counts as plain data (durable collector state)."""
+        return {"alpha": self.alpha, "counts": self.counts, "count": self.count}
+
+    def restore_state(self, data: Mapping[str, Any]) -> None:
+        """Load saved bucket counts (of the same accuracy)."""
+        if float(data["alpha"]) != self.alpha:
+            raise ValueError(f"a saved sketch has accuracy {data['alpha']}, not {self.alpha}")
+        self.counts = {int(k): int(v) for k, v in data["counts"].items()}
+        self.count = sum(self.counts.values())
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DDSketch:
         sketch = cls(float(data["alpha"]))

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from omphalos.config import option
 from omphalos.messages import BadLine, Batch, Query
 from omphalos.query import DIMENSIONS, compile_filter, validate
+from omphalos.state import DurableConfig, restore_object
 
 from .aggregate import Breakdown, aggregate
 from .interleave import InterleavedCollector
@@ -32,8 +33,8 @@ from .sketch import quantiles_of
 
 
 @dataclass(frozen=True)
-class SummaryConfig:
-    """Options of the summary collector."""
+class SummaryConfig(DurableConfig):
+    """Options of the summary collector (and those of a durable state)."""
 
     top: int = option(20, "Entries in each top list a query returns by default.")
     bad_lines_kept: int = option(100, "Most recent unparsed lines kept to show.")
@@ -73,6 +74,7 @@ class SummaryCollector(InterleavedCollector):
         self.reset()
 
     def reset(self) -> None:
+        self.state_changed()
         self.started = time.time()
         self.lines = 0
         self.unparsed = 0
@@ -81,6 +83,21 @@ class SummaryCollector(InterleavedCollector):
         self.duration_sum = 0.0
         self.duration_count = 0
         self.breakdown = Breakdown(self.config.capacity, self.config.dimensions)
+
+    def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
+        """The totals and the breakdown, whole: bounded by the tables' capacity."""
+        totals = {"started": self.started, "lines": self.lines, "unparsed": self.unparsed,
+                  "unparsed_reasons": dict(self.unparsed_reasons),
+                  "bad_lines": [(b.offset, b.reason, b.line) for b in self.bad_lines],
+                  "duration_sum": self.duration_sum, "duration_count": self.duration_count}
+        return {"totals": totals, "breakdown": self.breakdown.to_state()}, []
+
+    def restore_state(self, parts: dict[str, Any]) -> None:
+        totals = dict(parts.get("totals", {}))
+        self.bad_lines = [BadLine(*row) for row in totals.pop("bad_lines", [])]
+        restore_object(self, totals)
+        if "breakdown" in parts:
+            self.breakdown.restore_state(parts["breakdown"])
 
     # compatibility with the first version's attributes
     @property

@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from omphalos.counting import reduce_batch, reduction
+from omphalos.state import restore_object
 
 __all__ = ["TopTable", "NON_2XX", "SLACK", "reduction", "reduce_batch"]
 
@@ -155,6 +156,20 @@ class TopTable:
         self.add(other.hits, other.bytes, other.classes, other.durations)
         self.floor += other.floor
         self.total += other.total - sum(other.hits.values())
+
+    def to_state(self) -> dict[str, Any]:
+        """The table as plain data: every slot, each already plain (dicts of counts), so
+        taken as it is (the hot path of a save)."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        """Load a saved table; this table's capacity is kept (a table saved with a larger
+        one is reduced to it)."""
+        restore_object(self, data, keep=("capacity", "slack"))
+        for cls in NON_2XX:
+            self.classes.setdefault(cls, {})
+        if len(self.hits) > self.slack * self.capacity:
+            self.prune()
 
     def error_bound(self) -> int:
         """The most any ``hits`` of this table under-counts (``floor``)."""

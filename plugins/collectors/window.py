@@ -47,6 +47,7 @@ from omphalos.query import (
     window_secs,
 )
 from omphalos.records import Columns
+from omphalos.state import DurableConfig, object_state, restore_object
 
 from .aggregate import BYTE_DIMENSIONS, COMPOSITES, Breakdown, aggregate, merged_top
 from .alerts import AlertState, Condition
@@ -60,8 +61,9 @@ CLOCKS = ("auto", "event", "wall")
 
 
 @dataclass(frozen=True)
-class WindowConfig:
-    """Options of the window collector (windows, memory, clock, history, alert rules)."""
+class WindowConfig(DurableConfig):
+    """Options of the window collector (windows, memory, clock, history, alert rules, and
+    those of a durable state)."""
 
     windows: tuple[str, ...] = option(["1m/1s", "5m/5s", "1h/1m"],
                                       "Windows kept, each LENGTH/STEP (30s, 5m, 1h...): "
@@ -132,7 +134,9 @@ class Ring:
         self.buckets: dict[int, Breakdown] = {}
         self.late = 0
         self.first: float | None = None
-        self.dirty: set[int] = set()
+        self.dirty: set[int] = set()  # minutes whose rollup the history has not written
+        self.changed: set[int] = set()  # buckets the durable state has not saved
+        self.removed: set[int] = set()  # buckets dropped since the last save
 
     @property
     def label(self) -> str:
@@ -156,6 +160,7 @@ class Ring:
             self.buckets[idx] = bucket = self.make()
         bucket.add(agg)
         self.dirty.add(idx)
+        self.changed.add(idx)
         if self.first is None or t < self.first:
             self.first = t
         return True
@@ -169,6 +174,27 @@ class Ring:
                 continue
             del self.buckets[idx]
             self.dirty.discard(idx)
+            self.changed.discard(idx)
+            self.removed.add(idx)
+
+    #: Ring attributes that come from the config or are bookkeeping of the saves.
+    NOT_STATE = ("length", "step", "n", "make", "buckets", "changed", "removed")
+
+    def state_parts(self, name: str, full: bool, head: float
+                    ) -> tuple[dict[str, Any], list[str]]:
+        """``bucket/NAME/INDEX`` parts of the buckets changed (all with ``full``), and the
+        names of those dropped since the last save (``NAME``: the ring's key). Buckets
+        already older than the window ending at ``head`` are not saved (the next expiry
+        drops them), unless the history has still to write them."""
+        prefix = f"bucket/{name}"
+        lo = self.lowest(head)
+        changed = self.buckets if full else self.changed
+        parts = {f"{prefix}/{i}": self.buckets[i].to_state() for i in changed
+                 if i in self.buckets and (i >= lo or i in self.dirty)}
+        dropped = [f"{prefix}/{i}" for i in self.removed]
+        self.changed = set()
+        self.removed = set()
+        return parts, dropped
 
     def window(self, head: float) -> list[tuple[int, Breakdown]]:
         """Buckets inside the window ending at ``head``, oldest first."""
@@ -497,6 +523,42 @@ class WindowStore:
                 "lines": self.lines, "late": {k: r.late for k, r in self.rings.items()},
                 "first": {k: r.first for k, r in self.rings.items()}}
 
+    #: Store attributes that come from the config (left out of the saved state).
+    NOT_STATE = ("config", "clock", "dimensions", "byte_dimensions", "rings", "fine")
+
+    def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
+        """The changed buckets of every ring, and ``meta``: the store's counts and each
+        ring's own (late lines, first time, minutes the history has still to write)."""
+        meta = object_state(self, skip=self.NOT_STATE)
+        meta["rings"] = {name: object_state(r, skip=Ring.NOT_STATE)
+                         for name, r in self.rings.items()}
+        parts: dict[str, Any] = {"meta": meta}
+        dropped: list[str] = []
+        head = self.head()
+        for name, ring in self.rings.items():
+            changed, gone = ring.state_parts(name, full, head)
+            parts.update(changed)
+            dropped += gone
+        return parts, dropped
+
+    def restore_state(self, parts: dict[str, Any]) -> None:
+        """Load saved buckets and counts (buckets of windows no longer kept are ignored)."""
+        meta = dict(parts.get("meta", {}))
+        rings = meta.pop("rings", {})
+        restore_object(self, meta)
+        for name, saved in rings.items():
+            if name in self.rings:
+                restore_object(self.rings[name], saved)
+        for part, data in parts.items():
+            kind, _, rest = part.partition("/")
+            name, _, index = rest.rpartition("/")
+            ring = self.rings.get(name)
+            if kind != "bucket" or ring is None:
+                continue
+            bucket = self._make()
+            bucket.restore_state(data)
+            ring.buckets[int(index)] = bucket
+
     def restore(self, history: History) -> int:
         """Load the newest minutes of ``history`` into the windows; minutes loaded."""
         meta = history.meta()
@@ -550,9 +612,22 @@ class WindowCollector(InterleavedCollector):
                 "history-" + re.sub(r"[^\w.-]", "_", self.context.name.split(":", 1)[-1])
                 + ".sqlite")
             self.history = History(path, self.config.retention_secs)
-            loaded = self.store.restore(self.history)
+            # a durable state restores the windows exactly (restore_state); without one,
+            # the minutes' rollups give back their top rows
+            loaded = 0 if self.saved.parts else self.store.restore(self.history)
             if loaded:
                 self.log.info("restored %d minutes of history from %s", loaded, path)
+
+    def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
+        """The windows' changed buckets and counts, and the alert state as a whole."""
+        parts, dropped = self.store.state_parts(full)
+        parts["alerts"] = self.alerts.to_state()
+        return parts, dropped
+
+    def restore_state(self, parts: dict[str, Any]) -> None:
+        self.store.restore_state(parts)
+        if "alerts" in parts:
+            self.alerts.restore_state(parts["alerts"])
 
     def teardown(self) -> None:
         if getattr(self, "history", None) is not None:
@@ -573,6 +648,7 @@ class WindowCollector(InterleavedCollector):
     def on_tick(self, now: float) -> None:
         self.store.expire()
         self.alerts.update(self.store.head(), self.store.conditions())
+        self.state_changed()  # buckets expired, alerts changed: saved once a tick at most
         if now - self._flushed >= self.config.history_flush_secs:
             self.write_history()
 
@@ -610,6 +686,7 @@ class WindowCollector(InterleavedCollector):
             self.alerts.update(head, s.conditions())
             return self.alerts.answer()
         cleared = self.alerts.clear(head, p["path"], p["all"])
+        self.state_changed()
         return {"cleared": cleared}
 
     def status(self) -> dict[str, Any]:

@@ -61,6 +61,11 @@ class FileMonitorConfig(MonitorConfig):
         "beginning", "Where to start in a file present at the first start and never seen "
                      "before (files that appear later are always read from their start).")
     checkpoints: bool = option(True, "Keep offsets in the state directory and resume there.")
+    checkpoint_key: str = option("", "Name the offsets are saved under in "
+                                     "STATE_DIR/checkpoints.sqlite; empty: the component "
+                                     "name. omphalos run FILE sets it from what was asked "
+                                     "(the paths, the parser, the config), so runs on other "
+                                     "files never share saved progress.")
     mode: Literal["events", "polling"] = option(
         "events", "events: inotify hints plus a periodic stat; polling: stat only (for "
                   "network file systems, where inotify sees no remote writes).")
@@ -125,6 +130,11 @@ class FileMonitor(MonitorPlugin):
             return float(self.config.poll_interval_secs)
         return float(self.config.stat_interval_secs)
 
+    @property
+    def checkpoint_key(self) -> str:
+        """Whose offsets these are in the checkpoint store."""
+        return str(self.config.checkpoint_key) or self.context.name
+
     # -- lifecycle ---------------------------------------------------------------------------
     def setup(self) -> None:
         cfg = self.config
@@ -134,7 +144,7 @@ class FileMonitor(MonitorPlugin):
         store = None
         if cfg.checkpoints:
             store = os.path.join(self.context.settings.state_path, "checkpoints.sqlite")
-        self.policy = CheckpointPolicy(self.context.name, store, self.log)
+        self.policy = CheckpointPolicy(self.checkpoint_key, store, self.log)
         self.tracker = FileTracker(
             self.policy, self.counters, self.log, follow=cfg.follow,
             start_at_end=cfg.start_at == "end", rotate_wait_secs=cfg.rotate_wait_secs,

@@ -26,7 +26,9 @@ EXIT_USAGE = 2
 #: Collectors added to a pipeline on FILEs when installed, before the summary (which
 #: answers only ``summary`` and ``top`` since start), with their options: the sliding
 #: windows and alerts (no SQLite history: the console reads its files from the start).
-OPTIONAL_COLLECTORS: dict[str, dict[str, Any]] = {"window": {"history": False}}
+#: In memory: the console shows the files given, read whole, never a state saved before.
+OPTIONAL_COLLECTORS: dict[str, dict[str, Any]] = {"window": {"history": False,
+                                                             "durable": False}}
 
 
 def console_config(source: ConfigSource, overrides: Mapping[str, Any]) -> HttptopConfig:

@@ -1,0 +1,192 @@
+"""Durable collector state: ingest with it on against off, snapshot size, restore time.
+
+1. Ingest, same run, rounds alternated (off then on, on then off...): a pipeline in this
+   process reads a synthetic log (file monitor with checkpoints, combined parser, local
+   transport, the ``summary`` and ``window`` collectors, history off in both) from its start
+   to the last committed offset. "on": durable state with acknowledgements held until a
+   save includes the batch (the defaults); "off": ``durable = no``. Two logs: a live one
+   (the lines' times are the 30 s before the run, as a collector receives them) and an old
+   one replayed at full speed (every window bucket changes between two saves: the worst
+   case). Printed: lines/s of wall time and of CPU time per round, the on/off ratios and
+   their medians.
+2. Snapshot and restore at many distinct paths: the same pipeline reads a log of
+   ``--paths`` distinct paths with durability on; printed: bytes of the saved parts per
+   collector and of the SQLite file, then the time a pipeline without a monitor takes to
+   start and answer its first query from that state (against the same with no state).
+
+    python bench/durability.py [--lines 200000] [--rounds 3] [--paths 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import generate  # noqa: E402
+from omphalos.pipeline import Pipeline  # noqa: E402
+
+
+def config(state: Path, log: Path | None, durable: bool) -> dict[str, dict[str, Any]]:
+    cfg: dict[str, dict[str, Any]] = {
+        "omphalos": {"state_dir": str(state), "log_level": "warning"},
+        "parser:p": {"plugin": "combined"},
+        "collector:summary": {"plugin": "summary", "durable": durable},
+        "collector:window": {"plugin": "window", "history": False, "durable": durable},
+    }
+    if log is not None:
+        cfg["monitor:files"] = {"plugin": "file", "paths": str(log), "follow": False}
+    return cfg
+
+
+def ingest(log: Path, durable: bool, lines: int) -> tuple[float, float, dict[str, int]]:
+    """Lines per second of wall time and of CPU time (this process, every thread) from start
+    to the last offset committed, and the collectors' save counters."""
+    state = Path(tempfile.mkdtemp(prefix="omphalos-bench-"))
+    try:
+        pipeline = Pipeline.from_config(config(state, log, durable))
+        started = time.perf_counter()
+        cpu = time.process_time()
+        pipeline.start()
+        try:
+            while True:
+                status = pipeline.ask("monitor:files", _status(), timeout=10)
+                if status.get("idle"):
+                    break
+                time.sleep(0.02)
+            secs = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            counted = pipeline.query("summary")["requests"]
+            assert counted == lines, (counted, lines)
+            saves: dict[str, int] = {}
+            for actor in pipeline.status()["actors"].values():
+                for key, value in actor.get("counters", {}).items():
+                    if key.startswith("state_"):
+                        saves[key] = saves.get(key, 0) + int(value)
+        finally:
+            pipeline.stop()
+        return lines / secs, lines / cpu, saves
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _status() -> Any:
+    from omphalos.messages import Query
+
+    return Query("status")
+
+
+def live_copy(log: Path, target: Path, span_secs: float = 30.0) -> Path:
+    """``log`` with its lines' times moved to the last ``span_secs`` before now, in order:
+    what a collector receives live (the window's head is the wall clock)."""
+    lines = log.read_bytes().splitlines(keepends=True)
+    end = time.time()
+    step = span_secs / max(1, len(lines))
+    out = []
+    for i, line in enumerate(lines):
+        left = line.index(b"[")
+        right = line.index(b"]", left)
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000",
+                              time.gmtime(end - span_secs + i * step)).encode()
+        out.append(line[:left + 1] + stamp + line[right:])
+    target.write_bytes(b"".join(out))
+    return target
+
+
+def restore_secs(state: Path, durable: bool) -> tuple[float, int]:
+    """Seconds to start a pipeline (no monitor) and answer a query; requests it answers."""
+    started = time.perf_counter()
+    pipeline = Pipeline.from_config(config(state, None, durable))
+    pipeline.start()
+    try:
+        requests = pipeline.query("summary")["requests"]
+        pipeline.query("overview", window="1h")
+        return time.perf_counter() - started, requests
+    finally:
+        pipeline.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--paths", type=int, default=1_000_000)
+    ap.add_argument("--distinct-lines", type=int, default=0,
+                    help="lines of the many-paths log (default: --paths)")
+    args = ap.parse_args()
+
+    log = generate(args.lines, "combined", paths=10_000)
+    work = Path(tempfile.mkdtemp(prefix="omphalos-bench-"))
+    scenarios = [("live: the lines' times are the last 30 s", True),
+                 ("old log: genlog's times (10 ms apart), replayed at full speed", False)]
+    for label, live in scenarios:
+        print(f"1. ingest, {label}: {args.lines} lines ({log.stat().st_size >> 20} MiB), "
+              f"summary + window, {args.rounds} rounds, off and on alternated")
+        walls, cpus = [], []
+        for n in range(args.rounds):
+            order = (False, True) if n % 2 == 0 else (True, False)
+            got = {}
+            for durable in order:
+                source = live_copy(log, work / "live.log") if live else log
+                got[durable] = ingest(source, durable, args.lines)
+            (off, off_cpu, _), (on, on_cpu, saves) = got[False], got[True]
+            walls.append(on / off)
+            cpus.append(on_cpu / off_cpu)
+            print(f"   round {n + 1}: off {off:,.0f} lines/s ({off_cpu:,.0f} per CPU s), on "
+                  f"{on:,.0f} lines/s ({on_cpu:,.0f} per CPU s): on/off {on / off:.3f} "
+                  f"wall, {on_cpu / off_cpu:.3f} CPU; {saves.get('state_saves', 0)} saves, "
+                  f"{saves.get('state_bytes_written', 0) / 1e6:.1f} MB, "
+                  f"{saves.get('state_save_ms', 0)} ms")
+        print(f"   median on/off: {statistics.median(walls):.3f} wall time, "
+              f"{statistics.median(cpus):.3f} CPU time")
+    shutil.rmtree(work, ignore_errors=True)
+
+    distinct = args.distinct_lines or args.paths
+    many = generate(distinct, "combined", paths=args.paths)
+    state = Path(tempfile.mkdtemp(prefix="omphalos-bench-"))
+    try:
+        started = time.perf_counter()
+        pipeline = Pipeline.from_config(config(state, many, True))
+        pipeline.start()
+        try:
+            while not pipeline.ask("monitor:files", _status(), timeout=10).get("idle"):
+                time.sleep(0.1)
+            read_secs = time.perf_counter() - started
+            top = pipeline.query("top", dimension="path", window="all", limit=1)
+        finally:
+            pipeline.stop()
+        db = state / "collectors.sqlite"
+        with sqlite3.connect(db) as conn:
+            sizes = dict(conn.execute("SELECT collector, sum(length(data)) FROM parts GROUP "
+                                      "BY collector"))
+        file_bytes = sum(os.path.getsize(p) for p in state.glob("collectors.sqlite*"))
+        print(f"2. {distinct:,} lines, {args.paths:,} distinct paths read in {read_secs:.1f}s "
+              f"(summary's path error bound {top['error_bound']})")
+        for name, size in sorted(sizes.items()):
+            print(f"   saved parts of {name}: {size / 1e6:.2f} MB")
+        print(f"   state file (with WAL): {file_bytes / 1e6:.2f} MB")
+        restored, requests = restore_secs(state, True)
+        empty = Path(tempfile.mkdtemp(prefix="omphalos-bench-"))
+        try:
+            fresh, _ = restore_secs(empty, True)
+        finally:
+            shutil.rmtree(empty, ignore_errors=True)
+        print(f"   start + first answer: {restored:.3f}s from the state ({requests:,} "
+              f"requests restored), {fresh:.3f}s with no state: restore costs "
+              f"{restored - fresh:.3f}s")
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
