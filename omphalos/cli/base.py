@@ -25,14 +25,29 @@ from .common import (
     replay_until_done,
     run_until_stopped,
 )
+from .paths import monitor_paths, path_problems, state_dir_problem
 from .signals import StopFlag
+from .watch import FileWatch
 
 #: ``--config`` after the subcommand too (``omphalos run -c FILE``), added to the global ones.
 CONFIG_ARG = (["--config", "-c"], {"action": "append", "default": [], "metavar": "FILE",
                                    "dest": "sub_config",
                                    "help": "read this config file too (repeatable)"})
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_DEGRADED = 3
+
+#: The examples at the end of ``omphalos --help``.
+EXAMPLES = """examples:
+  omphalos replay /var/log/nginx/access.log         summary of a whole log, as fast as it reads
+  omphalos replay --json access.log | jq .status    the same as JSON
+  omphalos demo                                     a live demo log, in the console (or --web)
+  omphalos httptop /var/log/nginx/access.log        the live console on a log
+  omphalos -c etc/omphalos.conf check               validate a config, name its missing files
+  omphalos -c etc/omphalos.conf run                 the config's pipeline and dashboard
+  omphalos -c /etc/omphalos/collector.conf collector --daemon --pid-file /run/omphalos/c.pid
+  omphalos status                                   the state of the running daemons
+"""
 
 
 class Base(Controller):
@@ -42,6 +57,7 @@ class Base(Controller):
         label = "base"
         description = ("Omphalos collects web-server access logs from many servers and shows, "
                        "live, what they are doing.")
+        epilog = EXAMPLES
         arguments = [
             (["--config", "-c"], {"action": "append", "default": [], "metavar": "FILE",
                                   "help": "read this config file too (repeatable)"}),
@@ -92,11 +108,16 @@ class Base(Controller):
         source = self._source(pargs.files, parser=pargs.format)
         pipeline = pipeline_from_config(source)  # workers = N: worker processes
         configure_logging(self._debug(), pipeline.settings.log_level)
+        problem = state_dir_problem(pipeline.settings.state_path)
+        if problem is not None:
+            print(f"omphalos: {problem}", file=sys.stderr)
+            self.app.exit_code = EXIT_FAILED
+            return
         stop = StopFlag()
         stop.install()
         pipeline.start()
         try:
-            why = run_until_stopped(pipeline, stop)
+            why = run_until_stopped(pipeline, stop, FileWatch(pipeline))
         finally:
             summary_pipeline = pipeline
             if pipeline.names("collector"):
@@ -117,6 +138,13 @@ class Base(Controller):
         # cache misses and GIL hand-offs (replay measured 15-25% faster than with 8).
         source = self._source(files, parser=pargs.format, follow=False, checkpoints=False,
                               extra={"monitor:files": {"max_in_flight": 1}})
+        unreadable = [p for p in path_problems(("", f) for f in files) if p.fatal]
+        if unreadable:
+            for problem in unreadable:
+                print(f"omphalos: cannot read {problem.path}: {problem.reason}",
+                      file=sys.stderr)
+            self.app.exit_code = EXIT_FAILED
+            return
         pipeline = Pipeline.from_config(source)
         configure_logging(self._debug(), "warning")
         total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
@@ -125,12 +153,18 @@ class Base(Controller):
         pipeline.start()
         try:
             why = replay_until_done(pipeline, stop, total)
+            failed = unread_files(pipeline)
             self._print_summary(pipeline, pargs.json)
         finally:
             pipeline.stop()
+        for text in failed:
+            print(f"omphalos: {text}", file=sys.stderr)
         self._finish(pipeline, why)
+        if failed and not self.app.exit_code:
+            self.app.exit_code = EXIT_FAILED
 
     def _finish(self, pipeline: Pipeline, why: str) -> None:
+        """Exit 3 with the reasons when the pipeline ended degraded."""
         if why == "degraded" or pipeline.degraded:
             for reason in pipeline.health.snapshot()["reasons"]:
                 print(f"omphalos: pipeline degraded: {reason}", file=sys.stderr)
@@ -141,6 +175,18 @@ class Base(Controller):
         source = gather_config(self.config_files())
         pipeline = Pipeline.from_config(source)
         files = ", ".join(source.files) or "(no files)"
+        problems = path_problems(monitor_paths(pipeline))
+        state = state_dir_problem(pipeline.settings.state_path)
+        errors = [p for p in problems if p.fatal]
+        for problem in problems:
+            print(f"{'error' if problem.fatal else 'warning'}: {problem}",
+                  file=sys.stderr)
+        if state is not None:
+            print(f"error: {state}", file=sys.stderr)
+        if errors or state is not None:
+            print(f"config has errors: {files}", file=sys.stderr)
+            self.app.exit_code = EXIT_FAILED
+            return
         print(f"config OK: {files}: {len(pipeline.components)} components: "
               f"{', '.join(pipeline.components)}")
 
@@ -164,3 +210,23 @@ class Base(Controller):
                       f"{opt['doc']}")
         for error in registry.errors:
             print(f"broken plugin: {error}", file=sys.stderr)
+
+
+def unread_files(pipeline: Pipeline) -> list[str]:
+    """"cannot read PATH: reason" for every file the monitors could not read."""
+    out: list[str] = []
+    for name in pipeline.names("monitor"):
+        try:
+            status = pipeline.ask(name, _status(), timeout=5)
+        except QueryError:
+            continue
+        for f in status.get("files") or []:
+            if f.get("state") == "error":
+                out.append(f"cannot read {f.get('path')}: {f.get('error') or 'error'}")
+    return out
+
+
+def _status() -> Any:
+    from omphalos.messages import Query
+
+    return Query("status")

@@ -14,10 +14,15 @@ from omphalos.pipeline import Pipeline
 from omphalos.plugin import KINDS
 from omphalos.topology import SETTINGS_SECTION
 
+from .logs import configure_logging
 from .progress import Progress
 from .signals import StopFlag
+from .watch import FileWatch
 
 log = logging.getLogger("omphalos.cli")
+
+__all__ = ["gather_config", "has_components", "files_pipeline", "configure_logging",
+           "run_until_stopped", "replay_until_done"]
 
 
 def gather_config(extra_files: Iterable[str] = (), *, use_defaults: bool = True
@@ -38,7 +43,7 @@ def files_pipeline(source: ConfigSource, files: list[str], *, parser: str = "aut
                    follow: bool = True, checkpoints: bool = True,
                    extra: Mapping[str, Mapping[str, Any]] | None = None) -> ConfigSource:
     """The default pipeline on ``files``: file monitor, parser, local transport, summary."""
-    missing = [f for f in files if not any(ch in f for ch in "*?[") and not os.path.exists(f)]
+    missing = [f for f in files if not any(ch in f for ch in "*?[") and not _stat_ok(f)]
     if missing:
         raise ConfigError(f"no such file: {', '.join(missing)}")
     sections: dict[str, dict[str, Any]] = {
@@ -57,17 +62,15 @@ def files_pipeline(source: ConfigSource, files: list[str], *, parser: str = "aut
     return out
 
 
-def configure_logging(debug: bool, level: str = "info") -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
-
-def run_until_stopped(pipeline: Pipeline, stop: StopFlag, *, poll: float = 0.2) -> str:
-    """Run until a signal or until the pipeline is degraded; returns why it ended."""
+def run_until_stopped(pipeline: Pipeline, stop: StopFlag, files: FileWatch | None = None,
+                      *, poll: float = 0.2) -> str:
+    """Run until a signal or until the pipeline is degraded; returns why it ended.
+    ``files`` logs the monitored paths that are missing or unreadable as they change."""
     while not stop.wait(poll):
         if pipeline.degraded:
             return "degraded"
+        if files is not None:
+            files.check()
     return "signal"
 
 
@@ -90,6 +93,20 @@ def replay_until_done(pipeline: Pipeline, stop: StopFlag, total_bytes: int) -> s
                 return "done"
     finally:
         progress.close()
+
+
+def _stat_ok(path: str) -> bool:
+    """True unless ``path`` is really absent: a file in a directory we may not enter is
+    there (and reported as unreadable, by its reason), not "no such file"."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _status_query() -> Any:
