@@ -5,6 +5,11 @@ pykka logs every exception an actor returns to a caller at INFO level, with its 
 does not serve raises ``ValueError`` by contract, and the caller handles it: such a refusal
 is no bug and must not fill the log with tracebacks (an open dashboard asks every second).
 Any other exception returned to a caller is still logged, with its traceback.
+
+pykka also logs an actor that dies in its start-up with a traceback. When the cause is an
+``OSError`` (a port already taken, a file it may not open), that is the machine's state,
+not a bug: the plugin already logged its death with the reason, and the supervisor the
+restart, so the traceback is dropped too.
 """
 
 from __future__ import annotations
@@ -16,16 +21,18 @@ __all__ = ["RefusedQueries", "quiet_refusals", "configure_logging"]
 
 
 class RefusedQueries(logging.Filter):
-    """Drops pykka's INFO record of a ``ValueError`` returned to the caller that asked."""
+    """Drops pykka's records of a refused query and of an actor that met an OSError."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not record.name.startswith("pykka"):
-            return True
-        if record.levelno > logging.INFO or not record.exc_info:
+        if not record.name.startswith("pykka") or not record.exc_info:
             return True
         exc = record.exc_info[1]
-        return not (isinstance(exc, ValueError)
-                    and record.getMessage().startswith("Exception returned from"))
+        message = record.getMessage()
+        if message.startswith("Exception returned from"):
+            return not isinstance(exc, ValueError)
+        if message.startswith("Unhandled exception in"):
+            return not isinstance(exc, OSError)
+        return True
 
 
 def quiet_refusals(handler: logging.Handler) -> logging.Handler:

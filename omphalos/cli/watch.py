@@ -43,6 +43,7 @@ class FileWatch:
                 if state not in PROBLEM_STATES:
                     continue
                 error = str(f.get("error") or "")
+                error = error[:1].lower() + error[1:]  # "Permission denied" mid-sentence
                 if state == "missing":
                     text = f"{name}: {path}: {error or 'no such file'}; waiting for it"
                 else:
