@@ -11,12 +11,13 @@ from cement.core.exc import CaughtSignal
 from omphalos.config import ConfigError
 
 from .base import EXIT_CONFIG, Base
+from .demo import Demo
 from .httptop import Httptop
 from .keys import Keys
 from .roles import Roles
 
 #: Controllers of the command; each adds its subcommands to ``omphalos``.
-HANDLERS: list[type] = [Base, Keys, Roles, Httptop]
+HANDLERS: list[type] = [Base, Keys, Roles, Httptop, Demo]
 
 
 class OmphalosApp(App):
