@@ -4,6 +4,7 @@ firing (no flapping); it resolves only after staying under the resolve level (4%
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 
@@ -44,7 +45,7 @@ def test_share_oscillating_around_the_threshold_fires_once(
         shares.append(100.0 * sum(b.status.get(503, 0) for _, b in s.ring("1m").window(
             s.head())) / sum(b.requests for _, b in s.ring("1m").window(s.head())))
     assert [e["event"] for e in alerts.history] == ["fired"]  # once, no flapping
-    crossings = sum(1 for a, b in zip(shares, shares[1:]) if (a > 5.0) != (b > 5.0))
+    crossings = sum(1 for a, b in itertools.pairwise(shares) if (a > 5.0) != (b > 5.0))
     assert crossings >= 5  # it really went back and forth across the threshold
     assert 4.5 < min(shares[60:]) < 5.0 < max(shares[60:]) < 6.0
     row = alerts.firing["error_rate"]
