@@ -1,9 +1,12 @@
 /* Omphalos live dashboard.
  *
- * One server-sent event stream (/api/v1/events?window=W) pushes a snapshot every second:
- * the answers of the overview, series, top, hosts, alerts and summary queries. Parts a
- * pipeline cannot answer are missing (their reason is under snapshot.errors); the page
- * falls back to what the running summary gives (rates from successive totals).
+ * The page fetches a snapshot (/api/v1/snapshot?window=W) every update interval: the
+ * answers of the overview, series, top, hosts, alerts and summary queries, and the files
+ * the monitors cannot read. No request stays open between two fetches, so a headless
+ * browser with a virtual time budget settles. Parts a pipeline cannot answer are missing
+ * (their reason is under snapshot.errors); the page falls back to what the running summary
+ * gives (rates from successive totals). The last bucket of a series is still filling: it
+ * is left out, so a steady rate does not seem to drop at the right edge.
  * Data from logs is attacker-controlled: it only ever goes into textContent, never HTML.
  */
 (function () {
@@ -170,9 +173,13 @@
 
   function resetLocal() { local = { rows: [], last: null }; }
 
-  function fromSeries(series) {
+  // Points whose bucket ends after ``head`` are still filling: drawn as complete they
+  // would show a false drop at the right edge, so they are left out.
+  function fromSeries(series, head) {
     var step = series.step || 1;
-    return (series.points || []).map(function (p) {
+    return (series.points || []).filter(function (p) {
+      return head == null || p.t + step <= head + 1e-6;
+    }).map(function (p) {
       var row = { t: new Date(p.t * 1000), requests: (p.requests || 0) / step,
                   p50: p.p50, p95: p.p95, p99: p.p99 };
       CLASSES.forEach(function (c) { row[c] = (p[c] || 0) / step; });
@@ -205,6 +212,7 @@
     var classes = (o && o.status_class) || s.status_class || {};
     var requests = o ? o.requests : s.requests;
     var rate = o ? o.rate : (rows.length ? rows[rows.length - 1].requests : null);
+    var dur = o || s.duration || {};
     setText("stat-rate", fmtRate(rate));
     setText("stat-requests", requests == null ? "–" : fmtCount(requests));
     setText("stat-bytes", fmtBytes(o ? o.bytes : s.bytes));
@@ -212,7 +220,6 @@
     setText("stat-errors", requests ? fmtCount(errors) + " (" + d3.format(".2~%")(errors / requests) + ")" : "0");
     var hosts = o ? o.hosts : (s.hosts ? Object.keys(s.hosts).length : null);
     setText("stat-hosts", hosts == null ? "–" : fmtCount(hosts));
-    var dur = o || s.duration || {};
     setText("stat-latency", [dur.p50, dur.p95, dur.p99].map(fmtSecs).join(" / "));
   }
 
@@ -236,9 +243,10 @@
     }
     renderTable("top-paths", rows, function (r) {
       return [{ text: r.key, cls: "path", title: r.key },
-              { text: fmtCount(r.hits), cls: "num" }, { text: fmtRate(r.rate), cls: "num" },
+              { text: fmtCount(r.hits), cls: "num" },
+              { text: fmtRate(r.rate), cls: "num opt" },
               { text: fmtBytes(r.bytes), cls: "num" },
-              { text: r.errors == null ? "–" : fmtCount(r.errors), cls: "num" },
+              { text: r.errors == null ? "–" : fmtCount(r.errors), cls: "num opt" },
               { text: fmtSecs(r.p95), cls: "num" }];
     });
   }
@@ -327,13 +335,32 @@
     setText("latency-note", has ? "" : "no durations over this window (the log format may not record them)");
   }
 
+  function renderFiles(snap) {
+    var files = snap.files || [];
+    document.getElementById("files").hidden = files.length === 0;
+    d3.select("#files-list").selectAll("li").data(files).join("li").text(function (f) {
+      return f.state === "missing" ? f.path + ": " + (f.error || "no such file") + " (waiting for it)"
+        : "cannot read " + f.path + ": " + (f.error || "error");
+    });
+  }
+
+  // In the ``all`` window totals are since start; the charts and hosts show the longest
+  // sliding window (snapshot.series_window), and the panel titles say which.
+  function renderSpans(snap) {
+    var span = snap.series_window ? " (last " + snap.series_window + ")" : "";
+    d3.selectAll(".span").text(span);
+  }
+
   function render(snap) {
     updates += 1;
     var now = new Date(snap.time * 1000);
-    var rows = snap.series ? fromSeries(snap.series) : fromSummaries(snap.summary || {}, now);
+    var head = snap.overview && snap.overview.head != null ? snap.overview.head : snap.time;
+    var rows = snap.series ? fromSeries(snap.series, head) : fromSummaries(snap.summary || {}, now);
     charts.rate.update(rows);
     charts.status.update(rows);
     renderLatency(snap.series ? rows : []);
+    renderSpans(snap);
+    renderFiles(snap);
     renderCards(snap, rows);
     renderPaths(snap);
     renderHosts(snap);
@@ -345,8 +372,10 @@
     updated.title = missing.length ? "not answered: " + missing.map(function (k) { return k + ": " + snap.errors[k]; }).join("; ") : "";
   }
 
-  // -- live updates -----------------------------------------------------------------------------
-  var source = null;
+  // -- live updates: one snapshot per interval -------------------------------------------------
+  var updateMs = Math.max(100, 1000 * (parseFloat(meta("omphalos-update-secs")) || 1));
+  var generation = 0;  // a window change starts a new generation; older answers are dropped
+  var timer = null;
 
   function setLive(on) {
     var el = document.getElementById("live");
@@ -354,16 +383,30 @@
     el.textContent = on ? "live" : "reconnecting";
   }
 
-  function connect() {
-    if (source) { source.close(); }
+  function fetchSnapshot(gen) {
     var q = new URLSearchParams({ window: current });
-    if (token) { q.set("token", token); }
-    source = new EventSource("/api/v1/events?" + q.toString());
-    source.addEventListener("update", function (ev) {
-      setLive(true);
-      render(JSON.parse(ev.data));
-    });
-    source.addEventListener("error", function () { setLive(false); });
+    var headers = {};
+    if (token) { headers.Authorization = "Bearer " + token; }
+    return fetch("/api/v1/snapshot?" + q.toString(), { headers: headers, cache: "no-store" })
+      .then(function (resp) {
+        if (!resp.ok) { throw new Error("HTTP " + resp.status); }
+        return resp.json();
+      })
+      .then(function (snap) {
+        if (gen !== generation) { return; }
+        setLive(true);
+        render(snap);
+      })
+      .catch(function () { if (gen === generation) { setLive(false); } })
+      .then(function () {
+        if (gen === generation) { timer = setTimeout(function () { fetchSnapshot(gen); }, updateMs); }
+      });
+  }
+
+  function connect() {
+    generation += 1;
+    if (timer) { clearTimeout(timer); timer = null; }
+    fetchSnapshot(generation);
   }
 
   function selectWindow(name) {
