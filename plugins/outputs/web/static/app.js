@@ -173,12 +173,14 @@
 
   function resetLocal() { local = { rows: [], last: null }; }
 
-  // Points whose bucket ends after ``head`` are still filling: drawn as complete they
-  // would show a false drop at the right edge, so they are left out.
+  // Points whose bucket ends after ``head`` (less the few seconds lines take to arrive) are
+  // still filling: drawn as complete they would show a false drop at the right edge, so
+  // they are left out.
+  var ARRIVAL_SECS = 2;
   function fromSeries(series, head) {
     var step = series.step || 1;
     return (series.points || []).filter(function (p) {
-      return head == null || p.t + step <= head + 1e-6;
+      return head == null || p.t + step <= head - ARRIVAL_SECS;
     }).map(function (p) {
       var row = { t: new Date(p.t * 1000), requests: (p.requests || 0) / step,
                   p50: p.p50, p95: p.p95, p99: p.p99 };
@@ -347,7 +349,7 @@
   // In the ``all`` window totals are since start; the charts and hosts show the longest
   // sliding window (snapshot.series_window), and the panel titles say which.
   function renderSpans(snap) {
-    var span = snap.series_window ? " (last " + snap.series_window + ")" : "";
+    var span = snap.series_window ? "(last " + snap.series_window + ")" : "";
     d3.selectAll(".span").text(span);
   }
 
@@ -357,6 +359,8 @@
     var head = snap.overview && snap.overview.head != null ? snap.overview.head : snap.time;
     var rows = snap.series ? fromSeries(snap.series, head) : fromSummaries(snap.summary || {}, now);
     charts.rate.update(rows);
+    document.getElementById("chart-rate").setAttribute(
+      "data-last", rows.length ? String(rows[rows.length - 1].requests) : "");
     charts.status.update(rows);
     renderLatency(snap.series ? rows : []);
     renderSpans(snap);
