@@ -114,7 +114,7 @@ def panels_shown(driver: Any) -> list[str]:
     shown = []
     for name, selector in PANELS.items():
         found = [e for e in driver.find_elements("css selector", selector) if e.is_displayed()
-                 and (e.tag_name == "path" or e.text.strip() not in ("", "–"))]
+                 and (e.tag_name == "path" or e.text.strip() not in ("", "\u2013"))]  # en dash: no value
         if found:
             shown.append(name)
     return shown

@@ -23,7 +23,6 @@ from typing import Any
 from omphalos.messages import Query
 from omphalos.pipeline import QueryError
 
-
 #: Seconds a collector's refusal of a (kind, window) is remembered.
 REFUSAL_SECS = 60.0
 
