@@ -109,12 +109,16 @@ def chromium(tmp_path: Path, width: int, height: int) -> Any:
     return driver
 
 
+#: What the page shows where it has no value yet (an en dash).
+NO_VALUE = "\u2013"
+
+
 def panels_shown(driver: Any) -> list[str]:
     """The panels that show content now."""
     shown = []
     for name, selector in PANELS.items():
         found = [e for e in driver.find_elements("css selector", selector) if e.is_displayed()
-                 and (e.tag_name == "path" or e.text.strip() not in ("", "\u2013"))]  # en dash: no value
+                 and (e.tag_name == "path" or e.text.strip() not in ("", NO_VALUE))]
         if found:
             shown.append(name)
     return shown
