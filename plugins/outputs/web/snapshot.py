@@ -3,8 +3,9 @@
 Each live-update tick needs the overview, the series, the top paths, the hosts, the alerts,
 the running summary and the monitored files the pipeline cannot read. :class:`Snapshots`
 asks for them concurrently and keeps the result for a fraction of the update interval, so
-many open pages cost the collectors one round of queries per window and tick. A part a collector cannot answer is left out and its reason
-put under ``errors``; the page shows what it has.
+many open pages cost the collectors one round of queries per window and tick. A part a
+collector cannot answer is left out and its reason put under ``errors``; the page shows
+what it has.
 """
 
 from __future__ import annotations
