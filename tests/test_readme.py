@@ -60,7 +60,7 @@ def test_quick_start_as_written_on_a_fresh_clone(tmp_path: Path) -> None:
     env = {"PATH": os.pathsep.join(path), "HOME": str(tmp_path / "home"),
            "PIP_CACHE_DIR": f"{home}/.cache/pip", "OMPHALOS_NO_DEFAULT_CONFIG": "1",
            "LANG": "C.UTF-8"}
-    (tmp_path / "home").mkdir()
+    (tmp_path / "home").mkdir(exist_ok=True)  # made by the suite's isolated_env fixture
 
     installed = subprocess.run(["bash", "-c", install], cwd=clone, env=env,
                                capture_output=True, text=True, timeout=1200)
