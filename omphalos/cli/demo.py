@@ -1,7 +1,7 @@
 """``omphalos demo``: Omphalos at work in 30 seconds, without a web server of one's own.
 
-A thread writes a realistic live access log (:mod:`.demolog`: five minutes of past traffic
-at once, then about ``--rate`` requests a second, with an error burst every 2 minutes that fires
+A thread writes a realistic live access log (:mod:`.demolog`: 100 s of past traffic at
+once, then about ``--rate`` requests a second, with an error burst every 2 minutes that fires
 and resolves the site's error-rate alert) into a fresh directory, and the single-host
 pipeline of ``etc/omphalos.conf`` (file monitor, auto parser, the window collector with its
 alerts, the summary, the dashboard) runs on it. On a terminal the console (httptop) shows

@@ -105,10 +105,16 @@ def demo_line(t: float, client: str, method: str, path: str, status: int, size: 
             f'"{referer}" "{agent}" {duration:.3f}\n')
 
 
+#: Past traffic written at once: enough for the charts to start with a slope, less than twice
+#: the 1m alert window, so the spike and drop rules (which need a baseline twice as long)
+#: do not judge while the collector is still catching up with the oldest lines.
+BACKFILL_SECS = 100.0
+
+
 class DemoLog(threading.Thread):
     """Writes ``backfill_secs`` of past requests to ``path`` at once, then live ones."""
 
-    def __init__(self, path: Path, *, rate: float = 20.0, backfill_secs: float = 300.0,
+    def __init__(self, path: Path, *, rate: float = 20.0, backfill_secs: float = BACKFILL_SECS,
                  seed: int = 7, tick_secs: float = 0.2) -> None:
         super().__init__(name="omphalos-demo-log", daemon=True)
         self.path = path

@@ -148,7 +148,13 @@ def console_errors(driver: Any) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE",)]
 
 
-def screenshot(driver: Any, name: str) -> None:
+def screenshot(driver: Any, name: str, width: int) -> None:
+    """The whole page (as tall as its content) as ``artifacts/NAME``: the pictures of
+    docs/ and the README are these."""
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+    time.sleep(0.5)  # one redraw at the new size
     try:
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / name))
@@ -185,7 +191,8 @@ def test_shipped_config_shows_every_panel(shipped: Shipped, tmp_path: Path,
         assert " ".join(title.split()) == "Request rate (last 1h)"
         driver.find_element("css selector", '#windows button[data-window="5m"]').click()
         wait_for(lambda: len(panels_shown(driver)) == len(PANELS), timeout=30, interval=0.3)
-        screenshot(driver, f"dashboard-{width}x{height}.png")
+        assert console_errors(driver) == []
+        screenshot(driver, f"dashboard-{width}.png", width)
         assert console_errors(driver) == []
     finally:
         driver.quit()
