@@ -65,8 +65,10 @@ def test_quick_start_as_written_on_a_fresh_clone(tmp_path: Path) -> None:
     installed = subprocess.run(["bash", "-c", install], cwd=clone, env=env,
                                capture_output=True, text=True, timeout=1200)
     assert installed.returncode == 0, installed.stderr[-3000:]
-    assert installed.stdout.splitlines()[0].startswith("requests  10,000 ")
-    assert "/favicon.ico" in installed.stdout
+    out = installed.stdout.splitlines()  # pip's lines first, then the replay's summary
+    summary = next(i for i, text in enumerate(out) if text.startswith("requests  "))
+    assert out[summary].startswith("requests  10,000 ")
+    assert out[-1].strip() and any("/favicon.ico" in text for text in out[summary:])
 
     # the demo, in a terminal: the console shows the live log; q quits it
     args = shlex.split(demo)

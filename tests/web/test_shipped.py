@@ -232,3 +232,45 @@ def test_headless_screenshot_with_a_virtual_time_budget_finishes(shipped: Shippe
                             capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr[-2000:]
     assert target.stat().st_size > 10_000
+
+
+@pytest.mark.timeout(150)
+def test_page_has_the_consoles_views_filter_and_drill(shipped: Shipped,
+                                                      tmp_path: Path) -> None:
+    """The top table lists clients, status codes, agents and referrers too, filters by a
+    regular expression, and a click on a path opens its details (drill)."""
+    driver = chromium(tmp_path, 1400, 1000)
+
+    def keys() -> list[str]:
+        found: list[str] = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#top-paths tbody td.path'),"
+            " td => td.textContent)")
+        return found
+
+    try:
+        driver.get(shipped.url + "/")
+        wait_for(lambda: len(keys()) == 10, timeout=60, interval=0.3)
+        for dim, title, check in (
+                ("client", "client", lambda k: re.fullmatch(r"[\d.]+", k) is not None),
+                ("status", "status", lambda k: re.fullmatch(r"[1-5]\d\d", k) is not None),
+                ("agent", "agent", lambda k: "/" in k),
+                ("referer", "referrer", lambda k: k == "-" or k.startswith("https://"))):
+            driver.find_element("css selector", f'#dimensions button[data-dim="{dim}"]').click()
+            wait_for(lambda: driver.find_element("id", "top-key").text == title
+                     and keys() and all(check(k) for k in keys()), timeout=20, interval=0.3)
+        driver.find_element("css selector", '#dimensions button[data-dim="path"]').click()
+        wait_for(lambda: keys() and all(k.startswith("/") for k in keys()), timeout=20)
+        driver.find_element("id", "filter").send_keys("^/static/")
+        wait_for(lambda: keys() and all(k.startswith("/static/") for k in keys()),
+                 timeout=20, interval=0.3)
+        first = keys()[0]
+        driver.find_element("css selector", "#top-paths tbody tr td.path").click()
+        wait_for(lambda: driver.find_element("id", "drill").is_displayed()
+                 and "requests over 5m" in driver.find_element("id", "drill-summary").text,
+                 timeout=20, interval=0.3)
+        assert driver.find_element("id", "drill-path").text == first
+        wait_for(lambda: driver.find_elements("css selector", "#drill-clients tbody tr"),
+                 timeout=20)
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()

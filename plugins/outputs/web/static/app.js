@@ -165,8 +165,13 @@
     latency: makeChart(document.getElementById("chart-latency"), {
       title: "latency percentiles", yLabel: "seconds", keys: ["p50", "p95", "p99"],
       format: fmtSecs, tick: d3.format(".2~s")
+    }),
+    drill: makeChart(document.getElementById("chart-drill"), {
+      title: "requests per second of the path", yLabel: "req/s", keys: ["requests"],
+      format: fmtRate
     })
   };
+  var lastHead = null;
 
   // -- the series: from the collectors, or from successive summaries ----------------------------
   var local = { rows: [], last: null };
@@ -234,15 +239,50 @@
       .text(function (c) { return c.text; });
   }
 
+  // -- the top table: a dimension, a filter, a drill into a path -------------------------------
+  var DIM_TITLES = { path: "paths", client: "clients", status: "status codes",
+                     agent: "user agents", referer: "referrers" };
+  var topView = { dim: "path", filter: "", rows: null, note: "" };
+  var drillPath = null;
+
+  function apiGet(kind, q) {
+    var headers = {};
+    if (token) { headers.Authorization = "Bearer " + token; }
+    return fetch("/api/v1/query/" + kind + "?" + new URLSearchParams(q).toString(),
+                 { headers: headers, cache: "no-store" })
+      .then(function (resp) {
+        return resp.json().then(function (data) {
+          if (!resp.ok) { throw new Error(data.error || ("HTTP " + resp.status)); }
+          return data;
+        });
+      });
+  }
+
+  // The snapshot has the unfiltered top paths; another dimension or a filter is asked for.
+  function fetchTop() {
+    if (topView.dim === "path" && !topView.filter) { topView.rows = null; return Promise.resolve(); }
+    var q = { dimension: topView.dim, window: current, limit: "10" };
+    if (topView.filter) { q.filter = topView.filter; }
+    var asked = topView.dim + "\u0000" + topView.filter + "\u0000" + current;
+    return apiGet("top", q).then(function (data) {
+      if (asked !== topView.dim + "\u0000" + topView.filter + "\u0000" + current) { return; }
+      topView.rows = data.rows || [];
+      topView.note = "";
+    }).catch(function (err) { topView.rows = []; topView.note = "not answered: " + err.message; });
+  }
+
   function renderPaths(snap) {
     var rows;
-    if (snap.paths && snap.paths.rows) {
+    if (topView.rows) {
+      rows = topView.rows;
+    } else if (snap.paths && snap.paths.rows) {
       rows = snap.paths.rows;
     } else {
       rows = ((snap.summary || {}).top_paths || []).map(function (p) {
         return { key: p.path, hits: p.hits, rate: null, bytes: p.bytes, errors: null, p95: null };
       });
     }
+    setText("top-note", topView.note || (topView.dim === "path" ? "click a path for its details" : ""));
     renderTable("top-paths", rows, function (r) {
       return [{ text: r.key, cls: "path", title: r.key },
               { text: fmtCount(r.hits), cls: "num" },
@@ -250,7 +290,46 @@
               { text: fmtBytes(r.bytes), cls: "num" },
               { text: r.errors == null ? "–" : fmtCount(r.errors), cls: "num opt" },
               { text: fmtSecs(r.p95), cls: "num" }];
+    }, function () { return topView.dim === "path" ? "drillable" : null; });
+  }
+
+  function selectDim(dim) {
+    topView.dim = dim;
+    topView.rows = null;
+    d3.selectAll("#dimensions button").attr("aria-pressed", function () {
+      return String(this.getAttribute("data-dim") === dim);
     });
+    setText("top-title", DIM_TITLES[dim]);
+    setText("top-key", dim === "referer" ? "referrer" : dim);
+    refreshNow();
+  }
+
+  function fetchDrill() {
+    if (drillPath == null) { return Promise.resolve(); }
+    var path = drillPath;
+    var q = { path: path, window: current === "all" ? "1h" : current, limit: "10" };
+    return apiGet("drill", q).then(function (d) {
+      if (path !== drillPath) { return; }
+      var codes = Object.keys(d.status || {}).map(function (c) { return c + ": " + fmtCount(d.status[c]); });
+      setText("drill-summary", fmtCount(d.requests) + " requests over " + d.window +
+              (codes.length ? "; status " + codes.join(", ") : ""));
+      var step = 1;
+      var points = d.series || [];
+      if (points.length > 1) { step = points[1].t - points[0].t; }
+      charts.drill.update(fromSeries({ step: step, points: points }, lastHead));
+      renderTable("drill-clients", d.clients || [], function (r) {
+        return [{ text: r.key, cls: "path", title: r.key }, { text: fmtCount(r.hits), cls: "num" },
+                { text: fmtRate(r.rate), cls: "num" }];
+      });
+    }).catch(function (err) { setText("drill-summary", "not answered: " + err.message); });
+  }
+
+  function openDrill(path) {
+    drillPath = path;
+    document.getElementById("drill").hidden = false;
+    setText("drill-path", path);
+    setText("drill-summary", "asking…");
+    fetchDrill();
   }
 
   function renderHosts(snap) {
@@ -357,6 +436,7 @@
     updates += 1;
     var now = new Date(snap.time * 1000);
     var head = snap.overview && snap.overview.head != null ? snap.overview.head : snap.time;
+    lastHead = head;
     var rows = snap.series ? fromSeries(snap.series, head) : fromSummaries(snap.summary || {}, now);
     charts.rate.update(rows);
     document.getElementById("chart-rate").setAttribute(
@@ -398,8 +478,11 @@
       })
       .then(function (snap) {
         if (gen !== generation) { return; }
-        setLive(true);
-        render(snap);
+        return Promise.all([fetchTop(), fetchDrill()]).then(function () {
+          if (gen !== generation) { return; }
+          setLive(true);
+          render(snap);
+        });
       })
       .catch(function () { if (gen === generation) { setLive(false); } })
       .then(function () {
@@ -412,6 +495,9 @@
     if (timer) { clearTimeout(timer); timer = null; }
     fetchSnapshot(generation);
   }
+
+  // A change of dimension or filter: ask again now rather than at the next tick.
+  function refreshNow() { connect(); }
 
   function selectWindow(name) {
     current = name;
@@ -427,6 +513,25 @@
 
   d3.selectAll("#windows button").on("click", function () {
     selectWindow(this.getAttribute("data-window"));
+  });
+  d3.selectAll("#dimensions button").on("click", function () {
+    selectDim(this.getAttribute("data-dim"));
+  });
+  var filterTimer = null;
+  document.getElementById("filter").addEventListener("input", function (ev) {
+    var text = ev.target.value;
+    if (filterTimer) { clearTimeout(filterTimer); }
+    filterTimer = setTimeout(function () { topView.filter = text; topView.rows = null; refreshNow(); }, 300);
+  });
+  d3.select("#top-paths tbody").on("click", function (event) {
+    if (topView.dim !== "path") { return; }
+    var tr = event.target.closest("tr");
+    var row = tr ? d3.select(tr).datum() : null;
+    if (row && row.key != null) { openDrill(String(row.key)); }
+  });
+  document.getElementById("drill-close").addEventListener("click", function () {
+    drillPath = null;
+    document.getElementById("drill").hidden = true;
   });
   document.getElementById("clear-all").addEventListener("click", function () {
     clearAlerts({ all: true }, null);
