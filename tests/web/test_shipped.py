@@ -256,8 +256,9 @@ def test_page_has_the_consoles_views_filter_and_drill(shipped: Shipped,
                 ("agent", "agent", lambda k: "/" in k),
                 ("referer", "referrer", lambda k: k == "-" or k.startswith("https://"))):
             driver.find_element("css selector", f'#dimensions button[data-dim="{dim}"]').click()
-            wait_for(lambda: driver.find_element("id", "top-key").text == title
-                     and keys() and all(check(k) for k in keys()), timeout=20, interval=0.3)
+            wait_for(lambda title=title, check=check: driver.find_element(
+                "id", "top-key").text == title and keys() and all(check(k) for k in keys()),
+                timeout=20, interval=0.3)
         driver.find_element("css selector", '#dimensions button[data-dim="path"]').click()
         wait_for(lambda: keys() and all(k.startswith("/") for k in keys()), timeout=20)
         driver.find_element("id", "filter").send_keys("^/static/")
