@@ -151,6 +151,7 @@ class Base(Controller):
         stop = StopFlag()
         stop.install()
         pipeline.start()
+        failed: list[str] = []
         try:
             why = replay_until_done(pipeline, stop, total)
             failed = unread_files(pipeline)
@@ -176,7 +177,7 @@ class Base(Controller):
         pipeline = Pipeline.from_config(source)
         files = ", ".join(source.files) or "(no files)"
         problems = path_problems(monitor_paths(pipeline))
-        state = state_dir_problem(pipeline.settings.state_path)
+        state = state_dir_problem(pipeline.settings.state_path, create=False)
         errors = [p for p in problems if p.fatal]
         for problem in problems:
             print(f"{'error' if problem.fatal else 'warning'}: {problem}",

@@ -109,8 +109,20 @@ def path_problems(paths: Iterable[tuple[str, str]]) -> list[PathProblem]:
     return problems
 
 
-def state_dir_problem(path: str) -> str | None:
-    """Why the state directory ``path`` cannot hold checkpoints, spools and history."""
+def state_dir_problem(path: str, *, create: bool = True) -> str | None:
+    """Why the state directory ``path`` cannot hold checkpoints, spools and history.
+
+    ``create``: make it and write a probe file in it (before running); else only look,
+    leaving no trace (``check``, which init scripts run as root before a reload).
+    """
+    if not create:
+        probe = path
+        while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+            probe = os.path.dirname(probe)
+        if not os.access(probe, os.W_OK | os.X_OK):
+            what = "" if probe == path else f" (its parent {probe} is not)"
+            return f"state directory {path} is not writable{what}: permission denied"
+        return None
     try:
         os.makedirs(path, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
