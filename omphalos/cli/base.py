@@ -25,7 +25,7 @@ from .common import (
     replay_until_done,
     run_until_stopped,
 )
-from .paths import monitor_paths, path_problems, state_dir_problem
+from .paths import monitor_paths, path_problems, write_problems
 from .signals import StopFlag
 from .watch import FileWatch
 
@@ -108,9 +108,10 @@ class Base(Controller):
         source = self._source(pargs.files, parser=pargs.format)
         pipeline = pipeline_from_config(source)  # workers = N: worker processes
         configure_logging(self._debug(), pipeline.settings.log_level)
-        problem = state_dir_problem(pipeline.settings.state_path)
-        if problem is not None:
-            print(f"omphalos: {problem}", file=sys.stderr)
+        problems = write_problems(pipeline)
+        if problems:
+            for problem in problems:
+                print(f"omphalos: {problem}", file=sys.stderr)
             self.app.exit_code = EXIT_FAILED
             return
         stop = StopFlag()
@@ -177,14 +178,14 @@ class Base(Controller):
         pipeline = Pipeline.from_config(source)
         files = ", ".join(source.files) or "(no files)"
         problems = path_problems(monitor_paths(pipeline))
-        state = state_dir_problem(pipeline.settings.state_path, create=False)
+        unwritable = write_problems(pipeline, create=False)
         errors = [p for p in problems if p.fatal]
         for problem in problems:
             print(f"{'error' if problem.fatal else 'warning'}: {problem}",
                   file=sys.stderr)
-        if state is not None:
-            print(f"error: {state}", file=sys.stderr)
-        if errors or state is not None:
+        for text in unwritable:
+            print(f"error: {text}", file=sys.stderr)
+        if errors or unwritable:
             print(f"config has errors: {files}", file=sys.stderr)
             self.app.exit_code = EXIT_FAILED
             return

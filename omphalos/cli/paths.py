@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["PathProblem", "os_reason", "file_problem", "monitor_paths", "path_problems",
-           "state_dir_problem", "GLOB_CHARS"]
+           "state_dir_problem", "written_paths", "write_problems", "GLOB_CHARS"]
+
+#: Options naming where a component writes: a directory (``*_dir``) or a file.
+WRITTEN_OPTIONS = ("spool_dir", "history_path", "dead_letter")
 
 GLOB_CHARS = "*?["
 
@@ -131,3 +134,32 @@ def state_dir_problem(path: str, *, create: bool = True) -> str | None:
     except OSError as exc:
         return f"state directory {path} is not writable: {os_reason(exc)}"
     return None
+
+
+def written_paths(pipeline: Any) -> list[tuple[str, str, str]]:
+    """(component, option, directory) of every place outside the state directory a
+    component writes to, as its options say (``spool_dir``, ``history_path``...)."""
+    out: list[tuple[str, str, str]] = []
+    for name, spec in pipeline.components.items():
+        for option in WRITTEN_OPTIONS:
+            value = getattr(spec.config, option, "")
+            if isinstance(value, str) and value.strip():
+                path = os.path.abspath(value)
+                out.append((name, option,
+                            path if option.endswith("_dir") else os.path.dirname(path)))
+    return out
+
+
+def write_problems(pipeline: Any, *, create: bool = True) -> list[str]:
+    """The state directory and every ``written_paths`` directory that is not writable,
+    each named with the component and option it comes from."""
+    problems = []
+    state = state_dir_problem(pipeline.settings.state_path, create=create)
+    if state is not None:
+        problems.append(state)
+    for name, option, directory in written_paths(pipeline):
+        found = state_dir_problem(directory, create=create)
+        if found is not None:
+            problems.append(f"{name}: {option}: "
+                            + found.replace("state directory", "directory", 1))
+    return problems

@@ -49,7 +49,7 @@ from omphalos.reload import ReloadPlan
 
 from .common import configure_logging, gather_config, has_components
 from .logs import quiet_refusals
-from .paths import state_dir_problem
+from .paths import write_problems
 from .ready import not_ready
 from .signals import StopFlag
 from .watch import FileWatch
@@ -256,9 +256,9 @@ class Service:
     def _serve(self, pipeline: Pipeline, detached: Detached | None, status_file: str) -> int:
         stop = self.stop
         started = time.time()
-        problem = state_dir_problem(pipeline.settings.state_path)  # as the user we run as
-        if problem is not None:
-            return self._refuse(detached, f"{self.role} not started: {problem}")
+        problems = write_problems(pipeline)  # as the user we run as
+        if problems:
+            return self._refuse(detached, f"{self.role} not started: {'; '.join(problems)}")
         try:
             pipeline.start()
         except Exception as exc:

@@ -143,3 +143,22 @@ def test_replay_into_a_pipe_closed_early_ends_quietly(tmp: Path) -> None:
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert closed.stderr == ""
     assert closed.stdout.strip() in ("0", "141")
+
+
+@pytest.mark.timeout(60)
+def test_unwritable_history_dir_is_named_with_its_option(tmp: Path) -> None:
+    """Not only the state directory: a component's own place to write (here the window
+    collector's SQLite history) is checked and named, instead of sqlite's "unable to open
+    database file" without a path."""
+    closed = tmp / "rootonly"
+    closed.mkdir(mode=0o755)
+    conf = config(tmp, tmp / "ok.log")
+    conf.write_text(conf.read_text() + f"[collector:window]\nhistory_path = {closed}/h.sqlite\n")
+    result = run_as_nobody(["-c", str(conf), "run"], tmp)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (f"omphalos: collector:window: history_path: directory {closed} "
+                             "is not writable: permission denied\n")
+    check = run_as_nobody(["-c", str(conf), "check"], tmp)
+    assert check.returncode == 1
+    assert (f"error: collector:window: history_path: directory {closed} is not writable: "
+            "permission denied") in check.stderr.splitlines()
