@@ -25,7 +25,7 @@ from omphalos.messages import Query
 from omphalos.pipeline import Pipeline
 
 from .demolog import DemoLog
-from .logs import configure_logging, quiet_refusals
+from .logs import configure_logging
 from .ready import not_ready
 from .signals import StopFlag
 from .watch import FileWatch
@@ -101,10 +101,6 @@ class Demo(Controller):
             launch.quiet_logging(str(workdir / "omphalos.log"))
         else:
             configure_logging(bool(self.app.debug), "info")
-        import logging
-
-        for handler in logging.getLogger().handlers:
-            quiet_refusals(handler)
         pipeline.start()
         try:
             reason = not_ready(pipeline)
