@@ -25,12 +25,15 @@ LOGS = "/var/log/nginx/access.log, /var/log/apache2/access.log"
 
 FILES: dict[str, tuple[str, list[Section]]] = {
     "omphalos.conf": (
-        "Single host: tail this machine's logs, keep the summary, serve the dashboard.\n"
-        "Run it with: omphalos --config /etc/omphalos/omphalos.conf run\n"
-        "(or as a daemon: omphalos collector --kinds all, see docs/operations.rst).",
+        "Single host: tail this machine's logs, keep sliding windows with alerts and the\n"
+        "summary, serve the dashboard. Run it with: omphalos --config "
+        "/etc/omphalos/omphalos.conf run\n"
+        "(or as a daemon: omphalos collector --kinds all, see docs/operations.rst).\n"
+        "No web server here? 'omphalos demo' runs this pipeline on a generated live log.",
         [("monitor:web", "file", {"paths": LOGS}),
          ("parser:auto", "auto", {}),
          ("transport:local", "local", {}),
+         ("collector:window", "window", {}),
          ("collector:summary", "summary", {}),
          ("output:web", "web", {})]),
     "monitor.conf": (
@@ -52,6 +55,7 @@ FILES: dict[str, tuple[str, list[Section]]] = {
             "bind": "tcp://*:5556",
             "secret_key_file": "/etc/omphalos/keys/collector.key_secret",
             "allowed_keys_dir": "/etc/omphalos/keys/monitors"}),
+         ("collector:window", "window", {}),
          ("collector:summary", "summary", {}),
          ("output:web", "web", {})]),
 }

@@ -98,10 +98,22 @@ class PidFile:
         if uid >= 0 or gid >= 0:
             os.chown(self.path, uid, gid)
 
+    def remove_stale(self) -> None:
+        """Remove the file if the pid it names is gone (a daemon that died starting)."""
+        pid = read_pid(self.path)
+        if pid is not None and not pid_alive(pid):
+            try:
+                os.unlink(self.path)
+            except OSError as exc:
+                log.warning("cannot remove stale pid file %s: %s", self.path, exc)
+
     def remove(self) -> None:
+        """Remove the file if it is ours (quietly when we may not: see remove_stale)."""
         if read_pid(self.path) == os.getpid():
             try:
                 os.unlink(self.path)
+            except PermissionError:
+                log.debug("pid file %s is not ours to remove; left for the parent", self.path)
             except OSError as exc:
                 log.warning("cannot remove pid file %s: %s", self.path, exc)
 
@@ -201,7 +213,10 @@ def daemonize(options: DaemonOptions) -> Detached | int:
     first = os.fork()
     if first:
         os.close(write_fd)
-        return _wait_for_daemon(first, read_fd)
+        code = _wait_for_daemon(first, read_fd)
+        if code and pid_file is not None:
+            pid_file.remove_stale()  # the daemon, unprivileged, may not have been able to
+        return code
     # first child: leave the session, fork again so the daemon is no session leader
     os.close(read_fd)
     os.setsid()

@@ -25,8 +25,10 @@ from .common import (
     replay_until_done,
     run_until_stopped,
 )
+from .paths import monitor_paths, path_problems, write_problems
 from .resume import ask_key, resume_notes, start_over
 from .signals import StopFlag
+from .watch import FileWatch
 
 #: ``--config`` after the subcommand too (``omphalos run -c FILE``), added to the global ones.
 CONFIG_ARG = (["--config", "-c"], {"action": "append", "default": [], "metavar": "FILE",
@@ -44,8 +46,21 @@ def _presets() -> Any:
 
 #: What ``--format`` takes (listed in its help).
 FORMAT_NAMES: list[str] = _presets().format_names() if _presets() is not None else ["auto"]
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_DEGRADED = 3
+
+#: The examples at the end of ``omphalos --help``.
+EXAMPLES = """examples:
+  omphalos replay /var/log/nginx/access.log         summary of a whole log, as fast as it reads
+  omphalos replay --json access.log | jq .status    the same as JSON
+  omphalos demo                                     a live demo log, in the console (or --web)
+  omphalos httptop /var/log/nginx/access.log        the live console on a log
+  omphalos -c etc/omphalos.conf check               validate a config, name its missing files
+  omphalos -c etc/omphalos.conf run                 the config's pipeline and dashboard
+  omphalos -c /etc/omphalos/collector.conf collector --daemon --pid-file /run/omphalos/c.pid
+  omphalos status                                   the state of the running daemons
+"""
 
 
 class Base(Controller):
@@ -55,6 +70,7 @@ class Base(Controller):
         label = "base"
         description = ("Omphalos collects web-server access logs from many servers and shows, "
                        "live, what they are doing.")
+        epilog = EXAMPLES
         arguments = [
             (["--config", "-c"], {"action": "append", "default": [], "metavar": "FILE",
                                   "help": "read this config file too (repeatable)"}),
@@ -125,6 +141,12 @@ class Base(Controller):
                               extra=self._parser_section(pargs.format))
         pipeline = pipeline_from_config(source)  # workers = N: worker processes
         configure_logging(self._debug(), pipeline.settings.log_level)
+        problems = write_problems(pipeline)
+        if problems:
+            for problem in problems:
+                print(f"omphalos: {problem}", file=sys.stderr)
+            self.app.exit_code = EXIT_FAILED
+            return
         if key and pargs.from_start:
             start_over(pipeline.settings, key)
         elif key:
@@ -134,7 +156,7 @@ class Base(Controller):
         stop.install()
         pipeline.start()
         try:
-            why = run_until_stopped(pipeline, stop)
+            why = run_until_stopped(pipeline, stop, FileWatch(pipeline))
         finally:
             summary_pipeline = pipeline
             if pipeline.names("collector"):
@@ -169,20 +191,34 @@ class Base(Controller):
                                           "ack_when_saved": False}
         source = self._source(files, parser=pargs.format, follow=False, checkpoints=False,
                               extra={**extra, **self._parser_section(pargs.format)})
+        unreadable = [p for p in path_problems(("", f) for f in files) if p.fatal]
+        if unreadable:
+            for problem in unreadable:
+                print(f"omphalos: cannot read {problem.path}: {problem.reason}",
+                      file=sys.stderr)
+            self.app.exit_code = EXIT_FAILED
+            return
         pipeline = Pipeline.from_config(source)
         configure_logging(self._debug(), "warning")
         total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
         stop = StopFlag()
         stop.install()
         pipeline.start()
+        failed: list[str] = []
         try:
             why = replay_until_done(pipeline, stop, total)
+            failed = unread_files(pipeline)
             self._print_summary(pipeline, pargs.json)
         finally:
             pipeline.stop()
+        for text in failed:
+            print(f"omphalos: {text}", file=sys.stderr)
         self._finish(pipeline, why)
+        if failed and not self.app.exit_code:
+            self.app.exit_code = EXIT_FAILED
 
     def _finish(self, pipeline: Pipeline, why: str) -> None:
+        """Exit 3 with the reasons when the pipeline ended degraded."""
         if why == "degraded" or pipeline.degraded:
             for reason in pipeline.health.snapshot()["reasons"]:
                 print(f"omphalos: pipeline degraded: {reason}", file=sys.stderr)
@@ -193,6 +229,18 @@ class Base(Controller):
         source = gather_config(self.config_files())
         pipeline = Pipeline.from_config(source)
         files = ", ".join(source.files) or "(no files)"
+        problems = path_problems(monitor_paths(pipeline))
+        unwritable = write_problems(pipeline, create=False)
+        errors = [p for p in problems if p.fatal]
+        for problem in problems:
+            print(f"{'error' if problem.fatal else 'warning'}: {problem}",
+                  file=sys.stderr)
+        for text in unwritable:
+            print(f"error: {text}", file=sys.stderr)
+        if errors or unwritable:
+            print(f"config has errors: {files}", file=sys.stderr)
+            self.app.exit_code = EXIT_FAILED
+            return
         print(f"config OK: {files}: {len(pipeline.components)} components: "
               f"{', '.join(pipeline.components)}")
 
@@ -216,3 +264,23 @@ class Base(Controller):
                       f"{opt['doc']}")
         for error in registry.errors:
             print(f"broken plugin: {error}", file=sys.stderr)
+
+
+def unread_files(pipeline: Pipeline) -> list[str]:
+    """"cannot read PATH: reason" for every file the monitors could not read."""
+    out: list[str] = []
+    for name in pipeline.names("monitor"):
+        try:
+            status = pipeline.ask(name, _status(), timeout=5)
+        except QueryError:
+            continue
+        for f in status.get("files") or []:
+            if f.get("state") == "error":
+                out.append(f"cannot read {f.get('path')}: {f.get('error') or 'error'}")
+    return out
+
+
+def _status() -> Any:
+    from omphalos.messages import Query
+
+    return Query("status")

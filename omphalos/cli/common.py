@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -14,10 +13,15 @@ from omphalos.pipeline import Pipeline
 from omphalos.plugin import KINDS
 from omphalos.topology import SETTINGS_SECTION
 
+from .logs import configure_logging
 from .progress import Progress
 from .signals import StopFlag
+from .watch import FileWatch
 
 log = logging.getLogger("omphalos.cli")
+
+__all__ = ["gather_config", "has_components", "files_pipeline", "configure_logging",
+           "run_until_stopped", "replay_until_done"]
 
 
 def gather_config(extra_files: Iterable[str] = (), *, use_defaults: bool = True
@@ -44,7 +48,7 @@ def files_pipeline(source: ConfigSource, files: list[str], *, parser: str = "aut
     ``saved_as``: the key (:func:`.resume.ask_key`) the monitor's offsets and the summary's
     counts are saved under; empty: the summary is in memory (and the offsets, when
     ``checkpoints``, saved under the monitor's name)."""
-    missing = [f for f in files if not any(ch in f for ch in "*?[") and not os.path.exists(f)]
+    missing = [f for f in files if not any(ch in f for ch in "*?[") and not _stat_ok(f)]
     if missing:
         raise ConfigError(f"no such file: {', '.join(missing)}")
     monitor: dict[str, Any] = {"plugin": "file", "paths": [os.path.abspath(f) for f in files],
@@ -71,17 +75,15 @@ def files_pipeline(source: ConfigSource, files: list[str], *, parser: str = "aut
     return out
 
 
-def configure_logging(debug: bool, level: str = "info") -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
-
-def run_until_stopped(pipeline: Pipeline, stop: StopFlag, *, poll: float = 0.2) -> str:
-    """Run until a signal or until the pipeline is degraded; returns why it ended."""
+def run_until_stopped(pipeline: Pipeline, stop: StopFlag, files: FileWatch | None = None,
+                      *, poll: float = 0.2) -> str:
+    """Run until a signal or until the pipeline is degraded; returns why it ended.
+    ``files`` logs the monitored paths that are missing or unreadable as they change."""
     while not stop.wait(poll):
         if pipeline.degraded:
             return "degraded"
+        if files is not None:
+            files.check()
     return "signal"
 
 
@@ -104,6 +106,20 @@ def replay_until_done(pipeline: Pipeline, stop: StopFlag, total_bytes: int) -> s
                 return "done"
     finally:
         progress.close()
+
+
+def _stat_ok(path: str) -> bool:
+    """True unless ``path`` is really absent: a file in a directory we may not enter is
+    there (and reported as unreadable, by its reason), not "no such file"."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _status_query() -> Any:

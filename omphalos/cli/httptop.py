@@ -12,6 +12,7 @@ The console itself lives with the plugins (``omphalos.plugins.outputs.httptop``)
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from cement import Controller, ex
@@ -19,6 +20,17 @@ from cement import Controller, ex
 THEMES = ("auto", "dark", "light", "mono")
 WINDOWS = ("1m", "5m", "1h", "all")
 VIEWS = ("paths", "clients", "hosts", "status", "agents", "referers")
+
+#: The examples at the end of ``httptop --help``.
+EXAMPLES = """examples:
+  httptop /var/log/nginx/access.log          one log, followed live
+  httptop '/var/log/nginx/*.log' -w 1m       every log of a directory, the 1m window
+  httptop --connect collector:8080 --token T a collector daemon, through its HTTP API
+  httptop -c /etc/omphalos/omphalos.conf     the pipeline a config describes
+  omphalos demo                              a generated live log, to try the keys on
+
+keys: ? help, 1..6 views, / filter, w window, enter drill, c/C clear alerts, q quit
+"""
 
 
 class Httptop(Controller):
@@ -31,6 +43,7 @@ class Httptop(Controller):
 
     @ex(label="httptop",
         help="the live console: on FILEs, on a collector daemon (--connect), or the config's",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         arguments=[
             (["files"], {"nargs": "*", "metavar": "FILE",
                          "help": "log files or globs to read and show"}),
@@ -67,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``httptop`` console script: ``omphalos httptop ARGS``."""
     from .main import main as omphalos_main
 
-    return omphalos_main(["httptop", *(sys.argv[1:] if argv is None else argv)])
+    # ``httptop --help`` says httptop, not ``omphalos httptop``
+    options = Httptop.httptop.__cement_meta__.parser_options  # type: ignore[attr-defined]
+    options["prog"] = "httptop"
+    try:
+        return omphalos_main(["httptop", *(sys.argv[1:] if argv is None else argv)])
+    finally:
+        options.pop("prog", None)
 
 
 if __name__ == "__main__":

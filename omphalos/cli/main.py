@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from cement import App
@@ -10,12 +11,13 @@ from cement.core.exc import CaughtSignal
 from omphalos.config import ConfigError
 
 from .base import EXIT_CONFIG, Base
+from .demo import Demo
 from .httptop import Httptop
 from .keys import Keys
 from .roles import Roles
 
 #: Controllers of the command; each adds its subcommands to ``omphalos``.
-HANDLERS: list[type] = [Base, Keys, Roles, Httptop]
+HANDLERS: list[type] = [Base, Keys, Roles, Httptop, Demo]
 
 
 class OmphalosApp(App):
@@ -33,17 +35,34 @@ class OmphalosApp(App):
         exit_on_close = False  # main() returns the status; the console script exits
 
 
+#: Exit status when the reader of our output went away (``omphalos replay LOG | head``):
+#: what a shell reports for a command killed by SIGPIPE.
+EXIT_PIPE = 128 + 13
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``omphalos`` console script."""
-    with OmphalosApp(argv=argv) as app:
-        try:
-            app.run()
-        except ConfigError as exc:
-            print(f"omphalos: config error: {exc}", file=sys.stderr)
-            app.exit_code = EXIT_CONFIG
-        except CaughtSignal:  # pragma: no cover - catch_signals is off
-            pass
-        return int(app.exit_code or 0)
+    try:
+        with OmphalosApp(argv=argv) as app:
+            try:
+                app.run()
+            except ConfigError as exc:
+                print(f"omphalos: config error: {exc}", file=sys.stderr)
+                app.exit_code = EXIT_CONFIG
+            except CaughtSignal:  # pragma: no cover - catch_signals is off
+                pass
+            sys.stdout.flush()
+            return int(app.exit_code or 0)
+    except BrokenPipeError:
+        return reader_gone()
+
+
+def reader_gone() -> int:
+    """Stdout's reader closed the pipe: stop quietly (no traceback, no flush error at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE
 
 
 if __name__ == "__main__":

@@ -48,7 +48,11 @@ from omphalos.plugin import KINDS
 from omphalos.reload import ReloadPlan
 
 from .common import configure_logging, gather_config, has_components
+from .logs import quiet_refusals
+from .paths import write_problems
+from .ready import not_ready
 from .signals import StopFlag
+from .watch import FileWatch
 
 log = logging.getLogger("omphalos.cli.roles")
 
@@ -218,27 +222,43 @@ class Service:
             detached = Detached(None, owned)
         else:
             self._install_signals()
-        self._logging(pipeline.settings.log_level)
         try:
+            self._logging(pipeline.settings.log_level)
             return self._serve(pipeline, detached, os.path.abspath(status_file))
+        except Exception as exc:
+            if detached is not None:  # the waiting parent prints why (else: lost with stderr)
+                detached.failed(f"{self.role} not started: {exc}")
+            raise
         finally:
             if detached is not None:
                 detached.cleanup()
 
     def _logging(self, level: str) -> None:
         if self.pargs.log_file:
-            log_to_file(os.path.abspath(self.pargs.log_file),
-                        logging.DEBUG if self.debug else getattr(logging, level.upper()),
-                        LOG_FORMAT)
+            quiet_refusals(log_to_file(
+                os.path.abspath(self.pargs.log_file),
+                logging.DEBUG if self.debug else getattr(logging, level.upper()), LOG_FORMAT))
         else:
             configure_logging(self.debug, level)
 
     def _install_signals(self) -> None:
         self.stop.install({signal.SIGHUP: self.hup.set, signal.SIGUSR1: self.usr1.set})
 
+    def _refuse(self, detached: Detached | None, why: str) -> int:
+        """Starting failed: log why, tell the waiting parent (exit 1), exit 1."""
+        log.error("%s", why)
+        if detached is not None:
+            detached.failed(why)
+        else:
+            print(f"omphalos: {why}", file=sys.stderr)
+        return 1
+
     def _serve(self, pipeline: Pipeline, detached: Detached | None, status_file: str) -> int:
         stop = self.stop
         started = time.time()
+        problems = write_problems(pipeline)  # as the user we run as
+        if problems:
+            return self._refuse(detached, f"{self.role} not started: {'; '.join(problems)}")
         try:
             pipeline.start()
         except Exception as exc:
@@ -246,14 +266,20 @@ class Service:
             if detached is not None:
                 detached.failed(f"{self.role} failed to start: {exc}")
             raise
+        reason = not_ready(pipeline, timeout=pipeline.settings.ask_timeout_secs * 2)
+        if reason is not None:
+            pipeline.stop(timeout=2.0)
+            return self._refuse(detached, f"{self.role} not started: {reason}")
         log.info("%s started (pid %d): %s", self.role, os.getpid(),
                  ", ".join(pipeline.components))
         if detached is not None:
             detached.ready()
         sd_notify("READY=1")
         why = "signal"
+        files = FileWatch(pipeline)
         try:
             while not stop.wait(0.2):
+                files.check()
                 if self.hup.is_set():
                     self.hup.clear()
                     self._reload(pipeline)

@@ -50,7 +50,7 @@ from omphalos.records import Columns
 from omphalos.state import DurableConfig, object_state, restore_object
 
 from .aggregate import BYTE_DIMENSIONS, COMPOSITES, Breakdown, aggregate, merged_top
-from .alerts import AlertState, Condition
+from .alerts import AlertState, Condition, beyond, resolve_level
 from .history import History, restore, rollup
 from .interleave import InterleavedCollector
 from .sketch import quantiles_of
@@ -100,6 +100,14 @@ class WindowConfig(DurableConfig):
     silent_host_secs: float = option(300.0, "Fire when a source host sent nothing for this "
                                             "long; 0: off.")
     alert_history: int = option(200, "Alert changes kept in the history.")
+    resolve_ratio: float = option(0.8, "Hysteresis: a firing alert resolves only once its "
+                                       "value is back past this fraction of its threshold "
+                                       "(4% for a 5% error rate; for the drop rule, the "
+                                       "threshold divided by it); 1: no hysteresis.")
+    fire_after_secs: float = option(0.0, "A condition must hold this long before it fires "
+                                         "(0: at once).")
+    resolve_after_secs: float = option(30.0, "A firing alert's value must stay past its "
+                                             "resolve level this long before it resolves.")
 
 
 def parse_windows(specs: Iterable[str]) -> list[tuple[float, float]]:
@@ -450,6 +458,7 @@ class WindowStore:
     def conditions(self) -> list[Condition]:
         """The alert conditions that hold now."""
         c = self.config
+        ratio = min(1.0, max(c.resolve_ratio, 1e-6))
         head = self.head()
         out: list[Condition] = []
         ring = self.ring(window_label(window_secs(c.alert_window)))
@@ -457,12 +466,17 @@ class WindowStore:
         now = self._point(0.0, buckets, None)
         requests = now["requests"]
         where = f"over {ring.label}"
+
+        def add(rule: str, scope: str, key: str | None, message: str, value: float,
+                threshold: float, above: bool = True) -> None:
+            if beyond(value, threshold, ratio, above):
+                out.append(Condition(rule, scope, key, message, value, threshold,
+                                     round(resolve_level(threshold, ratio, above), 6), above))
+
         if c.error_rate_pct and requests >= c.min_requests:
             pct = 100.0 * now["5xx"] / requests
-            if pct > c.error_rate_pct:
-                out.append(Condition("error_rate", "site", None,
-                                     f"{pct:.1f}% of requests failed (5xx) {where}",
-                                     round(pct, 3), c.error_rate_pct))
+            add("error_rate", "site", None, f"{pct:.1f}% of requests failed (5xx) {where}",
+                round(pct, 3), c.error_rate_pct)
         if c.path_error_rate_pct and requests >= c.min_requests:
             tables = [b.tables["path"] for b in buckets if "path" in b.tables]
             rows = merged_top(tables, "path", 1000, "errors", None, 1.0)
@@ -472,10 +486,9 @@ class WindowStore:
                 if row["hits"] < c.min_requests:
                     continue
                 pct = 100.0 * row["errors"] / row["hits"]
-                if pct > c.path_error_rate_pct:
-                    out.append(Condition("path_error_rate", "path", row["key"],
-                                         f"{row['key']}: {pct:.1f}% failed (5xx) {where}",
-                                         round(pct, 3), c.path_error_rate_pct))
+                add("path_error_rate", "path", row["key"],
+                    f"{row['key']}: {pct:.1f}% failed (5xx) {where}", round(pct, 3),
+                    c.path_error_rate_pct)
         if c.spike_factor or c.drop_ratio:
             base_ring = self.ring(window_label(window_secs(c.baseline_window)))
             base_span = base_ring.span(head)
@@ -483,30 +496,25 @@ class WindowStore:
                 base_rate = sum(b.requests for _, b in base_ring.window(head)) / base_span
                 rate = requests / ring.span(head)
                 if base_rate >= c.min_baseline_rate:
-                    if c.spike_factor and rate > c.spike_factor * base_rate:
-                        out.append(Condition(
-                            "rate_spike", "site", None,
+                    if c.spike_factor:
+                        add("rate_spike", "site", None,
                             f"{rate:.1f} req/s {where}, {rate / base_rate:.1f}x the "
                             f"{base_ring.label} baseline ({base_rate:.1f} req/s)",
-                            round(rate, 3), round(c.spike_factor * base_rate, 3)))
-                    if c.drop_ratio and rate < c.drop_ratio * base_rate:
-                        out.append(Condition(
-                            "rate_drop", "site", None,
+                            round(rate, 3), round(c.spike_factor * base_rate, 3))
+                    if c.drop_ratio:
+                        add("rate_drop", "site", None,
                             f"{rate:.1f} req/s {where}, down from {base_rate:.1f} req/s "
                             f"({base_ring.label} baseline)",
-                            round(rate, 3), round(c.drop_ratio * base_rate, 3)))
+                            round(rate, 3), round(c.drop_ratio * base_rate, 3), above=False)
         if c.p95_threshold_secs and now["p95"] is not None:
             counted = sum(sum(b.durations.counts.values()) for b in buckets)
-            if counted >= c.min_requests and now["p95"] > c.p95_threshold_secs:
-                out.append(Condition("p95_duration", "site", None,
-                                     f"p95 duration {now['p95']:.3f}s {where}",
-                                     round(now["p95"], 6), c.p95_threshold_secs))
+            if counted >= c.min_requests:
+                add("p95_duration", "site", None, f"p95 duration {now['p95']:.3f}s {where}",
+                    round(now["p95"], 6), c.p95_threshold_secs)
         if c.silent_host_secs:
             for host, last in self.host_last.items():
-                if head - last > c.silent_host_secs:
-                    out.append(Condition("silent_host", "host", host,
-                                         f"{host} silent for {head - last:.0f}s",
-                                         round(head - last, 3), c.silent_host_secs))
+                add("silent_host", "host", host, f"{host} silent for {head - last:.0f}s",
+                    round(head - last, 3), c.silent_host_secs)
         return out
 
     # -- history ------------------------------------------------------------------------
@@ -603,7 +611,9 @@ class WindowCollector(InterleavedCollector):
 
     def setup(self) -> None:
         self.store = WindowStore(self.config)
-        self.alerts = AlertState(self.log, self.config.alert_history)
+        self.alerts = AlertState(self.log, self.config.alert_history,
+                                 fire_after_secs=self.config.fire_after_secs,
+                                 resolve_after_secs=self.config.resolve_after_secs)
         self.history: History | None = None
         self._flushed = time.monotonic()
         if self.config.history:

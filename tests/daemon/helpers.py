@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,24 @@ ROOT = Path(__file__).resolve().parents[2]
 OMPHALOS = [sys.executable, "-m", "omphalos.cli.main"]
 LINE = ('10.0.{a}.{b} - - [26/Nov/2026:13:00:00 +0000] "GET /n/{tag}{n} HTTP/1.1" {status} '
         '512 "-" "test-agent/1.0"\n')
+
+
+@contextlib.contextmanager
+def shared_tmp() -> Iterator[Path]:
+    """A directory every user may enter (pytest's tmp dirs are root's alone), for tests
+    that run a command as ``nobody``; removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="omphalos-test-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def as_nobody(command: list[str]) -> list[str]:
+    """``command`` run as the unprivileged user nobody (a real permission check: root
+    reads a mode-000 file, nobody does not)."""
+    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
 
 
 def numbered_lines(first: int, count: int, tag: str = "") -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from .helpers import (
     kill_leftovers,
     numbered_lines,
     processes_mentioning,
+    shared_tmp,
     status,
     subprocess_env,
 )
@@ -140,3 +142,108 @@ def test_status_json_of_nothing_running(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=30, env=dict(os.environ))
     assert result.returncode == 1
     assert "not running, but pid file" in result.stdout
+
+
+def defaults_file(tmp_path: Path, role: str, config: Path, extra: str = "") -> dict[str, str]:
+    """The init script's settings in a file of their own, and the environment naming it."""
+    defaults = tmp_path / f"omphalos-{role}.default"
+    defaults.write_text(f'OMPHALOS="{" ".join(OMPHALOS)}"\nCONFIG={config}\n'
+                        f"PIDFILE={tmp_path}/run/{role}.pid\n"
+                        f"LOGFILE={tmp_path}/log/{role}.log\nWORKDIR={tmp_path}\n"
+                        f"STOP_TIMEOUT=5\n{extra}")
+    env = subprocess_env(tmp_path)
+    env["OMPHALOS_DEFAULTS"] = str(defaults)
+    return env
+
+
+@pytest.mark.timeout(90)
+def test_init_script_fails_when_the_web_port_is_taken(tmp_path: Path) -> None:
+    """The web output cannot bind: start exits 1 naming the address, no daemon is left."""
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    config = tmp_path / "collector.conf"
+    write_config(config, tmp_path,
+                 f"[transport:local]\n[collector:summary]\n[output:web]\nport = {port}\n")
+    env = defaults_file(tmp_path, "collector", config)
+    try:
+        started = initd("collector", "start", env)
+        assert started.returncode == 1, started.stdout + started.stderr
+        assert started.stdout.startswith("Starting omphalos-collector: failed")
+        assert (f"collector not started: output:web failed to start: OSError: cannot listen "
+                f"on 127.0.0.1:{port}: address already in use") in started.stderr
+        assert not (tmp_path / "run" / "collector.pid").exists()
+        wait_for(lambda: processes_mentioning(str(config)) == [], timeout=10)  # exiting
+        assert initd("collector", "status", env).returncode == 3
+        log = (tmp_path / "log" / "collector.log").read_text()
+        assert "address already in use" in log and "Traceback" not in log
+    finally:
+        taken.close()
+        kill_leftovers(str(config))
+
+
+@pytest.mark.timeout(90)
+def test_init_script_fails_when_the_user_cannot_write_the_state_dir() -> None:
+    """RUN_AS_USER=nobody with a state directory only root may write: start exits 1
+    naming the directory, instead of "started" for a daemon that dies 20 s later."""
+    if os.getuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root to run the daemon as nobody")
+    with shared_tmp() as tmp:  # nobody may enter it, not write its state directory
+        state = tmp / "state"
+        state.mkdir(mode=0o755)
+        config = tmp / "collector.conf"
+        write_config(config, tmp, "[transport:local]\n[collector:summary]\n"
+                     "[collector:window]\n")
+        config.chmod(0o644)
+        env = defaults_file(tmp, "collector", config, "RUN_AS_USER=nobody\n")
+        env["HOME"] = str(tmp)
+        try:
+            started = initd("collector", "start", env)
+            assert started.returncode == 1, started.stdout + started.stderr
+            assert started.stdout.startswith("Starting omphalos-collector: failed")
+            assert started.stderr == (f"omphalos: collector not started: state directory "
+                                      f"{state} is not writable: permission denied\n")
+            assert not (tmp / "run" / "collector.pid").exists()
+            wait_for(lambda: processes_mentioning(str(config)) == [], timeout=10)
+            assert "Traceback" not in (tmp / "log" / "collector.log").read_text()
+        finally:
+            kill_leftovers(str(config))
+
+
+def unit_command(role: str) -> list[str]:
+    """The systemd unit's ExecStart as argv, ``$$`` unescaped as systemd does."""
+    import shlex
+
+    text = (INITD / f"omphalos-{role}.service").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("ExecStart="))
+    return shlex.split(line.split("=", 1)[1].replace("$$", "$"))
+
+
+@pytest.mark.timeout(90)
+def test_systemd_unit_honours_the_omphalos_setting(tmp_path: Path) -> None:
+    """The unit runs the command OMPHALOS names (as the init script does), with CONFIG and
+    PIDFILE from the same defaults file, in the foreground."""
+    config = tmp_path / "collector.conf"
+    write_config(config, tmp_path, "[transport:local]\n[collector:summary]\n")
+    pid_file = tmp_path / "unit.pid"
+    env = subprocess_env(tmp_path)
+    env.update(OMPHALOS=" ".join(OMPHALOS), CONFIG=str(config), PIDFILE=str(pid_file),
+               STOP_TIMEOUT="5", DAEMON_ARGS="--kinds transport,collector")
+    command = unit_command("collector")
+    assert command[:2] == ["/bin/sh", "-c"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: read_pid(str(pid_file)), timeout=30, interval=0.1)
+        assert read_pid(str(pid_file)) == proc.pid  # sh exec'd the command: systemd's MAINPID
+        report = status(pid_file)
+        assert set(report["actors"]) == {"transport:local", "collector:summary"}
+        assert report["config_files"] == [str(config)]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert not pid_file.exists()

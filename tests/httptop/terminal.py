@@ -1,7 +1,8 @@
 """A real terminal for end-to-end tests: a program in a tmux session on its own server.
 
-Each :class:`Terminal` runs one command in a detached tmux session on a private socket
-(``tmux -L``), so it never touches anyone else's tmux; keys go in with ``send-keys``, the
+Each :class:`Terminal` runs one command in a detached tmux session on a private socket in
+the test's own directory (``tmux -S``), so it never touches anyone else's tmux and leaves
+no socket behind in the system's temporary directory; keys go in with ``send-keys``, the
 screen comes out with ``capture-pane -p``, and the command's exit status is written to a
 file when it ends.
 """
@@ -23,7 +24,7 @@ class Terminal:
 
     def __init__(self, command: list[str], workdir: Path, *, cols: int = 120, rows: int = 40,
                  env: Mapping[str, str] | None = None, cwd: Path | None = None) -> None:
-        self.socket = f"omphalos-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.socket = str(workdir / f"tmux-{os.getpid()}-{time.monotonic_ns() % 10**6}.sock")
         self.session = "console"
         self.status_file = workdir / "exit-status"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
@@ -34,7 +35,7 @@ class Terminal:
                    f"bash -c {shlex.quote(script)}")
 
     def _tmux(self, *args: str) -> str:
-        result = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
+        result = subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True,
                                 text=True, timeout=20, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"tmux {' '.join(args)}: {result.stderr.strip()}")
@@ -82,5 +83,9 @@ class Terminal:
         return int(self.status_file.read_text().strip())
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True,
                        timeout=20, check=False)
+        try:
+            os.unlink(self.socket)
+        except FileNotFoundError:
+            pass

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from omphalos.plugins.outputs.httptop.config import HttptopConfig
 from omphalos.plugins.outputs.httptop.poller import Poller
 from omphalos.plugins.outputs.httptop.source import (
     STATUS,
@@ -225,3 +226,23 @@ def test_degraded_pipeline_shows_and_queries_go_on(tmp_path: Path) -> None:
     finally:
         pipeline.stop(timeout=2.0)  # batches to the dead collector are never acknowledged
         source.close(wait_secs=5)
+
+
+@pytest.mark.timeout(120)
+def test_clear_on_a_remote_collector_without_token_hints_at_token(
+        web_pipeline: tuple[Pipeline, str]) -> None:
+    """``C`` against a collector that wants its token: the footer says to use --token."""
+    from omphalos.plugins.outputs.httptop.app import HttptopApp
+
+    _, address = web_pipeline
+    app = HttptopApp(RemoteSource(address), HttptopConfig())
+    try:
+        assert app.on_key("C")
+        assert app.state.message == "clearing every alert…"
+        wait_for(lambda: app.poller.drain() and app.state.message != "clearing every alert…",
+                 timeout=30, interval=0.05)
+        assert app.state.message == ("clear refused: the collector needs its API token: "
+                                     "start httptop with --token TOKEN (or set "
+                                     "OMPHALOS_TOKEN)")
+    finally:
+        app.close()

@@ -64,8 +64,8 @@ def writer(log: Path) -> Iterator[Writer]:
 
 
 def total(lines: list[str]) -> int:
-    """The request total of the header (second line): ``... 1234 total ...``."""
-    match = re.search(r"(\d+(?:\.\d+)?)(k?) total\b", lines[1] if len(lines) > 1 else "")
+    """The request total of the header (second line): ``... 1234 since start ...``."""
+    match = re.search(r"(\d+(?:\.\d+)?)(k?) since start\b", lines[1] if len(lines) > 1 else "")
     if not match:
         return -1
     return int(float(match.group(1)) * (1000 if match.group(2) else 1))

@@ -41,6 +41,14 @@ def counters(pipeline: Pipeline, name: str) -> dict[str, Any]:
     return status
 
 
+def _connected(port: int) -> socket.socket | None:
+    """A TCP connection to ``port``; None while nothing listens there yet."""
+    try:
+        return socket.create_connection(("127.0.0.1", port))
+    except ConnectionRefusedError:
+        return None
+
+
 def _status() -> Any:
     from omphalos.messages import Query
 
@@ -108,7 +116,8 @@ def test_zmq_garbage_is_counted_and_the_receiver_keeps_working(
     endpoint = f"tcp://127.0.0.1:{port}"
     recv = receiver(tmp_path, {"transport:zmq": {"bind": endpoint}})
     pipelines.append(recv)
-    with socket.create_connection(("127.0.0.1", port)) as raw:  # not ZeroMQ at all
+    # the transport binds in its own thread after start() returned: connect once it listens
+    with wait_for(lambda: _connected(port), 30) as raw:  # not ZeroMQ at all
         raw.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)) * 4)
         time.sleep(0.2)
     ctx = zmq.Context()

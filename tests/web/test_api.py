@@ -251,9 +251,34 @@ def test_event_stream_pushes_snapshots(run: WebRun) -> None:
     assert first["window"] == "all"
     assert first["summary"]["requests"] == 10_000
     assert second["time"] > first["time"]
-    assert "series" not in first  # no series for "since start"
+    # since start: totals from the summary; the chart and hosts of the longest window
+    assert first["series_window"] == "1h" and first["series"]["window"] == "1h"
+    assert first["hosts"]["window"] == "1h" and "overview" not in first
+    assert first["files"] == []
     assert_error(run.get("/api/v1/events?window=soon"), 400)
     assert_error(run.get("/api/v1/events?colour=blue"), 400)
+
+
+@pytest.mark.timeout(60)
+def test_snapshot_is_one_event_and_names_unread_files(start_web: Any) -> None:
+    """What the page polls: the event's snapshot; a missing monitored file is listed."""
+    run: WebRun = start_web()
+    reply = run.get("/api/v1/snapshot?window=5m")
+    assert reply.status == 200 and reply.headers["Cache-Control"] == "no-store"
+    snap = reply.json()
+    assert snap["window"] == "5m" and set(snap) >= {"overview", "series", "paths", "hosts",
+                                                    "alerts", "summary", "files"}
+    assert snap["files"] == []
+    assert_error(run.get("/api/v1/snapshot?colour=blue"), 400)
+    missing = run.log.with_name("gone.log")
+    run.pipeline.stop()
+    config = {"monitor:web": {"paths": f"{run.log}, {missing}", "checkpoints": False},
+              "collector:summary": {}, "output:web": {"port": 0}}
+    with Pipeline.from_config(config) as pipeline:
+        port = pipeline.ask("output:web", Query("status"))["port"]
+        snap = http(f"http://127.0.0.1:{port}/api/v1/snapshot?window=all").json()
+        assert snap["files"] == [{"monitor": "monitor:web", "path": str(missing),
+                                  "state": "missing", "error": "No such file or directory"}]
 
 
 @pytest.mark.timeout(60)

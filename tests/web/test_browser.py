@@ -8,6 +8,7 @@ saved as an artifact (``artifacts/dashboard.png``, git-ignored).
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,36 @@ def test_clearing_an_alert_from_the_page_removes_it(start_web: Any, browser: Any
              and "cleared" in browser.find_element("id", "alerts-note").text, timeout=15)
     assert console_errors(browser) == []
 
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(windowed_collector() is None, reason="needs the windowed collector")
+def test_steady_rate_does_not_drop_at_the_right_edge(start_web: Any, browser: Any) -> None:
+    """50 requests a second, steadily: the rate chart's last point is not the bucket still
+    filling (which, drawn as complete, fell to a few requests a second)."""
+    run: WebRun = start_web({"update_secs": 0.5}, copy_real_log=False, windowed={})
+    writer = Writer(run.log, lambda n: [combined_line(f"/s/{i}") for i in range(10)],
+                    interval=0.2)
+    run.writers.append(writer)
+    writer.start()
+    browser.get(run.url + "/?window=1m")
+
+    def drawn() -> list[float]:
+        values: list[float] = browser.execute_script("""
+            return Array.from(document.querySelectorAll('#chart-rate svg path'))
+              .map(function (p) { return p.__data__; })
+              .filter(function (d) { return d && d.values; })
+              .map(function (d) { return d.values.map(function (v) { return v.requests; }); })[0]
+              || [];""")
+        return values
+
+    # twelve seconds of traffic drawn (the window's older buckets are empty: zeros)
+    wait_for(lambda: min(drawn()[-13:-1] or [0]) > 0, timeout=60, interval=0.5)
+    for _ in range(10):  # every redraw over five seconds ends at the steady rate
+        values = drawn()
+        middle = sorted(values[-12:-1])[5]
+        last = float(browser.find_element("id", "chart-rate").get_attribute("data-last"))
+        assert last == values[-1]
+        assert last >= 0.6 * middle, (last, values[-12:])
+        time.sleep(0.5)
+    writer.stop()

@@ -223,6 +223,9 @@ class HttptopApp:
             self.state.message = f"cleared {cleared} ({what})"
         elif reply.unavailable:
             self.state.message = "no collector here keeps alerts"
+        elif reply.error and reply.error.startswith(("HTTP 401", "HTTP 403")):
+            self.state.message = ("clear refused: the collector needs its API token: start "
+                                  "httptop with --token TOKEN (or set OMPHALOS_TOKEN)")
         else:
             self.state.message = f"clear failed: {reply.error}"
         self.on_event(f"cleared {self.state.message}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omphalos.cli.common import files_pipeline, gather_config, has_components
+from omphalos.cli.logs import quiet_refusals
 from omphalos.config import ConfigError, ConfigSource, build_config
 from omphalos.pipeline import Pipeline
 from omphalos.registry import Registry, default_registry
@@ -79,7 +80,7 @@ def quiet_logging(log_file: str | None) -> None:
     else:
         handler = logging.NullHandler()
         root.setLevel(logging.WARNING)
-    root.addHandler(handler)
+    root.addHandler(quiet_refusals(handler))
 
 
 @dataclass

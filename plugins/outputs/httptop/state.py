@@ -54,7 +54,7 @@ class Header:
     silent: int = 0
     degraded: list[str] = field(default_factory=list)
     behind_bytes: int = 0
-    window: str = ""
+    window: str = ""  # the window of ``requests`` (``all``: since start, no window count)
     source_note: str = ""  # "since start" when the header falls back on the summary
 
 
@@ -173,7 +173,7 @@ class ConsoleState:
     # -- derivations -------------------------------------------------------------------------------
     def header(self) -> Header:
         """The header's numbers from the overview, hosts and health answers (or summary)."""
-        out = Header(window=self._window_or("1m"))
+        out = Header(window=self.window)
         overview = _value(self.slots["overview"])
         summary = _value(self.slots["summary"])
         if overview is not None:
@@ -181,8 +181,12 @@ class ConsoleState:
             out.requests = _int(overview.get("requests"))
             out.bytes_rate = _num(overview.get("bytes_rate"))
             out.status = _classes(overview.get("status_class"))
-            out.sparkline = [float(v or 0) for v in overview.get("sparkline") or []]
+            # the last bucket (the window's head) is still filling: left out, so a steady
+            # rate does not seem to drop at the right edge
+            out.sparkline = [float(v or 0) for v in overview.get("sparkline") or []][:-1]
             out.hosts = _int(overview.get("hosts"))
+            if self.window == "all":  # the rate is the last minute's; no window count
+                out.requests = None
         elif summary is not None:
             out.source_note = "since start"
             out.window = "all"

@@ -76,19 +76,46 @@ def header_markup(state: ConsoleState, head: Header, *, source: str, stale: floa
     if state.filter:
         title += [("label", "  filter "), ("value", f"/{state.filter}/")]
     total = sum(head.status.values())
+    return [title, numbers_markup(head, total, width), third_line(head, width)]
+
+
+def numbers_markup(head: Header, total: int, width: int) -> Markup:
+    """Header line 2: what fits of rate, window count, total, bytes/s, status mix, hosts.
+
+    Whole items, by priority, never a word cut in two: at 80 columns the less important
+    items (bytes/s, 1xx..., the host count) are left out before the status mix is.
+    """
+    items: list[tuple[int, Markup]] = [
+        (0, [("value", fmt.rate(head.rate)), ("label", " req/s")])]
+    if head.requests is not None and head.window != "all" and not head.source_note:
+        items.append((1, [("value", fmt.count(head.requests)),
+                          ("label", f" in {head.window}")]))
+    items.append((2, [("value", fmt.count(head.total)), ("label", " since start")]))
+    items.append((5, [("value", fmt.size(head.bytes_rate)), ("label", "/s")]))
     mix: Markup = []
     for cls in CLASSES:
         mix += [(f"c{cls}", f"{cls} {fmt.percent(head.status.get(cls, 0), total)}"), " "]
-    numbers: Markup = [("value", fmt.rate(head.rate)), ("label", " req/s  ")]
-    if not head.source_note:  # a window's requests, then the total since start
-        numbers += [("value", fmt.count(head.requests)), ("label", f" req/{head.window}  ")]
-    numbers += [("value", fmt.count(head.total)), ("label", " total  "),
-                       ("value", fmt.size(head.bytes_rate)), ("label", "/s  "), *mix,
-                       ("label", " hosts "), ("value", fmt.count(head.hosts))]
+    items.append((3, mix[:-1]))
+    items.append((4, [("label", "hosts "), ("value", fmt.count(head.hosts))]))
     if head.silent:
-        numbers += [("bad", f" {head.silent} silent")]
-    if head.source_note:
-        numbers += [("note", f"  ({head.source_note})")]
+        items.append((1, [("bad", f"{head.silent} silent")]))
+    if head.source_note:  # rates from successive summaries: say what the numbers are
+        items.append((6, [("note", "(no windows here)")]))
+
+    def length(markup: Markup) -> int:
+        return sum(len(p[1] if isinstance(p, tuple) else p) for p in markup)
+
+    kept = list(items)
+    while kept and sum(length(m) for _, m in kept) + 2 * (len(kept) - 1) > width:
+        kept.remove(max(kept, key=lambda item: item[0]))
+    out: Markup = []
+    for _, markup in kept:
+        out += (["  "] if out else []) + markup
+    return out
+
+
+def third_line(head: Header, width: int) -> Markup:
+    """Header line 3: the sparkline, then the pipeline's health."""
     spark_width = max(0, min(40, width // 3))
     third: Markup = [("spark", fmt.sparkline(head.sparkline, spark_width).ljust(spark_width)),
                      " "]
@@ -98,7 +125,7 @@ def header_markup(state: ConsoleState, head: Header, *, source: str, stale: floa
         third += [("ok", "pipeline ok")]
     if head.behind_bytes:
         third += [("label", "  behind "), ("value", fmt.size(head.behind_bytes))]
-    return [title, numbers, third]
+    return third
 
 
 # -- table --
@@ -254,6 +281,24 @@ def too_small(width: int, height: int) -> urwid.Canvas:
     return widget.render((width, height))
 
 
+def footer_hints(current: str, width: int) -> Markup:
+    """The key hints: quit and help first (always visible at 40 columns and more), then
+    the other keys, then the views as far as they fit."""
+    hints: Markup = [("key", "q"), ("footer", " quit  "), ("key", "?"), ("footer", " help  "),
+                     ("key", "/"), ("footer", " filter  "), ("key", "w"),
+                     ("footer", " window  "), ("key", "<>"), ("footer", " sort ")]
+    used = sum(len(text) for _, text in hints)
+    for view in VIEWS:
+        attr = "sorted" if view.name == current else "footer"
+        piece = [" ", ("key", view.key), (attr, view.name)]
+        size = 1 + len(view.key) + len(view.name)
+        if used + size > width:
+            break
+        hints += piece
+        used += size
+    return hints
+
+
 # -- the whole screen --
 class ConsoleWidget(urwid.Widget):
     """Header, column titles, body (table, drill or help), alerts panel, footer.
@@ -345,14 +390,7 @@ class ConsoleWidget(urwid.Widget):
             return canvas
         if self.state.message:
             return line([("footer", self.state.message)], cols)
-        hints: Markup = []
-        for view in VIEWS:
-            attr = "sorted" if view.name == self.state.view else "footer"
-            hints += [("key", view.key), (attr, view.name), " "]
-        hints += [("key", "<>"), ("footer", "sort "), ("key", "/"), ("footer", "filter "),
-                  ("key", "w"), ("footer", "window "), ("key", "?"), ("footer", "help "),
-                  ("key", "q"), ("footer", "quit")]
-        return line(hints, cols)
+        return line(footer_hints(self.state.view, cols), cols)
 
     # -- keys ------------------------------------------------------------------------------------
     def keypress(self, size: tuple[int, int], key: str) -> str | None:
@@ -361,6 +399,11 @@ class ConsoleWidget(urwid.Widget):
         if self.prompt is not None:
             if key in ("enter", "esc"):
                 return key
+            if key == "ctrl u":  # as in a shell: clear the line
+                self.prompt.set_edit_text("")
+                self.state.message = ""
+                self._invalidate()
+                return None
             left = self.prompt.keypress((max(1, cols),), key)
             if left is None:
                 self.state.message = ""  # typing again: the last refusal is stale
@@ -383,8 +426,9 @@ class ConsoleWidget(urwid.Widget):
         return key
 
     def open_prompt(self) -> None:
-        self.prompt = urwid.Edit(("key", "/"), self.state.filter)
-        self.prompt.set_edit_pos(len(self.state.filter))
+        """The filter prompt, empty: typing gives a new pattern, enter on nothing removes
+        the filter (the current one is shown in the header)."""
+        self.prompt = urwid.Edit(("key", "/"), "")
         self._invalidate()
 
     def close_prompt(self) -> str | None:

@@ -83,6 +83,7 @@ def build_app(state: WebState) -> web.Application:
     app.router.add_get("/api/v1/status", api.status)
     app.router.add_post("/api/v1/alerts/clear", api.clear_alerts)
     app.router.add_get("/api/v1/events", sse.events)
+    app.router.add_get("/api/v1/snapshot", sse.snapshot)
     app.router.add_get("/api/v1/openapi.json", api.openapi)
     app.router.add_get("/metrics", api.metrics)
     return app

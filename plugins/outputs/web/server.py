@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -44,7 +45,10 @@ class WebServer:
         if self._error is not None:
             self._thread.join(timeout)
             self._thread = None
-            raise OSError(f"cannot listen on {self.host}:{self.port}: {self._error}")
+            error = self._error
+            why = (os.strerror(error.errno) if isinstance(error, OSError) and error.errno
+                   else str(error))
+            raise OSError(f"cannot listen on {self.host}:{self.port}: {why.lower()}")
         return self.port
 
     def _run(self) -> None:

@@ -1,10 +1,11 @@
 """What the page shows, gathered in one go: the answers of several queries for one window.
 
-Each live-update tick needs the overview, the series, the top paths, the hosts, the alerts
-and the running summary. :class:`Snapshots` asks for them concurrently and keeps the result
-for a fraction of the update interval, so many open pages cost the collectors one round of
-queries per window and tick. A part a collector cannot answer is left out and its reason
-put under ``errors``; the page shows what it has.
+Each live-update tick needs the overview, the series, the top paths, the hosts, the alerts,
+the running summary and the monitored files the pipeline cannot read. :class:`Snapshots`
+asks for them concurrently and keeps the result for a fraction of the update interval, so
+many open pages cost the collectors one round of queries per window and tick. A part a
+collector cannot answer is left out and its reason put under ``errors``; the page shows
+what it has.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import logging
 import time
 from typing import Any
 
+from omphalos.messages import Query
+from omphalos.pipeline import QueryError
 from omphalos.query import window_secs
 
 from .querier import BadQuery, Querier, Unavailable
@@ -22,20 +25,40 @@ log = logging.getLogger("omphalos.output.web.snapshot")
 
 #: Points per series the page asks for (the step is the window divided by this).
 POINTS = 60
+#: The sliding window whose series, latency and hosts the ``all`` window shows (totals and
+#: top lists of ``all`` are since start, from the running summary).
+ALL_SERIES_WINDOW = "1h"
+#: File states of a monitor's status that mean nothing is read from the path.
+FILE_PROBLEMS = ("missing", "error")
 
 
 def parts(window: str, top: int) -> dict[str, tuple[str, dict[str, Any]]]:
     """The queries of one snapshot: part name -> (kind, params)."""
     secs = window_secs(window)
+    sliding = window if secs is not None else ALL_SERIES_WINDOW
+    length = window_secs(sliding) or 3600.0
     out: dict[str, tuple[str, dict[str, Any]]] = {
-        "overview": ("overview", {"window": window}),
         "paths": ("top", {"dimension": "path", "window": window, "limit": top}),
-        "hosts": ("hosts", {"window": window}),
+        "hosts": ("hosts", {"window": sliding}),
         "alerts": ("alerts", {}),
         "summary": ("summary", {"limit": top}),
+        "series": ("series", {"window": sliding, "step_secs": max(1.0, length / POINTS)}),
     }
     if secs is not None:
-        out["series"] = ("series", {"window": window, "step_secs": max(1.0, secs / POINTS)})
+        out["overview"] = ("overview", {"window": window})
+    return out
+
+
+def file_problems(status: dict[str, Any]) -> list[dict[str, str]]:
+    """``{monitor, path, state, error}`` of every file the pipeline's monitors cannot read
+    (``status`` is :meth:`Pipeline.status`); the page lists them so a page of zeros says
+    why."""
+    out = []
+    for name, actor in sorted((status.get("actors") or {}).items()):
+        for f in actor.get("files") or []:
+            if f.get("state") in FILE_PROBLEMS:
+                out.append({"monitor": name, "path": str(f.get("path")),
+                            "state": str(f.get("state")), "error": str(f.get("error") or "")})
     return out
 
 
@@ -68,9 +91,13 @@ class Snapshots:
         wanted = parts(window, self.top)
         results = await asyncio.gather(*(self.querier.ask(kind, params)
                                          for kind, params in wanted.values()),
-                                       return_exceptions=True)
-        snapshot: dict[str, Any] = {"time": time.time(), "window": window, "errors": {}}
-        for name, result in zip(wanted, results):
+                                       self._files(), return_exceptions=True)
+        files = results[-1]
+        snapshot: dict[str, Any] = {"time": time.time(), "window": window, "errors": {},
+                                    "files": files if isinstance(files, list) else []}
+        if window_secs(window) is None:
+            snapshot["series_window"] = ALL_SERIES_WINDOW
+        for name, result in zip(wanted, results[:-1], strict=True):
             if isinstance(result, (BadQuery, Unavailable)):
                 snapshot["errors"][name] = str(result)
             elif isinstance(result, BaseException):
@@ -81,3 +108,20 @@ class Snapshots:
         pipeline = self.querier.pipeline
         snapshot["degraded"] = bool(pipeline.degraded) if pipeline is not None else False
         return snapshot
+
+    async def _files(self) -> list[dict[str, str]]:
+        """The monitors' unreadable files (none when this pipeline has no monitor)."""
+        pipeline = self.querier.pipeline
+        if pipeline is None or not pipeline.names("monitor"):
+            return []
+        return file_problems(await self.querier.run(self._monitors, pipeline))
+
+    def _monitors(self, pipeline: Any) -> dict[str, Any]:
+        """Each monitor's status (pool thread), shaped as :meth:`Pipeline.status`."""
+        actors: dict[str, Any] = {}
+        for name in pipeline.names("monitor"):
+            try:
+                actors[name] = pipeline.ask(name, Query("status"), self.querier.timeout)
+            except QueryError:
+                continue
+        return {"actors": actors}

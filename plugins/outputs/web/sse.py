@@ -1,4 +1,5 @@
-"""``GET /api/v1/events``: server-sent events, one ``update`` event per interval.
+"""``GET /api/v1/events``: server-sent events, one ``update`` event per interval; and
+``GET /api/v1/snapshot``: the same snapshot once (what the page polls).
 
 Each event's data is a snapshot (see :mod:`.snapshot`) of the window the client asked for
 (``?window=5m``). The stream ends when the client goes away or the server stops.
@@ -28,6 +29,28 @@ def checked_window(raw: str | None, default: str) -> str:
         return window_label(window_secs(raw if raw is not None else default))
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
+
+
+async def snapshot(request: web.Request) -> web.Response:
+    """``GET /api/v1/snapshot?window=W``: one snapshot, what each ``update`` event carries.
+
+    The page fetches one per update interval instead of holding a stream open: between two
+    fetches no request is pending, so a page in a headless browser with a virtual time
+    budget (or a screenshot tool waiting for the network to be idle) settles.
+    """
+    state: WebState = request.app[STATE]
+    state.auth.check(request, write=False, allow_query=True)
+    params = single_params(request, ignore=("token",))
+    unknown = sorted(set(params) - {"window"})
+    if unknown:
+        raise ApiError(400, f"snapshot: unknown parameter(s) {', '.join(unknown)} "
+                            f"(known: window)")
+    window = checked_window(params.get("window"), state.config.window)
+    data = await state.snapshots.get(window)
+    response = web.Response(text=json.dumps(data, default=str, separators=(",", ":")),
+                            content_type="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def events(request: web.Request) -> web.StreamResponse:

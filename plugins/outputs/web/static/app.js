@@ -1,9 +1,12 @@
 /* Omphalos live dashboard.
  *
- * One server-sent event stream (/api/v1/events?window=W) pushes a snapshot every second:
- * the answers of the overview, series, top, hosts, alerts and summary queries. Parts a
- * pipeline cannot answer are missing (their reason is under snapshot.errors); the page
- * falls back to what the running summary gives (rates from successive totals).
+ * The page fetches a snapshot (/api/v1/snapshot?window=W) every update interval: the
+ * answers of the overview, series, top, hosts, alerts and summary queries, and the files
+ * the monitors cannot read. No request stays open between two fetches, so a headless
+ * browser with a virtual time budget settles. Parts a pipeline cannot answer are missing
+ * (their reason is under snapshot.errors); the page falls back to what the running summary
+ * gives (rates from successive totals). The last bucket of a series is still filling: it
+ * is left out, so a steady rate does not seem to drop at the right edge.
  * Data from logs is attacker-controlled: it only ever goes into textContent, never HTML.
  */
 (function () {
@@ -162,17 +165,28 @@
     latency: makeChart(document.getElementById("chart-latency"), {
       title: "latency percentiles", yLabel: "seconds", keys: ["p50", "p95", "p99"],
       format: fmtSecs, tick: d3.format(".2~s")
+    }),
+    drill: makeChart(document.getElementById("chart-drill"), {
+      title: "requests per second of the path", yLabel: "req/s", keys: ["requests"],
+      format: fmtRate
     })
   };
+  var lastHead = null;
 
   // -- the series: from the collectors, or from successive summaries ----------------------------
   var local = { rows: [], last: null };
 
   function resetLocal() { local = { rows: [], last: null }; }
 
-  function fromSeries(series) {
+  // Points whose bucket ends after ``head`` (less the few seconds lines take to arrive) are
+  // still filling: drawn as complete they would show a false drop at the right edge, so
+  // they are left out.
+  var ARRIVAL_SECS = 2;
+  function fromSeries(series, head) {
     var step = series.step || 1;
-    return (series.points || []).map(function (p) {
+    return (series.points || []).filter(function (p) {
+      return head == null || p.t + step <= head - ARRIVAL_SECS;
+    }).map(function (p) {
       var row = { t: new Date(p.t * 1000), requests: (p.requests || 0) / step,
                   p50: p.p50, p95: p.p95, p99: p.p99 };
       CLASSES.forEach(function (c) { row[c] = (p[c] || 0) / step; });
@@ -205,6 +219,7 @@
     var classes = (o && o.status_class) || s.status_class || {};
     var requests = o ? o.requests : s.requests;
     var rate = o ? o.rate : (rows.length ? rows[rows.length - 1].requests : null);
+    var dur = o || s.duration || {};
     setText("stat-rate", fmtRate(rate));
     setText("stat-requests", requests == null ? "–" : fmtCount(requests));
     setText("stat-bytes", fmtBytes(o ? o.bytes : s.bytes));
@@ -212,7 +227,6 @@
     setText("stat-errors", requests ? fmtCount(errors) + " (" + d3.format(".2~%")(errors / requests) + ")" : "0");
     var hosts = o ? o.hosts : (s.hosts ? Object.keys(s.hosts).length : null);
     setText("stat-hosts", hosts == null ? "–" : fmtCount(hosts));
-    var dur = o || s.duration || {};
     setText("stat-latency", [dur.p50, dur.p95, dur.p99].map(fmtSecs).join(" / "));
   }
 
@@ -225,22 +239,97 @@
       .text(function (c) { return c.text; });
   }
 
+  // -- the top table: a dimension, a filter, a drill into a path -------------------------------
+  var DIM_TITLES = { path: "paths", client: "clients", status: "status codes",
+                     agent: "user agents", referer: "referrers" };
+  var topView = { dim: "path", filter: "", rows: null, note: "" };
+  var drillPath = null;
+
+  function apiGet(kind, q) {
+    var headers = {};
+    if (token) { headers.Authorization = "Bearer " + token; }
+    return fetch("/api/v1/query/" + kind + "?" + new URLSearchParams(q).toString(),
+                 { headers: headers, cache: "no-store" })
+      .then(function (resp) {
+        return resp.json().then(function (data) {
+          if (!resp.ok) { throw new Error(data.error || ("HTTP " + resp.status)); }
+          return data;
+        });
+      });
+  }
+
+  // The snapshot has the unfiltered top paths; another dimension or a filter is asked for.
+  function fetchTop() {
+    if (topView.dim === "path" && !topView.filter) { topView.rows = null; return Promise.resolve(); }
+    var q = { dimension: topView.dim, window: current, limit: "10" };
+    if (topView.filter) { q.filter = topView.filter; }
+    var asked = topView.dim + "\u0000" + topView.filter + "\u0000" + current;
+    return apiGet("top", q).then(function (data) {
+      if (asked !== topView.dim + "\u0000" + topView.filter + "\u0000" + current) { return; }
+      topView.rows = data.rows || [];
+      topView.note = "";
+    }).catch(function (err) { topView.rows = []; topView.note = "not answered: " + err.message; });
+  }
+
   function renderPaths(snap) {
     var rows;
-    if (snap.paths && snap.paths.rows) {
+    if (topView.rows) {
+      rows = topView.rows;
+    } else if (snap.paths && snap.paths.rows) {
       rows = snap.paths.rows;
     } else {
       rows = ((snap.summary || {}).top_paths || []).map(function (p) {
         return { key: p.path, hits: p.hits, rate: null, bytes: p.bytes, errors: null, p95: null };
       });
     }
+    setText("top-note", topView.note || (topView.dim === "path" ? "click a path for its details" : ""));
     renderTable("top-paths", rows, function (r) {
       return [{ text: r.key, cls: "path", title: r.key },
-              { text: fmtCount(r.hits), cls: "num" }, { text: fmtRate(r.rate), cls: "num" },
+              { text: fmtCount(r.hits), cls: "num" },
+              { text: fmtRate(r.rate), cls: "num opt" },
               { text: fmtBytes(r.bytes), cls: "num" },
-              { text: r.errors == null ? "–" : fmtCount(r.errors), cls: "num" },
+              { text: r.errors == null ? "–" : fmtCount(r.errors), cls: "num opt" },
               { text: fmtSecs(r.p95), cls: "num" }];
+    }, function () { return topView.dim === "path" ? "drillable" : null; });
+  }
+
+  function selectDim(dim) {
+    topView.dim = dim;
+    topView.rows = null;
+    d3.selectAll("#dimensions button").attr("aria-pressed", function () {
+      return String(this.getAttribute("data-dim") === dim);
     });
+    setText("top-title", DIM_TITLES[dim]);
+    setText("top-key", dim === "referer" ? "referrer" : dim);
+    refreshNow();
+  }
+
+  function fetchDrill() {
+    if (drillPath == null) { return Promise.resolve(); }
+    var path = drillPath;
+    var q = { path: path, window: current === "all" ? "1h" : current, limit: "10" };
+    return apiGet("drill", q).then(function (d) {
+      if (path !== drillPath) { return; }
+      var codes = Object.keys(d.status || {}).map(function (c) { return c + ": " + fmtCount(d.status[c]); });
+      setText("drill-summary", fmtCount(d.requests) + " requests over " + d.window +
+              (codes.length ? "; status " + codes.join(", ") : ""));
+      var step = 1;
+      var points = d.series || [];
+      if (points.length > 1) { step = points[1].t - points[0].t; }
+      charts.drill.update(fromSeries({ step: step, points: points }, lastHead));
+      renderTable("drill-clients", d.clients || [], function (r) {
+        return [{ text: r.key, cls: "path", title: r.key }, { text: fmtCount(r.hits), cls: "num" },
+                { text: fmtRate(r.rate), cls: "num" }];
+      });
+    }).catch(function (err) { setText("drill-summary", "not answered: " + err.message); });
+  }
+
+  function openDrill(path) {
+    drillPath = path;
+    document.getElementById("drill").hidden = false;
+    setText("drill-path", path);
+    setText("drill-summary", "asking…");
+    fetchDrill();
   }
 
   function renderHosts(snap) {
@@ -327,13 +416,35 @@
     setText("latency-note", has ? "" : "no durations over this window (the log format may not record them)");
   }
 
+  function renderFiles(snap) {
+    var files = snap.files || [];
+    document.getElementById("files").hidden = files.length === 0;
+    d3.select("#files-list").selectAll("li").data(files).join("li").text(function (f) {
+      return f.state === "missing" ? f.path + ": " + (f.error || "no such file") + " (waiting for it)"
+        : "cannot read " + f.path + ": " + (f.error || "error");
+    });
+  }
+
+  // In the ``all`` window totals are since start; the charts and hosts show the longest
+  // sliding window (snapshot.series_window), and the panel titles say which.
+  function renderSpans(snap) {
+    var span = snap.series_window ? "(last " + snap.series_window + ")" : "";
+    d3.selectAll(".span").text(span);
+  }
+
   function render(snap) {
     updates += 1;
     var now = new Date(snap.time * 1000);
-    var rows = snap.series ? fromSeries(snap.series) : fromSummaries(snap.summary || {}, now);
+    var head = snap.overview && snap.overview.head != null ? snap.overview.head : snap.time;
+    lastHead = head;
+    var rows = snap.series ? fromSeries(snap.series, head) : fromSummaries(snap.summary || {}, now);
     charts.rate.update(rows);
+    document.getElementById("chart-rate").setAttribute(
+      "data-last", rows.length ? String(rows[rows.length - 1].requests) : "");
     charts.status.update(rows);
     renderLatency(snap.series ? rows : []);
+    renderSpans(snap);
+    renderFiles(snap);
     renderCards(snap, rows);
     renderPaths(snap);
     renderHosts(snap);
@@ -345,8 +456,10 @@
     updated.title = missing.length ? "not answered: " + missing.map(function (k) { return k + ": " + snap.errors[k]; }).join("; ") : "";
   }
 
-  // -- live updates -----------------------------------------------------------------------------
-  var source = null;
+  // -- live updates: one snapshot per interval -------------------------------------------------
+  var updateMs = Math.max(100, 1000 * (parseFloat(meta("omphalos-update-secs")) || 1));
+  var generation = 0;  // a window change starts a new generation; older answers are dropped
+  var timer = null;
 
   function setLive(on) {
     var el = document.getElementById("live");
@@ -354,17 +467,37 @@
     el.textContent = on ? "live" : "reconnecting";
   }
 
-  function connect() {
-    if (source) { source.close(); }
+  function fetchSnapshot(gen) {
     var q = new URLSearchParams({ window: current });
-    if (token) { q.set("token", token); }
-    source = new EventSource("/api/v1/events?" + q.toString());
-    source.addEventListener("update", function (ev) {
-      setLive(true);
-      render(JSON.parse(ev.data));
-    });
-    source.addEventListener("error", function () { setLive(false); });
+    var headers = {};
+    if (token) { headers.Authorization = "Bearer " + token; }
+    return fetch("/api/v1/snapshot?" + q.toString(), { headers: headers, cache: "no-store" })
+      .then(function (resp) {
+        if (!resp.ok) { throw new Error("HTTP " + resp.status); }
+        return resp.json();
+      })
+      .then(function (snap) {
+        if (gen !== generation) { return; }
+        return Promise.all([fetchTop(), fetchDrill()]).then(function () {
+          if (gen !== generation) { return; }
+          setLive(true);
+          render(snap);
+        });
+      })
+      .catch(function () { if (gen === generation) { setLive(false); } })
+      .then(function () {
+        if (gen === generation) { timer = setTimeout(function () { fetchSnapshot(gen); }, updateMs); }
+      });
   }
+
+  function connect() {
+    generation += 1;
+    if (timer) { clearTimeout(timer); timer = null; }
+    fetchSnapshot(generation);
+  }
+
+  // A change of dimension or filter: ask again now rather than at the next tick.
+  function refreshNow() { connect(); }
 
   function selectWindow(name) {
     current = name;
@@ -380,6 +513,25 @@
 
   d3.selectAll("#windows button").on("click", function () {
     selectWindow(this.getAttribute("data-window"));
+  });
+  d3.selectAll("#dimensions button").on("click", function () {
+    selectDim(this.getAttribute("data-dim"));
+  });
+  var filterTimer = null;
+  document.getElementById("filter").addEventListener("input", function (ev) {
+    var text = ev.target.value;
+    if (filterTimer) { clearTimeout(filterTimer); }
+    filterTimer = setTimeout(function () { topView.filter = text; topView.rows = null; refreshNow(); }, 300);
+  });
+  d3.select("#top-paths tbody").on("click", function (event) {
+    if (topView.dim !== "path") { return; }
+    var tr = event.target.closest("tr");
+    var row = tr ? d3.select(tr).datum() : null;
+    if (row && row.key != null) { openDrill(String(row.key)); }
+  });
+  document.getElementById("drill-close").addEventListener("click", function () {
+    drillPath = null;
+    document.getElementById("drill").hidden = true;
   });
   document.getElementById("clear-all").addEventListener("click", function () {
     clearAlerts({ all: true }, null);
