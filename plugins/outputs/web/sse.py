@@ -47,8 +47,10 @@ async def snapshot(request: web.Request) -> web.Response:
                             f"(known: window)")
     window = checked_window(params.get("window"), state.config.window)
     data = await state.snapshots.get(window)
-    response = web.Response(text=json.dumps(data, default=str, separators=(",", ":")),
-                            content_type="application/json")
+    text, sanitized = finite_json(data, separators=(",", ":"))
+    if sanitized:
+        state.counters["answers_sanitized"] += 1
+    response = web.Response(text=text, content_type="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
 
