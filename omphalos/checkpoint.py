@@ -59,7 +59,7 @@ class CheckpointWriteError(OSError):
         return f"disk full: {self.path}"
 
 
-def _disk_trouble(exc: BaseException) -> bool:
+def is_disk_trouble(exc: BaseException) -> bool:
     """True for the failures a full or failing disk causes (not for programming errors)."""
     if isinstance(exc, OSError):
         return exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT)
@@ -108,7 +108,7 @@ class CheckpointStore:
                     _create(path)
             self._db = self._connect()
         except (sqlite3.Error, OSError) as exc:
-            if not _disk_trouble(exc):
+            if not is_disk_trouble(exc):
                 raise
             raise CheckpointWriteError(path, exc) from exc
 
@@ -131,7 +131,7 @@ class CheckpointStore:
             try:
                 self._db.execute(sql, args)
             except (sqlite3.Error, OSError) as exc:
-                if not _disk_trouble(exc):
+                if not is_disk_trouble(exc):
                     raise
                 if isinstance(exc, sqlite3.Error) and getattr(
                         exc, "sqlite_errorcode", 0) & 0xFF == SQLITE_IOERR:
