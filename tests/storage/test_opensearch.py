@@ -220,7 +220,8 @@ def drained(pipeline: Pipeline) -> dict[str, Any] | None:
 def test_the_node_going_away_and_coming_back_loses_and_duplicates_nothing(
         tmp_path: Path, target: Target) -> None:
     """Half the log indexed; the node stopped (a real process exit); the other half spools
-    until the monitor is held back; the node started again: everything drains, once."""
+    until the monitor is held back; the node started again: everything drains, once
+    (``docs_indexed`` counts every document the node accepted: 10,000 means none twice)."""
     lines = REAL_LOG.read_bytes().splitlines(keepends=True)
     log = tmp_path / "access.log"
     log.write_bytes(b"".join(lines[:5000]))

@@ -9,7 +9,10 @@ console or page can look at days of history. Durations are stored in nanoseconds
 
 Differences from the in-memory collectors: ``filter`` on a top list is applied to the
 ``FILTER_FETCH`` most frequent keys of the range; ``lines`` equals ``requests`` and
-``unparsed`` is 0 (unparsed lines are not stored in the cluster).
+``unparsed`` is 0 (unparsed lines are not stored in the cluster); rows carry bytes for every
+dimension (the in-memory ones count them for some only); ``error_bound`` is the engine's
+``doc_count_error_upper_bound`` (each shard returns at least ``SHARD_SIZE_MIN`` terms, so it
+is 0 unless a shard holds more distinct keys than that).
 """
 
 from __future__ import annotations
