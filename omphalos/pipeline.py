@@ -45,6 +45,11 @@ class QueryError(RuntimeError):
     """A query could not be answered: no such collector, it is dead, or it timed out."""
 
 
+class QueryRefused(QueryError):
+    """No collector asked declares that it answers the query as asked (nothing was asked:
+    the reason comes from the collectors' declarations)."""
+
+
 class Pipeline:
     """Components wired as the config says, each a supervised actor."""
 
@@ -218,18 +223,52 @@ class Pipeline:
 
     def query(self, kind: str = "summary", collector: str | None = None,
               timeout: float | None = None, **params: Any) -> Any:
-        """Ask a collector (the first one that answers ``kind`` when none is named)."""
-        names = [collector if collector and ":" in collector else f"collector:{collector}"
-                 ] if collector else self.names("collector")
+        """Ask the collector that answers ``kind`` (the first in config order whose
+        declaration accepts the query, or only ``collector``).
+
+        QueryRefused when none declares it answers (nothing is asked then), QueryError when
+        the one asked is dead or too slow; an error of the collector's own (a parameter
+        out of range: ValueError) is raised as it is.
+        """
+        name = self.answering(kind, params, collector)
+        return self.ask(name, Query(kind, dict(params)), timeout)
+
+    def answering(self, kind: str, params: Mapping[str, Any] | None = None,
+                  collector: str | None = None, among: Iterable[str] | None = None) -> str:
+        """The collector :meth:`query` asks for ``kind`` with ``params`` (only ``collector``,
+        or the first of ``among``, default all collectors, that accepts it), by the
+        collectors' declarations (``answers``, ``declines``): nothing is asked. Runs in the
+        caller's thread and reads only this pipeline's component specs."""
+        query = Query(kind, dict(params or {}))
+        if collector:
+            name = collector if ":" in collector else f"collector:{collector}"
+            spec = self.components.get(name)
+            if spec is None or spec.kind != "collector":
+                raise QueryRefused(f"no collector named {collector!r} (known: "
+                                   f"{', '.join(self.names('collector')) or 'none'})")
+            if self.directory.get(name) is None:
+                raise QueryError(f"{name} is not running")
+            names = [name]
+        else:
+            names = list(among) if among is not None else self.names("collector")
         if not names:
             raise QueryError("no collector in this pipeline")
-        errors = []
+        reasons = []
         for name in names:
-            try:
-                return self.ask(name, Query(kind, dict(params)), timeout)
-            except (QueryError, ValueError) as exc:
-                errors.append(str(exc))
-        raise QueryError("; ".join(errors))
+            spec = self.components[name]
+            reason = spec.cls.declines(spec.config, query)
+            if reason is None:
+                return name
+            reasons.append(f"{name} {reason}")
+        raise QueryRefused("; ".join(reasons))
+
+    def kinds_answered(self, among: Iterable[str] | None = None) -> frozenset[str]:
+        """Every query kind one of the collectors (``among``, default all) declares, and
+        ``status``, which every plugin answers."""
+        names = [n for n in (among if among is not None else self.names("collector"))
+                 if n in self.components]
+        return frozenset(k for n in names for k in self.components[n].cls.answers) | (
+            frozenset({"status"}) if names else frozenset())
 
     def _statuses(self, kind: str | None = None) -> list[dict[str, Any]]:
         out = []

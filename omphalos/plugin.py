@@ -5,6 +5,18 @@ line) and ``Config`` (a frozen dataclass whose fields are declared with
 :func:`omphalos.config.option`). The pipeline builds each instance with a
 :class:`PluginContext` (who it is, whom it talks to) and its checked config.
 
+What a plugin can do is declared on its class and checked when it is loaded
+(:func:`omphalos.registry.check_plugin`), never guessed at run time:
+
+- every kind has the hooks it requires (``parse`` for parsers, ``send_batch`` for
+  transports, ``apply`` for collectors): abstract here, so a class lacking one is refused;
+- ``answers``: the query kinds the plugin answers (``status`` is answered by all), and
+  ``declines(config, query)``: why one built with ``config`` would not answer a query of a
+  declared kind (a window it does not keep); the pipeline routes queries by these alone;
+- collectors: ``counted_dimensions`` / ``counted_capacity`` (fed batches reduced to counts);
+- transports: ``durable``, ``across_processes``, ``loopback`` and ``for_worker``;
+- monitors: ``deal(config, workers)`` (how their inputs are dealt out to worker processes).
+
 Hooks a plugin overrides, all run in the actor's own thread:
 
 - ``setup()`` once when the actor starts, ``teardown()`` once when it stops;
@@ -20,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import ABCMeta, abstractmethod
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +49,8 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 __all__ = ["PluginContext", "Plugin", "MonitorPlugin", "ParserPlugin", "TransportPlugin",
-           "CollectorPlugin", "OutputPlugin", "KINDS", "MonitorConfig", "NoConfig"]
+           "CollectorPlugin", "OutputPlugin", "KINDS", "MonitorConfig", "NoConfig",
+           "UndeclaredQuery", "CountedBatches", "Loopback"]
 
 KINDS = ("monitor", "parser", "transport", "collector", "output")
 
@@ -64,7 +78,11 @@ class NoConfig:
     """A plugin without options."""
 
 
-class Plugin(pykka.ThreadingActor):
+class UndeclaredQuery(LookupError):
+    """A query of a kind the asked plugin does not declare in its ``answers``."""
+
+
+class Plugin(pykka.ThreadingActor, metaclass=ABCMeta):
     """Common base: identity, config, counters, ticks, failure reporting."""
 
     name: ClassVar[str] = ""
@@ -73,6 +91,20 @@ class Plugin(pykka.ThreadingActor):
     Config: ClassVar[type] = NoConfig
     #: Seconds between ``on_tick`` calls; 0 for no ticks.
     tick_secs: ClassVar[float] = 0.0
+    #: Query kinds this plugin answers besides ``status`` (which every plugin answers).
+    answers: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def declines(cls, config: Any, query: Query) -> str | None:
+        """Why an instance built with ``config`` does not answer ``query`` (None: it does).
+
+        Called in the asker's thread, before anything is asked: the base declines the kinds
+        not in ``answers``; a subclass may also decline declared kinds for some parameters
+        (a window it does not keep). The reason is shown to whoever asked.
+        """
+        if query.kind == "status" or query.kind in cls.answers:
+            return None
+        return f"does not answer {query.kind!r} queries"
 
     def __init__(self, context: PluginContext, config: Any) -> None:
         super().__init__()
@@ -118,6 +150,9 @@ class Plugin(pykka.ThreadingActor):
         if isinstance(message, Tick):
             return self.on_tick(message.now)
         if isinstance(message, Query):
+            if message.kind != "status" and message.kind not in self.answers:
+                raise UndeclaredQuery(f"{self.context.name} does not answer "
+                                      f"{message.kind!r} queries")
             return self.answer(message)
         if isinstance(message, Stop):
             return self.flush()
@@ -142,10 +177,13 @@ class Plugin(pykka.ThreadingActor):
         return None
 
     def answer(self, query: Query) -> Any:
-        """Answer a query; the base answers ``status`` with the counters."""
+        """Answer a query of a kind in ``answers`` (or ``status``, which the base answers
+        with the counters). A ValueError raised here is the answer to the asker (a
+        parameter out of range), never a sign that another collector should be asked."""
         if query.kind == "status":
             return self.status()
-        raise ValueError(f"{self.context.name} does not answer {query.kind!r} queries")
+        raise UndeclaredQuery(f"{self.context.name} declares {query.kind!r} in answers but "
+                              f"does not answer it")
 
     def status(self) -> dict[str, Any]:
         """What ``omphalos status`` shows of this actor."""
@@ -196,6 +234,14 @@ class MonitorPlugin(Plugin):
 
     kind = "monitor"
     Config: ClassVar[type] = MonitorConfig
+
+    @classmethod
+    def deal(cls, config: Any, workers: int) -> list[Any]:
+        """The configs of the instances that share this monitor's inputs over ``workers``
+        worker processes (``[omphalos] workers``): at most ``workers`` of them, the i-th run
+        by worker i, together reading exactly what one instance built with ``config`` reads.
+        The base does not split: one instance, in the first worker."""
+        return [config]
 
     def __init__(self, context: PluginContext, config: Any) -> None:
         super().__init__(context, config)
@@ -292,9 +338,27 @@ class ParserPlugin(Plugin):
             return None
         return super().handle(message)
 
+    @abstractmethod
     def parse(self, chunk: LineChunk) -> Batch:
         """Parse every line of ``chunk``; never raise for bad input."""
-        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CountedBatches:
+    """Batches reduced to counts (:mod:`omphalos.counts`): over which dimensions, and at
+    most how many keys per dimension (0: all) a sender keeps of each batch."""
+
+    dimensions: tuple[str, ...]
+    capacity: int = 0
+
+
+@dataclass(frozen=True)
+class Loopback:
+    """A receiver config for the process that collects and one sender config per worker
+    process, all of one transport class: how workers send their batches to it."""
+
+    receiver: Any
+    senders: tuple[Any, ...]
 
 
 @dataclass
@@ -316,6 +380,27 @@ class TransportPlugin(Plugin):
 
     kind = "transport"
     tick_secs = 1.0
+    #: True when a sender's acceptance of a batch means it is kept (spooled, confirmed by a
+    #: broker) until delivered, so its monitor may commit the batch's offset at once.
+    durable: ClassVar[bool] = False
+    #: None: this transport crosses process boundaries itself. Else the registry name of
+    #: the transport that carries its batches when ``workers = N`` spreads the pipeline
+    #: over processes (that class must implement :meth:`loopback`).
+    across_processes: ClassVar[str | None] = None
+
+    @classmethod
+    def loopback(cls, state_dir: str, workers: int,
+                 counted: CountedBatches | None) -> Loopback | None:
+        """Configs of a receiver in this process and of ``workers`` senders feeding it from
+        worker processes (senders sending batches reduced to ``counted`` when not None);
+        None: this transport cannot do that."""
+        return None
+
+    @classmethod
+    def for_worker(cls, config: Any, name: str, worker: int, state_dir: str) -> Any:
+        """``config`` of component ``name`` for its copy in worker process ``worker``
+        (copies must not share a spool, for one); the base keeps it as it is."""
+        return config
     #: Seconds a delivered batch may wait for collectors before it is forgotten (the
     #: monitor then re-sends it).
     delivery_timeout_secs: ClassVar[float] = 30.0
@@ -337,9 +422,9 @@ class TransportPlugin(Plugin):
             return None
         return super().handle(message)
 
+    @abstractmethod
     def send_batch(self, batch: Batch) -> None:
         """Carry ``batch`` towards the collectors."""
-        raise NotImplementedError
 
     def deliver(self, batch: Batch, on_done: Callable[[Batch], None]) -> None:
         """Hand ``batch`` to every downstream collector; ``on_done(batch)`` when all applied."""
@@ -468,9 +553,9 @@ class CollectorPlugin(Plugin):
                                      else batch.counts.requests)
         return batch
 
+    @abstractmethod
     def apply(self, batch: Batch) -> None:
         """Add the records of ``batch`` (already de-duplicated)."""
-        raise NotImplementedError
 
 
 def drop_before(batch: Batch, start: int) -> tuple[Batch, int]:

@@ -12,6 +12,7 @@ second at every start of every command.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 from collections import defaultdict
 from importlib.metadata import EntryPoint, entry_points
@@ -36,6 +37,14 @@ def check_plugin(cls: Any, where: str) -> type[Plugin]:
         raise PluginSpecError(f"{where}: kind {cls.kind!r} is not one of {', '.join(KINDS)}")
     if not cls.name or not cls.description:
         raise PluginSpecError(f"{where}: a plugin must declare name and description")
+    if inspect.isabstract(cls):
+        missing = ", ".join(f"{m}()" for m in sorted(cls.__abstractmethods__))
+        raise PluginSpecError(f"{where}: {cls.kind} plugin {cls.name!r} "
+                              f"({cls.__module__}.{cls.__qualname__}) does not implement "
+                              f"{missing}, which every {cls.kind} must")
+    if not (isinstance(cls.answers, frozenset) and all(isinstance(k, str)
+                                                       for k in cls.answers)):
+        raise PluginSpecError(f"{where}: answers must be a frozenset of query kinds")
     if not dataclasses.is_dataclass(cls.Config):
         raise PluginSpecError(f"{where}: Config must be a dataclass")
     for f in dataclasses.fields(cls.Config):
@@ -66,8 +75,9 @@ class Registry:
             try:
                 cls = check_plugin(ep.load(), where)
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide others
-                self.errors.append(f"{where}: {exc}")
-                log.error("cannot load plugin: %s: %s", where, exc)
+                reason = str(exc) if isinstance(exc, PluginSpecError) else f"{where}: {exc}"
+                self.errors.append(reason)
+                log.error("cannot load plugin: %s", reason)
                 continue
             self._plugins.setdefault((cls.kind, cls.name), cls)
 

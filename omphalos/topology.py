@@ -17,6 +17,7 @@ transport get ``transport:local``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,20 @@ class ComponentSpec:
     config: Any
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+
+
+def section_of(cls: type[Plugin], config: Any) -> dict[str, Any]:
+    """The raw section (``plugin`` plus the options that differ from their defaults) that
+    builds ``config`` of plugin ``cls`` again: how a config crosses to another process."""
+    out: dict[str, Any] = {"plugin": cls.name}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        default = (f.default if f.default is not dataclasses.MISSING
+                   else f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else dataclasses.MISSING)
+        if value != default:
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 def _split(name: str) -> tuple[str, str] | None:

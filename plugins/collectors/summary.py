@@ -55,6 +55,21 @@ class SummaryCollector(InterleavedCollector):
     name = "summary"
     description = "Running summary since start: totals, status mix, bounded top lists"
     Config: ClassVar[type] = SummaryConfig
+    answers: ClassVar[frozenset[str]] = frozenset({"summary", "top", "reset"})
+
+    @classmethod
+    def declines(cls, config: Any, query: Query) -> str | None:
+        """Top lists since start only, of the dimensions counted."""
+        if query.kind == "top":
+            try:
+                p = validate("top", query.params)
+            except ValueError:
+                return None  # a bad parameter: the collector says which when asked
+            if p["window"] != "all":
+                return f"counts since start: window must be 'all', not {p['window']!r}"
+            if p["dimension"] not in config.dimensions:
+                return f"does not count {p['dimension']!r}"
+        return super().declines(config, query)
 
     @classmethod
     def counted_dimensions(cls, config: Any) -> tuple[str, ...] | None:
@@ -111,15 +126,15 @@ class SummaryCollector(InterleavedCollector):
         self.breakdown.add(agg)
 
     def answer(self, query: Query) -> Any:
-        if query.kind in ("summary", "top", "reset"):
-            params = validate(query.kind, query.params)
-            if query.kind == "summary":
-                return self.summary(params["limit"])
-            if query.kind == "top":
-                return self.top(params)
-            self.reset()
-            return {"reset": True}
-        return super().answer(query)
+        if query.kind not in self.answers:
+            return super().answer(query)
+        params = validate(query.kind, query.params)
+        if query.kind == "summary":
+            return self.summary(params["limit"])
+        if query.kind == "top":
+            return self.top(params)
+        self.reset()
+        return {"reset": True}
 
     def elapsed(self) -> float:
         """Seconds the counts cover: event time span when known, else since start."""

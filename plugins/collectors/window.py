@@ -40,6 +40,7 @@ from omphalos.config import option
 from omphalos.messages import Batch, Query
 from omphalos.query import (
     DIMENSIONS,
+    KINDS,
     classes_of,
     compile_filter,
     validate,
@@ -537,6 +538,35 @@ class WindowCollector(InterleavedCollector):
     description = "Sliding windows (1m/5m/1h) over event time, alerts, SQLite history"
     Config: ClassVar[type] = WindowConfig
     tick_secs = 1.0
+    answers: ClassVar[frozenset[str]] = frozenset(
+        {"top", "series", "overview", "drill", "hosts", "alerts", "clear_alert"})
+
+    @classmethod
+    def declines(cls, config: Any, query: Query) -> str | None:
+        """Only the windows kept (a longer series from the history), the dimensions
+        counted, drill queries only with ``drill = yes``."""
+        reason = super().declines(config, query)
+        if reason is not None or "window" not in KINDS[query.kind].params:
+            return reason
+        try:
+            p = validate(query.kind, query.params)
+            kept = {window_label(length): length for length, _ in parse_windows(
+                config.windows)}
+        except ValueError:
+            return None  # a bad parameter or config: the collector says which when asked
+        label = p["window"]
+        if label == "all":
+            return "keeps sliding windows, not 'all'"
+        length = window_secs(label) or 0.0
+        longer_series = (query.kind == "series" and config.history
+                         and length > max(kept.values()))
+        if label not in kept and not longer_series:
+            return f"does not keep window {label!r} (windows: {', '.join(kept)})"
+        if query.kind == "drill" and not config.drill:
+            return "counts no drill pairs (drill = no)"
+        if query.kind == "top" and p["dimension"] not in config.dimensions:
+            return f"does not count {p['dimension']!r}"
+        return None
 
     def setup(self) -> None:
         self.store = WindowStore(self.config)
@@ -587,8 +617,7 @@ class WindowCollector(InterleavedCollector):
 
     def answer(self, query: Query) -> Any:
         kind = query.kind
-        if kind in ("summary", "reset") or kind not in (
-                "top", "series", "overview", "drill", "hosts", "alerts", "clear_alert"):
+        if kind not in self.answers:
             return super().answer(query)
         p = validate(kind, query.params)
         s = self.store

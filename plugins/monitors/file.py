@@ -23,13 +23,14 @@ import os
 import stat
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 import pykka
 
 from omphalos.checkpoint import Checkpoint, CheckpointStore
 from omphalos.config import option
+from omphalos.dealing import deal_by_size
 from omphalos.plugin import MonitorConfig, MonitorPlugin
 
 from .discovery import Discovery
@@ -117,6 +118,14 @@ class FileMonitor(MonitorPlugin):
     name = "file"
     description = "Tails log files, globs and directories; resumes from checkpoints"
     Config: ClassVar[type] = FileMonitorConfig
+
+    @classmethod
+    def deal(cls, config: Any, workers: int) -> list[Any]:
+        """The files found now (this monitor's own discovery: paths, globs, directories,
+        exclude) dealt by size; each worker's instance reads its files as plain paths."""
+        found = Discovery(config.paths, config.exclude).scan()
+        return [replace(config, paths=tuple(share))
+                for share in deal_by_size(found, workers) if share]
 
     def tick_interval(self) -> float:
         if self.config.mode == "polling" or not self.config.follow:

@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import kombu
@@ -31,7 +31,7 @@ import kombu
 from omphalos.config import option
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import TransportPlugin
-from omphalos.spool import Spool, SpoolError, spool_path
+from omphalos.spool import Spool, SpoolError, spool_path, worker_spool_dir
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_batch, encode_batch
 
 from .common import Incoming, qualify
@@ -75,6 +75,14 @@ class AmqpTransport(TransportPlugin):
     description = "AMQP transport (RabbitMQ): durable queue, publisher confirms, late acks"
     Config: ClassVar[type] = AmqpConfig
     tick_secs = 0.5
+    durable = True  # a publisher spools every batch; the broker confirms it durably
+
+    @classmethod
+    def for_worker(cls, config: Any, name: str, worker: int, state_dir: str) -> Any:
+        """Each worker's publisher spools apart: spool/NAME-worker-I, or worker-I under
+        the configured spool_dir."""
+        return replace(config, spool_dir=worker_spool_dir(config.spool_dir, state_dir, name,
+                                                          worker))
 
     def setup(self) -> None:
         self.publisher = bool(self.context.inputs) or not self.context.outputs

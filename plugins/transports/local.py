@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from omphalos.messages import Batch
 from omphalos.plugin import TransportPlugin
 
@@ -11,6 +13,8 @@ class LocalTransport(TransportPlugin):
 
     name = "local"
     description = "In-process transport: parsers and collectors in the same process"
+    #: With ``workers = N`` the parsers run in other processes: zmq carries their batches.
+    across_processes: ClassVar[str | None] = "zmq"
 
     def setup(self) -> None:
         if not self.context.outputs:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pykka
 import pytest
@@ -41,6 +41,7 @@ class SwitchProbe(CollectorPlugin):
 
     name = "switch-probe"
     description = "Test collector: reports sys.getswitchinterval()"
+    answers: ClassVar[frozenset[str]] = frozenset({"interval"})
 
     def apply(self, batch: Batch) -> None:
         pass

@@ -139,8 +139,6 @@ class LocalSource:
         self.pipeline = pipeline
         self.timeout_secs = timeout_secs
         self.description = description
-        #: kind -> the collector that answered it last (asked first next time)
-        self._routes: dict[str, str] = {}
         self._workers = _Workers(workers, "httptop-local")
 
     def submit(self, kind: str, params: Mapping[str, Any], on_done: Callback) -> None:
@@ -150,39 +148,24 @@ class LocalSource:
     def _ask(self, template: Reply) -> Reply:
         if template.kind == STATUS:
             return self._status(template)
-        errors: list[str] = []
-        names = self.pipeline.names("collector")
-        routed = self._routes.get(template.kind)
-        if routed in names:  # the collector that answered this kind last time goes first
-            names = [routed, *(n for n in names if n != routed)]
-        if not names:
-            return _failed(template, "no collector in this pipeline", unavailable=True)
-        all_unavailable = True
-        for name in names:
-            try:
-                future = self.pipeline.ask_async(name, Query(template.kind,
-                                                             dict(template.params)))
-                with quick_switching(self.pipeline.settings.query_switch_interval_ms / 1000):
-                    value = future.get(timeout=self.timeout_secs)
-            except ValueError as exc:  # the contract's "I do not serve this kind or window"
-                errors.append(str(exc))
-                continue
-            except QueryError as exc:
-                errors.append(str(exc))
-                all_unavailable = False
-                continue
-            except pykka.Timeout:
-                errors.append(f"{name} did not answer within {self.timeout_secs:g}s")
-                all_unavailable = False
-                continue
-            except pykka.ActorDeadError:
-                errors.append(f"{name} is not running")
-                all_unavailable = False
-                continue
-            self._routes[template.kind] = name
-            return Reply(template.kind, template.params, value=value,
-                         asked_at=template.asked_at)
-        return _failed(template, "; ".join(errors), unavailable=all_unavailable)
+        try:  # routed by the collectors' declarations: nothing is asked to find out
+            name = self.pipeline.answering(template.kind, template.params)
+        except QueryError as exc:  # none declares it serves this (QueryRefused), or none
+            return _failed(template, str(exc), unavailable=True)
+        try:
+            future = self.pipeline.ask_async(name, Query(template.kind, dict(template.params)))
+            with quick_switching(self.pipeline.settings.query_switch_interval_ms / 1000):
+                value = future.get(timeout=self.timeout_secs)
+        except ValueError as exc:  # the collector refuses the query as asked
+            return _failed(template, str(exc), unavailable=True)
+        except QueryError as exc:
+            return _failed(template, str(exc), unavailable=False)
+        except pykka.Timeout:
+            return _failed(template, f"{name} did not answer within {self.timeout_secs:g}s",
+                           unavailable=False)
+        except pykka.ActorDeadError:
+            return _failed(template, f"{name} is not running", unavailable=False)
+        return Reply(template.kind, template.params, value=value, asked_at=template.asked_at)
 
     def _status(self, template: Reply) -> Reply:
         """The supervisor's health (read without asking anyone) plus each monitor's status."""

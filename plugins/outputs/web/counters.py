@@ -56,6 +56,7 @@ class MetricsCollector(CollectorPlugin):
     name = "metrics"
     description = "Counters and a duration histogram per source host, for Prometheus"
     Config: ClassVar[type] = MetricsConfig
+    answers: ClassVar[frozenset[str]] = frozenset({"metrics"})
 
     def setup(self) -> None:
         self.hosts: dict[str, HostCounts] = {}

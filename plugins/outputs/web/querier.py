@@ -2,8 +2,9 @@
 
 Every ask goes through :meth:`omphalos.pipeline.Pipeline.ask` (which always has a timeout)
 on a small thread pool owned by the web output; the event loop only awaits the pool's
-future. A collector that raises ``ValueError`` does not serve the kind (or the window), so
-the next one is asked, like :meth:`Pipeline.query` does.
+future. Which collector answers is decided by the collectors' declarations
+(:meth:`Pipeline.answering`), before anything is asked; a ``ValueError`` of the collector
+asked is its answer (a parameter it refuses), reported as a bad query.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from omphalos.messages import Query
-from omphalos.pipeline import QueryError
+from omphalos.pipeline import QueryError, QueryRefused
 
 
 class BadQuery(ValueError):
@@ -45,21 +46,26 @@ class Querier:
                  collector: str | None = None) -> Any:
         """Blocking ask (call it only from a pool thread): the first collector's answer
         (or only ``collector``'s)."""
-        names = [collector] if collector else self.names()
-        if not names:
+        if self.pipeline is None:
             raise Unavailable("no collector in this pipeline")
-        refused: list[str] = []
-        failed: list[str] = []
-        for name in names:
-            try:
-                return self.pipeline.ask(name, Query(kind, dict(params or {})), self.timeout)
-            except QueryError as exc:
-                failed.append(str(exc))
-            except ValueError as exc:
-                refused.append(str(exc))
-        if failed:
-            raise Unavailable("; ".join(failed + refused))
-        raise BadQuery("; ".join(refused))
+        try:
+            name = self.pipeline.answering(kind, params, collector, among=self.names())
+        except QueryRefused as exc:
+            raise BadQuery(str(exc)) from None
+        except QueryError as exc:
+            raise Unavailable(str(exc)) from None
+        try:
+            return self.pipeline.ask(name, Query(kind, dict(params or {})), self.timeout)
+        except QueryError as exc:
+            raise Unavailable(str(exc)) from None
+        except ValueError as exc:
+            raise BadQuery(str(exc)) from None
+
+    def kinds(self) -> frozenset[str]:
+        """The query kinds the collectors asked declare they answer."""
+        if self.pipeline is None:
+            return frozenset()
+        return frozenset(self.pipeline.kinds_answered(self.names()))
 
     async def ask(self, kind: str, params: dict[str, Any] | None = None,
                   collector: str | None = None) -> Any:
