@@ -19,7 +19,8 @@ What a plugin can do is declared on its class and checked when it is loaded
 
 Hooks a plugin overrides, all run in the actor's own thread:
 
-- ``setup()`` once when the actor starts, ``teardown()`` once when it stops;
+- ``setup()`` once when the actor starts, ``teardown()`` once when it stops, only after a
+  setup that completed (a component is built complete or not at all);
 - ``on_tick(now)`` every ``tick_secs`` seconds when the class sets ``tick_secs``;
 - ``handle(message)`` for messages the base class does not know;
 - kind-specific ones, documented on each base class below.
@@ -30,13 +31,14 @@ not told) never kill: the error goes back to the asker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from abc import ABCMeta, abstractmethod
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import pykka
 
@@ -78,12 +80,23 @@ class NoConfig:
     """A plugin without options."""
 
 
+#: A plugin's config type: ``class SummaryCollector(CollectorPlugin[SummaryConfig])`` makes
+#: ``self.config`` a SummaryConfig, so mypy checks every option access.
+C = TypeVar("C")
+#: A monitor's config type (it has the options every monitor has).
+MC = TypeVar("MC", bound="MonitorConfig")
+
+
 class UndeclaredQuery(LookupError):
     """A query of a kind the asked plugin does not declare in its ``answers``."""
 
 
-class Plugin(pykka.ThreadingActor, metaclass=ABCMeta):
-    """Common base: identity, config, counters, ticks, failure reporting."""
+class Plugin(pykka.ThreadingActor, Generic[C], metaclass=ABCMeta):
+    """Common base: identity, config, counters, ticks, failure reporting.
+
+    Generic in its config type ``C``: ``Config`` is the class of ``C``, and ``self.config``
+    the instance built from the plugin's section.
+    """
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = ""
@@ -95,7 +108,7 @@ class Plugin(pykka.ThreadingActor, metaclass=ABCMeta):
     answers: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
-    def declines(cls, config: Any, query: Query) -> str | None:
+    def declines(cls, config: C, query: Query) -> str | None:
         """Why an instance built with ``config`` does not answer ``query`` (None: it does).
 
         Called in the asker's thread, before anything is asked: the base declines the kinds
@@ -106,23 +119,32 @@ class Plugin(pykka.ThreadingActor, metaclass=ABCMeta):
             return None
         return f"does not answer {query.kind!r} queries"
 
-    def __init__(self, context: PluginContext, config: Any) -> None:
+    def __init__(self, context: PluginContext, config: C) -> None:
         super().__init__()
         self.context = context
-        self.config = config
+        self.config: C = config
         self.log = logging.getLogger(f"omphalos.{self.kind}.{context.name.split(':', 1)[-1]}")
         #: received / sent / errored and plugin-specific counts, shown by ``status``.
         self.counters: Counter[str] = Counter()
+        #: What ``setup`` took that must be released even when setup fails half-way (files,
+        #: sockets, threads: ``self.resources.enter_context(...)``, ``.callback(...)``).
+        #: Closed after ``teardown``, or at once when setup fails.
+        self.resources = contextlib.ExitStack()
+        self._built = False
 
     # -- pykka lifecycle (actor thread) ---------------------------------------------------
     def on_start(self) -> None:
         try:
             self.setup()
         except Exception as exc:
+            # built complete or not at all: what setup took is released here, and teardown
+            # (which may rely on everything setup makes) never runs for a half-built actor
+            self._release()
             # pykka does not call on_failure for a failing on_start: report it ourselves,
             # so the supervisor learns why and not just that the actor is gone
             self.on_failure(type(exc), exc, exc.__traceback__)
             raise
+        self._built = True
         if self.tick_interval() and self.context.scheduler is not None:
             self.context.scheduler.every(self.context.name, self.tick_interval())
 
@@ -133,16 +155,30 @@ class Plugin(pykka.ThreadingActor, metaclass=ABCMeta):
     def on_stop(self) -> None:
         if self.context.scheduler is not None:
             self.context.scheduler.cancel(self.context.name)
-        self.teardown()
+        if self._built:
+            self._built = False
+            try:
+                self.teardown()
+            finally:
+                self._release()
+
+    def _release(self) -> None:
+        try:
+            self.resources.close()
+        except Exception:
+            self.log.exception("releasing %s's resources failed", self.context.name)
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         self.log.error("%s died: %r", self.context.name, exception_value)
         if self.context.scheduler is not None:
             self.context.scheduler.cancel(self.context.name)
-        try:
-            self.teardown()
-        except Exception:
-            self.log.exception("teardown after failure failed")
+        if self._built:
+            self._built = False
+            try:
+                self.teardown()
+            except Exception:
+                self.log.exception("teardown after failure failed")
+            self._release()
         if self.context.on_failure is not None:
             self.context.on_failure(self.context.name, exception_value)
 
@@ -160,10 +196,14 @@ class Plugin(pykka.ThreadingActor, metaclass=ABCMeta):
 
     # -- hooks -------------------------------------------------------------------------------
     def setup(self) -> None:
-        """Open files, sockets, threads. Runs in the actor thread when it starts."""
+        """Open files, sockets, threads. Runs in the actor thread when it starts.
+
+        All or nothing: when it raises, ``teardown`` is not called; what it had taken and
+        registered in ``self.resources`` is released."""
 
     def teardown(self) -> None:
-        """Release what ``setup`` took. Runs in the actor thread when it stops or dies."""
+        """Release what ``setup`` took. Runs in the actor thread when it stops or dies, only
+        after a setup that completed (so every attribute setup makes exists)."""
 
     def on_tick(self, now: float) -> None:
         """Periodic work; ``now`` is ``time.monotonic()``."""
@@ -218,7 +258,7 @@ class _InFlight:
     acked: bool = False
 
 
-class MonitorPlugin(Plugin):
+class MonitorPlugin(Plugin[MC]):
     """A monitor reads sources and emits ``LineChunk``s with :meth:`emit`.
 
     The base class does the flow control: at most ``max_in_flight`` chunks unacknowledged
@@ -236,20 +276,20 @@ class MonitorPlugin(Plugin):
     Config: ClassVar[type] = MonitorConfig
 
     @classmethod
-    def deal(cls, config: Any, workers: int) -> list[Any]:
+    def deal(cls, config: MC, workers: int) -> list[MC]:
         """The configs of the instances that share this monitor's inputs over ``workers``
         worker processes (``[omphalos] workers``): at most ``workers`` of them, the i-th run
         by worker i, together reading exactly what one instance built with ``config`` reads.
         The base does not split: one instance, in the first worker."""
         return [config]
 
-    def __init__(self, context: PluginContext, config: Any) -> None:
+    def __init__(self, context: PluginContext, config: MC) -> None:
         super().__init__(context, config)
         # time-based start: a restarted monitor's seqs never match acks meant for the
         # chunks of its previous incarnation (microseconds, so monotonic across restarts)
         self._seq = time.time_ns() // 1000
         self._in_flight: OrderedDict[int, _InFlight] = OrderedDict()
-        self.host = getattr(config, "host", "") or context.settings.host_name
+        self.host = config.host or context.settings.host_name
 
     def has_credit(self) -> bool:
         return len(self._in_flight) < self.config.max_in_flight
@@ -321,7 +361,7 @@ class MonitorPlugin(Plugin):
         """Credit is available again."""
 
 
-class ParserPlugin(Plugin):
+class ParserPlugin(Plugin[C]):
     """A parser turns each ``LineChunk`` into a ``Batch`` with :meth:`parse`."""
 
     kind = "parser"
@@ -353,12 +393,12 @@ class CountedBatches:
 
 
 @dataclass(frozen=True)
-class Loopback:
+class Loopback(Generic[C]):
     """A receiver config for the process that collects and one sender config per worker
     process, all of one transport class: how workers send their batches to it."""
 
-    receiver: Any
-    senders: tuple[Any, ...]
+    receiver: C
+    senders: tuple[C, ...]
 
 
 @dataclass
@@ -369,7 +409,7 @@ class _Pending:
     on_done: Callable[[Batch], None] = field(repr=False, default=lambda b: None)
 
 
-class TransportPlugin(Plugin):
+class TransportPlugin(Plugin[C]):
     """A transport carries batches from parsers to collectors, maybe across machines.
 
     Sending side: :meth:`send_batch` gets each ``Batch`` from an upstream parser. Receiving
@@ -390,14 +430,14 @@ class TransportPlugin(Plugin):
 
     @classmethod
     def loopback(cls, state_dir: str, workers: int,
-                 counted: CountedBatches | None) -> Loopback | None:
+                 counted: CountedBatches | None) -> Loopback[C] | None:
         """Configs of a receiver in this process and of ``workers`` senders feeding it from
         worker processes (senders sending batches reduced to ``counted`` when not None);
         None: this transport cannot do that."""
         return None
 
     @classmethod
-    def for_worker(cls, config: Any, name: str, worker: int, state_dir: str) -> Any:
+    def for_worker(cls, config: C, name: str, worker: int, state_dir: str) -> C:
         """``config`` of component ``name`` for its copy in worker process ``worker``
         (copies must not share a spool, for one); the base keeps it as it is."""
         return config
@@ -405,7 +445,7 @@ class TransportPlugin(Plugin):
     #: monitor then re-sends it).
     delivery_timeout_secs: ClassVar[float] = 30.0
 
-    def __init__(self, context: PluginContext, config: Any) -> None:
+    def __init__(self, context: PluginContext, config: C) -> None:
         super().__init__(context, config)
         self._pending: dict[tuple[str, int], _Pending] = {}
 
@@ -464,7 +504,7 @@ class TransportPlugin(Plugin):
             self.counters["delivery_timeouts"] += 1
 
 
-class CollectorPlugin(Plugin):
+class CollectorPlugin(Plugin[C]):
     """A collector keeps data and answers queries.
 
     Subclasses implement :meth:`apply` (add a batch's records) and :meth:`answer`. The base
@@ -478,18 +518,18 @@ class CollectorPlugin(Plugin):
     max_tracked_files: ClassVar[int] = 100_000
 
     @classmethod
-    def counted_dimensions(cls, config: Any) -> tuple[str, ...] | None:
+    def counted_dimensions(cls, config: C) -> tuple[str, ...] | None:
         """The dimensions this collector needs when it is fed batches reduced to counts
         (:mod:`omphalos.counts`) instead of records; None (the default): it needs records."""
         return None
 
     @classmethod
-    def counted_capacity(cls, config: Any) -> int:
+    def counted_capacity(cls, config: C) -> int:
         """Keys per dimension this collector keeps of a batch's counts (its top tables'
         capacity): a sender may cut the counts to that many keys first. 0: every key."""
         return 0
 
-    def __init__(self, context: PluginContext, config: Any) -> None:
+    def __init__(self, context: PluginContext, config: C) -> None:
         super().__init__(context, config)
         self._applied: OrderedDict[str, int] = OrderedDict()
 
@@ -571,7 +611,7 @@ def drop_before(batch: Batch, start: int) -> tuple[Batch, int]:
     return trimmed, len(offsets) - len(keep)
 
 
-class OutputPlugin(Plugin):
+class OutputPlugin(Plugin[C]):
     """An output shows what collectors know; it queries them, never blocking for long.
 
     ``context.inputs`` names the collectors it reads; ``context.pipeline.query`` asks them

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import typing
 from collections import defaultdict
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -27,6 +28,19 @@ log = logging.getLogger("omphalos.registry")
 
 class PluginSpecError(TypeError):
     """A plugin class that does not declare what every plugin must."""
+
+
+def config_type(cls: type[Plugin]) -> type | None:
+    """The config type ``cls`` is generic in (``CollectorPlugin[SummaryConfig]`` ->
+    SummaryConfig), None when no base names one."""
+    for klass in cls.__mro__:
+        for base in getattr(klass, "__orig_bases__", ()):
+            origin = typing.get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Plugin):
+                args = [a for a in typing.get_args(base) if isinstance(a, type)]
+                if args:
+                    return args[0]
+    return None
 
 
 def check_plugin(cls: Any, where: str) -> type[Plugin]:
@@ -47,6 +61,10 @@ def check_plugin(cls: Any, where: str) -> type[Plugin]:
         raise PluginSpecError(f"{where}: answers must be a frozenset of query kinds")
     if not dataclasses.is_dataclass(cls.Config):
         raise PluginSpecError(f"{where}: Config must be a dataclass")
+    declared = config_type(cls)
+    if declared is not None and not issubclass(cls.Config, declared):
+        raise PluginSpecError(f"{where}: Config {cls.Config.__name__} is not the config type "
+                              f"{declared.__name__} the class is generic in")
     for f in dataclasses.fields(cls.Config):
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise PluginSpecError(f"{where}: option {f.name} has no default")

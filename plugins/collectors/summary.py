@@ -49,7 +49,7 @@ def _duration_stats(counts: dict[int, int] | Counter[int]) -> dict[str, float | 
     return {"p50": p50, "p95": p95, "p99": p99}
 
 
-class SummaryCollector(InterleavedCollector):
+class SummaryCollector(InterleavedCollector[SummaryConfig]):
     """Counts everything since start (or the last reset)."""
 
     name = "summary"
@@ -58,7 +58,7 @@ class SummaryCollector(InterleavedCollector):
     answers: ClassVar[frozenset[str]] = frozenset({"summary", "top", "reset"})
 
     @classmethod
-    def declines(cls, config: Any, query: Query) -> str | None:
+    def declines(cls, config: SummaryConfig, query: Query) -> str | None:
         """Top lists since start only, of the dimensions counted."""
         if query.kind == "top":
             try:
@@ -72,12 +72,12 @@ class SummaryCollector(InterleavedCollector):
         return super().declines(config, query)
 
     @classmethod
-    def counted_dimensions(cls, config: Any) -> tuple[str, ...] | None:
+    def counted_dimensions(cls, config: SummaryConfig) -> tuple[str, ...] | None:
         """A summary is all counts: it can be fed batches reduced to counts."""
         return tuple(config.dimensions)
 
     @classmethod
-    def counted_capacity(cls, config: Any) -> int:
+    def counted_capacity(cls, config: SummaryConfig) -> int:
         """The top tables keep ``capacity`` keys of each batch: a sender may cut to that."""
         return int(config.capacity)
 

@@ -531,7 +531,7 @@ class WindowStore:
         return len(rows)
 
 
-class WindowCollector(InterleavedCollector):
+class WindowCollector(InterleavedCollector[WindowConfig]):
     """Sliding windows of event time; alerts; per-minute history in SQLite."""
 
     name = "window"
@@ -542,7 +542,7 @@ class WindowCollector(InterleavedCollector):
         {"top", "series", "overview", "drill", "hosts", "alerts", "clear_alert"})
 
     @classmethod
-    def declines(cls, config: Any, query: Query) -> str | None:
+    def declines(cls, config: WindowConfig, query: Query) -> str | None:
         """Only the windows kept (a longer series from the history), the dimensions
         counted, drill queries only with ``drill = yes``."""
         reason = super().declines(config, query)
@@ -579,18 +579,13 @@ class WindowCollector(InterleavedCollector):
                 "history-" + re.sub(r"[^\w.-]", "_", self.context.name.split(":", 1)[-1])
                 + ".sqlite")
             self.history = History(path, self.config.retention_secs)
+            self.resources.callback(self.history.close)  # after teardown's last write
             loaded = self.store.restore(self.history)
             if loaded:
                 self.log.info("restored %d minutes of history from %s", loaded, path)
 
     def teardown(self) -> None:
-        if getattr(self, "history", None) is not None:
-            assert self.history is not None
-            try:
-                self.write_history()
-            finally:
-                self.history.close()
-                self.history = None
+        self.write_history()
 
     def flush(self) -> None:
         self.drain()

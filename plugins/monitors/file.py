@@ -112,7 +112,7 @@ class _Wake:
     """Told by the watcher thread: hints are waiting."""
 
 
-class FileMonitor(MonitorPlugin):
+class FileMonitor(MonitorPlugin[FileMonitorConfig]):
     """Watches, reads and checkpoints files; see the module doc."""
 
     name = "file"
@@ -120,7 +120,7 @@ class FileMonitor(MonitorPlugin):
     Config: ClassVar[type] = FileMonitorConfig
 
     @classmethod
-    def deal(cls, config: Any, workers: int) -> list[Any]:
+    def deal(cls, config: FileMonitorConfig, workers: int) -> list[FileMonitorConfig]:
         """The files found now (this monitor's own discovery: paths, globs, directories,
         exclude) dealt by size; each worker's instance reads its files as plain paths."""
         found = Discovery(config.paths, config.exclude).scan()

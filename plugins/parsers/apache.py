@@ -156,7 +156,7 @@ class ApacheConfig(ParserConfig):
             raise ValueError(str(exc), "format") from None
 
 
-class ApacheParser(LineFormatParser):
+class ApacheParser(LineFormatParser[ApacheConfig]):
     """Lines written by Apache httpd with any ``LogFormat``."""
 
     name = "apache"

@@ -82,7 +82,7 @@ class AutoConfig(ParserConfig):
         "ms", "Unit of a W3C file's time-taken field: ms (IIS) or s (the W3C draft).")
 
 
-class AutoParser(BaseParser):
+class AutoParser(BaseParser[AutoConfig]):
     """Chooses, per source file, the format that parses most of its first lines."""
 
     name = "auto"

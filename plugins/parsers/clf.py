@@ -19,7 +19,7 @@ class CommonConfig(ParserConfig):
     """Options of the common and combined parsers (those of every parser)."""
 
 
-class CommonParser(LineFormatParser):
+class CommonParser(LineFormatParser[CommonConfig]):
     """``%h %l %u %t "%r" %>s %b``."""
 
     name = "common"
@@ -30,7 +30,7 @@ class CommonParser(LineFormatParser):
         return LineFormat("common", COMMON_TOKENS)
 
 
-class CombinedParser(LineFormatParser):
+class CombinedParser(LineFormatParser[CommonConfig]):
     """Common plus ``"%{Referer}i" "%{User-agent}i"``."""
 
     name = "combined"

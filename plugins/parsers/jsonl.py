@@ -265,7 +265,7 @@ class JsonConfig(ParserConfig):
             raise ValueError(str(exc), "fields") from None
 
 
-class JsonParser(BaseParser):
+class JsonParser(BaseParser[JsonConfig]):
     """One JSON object per line, keys mapped to record fields."""
 
     name = "json"

@@ -80,7 +80,7 @@ class NginxConfig(ParserConfig):
             raise ValueError(str(exc), "format") from None
 
 
-class NginxParser(LineFormatParser):
+class NginxParser(LineFormatParser[NginxConfig]):
     """Lines written by nginx with any ``log_format``."""
 
     name = "nginx"

@@ -189,7 +189,7 @@ class W3CConfig(ParserConfig):
         "ms", "Unit of the time-taken field: ms (IIS) or s (the W3C draft).")
 
 
-class W3CParser(BaseParser):
+class W3CParser(BaseParser[W3CConfig]):
     """W3C extended logs; the columns follow each file's ``#Fields:`` directives."""
 
     name = "w3c"

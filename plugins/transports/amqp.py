@@ -68,7 +68,7 @@ class _Drain:
     """Self-message: keep draining the spool."""
 
 
-class AmqpTransport(TransportPlugin):
+class AmqpTransport(TransportPlugin[AmqpConfig]):
     """Publisher (fed by parsers) or consumer (read by collectors) of an AMQP queue."""
 
     name = "amqp"
@@ -78,7 +78,8 @@ class AmqpTransport(TransportPlugin):
     durable = True  # a publisher spools every batch; the broker confirms it durably
 
     @classmethod
-    def for_worker(cls, config: Any, name: str, worker: int, state_dir: str) -> Any:
+    def for_worker(cls, config: AmqpConfig, name: str, worker: int, state_dir: str
+                   ) -> AmqpConfig:
         """Each worker's publisher spools apart: spool/NAME-worker-I, or worker-I under
         the configured spool_dir."""
         return replace(config, spool_dir=worker_spool_dir(config.spool_dir, state_dir, name,

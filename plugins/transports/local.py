@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from omphalos.messages import Batch
-from omphalos.plugin import TransportPlugin
+from omphalos.plugin import NoConfig, TransportPlugin
 
 
-class LocalTransport(TransportPlugin):
+class LocalTransport(TransportPlugin[NoConfig]):
     """Hands each batch to the collectors and acknowledges it once all have applied it."""
 
     name = "local"

@@ -163,7 +163,7 @@ class _KeyCheck:
         return False
 
 
-class ZmqTransport(TransportPlugin):
+class ZmqTransport(TransportPlugin[ZmqConfig]):
     """Sender (connect) or receiver (bind) of batches over ZeroMQ."""
 
     name = "zmq"
@@ -173,7 +173,7 @@ class ZmqTransport(TransportPlugin):
 
     @classmethod
     def loopback(cls, state_dir: str, workers: int,
-                 counted: CountedBatches | None) -> Loopback:
+                 counted: CountedBatches | None) -> Loopback[ZmqConfig]:
         """A receiver on an ``ipc://`` socket in the state directory and one sender per
         worker, each with its own spool kept across runs (spool/workers-I: the monitors
         commit what is spooled, so what a crash left there is sent at the next start)."""
@@ -185,7 +185,8 @@ class ZmqTransport(TransportPlugin):
         return Loopback(ZmqConfig(bind=endpoint), senders)
 
     @classmethod
-    def for_worker(cls, config: Any, name: str, worker: int, state_dir: str) -> Any:
+    def for_worker(cls, config: ZmqConfig, name: str, worker: int, state_dir: str
+                   ) -> ZmqConfig:
         """Each worker's sender spools apart: spool/NAME-worker-I, or worker-I under the
         configured spool_dir."""
         return replace(config, spool_dir=worker_spool_dir(config.spool_dir, state_dir, name,

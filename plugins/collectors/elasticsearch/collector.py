@@ -90,7 +90,7 @@ class ElasticsearchConfig:
         check_delivery_options(self)
 
 
-class ElasticsearchCollector(CollectorPlugin):
+class ElasticsearchCollector(CollectorPlugin[ElasticsearchConfig]):
     """Indexes records into Elasticsearch/OpenSearch and answers queries from it."""
 
     name = "elasticsearch"

@@ -50,7 +50,7 @@ class HostCounts:
     duration_count: int = 0
 
 
-class MetricsCollector(CollectorPlugin):
+class MetricsCollector(CollectorPlugin[MetricsConfig]):
     """Counts per host and status, bytes and a duration histogram, for ``/metrics``."""
 
     name = "metrics"
