@@ -43,7 +43,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import pykka
 
 from .config import option
-from .messages import Ack, Applied, Batch, Deliver, LineChunk, Query, Source, Stop, Tick
+from .messages import (
+    Ack,
+    Applied,
+    Batch,
+    Deliver,
+    LineChunk,
+    Query,
+    Rewire,
+    Source,
+    Stop,
+    Tick,
+)
 
 if TYPE_CHECKING:
     from .directory import Directory
@@ -192,6 +203,9 @@ class Plugin(pykka.ThreadingActor, Generic[C], metaclass=ABCMeta):
             return self.answer(message)
         if isinstance(message, Stop):
             return self.flush()
+        if isinstance(message, Rewire):
+            self.context.inputs, self.context.outputs = message.inputs, message.outputs
+            return None
         return self.handle(message)
 
     # -- hooks -------------------------------------------------------------------------------

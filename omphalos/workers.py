@@ -38,19 +38,23 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import pykka
+
 from .config import ConfigError, ConfigSource, load_ini
 from .dealing import deal_by_size
+from .directory import Directory
 from .messages import Query
 from .pipeline import Pipeline
 from .plugin import CollectorPlugin, CountedBatches, Loopback, MonitorPlugin, TransportPlugin
 from .registry import Registry, default_registry
 from .settings import Settings
+from .supervisor import Health
 from .topology import (
     SETTINGS_SECTION,
     ComponentSpec,
@@ -69,7 +73,7 @@ share_files = deal_by_size
 
 
 def pipeline_from_config(config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]]
-                         | ConfigSource) -> Pipeline:
+                         | ConfigSource) -> Pipeline | WorkerPipeline:
     """A Pipeline, or a WorkerPipeline when the config says ``workers`` > 1."""
     source = _source(config)
     if build_settings(source).workers > 1:
@@ -180,25 +184,85 @@ def plan_workers(source: ConfigSource, registry: Registry) -> WorkerPlan:
     return WorkerPlan(build_settings(parent_source), components, configs, counted)
 
 
-class WorkerPipeline(Pipeline):
-    """This process's part of the pipeline plus N worker processes; same API as Pipeline."""
+class WorkerPipeline:
+    """This process's part of the pipeline plus N worker processes, with the Pipeline API.
+
+    Built by composition: :attr:`local` is a plain :class:`Pipeline` of this process's
+    components (collectors, outputs, loopback receivers: maybe none), which the outputs
+    see through ``context.pipeline`` as this object; the worker processes are this
+    object's own. Methods run in the caller's thread, like Pipeline's.
+    """
 
     def __init__(self, source: ConfigSource, registry: Registry | None = None) -> None:
         registry = registry or default_registry()
         plan = plan_workers(source, registry)
         self.workers = build_settings(source).workers
-        super().__init__(plan.components, plan.settings, config=source)
-        self.registry = registry
+        #: This process's part: a Pipeline that knows nothing of the workers.
+        self.local = Pipeline(plan.components, plan.settings, config=source, front=self)
+        self.local.registry = registry
         #: Dimensions the workers count batches over before sending them (None: they send
         #: records), when every collector here can be fed counts.
         self.counted_dimensions = plan.counted.dimensions if plan.counted else None
         #: Keys per dimension the workers keep of each batch's counts (0: all).
         self.counted_capacity = plan.counted.capacity if plan.counted else 0
         self.worker_configs = plan.worker_configs
+        self.started = False
         self._procs: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
 
+    # -- what Pipeline has, about this process's part --------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.local.settings
+
+    @property
+    def components(self) -> dict[str, ComponentSpec]:
+        return self.local.components
+
+    @property
+    def config(self) -> ConfigSource | None:
+        return self.local.config
+
+    @property
+    def health(self) -> Health:
+        return self.local.health
+
+    @property
+    def directory(self) -> Directory:
+        return self.local.directory
+
+    def names(self, kind: str) -> list[str]:
+        return self.local.names(kind)
+
+    def ask(self, name: str, message: Any, timeout: float | None = None) -> Any:
+        return self.local.ask(name, message, timeout)
+
+    def ask_async(self, name: str, message: Any) -> pykka.Future[Any]:
+        return self.local.ask_async(name, message)
+
+    def query(self, kind: str = "summary", collector: str | None = None,
+              timeout: float | None = None, **params: Any) -> Any:
+        return self.local.query(kind, collector, timeout, **params)
+
+    def answering(self, kind: str, params: Mapping[str, Any] | None = None,
+                  collector: str | None = None, among: Iterable[str] | None = None) -> str:
+        return self.local.answering(kind, params, collector, among)
+
+    def kinds_answered(self, among: Iterable[str] | None = None) -> frozenset[str]:
+        return self.local.kinds_answered(among)
+
+    def reload(self, config: Any, *, timeout: float = 10.0) -> Any:
+        """Not supported with worker processes (their inputs are dealt at start)."""
+        raise NotImplementedError("reload with workers > 1: restart instead (the inputs "
+                                  "are dealt out to the workers when they start)")
+
+    def __enter__(self) -> WorkerPipeline:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self) -> Pipeline:
+    def start(self) -> WorkerPipeline:
         """Start the workers, then this process's components (the receiver).
 
         Workers are forked when this process has no other thread yet (fast: nothing to
@@ -217,13 +281,13 @@ class WorkerPipeline(Pipeline):
             theirs.close()
             self._procs.append((proc, mine))
         log.info("started %d worker processes (%s)", len(self._procs), method)
+        self.started = True
         try:
-            if self.components:
-                super().start()
+            if self.local.components:
+                self.local.start()
         except BaseException:
             self.stop(timeout=5.0)
             raise
-        self.started = True
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -242,8 +306,7 @@ class WorkerPipeline(Pipeline):
                 proc.join(2.0)
             conn.close()
         self._procs.clear()
-        if self.components:
-            super().stop(max(1.0, deadline - time.monotonic()))
+        self.local.stop(max(1.0, deadline - time.monotonic()))
         self.started = False
 
     # -- asking --------------------------------------------------------------------------
@@ -264,8 +327,8 @@ class WorkerPipeline(Pipeline):
         return out
 
     def status(self) -> dict[str, Any]:
-        out = super().status() if self.components else {"degraded": self.degraded,
-                                                        "reasons": [], "actors": {}}
+        out = self.local.status() if self.local.components else {
+            "degraded": self.degraded, "reasons": [], "actors": {}}
         out["workers"] = self.worker_statuses()
         return out
 
@@ -273,7 +336,7 @@ class WorkerPipeline(Pipeline):
     def degraded(self) -> bool:
         if any(p.exitcode not in (None, 0) for p, _ in self._procs):
             return True
-        return self.health.degraded
+        return self.local.health.degraded
 
     def wait_idle(self, timeout: float = 30.0, poll: float = 0.05) -> bool:
         """Wait until every worker has read all and its transports delivered all."""

@@ -12,7 +12,7 @@ from cement import Controller, ex
 
 from omphalos import __version__
 from omphalos.config import ConfigError, describe_options
-from omphalos.pipeline import Pipeline, QueryError
+from omphalos.pipeline import Pipeline, PipelineAPI, QueryError
 from omphalos.registry import default_registry
 from omphalos.report import format_summary, summary_json
 from omphalos.workers import pipeline_from_config
@@ -70,7 +70,7 @@ class Base(Controller):
                               " sections (--config FILE)")
         return source
 
-    def _print_summary(self, pipeline: Pipeline, as_json: bool) -> None:
+    def _print_summary(self, pipeline: PipelineAPI, as_json: bool) -> None:
         try:
             summary = pipeline.query("summary", limit=20)
         except QueryError as exc:
@@ -130,7 +130,7 @@ class Base(Controller):
             pipeline.stop()
         self._finish(pipeline, why)
 
-    def _finish(self, pipeline: Pipeline, why: str) -> None:
+    def _finish(self, pipeline: PipelineAPI, why: str) -> None:
         if why == "degraded" or pipeline.degraded:
             for reason in pipeline.health.snapshot()["reasons"]:
                 print(f"omphalos: pipeline degraded: {reason}", file=sys.stderr)

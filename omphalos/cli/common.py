@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from omphalos.config import ConfigError, ConfigSource, default_config_files, load_ini
-from omphalos.pipeline import Pipeline
+from omphalos.pipeline import PipelineAPI
 from omphalos.plugin import KINDS
 from omphalos.topology import SETTINGS_SECTION
 
@@ -63,7 +63,7 @@ def configure_logging(debug: bool, level: str = "info") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def run_until_stopped(pipeline: Pipeline, stop: StopFlag, *, poll: float = 0.2) -> str:
+def run_until_stopped(pipeline: PipelineAPI, stop: StopFlag, *, poll: float = 0.2) -> str:
     """Run until a signal or until the pipeline is degraded; returns why it ended."""
     while not stop.wait(poll):
         if pipeline.degraded:
@@ -71,7 +71,7 @@ def run_until_stopped(pipeline: Pipeline, stop: StopFlag, *, poll: float = 0.2) 
     return "signal"
 
 
-def replay_until_done(pipeline: Pipeline, stop: StopFlag, total_bytes: int) -> str:
+def replay_until_done(pipeline: PipelineAPI, stop: StopFlag, total_bytes: int) -> str:
     """Wait for every monitor to reach the end of its files, drawing progress."""
     progress = Progress(total_bytes)
     try:
