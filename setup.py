@@ -44,7 +44,7 @@ BUILTIN_PLUGINS = [
     "timeseries = omphalos.plugins.collectors.timeseries:TimeseriesCollector",
     "print = omphalos.plugins.outputs.printer:PrintOutput",
     "web = omphalos.plugins.outputs.web:WebOutput",
-    "metrics = omphalos.plugins.outputs.web:MetricsCollector",
+    "metrics = omphalos.plugins.collectors.metrics:MetricsCollector",
 ]
 
 setup(

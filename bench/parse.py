@@ -32,9 +32,10 @@ sys.path.insert(0, str(ROOT))
 from omphalos.plugins.parsers.auto import candidates  # noqa: E402
 from omphalos.plugins.parsers.clf import COMBINED_TOKENS, COMMON_TOKENS  # noqa: E402
 from omphalos.plugins.parsers.jsonl import JsonFormat  # noqa: E402
-from omphalos.plugins.parsers.linefmt import LineFormat  # noqa: E402
 from omphalos.plugins.parsers.nginx import compile_nginx  # noqa: E402
 from omphalos.plugins.parsers.w3c import W3CStream  # noqa: E402
+
+from omphalos.lib.parsers.linefmt import LineFormat  # noqa: E402
 
 CHUNK = 1 << 20
 

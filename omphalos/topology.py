@@ -31,7 +31,8 @@ UPSTREAM = {"parser": "monitor", "transport": "parser", "collector": "transport"
             "output": "collector"}
 PIPELINE_KEYS = ("plugin", "inputs")
 SETTINGS_SECTION = "omphalos"
-#: Sections read by front ends, not by the pipeline (``[httptop]``: the console's options).
+#: Sections the command line's own front ends read, not the pipeline: ``[httptop]``, the
+#: options of the console (:mod:`omphalos.console`, part of the CLI, no plugin).
 FRONT_END_SECTIONS = ("httptop",)
 DEFAULT_PLUGIN = {"monitor": "file", "parser": "auto", "transport": "local"}
 

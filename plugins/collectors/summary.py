@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from omphalos.config import option
+from omphalos.lib.collectors.aggregate import Breakdown, aggregate
+from omphalos.lib.collectors.interleave import InterleavedCollector
+from omphalos.lib.collectors.sketch import quantiles_of
 from omphalos.messages import BadLine, Batch, Query
 from omphalos.query import DIMENSIONS, compile_filter, validate
-
-from .aggregate import Breakdown, aggregate
-from .interleave import InterleavedCollector
-from .sketch import quantiles_of
 
 
 @dataclass(frozen=True)

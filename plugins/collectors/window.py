@@ -37,6 +37,17 @@ from itertools import groupby
 from typing import Any, ClassVar
 
 from omphalos.config import option
+from omphalos.lib.collectors.aggregate import (
+    BYTE_DIMENSIONS,
+    COMPOSITES,
+    Breakdown,
+    aggregate,
+    merged_top,
+)
+from omphalos.lib.collectors.alerts import AlertState, Condition
+from omphalos.lib.collectors.history import History, restore, rollup
+from omphalos.lib.collectors.interleave import InterleavedCollector
+from omphalos.lib.collectors.sketch import quantiles_of
 from omphalos.messages import Batch, Query
 from omphalos.query import (
     DIMENSIONS,
@@ -48,12 +59,6 @@ from omphalos.query import (
     window_secs,
 )
 from omphalos.records import Columns
-
-from .aggregate import BYTE_DIMENSIONS, COMPOSITES, Breakdown, aggregate, merged_top
-from .alerts import AlertState, Condition
-from .history import History, restore, rollup
-from .interleave import InterleavedCollector
-from .sketch import quantiles_of
 
 __all__ = ["WindowConfig", "WindowCollector", "WindowStore", "Ring", "parse_windows"]
 

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from omphalos.config import option
-
-from .base import LineFormatParser, ParserConfig
-from .formatstr import FormatError, Part, assemble, unquote_config
-from .linefmt import VARIABLES, WORD, LineFormat, Variable, extra_variable
-from .timestamps import strftime_regex
+from omphalos.lib.parsers.base import LineFormatParser, ParserConfig
+from omphalos.lib.parsers.formatstr import FormatError, Part, assemble, unquote_config
+from omphalos.lib.parsers.linefmt import VARIABLES, WORD, LineFormat, Variable, extra_variable
+from omphalos.lib.parsers.timestamps import strftime_regex
 
 V = VARIABLES
 

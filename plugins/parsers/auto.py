@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
 from omphalos.config import option
+from omphalos.lib.parsers.base import BaseParser, ParserConfig
+from omphalos.lib.parsers.linefmt import LineFormat, Result
 from omphalos.messages import BadLine, LineChunk
 from omphalos.records import Columns
 
 from .apache import compile_apache
-from .base import BaseParser, ParserConfig
 from .jsonl import JsonFormat
-from .linefmt import LineFormat, Result
 from .nginx import compile_nginx
 from .w3c import W3CStream
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import LineFormatParser, ParserConfig
-from .linefmt import VARIABLES, LineFormat, Token
+from omphalos.lib.parsers.base import LineFormatParser, ParserConfig
+from omphalos.lib.parsers.linefmt import VARIABLES, LineFormat, Token
 
 V = VARIABLES
 COMMON_TOKENS: list[Token] = [V["client"], " ", V["ident"], " ", V["user"], " [", V["time_clf"],

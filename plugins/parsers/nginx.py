@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from omphalos.config import option
-
-from .base import LineFormatParser, ParserConfig
-from .formatstr import FormatError, Part, assemble, unquote_config
-from .linefmt import VARIABLES, LineFormat, Variable, extra_variable
+from omphalos.lib.parsers.base import LineFormatParser, ParserConfig
+from omphalos.lib.parsers.formatstr import FormatError, Part, assemble, unquote_config
+from omphalos.lib.parsers.linefmt import VARIABLES, LineFormat, Variable, extra_variable
 
 V = VARIABLES
 COMBINED = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '

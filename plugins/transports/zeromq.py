@@ -47,6 +47,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import recv_monitor_message
 
 from omphalos.config import option
+from omphalos.lib.collectors.aggregate import aggregate, reduce_counts
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import CountedBatches, Loopback, TransportPlugin, drop_before
 from omphalos.query import DIMENSIONS
@@ -55,7 +56,6 @@ from omphalos.spool import Spool, SpoolError, spool_path, worker_spool_dir
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_ack, decode_batch, encode_ack
 from omphalos.wire import encode_batch as encode
 
-from ..collectors.aggregate import aggregate, reduce_counts
 from .common import Incoming, is_loopback, qualify
 
 _ID = struct.Struct("<Q")

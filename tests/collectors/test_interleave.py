@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 import pykka
 import pytest
-from omphalos.plugins.collectors.interleave import InterleavedCollector, slice_batch
 
+from omphalos.lib.collectors.interleave import InterleavedCollector, slice_batch
 from omphalos.messages import Applied, BadLine, Batch, Deliver, Query, Source, Stop
 from omphalos.pipeline import Pipeline
 from omphalos.plugin import CollectorPlugin

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from omphalos.plugins.outputs.httptop.poller import Poller
-from omphalos.plugins.outputs.httptop.source import (
+
+from omphalos.console.poller import Poller
+from omphalos.console.source import (
     STATUS,
     DataSource,
     LocalSource,
@@ -20,9 +21,8 @@ from omphalos.plugins.outputs.httptop.source import (
     Reply,
     parse_address,
 )
-from omphalos.plugins.outputs.httptop.state import ConsoleState
-from omphalos.plugins.outputs.httptop.widgets import ConsoleWidget
-
+from omphalos.console.state import ConsoleState
+from omphalos.console.widgets import ConsoleWidget
 from omphalos.messages import Query
 from omphalos.pipeline import Pipeline
 

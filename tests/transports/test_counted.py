@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from omphalos.plugins.collectors.aggregate import aggregate
 
+from omphalos.lib.collectors.aggregate import aggregate
 from omphalos.messages import Batch, Query, Source
 from omphalos.pipeline import Pipeline
 from omphalos.records import Columns

@@ -10,8 +10,8 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from omphalos.plugins.collectors.aggregate import aggregate
 
+from omphalos.lib.collectors.aggregate import aggregate
 from omphalos.messages import Ack, BadLine, Batch, Source
 from omphalos.query import DIMENSIONS
 from omphalos.records import Columns
