@@ -18,9 +18,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pykka
 
@@ -34,6 +34,9 @@ from .settings import Settings
 from .supervisor import ChildFailed, Health, Supervisor, SupervisorTicker
 from .switching import quick_switching
 from .topology import ComponentSpec, build_components, build_settings
+
+if TYPE_CHECKING:
+    from .reload import ReloadPlan
 
 log = logging.getLogger("omphalos.pipeline")
 
@@ -73,11 +76,12 @@ class Pipeline:
     """Components wired as the config says, each a supervised actor."""
 
     def __init__(self, components: Iterable[ComponentSpec], settings: Settings | None = None,
-                 *, config: ConfigSource | None = None, front: Any = None) -> None:
+                 *, config: ConfigSource | None = None,
+                 front: PipelineAPI | None = None) -> None:
         self.settings = settings or Settings()
         #: What outputs see as the pipeline (``context.pipeline``): this one, or the object
         #: that holds it (a :class:`~omphalos.workers.WorkerPipeline`).
-        self.front: Any = front if front is not None else self
+        self.front: PipelineAPI = front if front is not None else self
         self.components = {c.name: c for c in components}
         self.config = config
         self.directory = Directory()
@@ -249,7 +253,7 @@ class Pipeline:
         self.settings, self.config = settings, config
 
     def reload(self, config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]]
-               | ConfigSource, *, timeout: float = 10.0) -> Any:
+               | ConfigSource, *, timeout: float = 10.0) -> ReloadPlan:
         """Apply a changed config while running; see :mod:`omphalos.reload`.
 
         Components added, removed or changed are rebuilt, the others keep running. Returns
@@ -376,7 +380,8 @@ class Pipeline:
 
         return self._wait(idle, deadline, poll)
 
-    def _wait(self, condition: Any, deadline: float, poll: float = 0.02) -> bool:
+    def _wait(self, condition: Callable[[], bool], deadline: float, poll: float = 0.02
+              ) -> bool:
         while True:
             if self.health.degraded:
                 return False

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pykka
 
@@ -102,7 +102,8 @@ def counted_batches(components: list[ComponentSpec]) -> CountedBatches | None:
     return CountedBatches(tuple(wanted), 0 if 0 in capacities else max(capacities))
 
 
-def _source(config: Any) -> ConfigSource:
+def _source(config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]] | ConfigSource
+            ) -> ConfigSource:
     if isinstance(config, ConfigSource):
         return config
     if isinstance(config, (str, os.PathLike)):
@@ -250,7 +251,8 @@ class WorkerPipeline:
     def kinds_answered(self, among: Iterable[str] | None = None) -> frozenset[str]:
         return self.local.kinds_answered(among)
 
-    def reload(self, config: Any, *, timeout: float = 10.0) -> Any:
+    def reload(self, config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]]
+               | ConfigSource, *, timeout: float = 10.0) -> NoReturn:
         """Not supported with worker processes (their inputs are dealt at start)."""
         raise NotImplementedError("reload with workers > 1: restart instead (the inputs "
                                   "are dealt out to the workers when they start)")
@@ -272,7 +274,7 @@ class WorkerPipeline:
         if self.started:
             return self
         method = "fork" if threading.active_count() == 1 else "spawn"
-        ctx: Any = multiprocessing.get_context(method)
+        ctx: Any = multiprocessing.get_context(method)  # typeshed: BaseContext lacks Process
         for i, config in enumerate(self.worker_configs):
             mine, theirs = ctx.Pipe()
             proc = ctx.Process(target=_worker_main, args=(config, theirs, os.getpid()),
