@@ -91,6 +91,8 @@ setup(
         "console_scripts": ["omphalos = omphalos.cli.main:main",
                             "httptop = omphalos.cli.httptop:main"],
         "omphalos.plugins": BUILTIN_PLUGINS,
+        # the plugin a [KIND:NAME] section without plugin = uses (registry names)
+        "omphalos.defaults": ["monitor = file", "parser = auto", "transport = local"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -23,6 +23,9 @@ from .config import ConfigError
 from .plugin import KINDS, Plugin
 
 GROUP = "omphalos.plugins"
+#: Entry-point group naming each kind's default plugin (``monitor = file``): the plugin a
+#: ``[KIND:NAME]`` section without ``plugin`` uses, and the glue topology adds.
+DEFAULTS_GROUP = "omphalos.defaults"
 log = logging.getLogger("omphalos.registry")
 
 
@@ -80,6 +83,11 @@ class Registry:
         self._plugins: dict[tuple[str, str], type[Plugin]] = {}
         self._unloaded: defaultdict[str, list[EntryPoint]] = defaultdict(list)
         self.errors: list[str] = []
+        #: kind -> registry name of its default plugin, as the installed packages declare
+        #: (read from metadata: nothing is imported)
+        self.defaults: dict[str, str] = {}
+        for ep in entry_points(group=DEFAULTS_GROUP):
+            self.defaults.setdefault(ep.name, ep.value.strip())
 
     def add(self, cls: type[Plugin], where: str = "") -> None:
         """Register ``cls`` (it wins over an entry point of the same kind and name)."""
@@ -113,6 +121,10 @@ class Registry:
             known = ", ".join(sorted(n for k, n in self._plugins if k == kind)) or "none"
             raise ConfigError(f"unknown {kind} plugin {name!r} (known: {known})", file=file,
                               section=section, key="plugin") from None
+
+    def default(self, kind: str) -> str | None:
+        """The registry name of ``kind``'s default plugin, if one is declared."""
+        return self.defaults.get(kind)
 
     def has(self, kind: str, name: str) -> bool:
         self._load(name)

@@ -233,3 +233,16 @@ def test_http_api_serves_exactly_the_declared_kinds(tmp_path: Path,
                                          f"answers it (served: status, summary, top)"}
     assert scrape.status == 200
     assert b"omphalos_metrics_source_up 0.0" in scrape.body
+
+
+def test_default_plugins_are_declared_by_the_installed_packages(tmp_path: Path) -> None:
+    """A section without ``plugin`` and the glue topology adds use the defaults the packages
+    declare (entry-point group omphalos.defaults), not names written in the framework."""
+    registry = Registry()
+    assert registry.defaults == {"monitor": "file", "parser": "auto", "transport": "local"}
+    pipeline = Pipeline.from_config({"omphalos": {"state_dir": str(tmp_path)},
+                                     "monitor:web": {"paths": str(REAL_LOG)},
+                                     "collector:summary": {}})
+    assert {n: s.cls.name for n, s in pipeline.components.items()} == {
+        "monitor:web": "file", "parser:auto": "auto", "transport:local": "local",
+        "collector:summary": "summary"}
