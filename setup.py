@@ -45,7 +45,7 @@ BUILTIN_PLUGINS = [
     "timeseries = omphalos.plugins.collectors.timeseries:TimeseriesCollector",
     "print = omphalos.plugins.outputs.printer:PrintOutput",
     "web = omphalos.plugins.outputs.web:WebOutput",
-    "metrics = omphalos.plugins.outputs.web:MetricsCollector",
+    "metrics = omphalos.plugins.collectors.metrics:MetricsCollector",
 ]
 
 setup(
@@ -93,6 +93,8 @@ setup(
         "console_scripts": ["omphalos = omphalos.cli.main:main",
                             "httptop = omphalos.cli.httptop:main"],
         "omphalos.plugins": BUILTIN_PLUGINS,
+        # the plugin a [KIND:NAME] section without plugin = uses (registry names)
+        "omphalos.defaults": ["monitor = file", "parser = auto", "transport = local"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

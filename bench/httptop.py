@@ -25,11 +25,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from omphalos.plugins.outputs.httptop.app import HttptopApp
-from omphalos.plugins.outputs.httptop.config import HttptopConfig
-from omphalos.plugins.outputs.httptop.source import LocalSource, Reply
-
 from bench.common import generate
+from omphalos.console.app import HttptopApp
+from omphalos.console.config import HttptopConfig
+from omphalos.console.source import LocalSource, Reply
 from omphalos.pipeline import Pipeline
 from omphalos.registry import default_registry
 

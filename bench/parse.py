@@ -42,10 +42,10 @@ from omphalos.plugins.parsers.auto import candidates  # noqa: E402
 from omphalos.plugins.parsers.clf import COMBINED_TOKENS, clf_format  # noqa: E402
 from omphalos.plugins.parsers.examples import EXAMPLES  # noqa: E402
 from omphalos.plugins.parsers.jsonl import JsonFormat  # noqa: E402
-from omphalos.plugins.parsers.linefmt import LineFormat  # noqa: E402
 from omphalos.plugins.parsers.nginx import compile_nginx  # noqa: E402
 from omphalos.plugins.parsers.w3c import W3CStream  # noqa: E402
 
+from omphalos.lib.parsers.linefmt import LineFormat  # noqa: E402
 from omphalos.validate import out_of_range_rows  # noqa: E402
 
 CHUNK = 1 << 20
@@ -223,7 +223,7 @@ sys.path.insert(0, root)
 import omphalos.plugins.parsers as pp
 pp.__path__[:] = [root + "/plugins/parsers"]
 from omphalos.plugins.parsers.clf import CombinedParser
-from omphalos.plugins.parsers.linefmt import LineFormat
+from omphalos.lib.parsers.linefmt import LineFormat
 fmt = CombinedParser.make_format(None)
 data = open(path, "rb").read()
 pieces, i = [], 0

@@ -5,7 +5,7 @@ of each key. A sender whose receiver only keeps summaries (``workers = N`` feedi
 ``summary`` collector) counts each batch where it was parsed and sends the counts: far fewer
 bytes to encode and decode than the records, and the one receiving process, which every
 worker feeds, is left with merging counts. :class:`BatchAgg` is that form (built by
-``omphalos.plugins.collectors.aggregate.aggregate``); :func:`counts_to_wire` and
+``omphalos.lib.collectors.aggregate.aggregate``); :func:`counts_to_wire` and
 :func:`counts_from_wire` convert it to and from plain msgpack-ready maps, checking every
 value on the way in (anything malformed raises ``TypeError`` or ``ValueError``).
 """

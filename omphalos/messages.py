@@ -15,7 +15,7 @@ from .counts import BatchAgg
 from .records import Columns
 
 __all__ = ["Source", "LineChunk", "BadLine", "Batch", "Ack", "Deliver", "Applied", "Tick",
-           "Query", "Stop"]
+           "Query", "Stop", "Rewire"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +133,12 @@ class Query:
 @dataclass(frozen=True, slots=True)
 class Stop:
     """Ask an actor to finish what it holds (flush, commit) before it is stopped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rewire:
+    """Tell a running actor its new neighbours (a reload changed who feeds whom): the actor
+    adopts them in its own thread, between two messages, keeping all its state."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]

@@ -18,15 +18,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pykka
 
 from .config import ConfigError, ConfigSource, load_ini
 from .directory import Directory
-from .messages import Query, Stop
+from .messages import Query, Rewire, Stop
 from .plugin import KINDS, PluginContext
 from .registry import Registry, default_registry
 from .scheduler import Scheduler
@@ -34,6 +34,9 @@ from .settings import Settings
 from .supervisor import ChildFailed, Health, Supervisor, SupervisorTicker
 from .switching import quick_switching
 from .topology import ComponentSpec, build_components, build_settings
+
+if TYPE_CHECKING:
+    from .reload import ReloadPlan
 
 log = logging.getLogger("omphalos.pipeline")
 
@@ -45,12 +48,40 @@ class QueryError(RuntimeError):
     """A query could not be answered: no such collector, it is dead, or it timed out."""
 
 
+class QueryRefused(QueryError):
+    """No collector asked declares that it answers the query as asked (nothing was asked:
+    the reason comes from the collectors' declarations)."""
+
+
+class PipelineAPI(Protocol):
+    """What a program (the CLI, an output) uses of a pipeline: a :class:`Pipeline`, or a
+    :class:`~omphalos.workers.WorkerPipeline` spread over worker processes."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def health(self) -> Health: ...
+    @property
+    def degraded(self) -> bool: ...
+    def names(self, kind: str) -> list[str]: ...
+    def ask(self, name: str, message: Any, timeout: float | None = None) -> Any: ...
+    def query(self, kind: str = "summary", collector: str | None = None,
+              timeout: float | None = None, **params: Any) -> Any: ...
+    def status(self) -> dict[str, Any]: ...
+    def wait_idle(self, timeout: float = 30.0, poll: float = 0.02) -> bool: ...
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+
 class Pipeline:
     """Components wired as the config says, each a supervised actor."""
 
     def __init__(self, components: Iterable[ComponentSpec], settings: Settings | None = None,
-                 *, config: ConfigSource | None = None) -> None:
+                 *, config: ConfigSource | None = None,
+                 front: PipelineAPI | None = None) -> None:
         self.settings = settings or Settings()
+        #: What outputs see as the pipeline (``context.pipeline``): this one, or the object
+        #: that holds it (a :class:`~omphalos.workers.WorkerPipeline`).
+        self.front: PipelineAPI = front if front is not None else self
         self.components = {c.name: c for c in components}
         self.config = config
         self.directory = Directory()
@@ -62,7 +93,6 @@ class Pipeline:
         self.started = False
         #: The kinds ``from_config`` kept (a role runs some of them); reload keeps them too.
         self.kinds: tuple[str, ...] = tuple(KINDS)
-        self._contexts: dict[str, PluginContext] = {}
         self.registry: Registry | None = None  # where from_config found the plugins
 
     # -- building ------------------------------------------------------------------------
@@ -100,10 +130,9 @@ class Pipeline:
         context = PluginContext(name=name, settings=self.settings, directory=self.directory,
                                 scheduler=self.scheduler, inputs=spec.inputs,
                                 outputs=spec.outputs, on_failure=self._report_failure,
-                                pipeline=self)
+                                pipeline=self.front)
         ref = spec.cls.start(context, spec.config)
         self.directory.register(name, ref)
-        self._contexts[name] = context
         return ref
 
     def _report_failure(self, name: str, error: BaseException | None) -> None:
@@ -124,11 +153,7 @@ class Pipeline:
                                             self._start_child)
         self.started = True
         try:
-            proxy = self._supervisor.proxy()
-            for kind in START_ORDER:
-                for name in self.names(kind):
-                    self._start_child(name)
-                    proxy.watch(name).get(timeout=self.settings.ask_timeout_secs)
+            self.start_components(self.components)
             self._ticker = SupervisorTicker(self._supervisor)
             self._ticker.start()
         except BaseException:
@@ -146,10 +171,7 @@ class Pipeline:
         if not self.started:
             return
         deadline = time.monotonic() + timeout
-        for name in self.names("monitor"):
-            self._tell(name, Stop())
-        self._wait(lambda: all(s.get("in_flight", 0) == 0 for s in self._statuses("monitor")),
-                   deadline)
+        self.drain(self.names("monitor"), deadline)
         self._stopping.set()
         if self._ticker is not None:
             self._ticker.stop()
@@ -160,22 +182,78 @@ class Pipeline:
                 pass
             self._supervisor.stop(block=True, timeout=2.0)
             self._supervisor = None
-        for kind in STOP_ORDER:
-            for name in self.names(kind):
-                ref = self.directory.get(name)
-                if ref is None:
-                    continue
-                try:
-                    ref.stop(block=True, timeout=max(0.5, deadline - time.monotonic()))
-                except (pykka.Timeout, pykka.ActorDeadError):
-                    log.warning("%s did not stop in time", name)
-                self.directory.unregister(name)
+        self.stop_components(self.components, deadline)
         self.scheduler.stop()
         self.started = False
         log.info("pipeline stopped")
 
+    # -- parts of the lifecycle (start, stop and reload are made of these) -----------------
+    # They run in the caller's thread (the one that calls start, stop or reload; never two
+    # at once) and reach the actors only through their inboxes and the supervisor's.
+    def start_components(self, names: Iterable[str],
+                         kinds: Iterable[str] = START_ORDER) -> None:
+        """Start the components ``names`` of ``kinds``, kind by kind in that order, each
+        watched by the supervisor (which restarts it if it dies)."""
+        wanted = set(names)
+        supervisor = self._supervisor.proxy() if self._supervisor is not None else None
+        for kind in kinds:
+            for name in self.names(kind):
+                if name not in wanted:
+                    continue
+                self._start_child(name)
+                if supervisor is not None:
+                    supervisor.watch(name).get(timeout=self.settings.ask_timeout_secs)
+
+    def stop_components(self, names: Iterable[str], deadline: float) -> None:
+        """Stop the running components ``names`` (outputs first, collectors last), each
+        forgotten by the supervisor first so it is not restarted; at most until
+        ``deadline`` (``time.monotonic()``) for the lot, half a second at least each."""
+        wanted = set(names)
+        supervisor = self._supervisor.proxy() if self._supervisor is not None else None
+        for kind in STOP_ORDER:
+            for name in [n for n in self.names(kind) if n in wanted]:
+                if supervisor is not None:
+                    supervisor.forget(name).get(timeout=self.settings.ask_timeout_secs)
+                ref = self.directory.get(name)
+                if ref is not None:
+                    try:
+                        ref.stop(block=True, timeout=max(0.5, deadline - time.monotonic()))
+                    except (pykka.Timeout, pykka.ActorDeadError):
+                        log.warning("%s did not stop in time", name)
+                self.directory.unregister(name)
+
+    def drain(self, monitors: Iterable[str], deadline: float) -> bool:
+        """Tell ``monitors`` to stop reading and wait until none has a batch in flight (so
+        every offset that reached a collector is committed). False when ``deadline`` came
+        first or the pipeline is degraded: the rest is read again from the checkpoints."""
+        names = list(monitors)
+        for name in names:
+            self._tell(name, Stop())
+
+        def drained() -> bool:
+            return all(s.get("in_flight", 0) == 0 for s in self._statuses(names=names))
+
+        return self._wait(drained, deadline)
+
+    def rewire(self, names: Iterable[str]) -> None:
+        """Tell the running components ``names`` their neighbours as ``components`` now
+        says, through their inboxes (each adopts them in its own thread, state kept)."""
+        for name in names:
+            spec = self.components[name]
+            try:
+                self.ask(name, Rewire(spec.inputs, spec.outputs))
+            except QueryError as exc:  # dead: the supervisor restarts it with the new wiring
+                log.warning("%s not rewired: %s", name, exc)
+
+    def adopt(self, components: Iterable[ComponentSpec], settings: Settings,
+              config: ConfigSource | None) -> None:
+        """Take ``components``, ``settings`` and ``config`` as this pipeline's (reload does,
+        once what they change is stopped; it then starts what they add)."""
+        self.components = {c.name: c for c in components}
+        self.settings, self.config = settings, config
+
     def reload(self, config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]]
-               | ConfigSource, *, timeout: float = 10.0) -> Any:
+               | ConfigSource, *, timeout: float = 10.0) -> ReloadPlan:
         """Apply a changed config while running; see :mod:`omphalos.reload`.
 
         Components added, removed or changed are rebuilt, the others keep running. Returns
@@ -218,22 +296,59 @@ class Pipeline:
 
     def query(self, kind: str = "summary", collector: str | None = None,
               timeout: float | None = None, **params: Any) -> Any:
-        """Ask a collector (the first one that answers ``kind`` when none is named)."""
-        names = [collector if collector and ":" in collector else f"collector:{collector}"
-                 ] if collector else self.names("collector")
+        """Ask the collector that answers ``kind`` (the first in config order whose
+        declaration accepts the query, or only ``collector``).
+
+        QueryRefused when none declares it answers (nothing is asked then), QueryError when
+        the one asked is dead or too slow; an error of the collector's own (a parameter
+        out of range: ValueError) is raised as it is.
+        """
+        name = self.answering(kind, params, collector)
+        return self.ask(name, Query(kind, dict(params)), timeout)
+
+    def answering(self, kind: str, params: Mapping[str, Any] | None = None,
+                  collector: str | None = None, among: Iterable[str] | None = None) -> str:
+        """The collector :meth:`query` asks for ``kind`` with ``params`` (only ``collector``,
+        or the first of ``among``, default all collectors, that accepts it), by the
+        collectors' declarations (``answers``, ``declines``): nothing is asked. Runs in the
+        caller's thread and reads only this pipeline's component specs."""
+        query = Query(kind, dict(params or {}))
+        if collector:
+            name = collector if ":" in collector else f"collector:{collector}"
+            spec = self.components.get(name)
+            if spec is None or spec.kind != "collector":
+                raise QueryRefused(f"no collector named {collector!r} (known: "
+                                   f"{', '.join(self.names('collector')) or 'none'})")
+            if self.directory.get(name) is None:
+                raise QueryError(f"{name} is not running")
+            names = [name]
+        else:
+            names = list(among) if among is not None else self.names("collector")
         if not names:
             raise QueryError("no collector in this pipeline")
-        errors = []
+        reasons = []
         for name in names:
-            try:
-                return self.ask(name, Query(kind, dict(params)), timeout)
-            except (QueryError, ValueError) as exc:
-                errors.append(str(exc))
-        raise QueryError("; ".join(errors))
+            spec = self.components[name]
+            reason = spec.cls.declines(spec.config, query)
+            if reason is None:
+                return name
+            reasons.append(f"{name} {reason}")
+        raise QueryRefused("; ".join(reasons))
 
-    def _statuses(self, kind: str | None = None) -> list[dict[str, Any]]:
+    def kinds_answered(self, among: Iterable[str] | None = None) -> frozenset[str]:
+        """Every query kind one of the collectors (``among``, default all) declares, and
+        ``status``, which every plugin answers."""
+        names = [n for n in (among if among is not None else self.names("collector"))
+                 if n in self.components]
+        return frozenset(k for n in names for k in self.components[n].cls.answers) | (
+            frozenset({"status"}) if names else frozenset())
+
+    def _statuses(self, kind: str | None = None, names: Iterable[str] | None = None
+                  ) -> list[dict[str, Any]]:
         out = []
-        for name in (self.names(kind) if kind else list(self.components)):
+        if names is None:
+            names = self.names(kind) if kind else list(self.components)
+        for name in names:
             try:
                 out.append(self.ask(name, Query("status"), timeout=2.0))
             except QueryError as exc:
@@ -265,7 +380,8 @@ class Pipeline:
 
         return self._wait(idle, deadline, poll)
 
-    def _wait(self, condition: Any, deadline: float, poll: float = 0.02) -> bool:
+    def _wait(self, condition: Callable[[], bool], deadline: float, poll: float = 0.02
+              ) -> bool:
         while True:
             if self.health.degraded:
                 return False

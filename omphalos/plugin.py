@@ -5,9 +5,22 @@ line) and ``Config`` (a frozen dataclass whose fields are declared with
 :func:`omphalos.config.option`). The pipeline builds each instance with a
 :class:`PluginContext` (who it is, whom it talks to) and its checked config.
 
+What a plugin can do is declared on its class and checked when it is loaded
+(:func:`omphalos.registry.check_plugin`), never guessed at run time:
+
+- every kind has the hooks it requires (``parse`` for parsers, ``send_batch`` for
+  transports, ``apply`` for collectors): abstract here, so a class lacking one is refused;
+- ``answers``: the query kinds the plugin answers (``status`` is answered by all), and
+  ``declines(config, query)``: why one built with ``config`` would not answer a query of a
+  declared kind (a window it does not keep); the pipeline routes queries by these alone;
+- collectors: ``counted_dimensions`` / ``counted_capacity`` (fed batches reduced to counts);
+- transports: ``durable``, ``across_processes``, ``loopback`` and ``for_worker``;
+- monitors: ``deal(config, workers)`` (how their inputs are dealt out to worker processes).
+
 Hooks a plugin overrides, all run in the actor's own thread:
 
-- ``setup()`` once when the actor starts, ``teardown()`` once when it stops;
+- ``setup()`` once when the actor starts, ``teardown()`` once when it stops, only after a
+  setup that completed (a component is built complete or not at all);
 - ``on_tick(now)`` every ``tick_secs`` seconds when the class sets ``tick_secs``;
 - ``handle(message)`` for messages the base class does not know;
 - kind-specific ones, documented on each base class below.
@@ -18,16 +31,18 @@ not told) never kill: the error goes back to the asker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import queue
 import threading
 import time
+from abc import ABCMeta, abstractmethod
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import pykka
 
@@ -40,6 +55,7 @@ from .messages import (
     Deliver,
     LineChunk,
     Query,
+    Rewire,
     Source,
     Stop,
     Tick,
@@ -54,7 +70,8 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 __all__ = ["PluginContext", "Plugin", "MonitorPlugin", "ParserPlugin", "TransportPlugin",
-           "CollectorPlugin", "OutputPlugin", "KINDS", "MonitorConfig", "NoConfig"]
+           "CollectorPlugin", "OutputPlugin", "KINDS", "MonitorConfig", "NoConfig",
+           "UndeclaredQuery", "CountedBatches", "Loopback"]
 
 KINDS = ("monitor", "parser", "transport", "collector", "output")
 
@@ -82,8 +99,23 @@ class NoConfig:
     """A plugin without options."""
 
 
-class Plugin(pykka.ThreadingActor):
-    """Common base: identity, config, counters, ticks, failure reporting."""
+#: A plugin's config type: ``class SummaryCollector(CollectorPlugin[SummaryConfig])`` makes
+#: ``self.config`` a SummaryConfig, so mypy checks every option access.
+C = TypeVar("C")
+#: A monitor's config type (it has the options every monitor has).
+MC = TypeVar("MC", bound="MonitorConfig")
+
+
+class UndeclaredQuery(LookupError):
+    """A query of a kind the asked plugin does not declare in its ``answers``."""
+
+
+class Plugin(pykka.ThreadingActor, Generic[C], metaclass=ABCMeta):
+    """Common base: identity, config, counters, ticks, failure reporting.
+
+    Generic in its config type ``C``: ``Config`` is the class of ``C``, and ``self.config``
+    the instance built from the plugin's section.
+    """
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = ""
@@ -91,24 +123,47 @@ class Plugin(pykka.ThreadingActor):
     Config: ClassVar[type] = NoConfig
     #: Seconds between ``on_tick`` calls; 0 for no ticks.
     tick_secs: ClassVar[float] = 0.0
+    #: Query kinds this plugin answers besides ``status`` (which every plugin answers).
+    answers: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, context: PluginContext, config: Any) -> None:
+    @classmethod
+    def declines(cls, config: C, query: Query) -> str | None:
+        """Why an instance built with ``config`` does not answer ``query`` (None: it does).
+
+        Called in the asker's thread, before anything is asked: the base declines the kinds
+        not in ``answers``; a subclass may also decline declared kinds for some parameters
+        (a window it does not keep). The reason is shown to whoever asked.
+        """
+        if query.kind == "status" or query.kind in cls.answers:
+            return None
+        return f"does not answer {query.kind!r} queries"
+
+    def __init__(self, context: PluginContext, config: C) -> None:
         super().__init__()
         self.context = context
-        self.config = config
+        self.config: C = config
         self.log = logging.getLogger(f"omphalos.{self.kind}.{context.name.split(':', 1)[-1]}")
         #: received / sent / errored and plugin-specific counts, shown by ``status``.
         self.counters: Counter[str] = Counter()
+        #: What ``setup`` took that must be released even when setup fails half-way (files,
+        #: sockets, threads: ``self.resources.enter_context(...)``, ``.callback(...)``).
+        #: Closed after ``teardown``, or at once when setup fails.
+        self.resources = contextlib.ExitStack()
+        self._built = False
 
     # -- pykka lifecycle (actor thread) ---------------------------------------------------
     def on_start(self) -> None:
         try:
             self.setup()
         except Exception as exc:
+            # built complete or not at all: what setup took is released here, and teardown
+            # (which may rely on everything setup makes) never runs for a half-built actor
+            self._release()
             # pykka does not call on_failure for a failing on_start: report it ourselves,
             # so the supervisor learns why and not just that the actor is gone
             self.on_failure(type(exc), exc, exc.__traceback__)
             raise
+        self._built = True
         if self.tick_interval() and self.context.scheduler is not None:
             self.context.scheduler.every(self.context.name, self.tick_interval())
 
@@ -119,16 +174,30 @@ class Plugin(pykka.ThreadingActor):
     def on_stop(self) -> None:
         if self.context.scheduler is not None:
             self.context.scheduler.cancel(self.context.name)
-        self.teardown()
+        if self._built:
+            self._built = False
+            try:
+                self.teardown()
+            finally:
+                self._release()
+
+    def _release(self) -> None:
+        try:
+            self.resources.close()
+        except Exception:
+            self.log.exception("releasing %s's resources failed", self.context.name)
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         self.log.error("%s died: %r", self.context.name, exception_value)
         if self.context.scheduler is not None:
             self.context.scheduler.cancel(self.context.name)
-        try:
-            self.teardown()
-        except Exception:
-            self.log.exception("teardown after failure failed")
+        if self._built:
+            self._built = False
+            try:
+                self.teardown()
+            except Exception:
+                self.log.exception("teardown after failure failed")
+            self._release()
         if self.context.on_failure is not None:
             self.context.on_failure(self.context.name, exception_value)
 
@@ -136,17 +205,27 @@ class Plugin(pykka.ThreadingActor):
         if isinstance(message, Tick):
             return self.on_tick(message.now)
         if isinstance(message, Query):
+            if message.kind != "status" and message.kind not in self.answers:
+                raise UndeclaredQuery(f"{self.context.name} does not answer "
+                                      f"{message.kind!r} queries")
             return self.answer(message)
         if isinstance(message, Stop):
             return self.flush()
+        if isinstance(message, Rewire):
+            self.context.inputs, self.context.outputs = message.inputs, message.outputs
+            return None
         return self.handle(message)
 
     # -- hooks -------------------------------------------------------------------------------
     def setup(self) -> None:
-        """Open files, sockets, threads. Runs in the actor thread when it starts."""
+        """Open files, sockets, threads. Runs in the actor thread when it starts.
+
+        All or nothing: when it raises, ``teardown`` is not called; what it had taken and
+        registered in ``self.resources`` is released."""
 
     def teardown(self) -> None:
-        """Release what ``setup`` took. Runs in the actor thread when it stops or dies."""
+        """Release what ``setup`` took. Runs in the actor thread when it stops or dies, only
+        after a setup that completed (so every attribute setup makes exists)."""
 
     def on_tick(self, now: float) -> None:
         """Periodic work; ``now`` is ``time.monotonic()``."""
@@ -160,10 +239,13 @@ class Plugin(pykka.ThreadingActor):
         return None
 
     def answer(self, query: Query) -> Any:
-        """Answer a query; the base answers ``status`` with the counters."""
+        """Answer a query of a kind in ``answers`` (or ``status``, which the base answers
+        with the counters). A ValueError raised here is the answer to the asker (a
+        parameter out of range), never a sign that another collector should be asked."""
         if query.kind == "status":
             return self.status()
-        raise ValueError(f"{self.context.name} does not answer {query.kind!r} queries")
+        raise UndeclaredQuery(f"{self.context.name} declares {query.kind!r} in answers but "
+                              f"does not answer it")
 
     def status(self) -> dict[str, Any]:
         """What ``omphalos status`` shows of this actor."""
@@ -198,7 +280,7 @@ class _InFlight:
     acked: bool = False
 
 
-class MonitorPlugin(Plugin):
+class MonitorPlugin(Plugin[MC]):
     """A monitor reads sources and emits ``LineChunk``s with :meth:`emit`.
 
     The base class does the flow control: at most ``max_in_flight`` chunks unacknowledged
@@ -215,13 +297,21 @@ class MonitorPlugin(Plugin):
     kind = "monitor"
     Config: ClassVar[type] = MonitorConfig
 
-    def __init__(self, context: PluginContext, config: Any) -> None:
+    @classmethod
+    def deal(cls, config: MC, workers: int) -> list[MC]:
+        """The configs of the instances that share this monitor's inputs over ``workers``
+        worker processes (``[omphalos] workers``): at most ``workers`` of them, the i-th run
+        by worker i, together reading exactly what one instance built with ``config`` reads.
+        The base does not split: one instance, in the first worker."""
+        return [config]
+
+    def __init__(self, context: PluginContext, config: MC) -> None:
         super().__init__(context, config)
         # time-based start: a restarted monitor's seqs never match acks meant for the
         # chunks of its previous incarnation (microseconds, so monotonic across restarts)
         self._seq = time.time_ns() // 1000
         self._in_flight: OrderedDict[int, _InFlight] = OrderedDict()
-        self.host = getattr(config, "host", "") or context.settings.host_name
+        self.host = config.host or context.settings.host_name
 
     def has_credit(self) -> bool:
         return len(self._in_flight) < self.config.max_in_flight
@@ -293,7 +383,7 @@ class MonitorPlugin(Plugin):
         """Credit is available again."""
 
 
-class ParserPlugin(Plugin):
+class ParserPlugin(Plugin[C]):
     """A parser turns each ``LineChunk`` into a ``Batch`` with :meth:`parse`."""
 
     kind = "parser"
@@ -318,10 +408,32 @@ class ParserPlugin(Plugin):
             return None
         return super().handle(message)
 
+    @abstractmethod
     def parse(self, chunk: LineChunk) -> Batch:
         """Parse every line of ``chunk``; never raise for bad input. What it returns is
         range-checked by :func:`omphalos.validate.enforce_ranges` before it is sent."""
-        raise NotImplementedError
+
+    def rejected(self, chunk: LineChunk, lines: list[BadLine]) -> None:
+        """``lines`` of ``chunk``, parsed by :meth:`parse`, were set aside as out of range
+        (already counted in the batch); a subclass may keep them (a dead-letter file)."""
+
+
+@dataclass(frozen=True)
+class CountedBatches:
+    """Batches reduced to counts (:mod:`omphalos.counts`): over which dimensions, and at
+    most how many keys per dimension (0: all) a sender keeps of each batch."""
+
+    dimensions: tuple[str, ...]
+    capacity: int = 0
+
+
+@dataclass(frozen=True)
+class Loopback(Generic[C]):
+    """A receiver config for the process that collects and one sender config per worker
+    process, all of one transport class: how workers send their batches to it."""
+
+    receiver: C
+    senders: tuple[C, ...]
 
     def rejected(self, chunk: LineChunk, lines: list[BadLine]) -> None:
         """``lines`` of ``chunk``, parsed by :meth:`parse`, were set aside as out of range
@@ -336,7 +448,7 @@ class _Pending:
     on_done: Callable[[Batch], None] = field(repr=False, default=lambda b: None)
 
 
-class TransportPlugin(Plugin):
+class TransportPlugin(Plugin[C]):
     """A transport carries batches from parsers to collectors, maybe across machines.
 
     Sending side: :meth:`send_batch` gets each ``Batch`` from an upstream parser. Receiving
@@ -347,11 +459,32 @@ class TransportPlugin(Plugin):
 
     kind = "transport"
     tick_secs = 1.0
+    #: True when a sender's acceptance of a batch means it is kept (spooled, confirmed by a
+    #: broker) until delivered, so its monitor may commit the batch's offset at once.
+    durable: ClassVar[bool] = False
+    #: None: this transport crosses process boundaries itself. Else the registry name of
+    #: the transport that carries its batches when ``workers = N`` spreads the pipeline
+    #: over processes (that class must implement :meth:`loopback`).
+    across_processes: ClassVar[str | None] = None
+
+    @classmethod
+    def loopback(cls, state_dir: str, workers: int,
+                 counted: CountedBatches | None) -> Loopback[C] | None:
+        """Configs of a receiver in this process and of ``workers`` senders feeding it from
+        worker processes (senders sending batches reduced to ``counted`` when not None);
+        None: this transport cannot do that."""
+        return None
+
+    @classmethod
+    def for_worker(cls, config: C, name: str, worker: int, state_dir: str) -> C:
+        """``config`` of component ``name`` for its copy in worker process ``worker``
+        (copies must not share a spool, for one); the base keeps it as it is."""
+        return config
     #: Seconds a delivered batch may wait for collectors before it is forgotten (the
     #: monitor then re-sends it).
     delivery_timeout_secs: ClassVar[float] = 30.0
 
-    def __init__(self, context: PluginContext, config: Any) -> None:
+    def __init__(self, context: PluginContext, config: C) -> None:
         super().__init__(context, config)
         self._pending: dict[tuple[str, int], _Pending] = {}
 
@@ -368,9 +501,9 @@ class TransportPlugin(Plugin):
             return None
         return super().handle(message)
 
+    @abstractmethod
     def send_batch(self, batch: Batch) -> None:
         """Carry ``batch`` towards the collectors."""
-        raise NotImplementedError
 
     def deliver(self, batch: Batch, on_done: Callable[[Batch], None]) -> None:
         """Hand ``batch`` to every downstream collector; ``on_done(batch)`` when all applied."""
@@ -416,7 +549,7 @@ class TransportPlugin(Plugin):
 _SAVE_DUE = object()
 
 
-class CollectorPlugin(Plugin):
+class CollectorPlugin(Plugin[C]):
     """A collector keeps data and answers queries.
 
     Subclasses implement :meth:`apply` (add a batch's records) and :meth:`answer`. The base
@@ -452,18 +585,18 @@ class CollectorPlugin(Plugin):
     save_cost_ratio: ClassVar[float] = 9.0
 
     @classmethod
-    def counted_dimensions(cls, config: Any) -> tuple[str, ...] | None:
+    def counted_dimensions(cls, config: C) -> tuple[str, ...] | None:
         """The dimensions this collector needs when it is fed batches reduced to counts
         (:mod:`omphalos.counts`) instead of records; None (the default): it needs records."""
         return None
 
     @classmethod
-    def counted_capacity(cls, config: Any) -> int:
+    def counted_capacity(cls, config: C) -> int:
         """Keys per dimension this collector keeps of a batch's counts (its top tables'
         capacity): a sender may cut the counts to that many keys first. 0: every key."""
         return 0
 
-    def __init__(self, context: PluginContext, config: Any) -> None:
+    def __init__(self, context: PluginContext, config: C) -> None:
         super().__init__(context, config)
         #: end offset applied per de-duplication key, least recently used first
         self._applied: OrderedDict[Hashable, int] = OrderedDict()
@@ -473,6 +606,8 @@ class CollectorPlugin(Plugin):
         self.saved = SavedState()
         self._store: StateStore | None = None
         self._state_key = ""
+        #: the durable-state options of the config, when this collector has a durable state
+        self._durable: DurableConfig | None = None
         self._held: list[tuple[Deliver, bool]] = []  # applied, acknowledged once saved
         self._unsaved_since: float | None = None  # monotonic time of the first change
         self._last_save = (0.0, 0.0)  # when the last save ended, how long it took
@@ -506,6 +641,7 @@ class CollectorPlugin(Plugin):
             return
         path = cfg.state_path or os.path.join(self.context.settings.state_path, DEFAULT_FILE)
         self._store = StateStore(os.path.expanduser(path))
+        self._durable = cfg
         self._state_key = cfg.state_key or self.context.name
         self.saved = self._store.load(self._state_key)
         for key, end in self.saved.applied:
@@ -545,11 +681,13 @@ class CollectorPlugin(Plugin):
         save's duration has passed since it (a wake-up is scheduled for that moment), so
         that saving takes at most about a tenth of the time."""
         since = self._unsaved_since
-        if since is None or self._store is None or not self.state_consistent():
+        durable = self._durable
+        if since is None or self._store is None or durable is None \
+                or not self.state_consistent():
             return False
         now = time.monotonic()
         due = self._last_save[0] + self.save_cost_ratio * self._last_save[1]
-        if now - since >= self.config.save_interval_secs and now >= due:
+        if now - since >= durable.save_interval_secs and now >= due:
             return True
         if not self._held or self.busy():
             return False
@@ -572,8 +710,8 @@ class CollectorPlugin(Plugin):
         """A durable collector without ticks of its own gets them every
         ``save_interval_secs``, so that what changed is saved even when nothing arrives."""
         interval = super().tick_interval()
-        if self._store is not None and not interval:
-            return float(self.config.save_interval_secs)
+        if self._durable is not None and self._store is not None and not interval:
+            return float(self._durable.save_interval_secs)
         return interval
 
     def status(self) -> dict[str, Any]:
@@ -651,7 +789,8 @@ class CollectorPlugin(Plugin):
         """Tell the transport that ``delivered`` is applied (its sender may forget it), or
         quarantined when not ``accepted`` (never to be re-sent either); with durable state
         and ``ack_when_saved``, once a save includes it."""
-        if self._store is not None and self.config.ack_when_saved:
+        if self._store is not None and self._durable is not None \
+                and self._durable.ack_when_saved:
             self._held.append((delivered, accepted))
             self.state_changed()
             return
@@ -748,9 +887,9 @@ class CollectorPlugin(Plugin):
         tuple of strings and numbers will do (the durable state saves it as JSON)."""
         return batch.source.file_id
 
+    @abstractmethod
     def apply(self, batch: Batch) -> None:
         """Add the records of ``batch`` (already de-duplicated)."""
-        raise NotImplementedError
 
 
 def drop_before(batch: Batch, start: int) -> tuple[Batch, int]:
@@ -766,7 +905,7 @@ def drop_before(batch: Batch, start: int) -> tuple[Batch, int]:
     return trimmed, len(offsets) - len(keep)
 
 
-class OutputPlugin(Plugin):
+class OutputPlugin(Plugin[C]):
     """An output shows what collectors know; it queries them, never blocking for long.
 
     ``context.inputs`` names the collectors it reads; ``context.pipeline.query`` asks them

@@ -12,7 +12,9 @@ second at every start of every command.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
+import typing
 from collections import defaultdict
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -21,11 +23,27 @@ from .config import ConfigError
 from .plugin import KINDS, Plugin
 
 GROUP = "omphalos.plugins"
+#: Entry-point group naming each kind's default plugin (``monitor = file``): the plugin a
+#: ``[KIND:NAME]`` section without ``plugin`` uses, and the glue topology adds.
+DEFAULTS_GROUP = "omphalos.defaults"
 log = logging.getLogger("omphalos.registry")
 
 
 class PluginSpecError(TypeError):
     """A plugin class that does not declare what every plugin must."""
+
+
+def config_type(cls: type[Plugin]) -> type | None:
+    """The config type ``cls`` is generic in (``CollectorPlugin[SummaryConfig]`` ->
+    SummaryConfig), None when no base names one."""
+    for klass in cls.__mro__:
+        for base in getattr(klass, "__orig_bases__", ()):
+            origin = typing.get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Plugin):
+                args = [a for a in typing.get_args(base) if isinstance(a, type)]
+                if args:
+                    return args[0]
+    return None
 
 
 def check_plugin(cls: Any, where: str) -> type[Plugin]:
@@ -36,8 +54,20 @@ def check_plugin(cls: Any, where: str) -> type[Plugin]:
         raise PluginSpecError(f"{where}: kind {cls.kind!r} is not one of {', '.join(KINDS)}")
     if not cls.name or not cls.description:
         raise PluginSpecError(f"{where}: a plugin must declare name and description")
+    if inspect.isabstract(cls):
+        missing = ", ".join(f"{m}()" for m in sorted(cls.__abstractmethods__))
+        raise PluginSpecError(f"{where}: {cls.kind} plugin {cls.name!r} "
+                              f"({cls.__module__}.{cls.__qualname__}) does not implement "
+                              f"{missing}, which every {cls.kind} must")
+    if not (isinstance(cls.answers, frozenset) and all(isinstance(k, str)
+                                                       for k in cls.answers)):
+        raise PluginSpecError(f"{where}: answers must be a frozenset of query kinds")
     if not dataclasses.is_dataclass(cls.Config):
         raise PluginSpecError(f"{where}: Config must be a dataclass")
+    declared = config_type(cls)
+    if declared is not None and not issubclass(cls.Config, declared):
+        raise PluginSpecError(f"{where}: Config {cls.Config.__name__} is not the config type "
+                              f"{declared.__name__} the class is generic in")
     for f in dataclasses.fields(cls.Config):
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise PluginSpecError(f"{where}: option {f.name} has no default")
@@ -53,6 +83,11 @@ class Registry:
         self._plugins: dict[tuple[str, str], type[Plugin]] = {}
         self._unloaded: defaultdict[str, list[EntryPoint]] = defaultdict(list)
         self.errors: list[str] = []
+        #: kind -> registry name of its default plugin, as the installed packages declare
+        #: (read from metadata: nothing is imported)
+        self.defaults: dict[str, str] = {}
+        for ep in entry_points(group=DEFAULTS_GROUP):
+            self.defaults.setdefault(ep.name, ep.value.strip())
 
     def add(self, cls: type[Plugin], where: str = "") -> None:
         """Register ``cls`` (it wins over an entry point of the same kind and name)."""
@@ -66,8 +101,9 @@ class Registry:
             try:
                 cls = check_plugin(ep.load(), where)
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide others
-                self.errors.append(f"{where}: {exc}")
-                log.error("cannot load plugin: %s: %s", where, exc)
+                reason = str(exc) if isinstance(exc, PluginSpecError) else f"{where}: {exc}"
+                self.errors.append(reason)
+                log.error("cannot load plugin: %s", reason)
                 continue
             self._plugins.setdefault((cls.kind, cls.name), cls)
 
@@ -85,6 +121,10 @@ class Registry:
             known = ", ".join(sorted(n for k, n in self._plugins if k == kind)) or "none"
             raise ConfigError(f"unknown {kind} plugin {name!r} (known: {known})", file=file,
                               section=section, key="plugin") from None
+
+    def default(self, kind: str) -> str | None:
+        """The registry name of ``kind``'s default plugin, if one is declared."""
+        return self.defaults.get(kind)
 
     def has(self, kind: str, name: str) -> bool:
         self._load(name)

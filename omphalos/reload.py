@@ -33,10 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pykka
-
 from .config import ConfigSource
-from .messages import Query, Stop
 from .settings import Settings
 from .topology import ComponentSpec
 
@@ -47,7 +44,6 @@ log = logging.getLogger("omphalos.reload")
 
 #: Kinds through which data flows towards collectors, upstream first.
 DATA_KINDS = ("monitor", "parser", "transport", "collector")
-STOP_ORDER = ("output", "monitor", "parser", "transport", "collector")
 
 
 @dataclass(frozen=True)
@@ -147,18 +143,21 @@ def _specs_from(pipeline: Pipeline, config: Any
 def reload_pipeline(pipeline: Pipeline, config: Any, *, timeout: float = 10.0) -> ReloadPlan:
     """Apply ``config`` (path, dict or ConfigSource) to ``pipeline``; returns the plan.
 
-    Raises ConfigError, before touching anything, when the new config is wrong.
+    Raises ConfigError, before touching anything, when the new config is wrong. Runs in the
+    caller's thread and goes through the pipeline's lifecycle methods only: actors are
+    stopped, started and told their new neighbours (:class:`~omphalos.messages.Rewire`)
+    through their inboxes and the supervisor's, never changed from this thread.
     """
     components, settings, source = _specs_from(pipeline, config)
     plan = plan_reload(pipeline.components, components,
                        settings_changed=settings != pipeline.settings)
     if not pipeline.started:
-        pipeline.components, pipeline.settings, pipeline.config = components, settings, source
+        pipeline.adopt(components.values(), settings, source)
         return plan
     if plan.settings_changed:
         log.warning("reload: %s", plan.describe())
         pipeline.stop(timeout=timeout)
-        pipeline.components, pipeline.settings, pipeline.config = components, settings, source
+        pipeline.adopt(components.values(), settings, source)
         pipeline.start()
         return plan
     if plan.empty:
@@ -166,83 +165,16 @@ def reload_pipeline(pipeline: Pipeline, config: Any, *, timeout: float = 10.0) -
         log.info("reload: nothing changed")
         return plan
     deadline = time.monotonic() + timeout
-    _pause_monitors(pipeline, [n for n in plan.to_stop
-                               if pipeline.components[n].kind == "monitor"], deadline)
-    _stop(pipeline, plan.to_stop, deadline)
-    pipeline.components = components
-    pipeline.config = source
+    paused = [n for n in plan.to_stop if pipeline.components[n].kind == "monitor"]
+    if not pipeline.drain(paused, deadline):
+        log.warning("reload: batches of %s still in flight; they will be read again "
+                    "from the last committed offsets", ", ".join(paused))
+    pipeline.stop_components(plan.to_stop, deadline)
+    pipeline.adopt(components.values(), settings, source)
     # receivers first; running components learn their new neighbours once those exist and
     # before the paused monitors, the only sources of new batches, read again
-    _start(pipeline, plan.to_start, ("collector", "transport", "parser"))
-    _rewire(pipeline, plan.rewired)
-    _start(pipeline, plan.to_start, ("monitor", "output"))
+    pipeline.start_components(plan.to_start, ("collector", "transport", "parser"))
+    pipeline.rewire(plan.rewired)
+    pipeline.start_components(plan.to_start, ("monitor", "output"))
     log.info("reload: %s", plan.describe())
     return plan
-
-
-def _pause_monitors(pipeline: Pipeline, monitors: list[str], deadline: float) -> None:
-    """Stop ``monitors`` reading and wait until none has a batch in flight."""
-    for name in monitors:
-        pipeline.directory.tell(name, Stop())
-
-    def drained() -> bool:
-        for name in monitors:
-            try:
-                status = pipeline.ask(name, Query("status"), timeout=2.0)
-            except Exception:  # noqa: BLE001 - a dead monitor has nothing in flight
-                continue
-            if status.get("in_flight", 0):
-                return False
-        return True
-
-    while not drained():
-        if time.monotonic() >= deadline:
-            log.warning("reload: batches of %s still in flight; they will be read again "
-                        "from the last committed offsets", ", ".join(monitors))
-            return
-        time.sleep(0.02)
-
-
-def _supervisor(pipeline: Pipeline) -> Any:
-    ref = pipeline._supervisor
-    return ref.proxy() if ref is not None else None
-
-
-def _stop(pipeline: Pipeline, names: Iterable[str], deadline: float) -> None:
-    wanted = set(names)
-    supervisor = _supervisor(pipeline)
-    for kind in STOP_ORDER:
-        for name in [n for n in pipeline.components if n in wanted
-                     and pipeline.components[n].kind == kind]:
-            if supervisor is not None:
-                supervisor.forget(name).get(timeout=pipeline.settings.ask_timeout_secs)
-            ref = pipeline.directory.get(name)
-            if ref is not None:
-                try:
-                    ref.stop(block=True, timeout=max(0.5, deadline - time.monotonic()))
-                except (pykka.Timeout, pykka.ActorDeadError):
-                    log.warning("reload: %s did not stop in time", name)
-            pipeline.directory.unregister(name)
-            pipeline._contexts.pop(name, None)
-
-
-def _start(pipeline: Pipeline, names: Iterable[str], kinds: Iterable[str]) -> None:
-    wanted = set(names)
-    supervisor = _supervisor(pipeline)
-    for kind in kinds:
-        for name in pipeline.names(kind):
-            if name not in wanted:
-                continue
-            pipeline._start_child(name)
-            if supervisor is not None:
-                supervisor.watch(name).get(timeout=pipeline.settings.ask_timeout_secs)
-
-
-def _rewire(pipeline: Pipeline, names: Iterable[str]) -> None:
-    """Tell running components their new neighbours (one attribute store each)."""
-    for name in names:
-        context = pipeline._contexts.get(name)
-        spec = pipeline.components[name]
-        if context is not None:
-            context.inputs = spec.inputs
-            context.outputs = spec.outputs

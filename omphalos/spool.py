@@ -53,6 +53,14 @@ def spool_path(state_dir: str, component: str, configured: str = "") -> str:
     safe = component.replace(":", "-").replace("/", "-")
     return os.path.join(state_dir, "spool", safe)
 
+
+def worker_spool_dir(configured: str, state_dir: str, component: str, worker: int) -> str:
+    """The spool directory of ``component``'s copy in worker process ``worker``
+    (``workers = N``): never shared with another worker's copy."""
+    if configured:
+        return os.path.join(os.path.expanduser(configured), f"worker-{worker}")
+    return spool_path(state_dir, f"{component}-worker-{worker}")
+
 _HEADER = struct.Struct("<II")
 _HEAD = struct.Struct("<QQ")  # the head file of spools written before the two slots
 #: One head slot: sequence number, segment, offset, crc32 of the three.

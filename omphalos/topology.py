@@ -5,18 +5,20 @@ Two keys are the pipeline's, not the plugin's:
 
 ``plugin``
     the registry name of the plugin; default: NAME when a plugin of that kind has that
-    name, else the kind's usual plugin (``file`` monitor, ``auto`` parser, ``local``
+    name, else the kind's default plugin, which the installed packages declare (entry-point
+    group ``omphalos.defaults``: the ``file`` monitor, ``auto`` parser and ``local``
     transport); collectors and outputs must name theirs.
 ``inputs``
     components this one reads from; default: every component of the kind upstream
     (monitor -> parser -> transport -> collector -> output).
 
-Missing glue is added: monitors without a parser get ``parser:auto``; parsers without a
-transport get ``transport:local``.
+Missing glue is added: monitors without a parser get the default parser (``parser:auto``),
+parsers without a transport the default transport (``transport:local``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +32,9 @@ UPSTREAM = {"parser": "monitor", "transport": "parser", "collector": "transport"
             "output": "collector"}
 PIPELINE_KEYS = ("plugin", "inputs")
 SETTINGS_SECTION = "omphalos"
-#: Sections read by front ends, not by the pipeline (``[httptop]``: the console's options).
+#: Sections the command line's own front ends read, not the pipeline: ``[httptop]``, the
+#: options of the console (:mod:`omphalos.console`, part of the CLI, no plugin).
 FRONT_END_SECTIONS = ("httptop",)
-DEFAULT_PLUGIN = {"monitor": "file", "parser": "auto", "transport": "local"}
 
 
 @dataclass
@@ -45,6 +47,20 @@ class ComponentSpec:
     config: Any
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+
+
+def section_of(cls: type[Plugin], config: Any) -> dict[str, Any]:
+    """The raw section (``plugin`` plus the options that differ from their defaults) that
+    builds ``config`` of plugin ``cls`` again: how a config crosses to another process."""
+    out: dict[str, Any] = {"plugin": cls.name}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        default = (f.default if f.default is not dataclasses.MISSING
+                   else f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else dataclasses.MISSING)
+        if value != default:
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 def _split(name: str) -> tuple[str, str] | None:
@@ -75,18 +91,20 @@ def build_components(source: ConfigSource, registry: Registry,
         if parts[0] in wanted:
             sections[name] = section
     kinds_present = {n.split(":")[0] for n in sections}
-    if "monitor" in kinds_present and "parser" not in kinds_present and "parser" in wanted:
-        sections["parser:auto"] = RawSection("parser:auto")
-        kinds_present.add("parser")
-    if "parser" in kinds_present and "transport" not in kinds_present and "transport" in wanted:
-        sections["transport:local"] = RawSection("transport:local")
+    for upstream, kind in (("monitor", "parser"), ("parser", "transport")):
+        default = registry.default(kind)
+        if upstream in kinds_present and kind not in kinds_present and kind in wanted \
+                and default is not None:
+            sections[f"{kind}:{default}"] = RawSection(f"{kind}:{default}")
+            kinds_present.add(kind)
 
     specs: dict[str, ComponentSpec] = {}
     for name, section in sections.items():
         kind, short = name.split(":", 1)
         plugin_name = str(section.values.get("plugin", "")).strip()
         if not plugin_name:
-            plugin_name = short if registry.has(kind, short) else DEFAULT_PLUGIN.get(kind, short)
+            plugin_name = short if registry.has(kind, short) else (registry.default(kind)
+                                                                   or short)
         cls = registry.get(kind, plugin_name, file=section.origin("plugin"), section=name)
         config = build_config(cls.Config, section, ignore=PIPELINE_KEYS)
         specs[name] = ComponentSpec(name, kind, cls, config)

@@ -4,23 +4,28 @@ Parsing is pure Python, so one process parses with one core. With ``[omphalos] w
 the files of every monitor are shared out over N worker processes (``multiprocessing``);
 each worker runs the monitors and parsers of its share (the workers are forked when the
 process has no thread yet, as under the ``omphalos`` command, else spawned). Where the
-batches go depends on the config:
+batches go depends on the config, and is decided by the plugins' declarations only (this
+module names no plugin and no option):
 
-* the config sends to another machine (a network transport such as ``zmq`` or ``amqp``):
-  each worker sends there itself, with its own spool;
-* the config collects locally (``transport:local``): this process binds a ``zmq`` receiver
-  on a local ``ipc://`` socket in the state directory, keeps the collectors and outputs,
-  and the workers send their batches to it, acknowledged like any other zmq sender. When
-  every collector here only counts (the ``summary`` collector), the workers send each batch
-  reduced to counts (the sender's ``aggregate`` option, :mod:`omphalos.counts`): counting
-  moves to the workers, and this process, which all of them feed, only merges counts.
+* a transport that crosses processes itself (``across_processes`` is None: a network
+  transport) runs in every worker, with the config its class gives each worker copy
+  (:meth:`~omphalos.plugin.TransportPlugin.for_worker`: its own spool, for one);
+* a transport that does not (the in-process one) names the transport that carries it;
+  that class's :meth:`~omphalos.plugin.TransportPlugin.loopback` gives a receiver, which
+  runs here with the collectors and outputs, and one sender per worker feeding it. When
+  every collector here declares it can be fed batches reduced to counts
+  (:meth:`~omphalos.plugin.CollectorPlugin.counted_dimensions`), the senders are asked for
+  counted batches (:mod:`omphalos.counts`): counting moves to the workers, and this
+  process, which all of them feed, only merges counts.
 
-Files are shared out when the workers start: each monitor's paths are expanded and dealt,
-largest first, to the least loaded worker. Rotation keeps working (a worker follows its paths
-through renames and truncations), but a file with a new name that appears under a glob later
-is only read after the next start: that is the limit of this first version. Monitors are
-renamed ``NAME@i`` in worker ``i`` so that the workers' batches never share an origin; the
-workers share the state directory (checkpoints are kept per monitor name and path).
+Inputs are shared out when the workers start: each monitor deals them itself
+(:meth:`~omphalos.plugin.MonitorPlugin.deal`; the file monitor finds its files as it would
+alone, exclusions included, and deals them by size). Rotation keeps working (a worker
+follows its paths through renames and truncations), but a file with a new name that
+appears under a glob later is only read after the next start: that is the limit of this
+first version. Monitors are renamed ``NAME@i`` in worker ``i`` so that the workers' batches
+never share an origin; the workers share the state directory (checkpoints are kept per
+monitor name and path).
 
 :func:`pipeline_from_config` returns a plain :class:`~omphalos.pipeline.Pipeline` when
 ``workers`` is 1 and a :class:`WorkerPipeline` (the same API) otherwise.
@@ -28,32 +33,47 @@ workers share the state directory (checkpoints are kept per monitor name and pat
 
 from __future__ import annotations
 
-import glob
 import logging
 import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from .config import ConfigSource, load_ini
+import pykka
+
+from .config import ConfigError, ConfigSource, load_ini
+from .dealing import deal_by_size
+from .directory import Directory
 from .messages import Query
 from .pipeline import Pipeline
-from .registry import default_registry
-from .topology import SETTINGS_SECTION, ComponentSpec, build_components, build_settings
+from .plugin import CollectorPlugin, CountedBatches, Loopback, MonitorPlugin, TransportPlugin
+from .registry import Registry, default_registry
+from .settings import Settings
+from .supervisor import Health
+from .topology import (
+    SETTINGS_SECTION,
+    ComponentSpec,
+    build_components,
+    build_settings,
+    section_of,
+)
 
 log = logging.getLogger("omphalos.workers")
 
-__all__ = ["WorkerPipeline", "pipeline_from_config", "share_files"]
+__all__ = ["WorkerPipeline", "WorkerPlan", "pipeline_from_config", "plan_workers",
+           "share_files"]
 
-_SPOOLED = ("zmq", "amqp", "udp")  # transports with a spool_dir option
+#: ``paths`` dealt to shares by size (kept under its first name).
+share_files = deal_by_size
 
 
 def pipeline_from_config(config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]]
-                         | ConfigSource) -> Pipeline:
+                         | ConfigSource) -> Pipeline | WorkerPipeline:
     """A Pipeline, or a WorkerPipeline when the config says ``workers`` > 1."""
     source = _source(config)
     if build_settings(source).workers > 1:
@@ -61,28 +81,29 @@ def pipeline_from_config(config: str | os.PathLike[str] | Mapping[str, Mapping[s
     return Pipeline.from_config(source)
 
 
-def _counted_dimensions(components: list[ComponentSpec]) -> tuple[str, ...] | None:
-    """The union of the collectors' counted dimensions, if every collector can be fed
-    batches reduced to counts (see CollectorPlugin.counted_dimensions), else None."""
+def counted_batches(components: list[ComponentSpec]) -> CountedBatches | None:
+    """How the collectors among ``components`` can be fed batches reduced to counts (the
+    union of their counted dimensions, the largest of their table capacities, 0 if one
+    keeps every key), or None when one of them needs records (see
+    :meth:`CollectorPlugin.counted_dimensions`)."""
     wanted: list[str] = []
-    collectors = [c for c in components if c.kind == "collector"]
-    for spec in collectors:
-        dims = getattr(spec.cls, "counted_dimensions", lambda _config: None)(spec.config)
+    capacities: list[int] = []
+    for spec in components:
+        if spec.kind != "collector":
+            continue
+        assert issubclass(spec.cls, CollectorPlugin)
+        dims = spec.cls.counted_dimensions(spec.config)
         if dims is None:
             return None
         wanted.extend(d for d in dims if d not in wanted)
-    return tuple(wanted) if collectors and wanted else None
+        capacities.append(spec.cls.counted_capacity(spec.config))
+    if not wanted:
+        return None
+    return CountedBatches(tuple(wanted), 0 if 0 in capacities else max(capacities))
 
 
-def _counted_capacity(components: list[ComponentSpec]) -> int:
-    """The largest capacity of the collectors' tables (0, every key, if one keeps all): the
-    counts cut to it lose nothing any collector would have kept."""
-    capacities = [getattr(c.cls, "counted_capacity", lambda _config: 0)(c.config)
-                  for c in components if c.kind == "collector"]
-    return 0 if not capacities or 0 in capacities else max(capacities)
-
-
-def _source(config: Any) -> ConfigSource:
+def _source(config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]] | ConfigSource
+            ) -> ConfigSource:
     if isinstance(config, ConfigSource):
         return config
     if isinstance(config, (str, os.PathLike)):
@@ -90,118 +111,160 @@ def _source(config: Any) -> ConfigSource:
     return ConfigSource.from_dict(config)
 
 
-def _expand(patterns: Any) -> list[str]:
-    """The files a file monitor's ``paths`` name (the monitor's own expansion rules)."""
-    if isinstance(patterns, str):
-        patterns = [p.strip() for line in patterns.splitlines() for p in line.split(",")]
-    found: list[str] = []
-    for pattern in patterns:
-        pattern = os.path.expanduser(str(pattern).strip())
-        if not pattern:
+@dataclass
+class WorkerPlan:
+    """What runs where with ``workers = N``, built from the plugins' declarations only."""
+
+    #: This process's settings and components (collectors, outputs, loopback receivers).
+    settings: Settings
+    components: list[ComponentSpec]
+    #: One raw config per worker process that has inputs to read.
+    worker_configs: list[dict[str, dict[str, Any]]]
+    #: How the workers reduce batches to counts before sending (None: they send records).
+    counted: CountedBatches | None
+
+
+def plan_workers(source: ConfigSource, registry: Registry) -> WorkerPlan:
+    """Split the pipeline ``source`` describes over this process and its workers.
+
+    Each monitor deals its inputs itself (:meth:`MonitorPlugin.deal`); a transport that does
+    not cross processes (``across_processes``) is replaced by the loopback pair of the one
+    that carries it (:meth:`TransportPlugin.loopback`); every other transport gets its
+    per-worker config (:meth:`TransportPlugin.for_worker`).
+    """
+    settings = build_settings(source)
+    workers = settings.workers
+    specs = build_components(source, registry)
+    base = {**source.section(SETTINGS_SECTION).values, "workers": 1}
+    state = settings.state_path
+    os.makedirs(state, exist_ok=True)
+    here = {s.name: dict(source.section(s.name).values) for s in specs
+            if s.kind in ("collector", "output")}
+    counted = counted_batches(specs) if here else None
+    carried: dict[str, tuple[type[TransportPlugin], Loopback]] = {}
+    for spec in specs:
+        if not (here and issubclass(spec.cls, TransportPlugin) and spec.cls.across_processes):
             continue
-        if os.path.isdir(pattern):
-            pattern = os.path.join(pattern, "*")
-        for path in sorted(glob.glob(pattern, recursive=True)):
-            path = os.path.abspath(path)
-            if os.path.isfile(path) and path not in found:
-                found.append(path)
-    return found
+        carrier = registry.get("transport", spec.cls.across_processes, section=spec.name)
+        assert issubclass(carrier, TransportPlugin)
+        loop = carrier.loopback(state, workers, counted)
+        if loop is None:
+            raise ConfigError(f"workers = {workers}: transport {carrier.name!r} (which carries "
+                              f"{spec.cls.name!r} between processes) cannot make a loopback "
+                              f"pair", file=source.section(spec.name).origin(),
+                              section=spec.name)
+        carried[spec.name] = (carrier, loop)
+        here[spec.name] = section_of(carrier, loop.receiver)
+    parent_source = ConfigSource.from_dict({SETTINGS_SECTION: base, **here})
+    components = build_components(parent_source, registry) if here else []
+    dealt = {s.name: s.cls.deal(s.config, workers) for s in specs
+             if issubclass(s.cls, MonitorPlugin)}
+    configs: list[dict[str, dict[str, Any]]] = []
+    for i in range(workers):
+        config: dict[str, dict[str, Any]] = {SETTINGS_SECTION: dict(base)}
+        renamed: dict[str, str] = {}
+        for spec in specs:
+            if spec.name in dealt and i < len(dealt[spec.name]):
+                renamed[spec.name] = f"{spec.name}@{i}"
+                config[renamed[spec.name]] = section_of(spec.cls, dealt[spec.name][i])
+        if not renamed:
+            continue
+        for spec in specs:
+            if spec.kind == "parser":
+                config[spec.name] = {**section_of(spec.cls, spec.config),
+                                     "inputs": [renamed[m] for m in spec.inputs if m in renamed]}
+            elif issubclass(spec.cls, TransportPlugin):
+                if spec.name in carried:
+                    carrier, loop = carried[spec.name]
+                    section = section_of(carrier, loop.senders[i])
+                else:
+                    section = section_of(spec.cls, spec.cls.for_worker(spec.config, spec.name,
+                                                                       i, state))
+                config[spec.name] = {**section, "inputs": list(spec.inputs)}
+        configs.append(config)
+    return WorkerPlan(build_settings(parent_source), components, configs, counted)
 
 
-def share_files(paths: list[str], workers: int) -> list[list[str]]:
-    """``paths`` dealt to ``workers`` shares, largest first, each to the lightest share."""
-    shares: list[list[str]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for path in sorted(paths, key=lambda p: (-_size(p), p)):
-        i = loads.index(min(loads))
-        shares[i].append(path)
-        loads[i] += max(_size(path), 1)
-    return shares
+class WorkerPipeline:
+    """This process's part of the pipeline plus N worker processes, with the Pipeline API.
 
+    Built by composition: :attr:`local` is a plain :class:`Pipeline` of this process's
+    components (collectors, outputs, loopback receivers: maybe none), which the outputs
+    see through ``context.pipeline`` as this object; the worker processes are this
+    object's own. Methods run in the caller's thread, like Pipeline's.
+    """
 
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
-class WorkerPipeline(Pipeline):
-    """This process's part of the pipeline plus N worker processes; same API as Pipeline."""
-
-    def __init__(self, source: ConfigSource) -> None:
-        settings = build_settings(source)
-        self.workers = settings.workers
-        sections = {name: dict(raw.values) for name, raw in source.sections.items()}
-        base = sections.pop(SETTINGS_SECTION, {})
-        kind = {name: name.split(":", 1)[0] for name in sections}
-        registry = default_registry()
-        transports = [n for n in sections if kind[n] == "transport"]
-        local = [n for n in transports
-                 if str(sections[n].get("plugin", n.split(":", 1)[1])) == "local"]
-        if not transports:
-            local = ["transport:local"]
-        state = settings.state_path
-        os.makedirs(state, exist_ok=True)
-        self.endpoint = f"ipc://{os.path.join(state, f'workers-{os.getpid()}.sock')}"
-        # this process: collectors, outputs, and a zmq receiver in place of the local transport
-        parent = {n: v for n, v in sections.items() if kind[n] in ("collector", "output")}
-        if parent:
-            for name in local:
-                parent[name] = {"plugin": "zmq", "bind": self.endpoint}
-        parent_source = ConfigSource.from_dict({SETTINGS_SECTION: {**base, "workers": 1},
-                                                **parent})
-        components = build_components(parent_source, registry) if parent else []
-        super().__init__(components, build_settings(parent_source), config=source)
+    def __init__(self, source: ConfigSource, registry: Registry | None = None) -> None:
+        registry = registry or default_registry()
+        plan = plan_workers(source, registry)
+        self.workers = build_settings(source).workers
+        #: This process's part: a Pipeline that knows nothing of the workers.
+        self.local = Pipeline(plan.components, plan.settings, config=source, front=self)
+        self.local.registry = registry
         #: Dimensions the workers count batches over before sending them (None: they send
         #: records), when every collector here can be fed counts.
-        self.counted_dimensions = _counted_dimensions(components)
+        self.counted_dimensions = plan.counted.dimensions if plan.counted else None
         #: Keys per dimension the workers keep of each batch's counts (0: all).
-        self.counted_capacity = _counted_capacity(components)
-        # the workers: monitors (sharing out the files) and parsers, sending on
-        monitors = [n for n in sections if kind[n] == "monitor"]
-        shares = {n: share_files(_expand(sections[n].get("paths", ())), self.workers)
-                  for n in monitors}
-        self.worker_configs: list[dict[str, dict[str, Any]]] = []
-        for i in range(self.workers):
-            config: dict[str, dict[str, Any]] = {SETTINGS_SECTION: {**base, "workers": 1}}
-            renamed = {}
-            for name in monitors:
-                if shares[name][i]:
-                    renamed[name] = f"{name}@{i}"
-                    config[renamed[name]] = {**sections[name], "paths": shares[name][i]}
-            if not renamed:
-                continue
-            for name, values in sections.items():
-                if kind[name] == "parser":
-                    values = dict(values)
-                    if "inputs" in values:
-                        names = values["inputs"]
-                        names = names.split(",") if isinstance(names, str) else names
-                        values["inputs"] = [renamed.get(f"monitor:{m.strip()}" if ":" not in m
-                                                        else m.strip(), m.strip())
-                                            for m in names]
-                    config[name] = values
-                elif kind[name] == "transport" and name not in local:
-                    values = dict(values)
-                    if str(values.get("plugin", name.split(":", 1)[1])) in _SPOOLED:
-                        values.setdefault("spool_dir", os.path.join(
-                            state, "spool", f"{name.replace(':', '-')}-worker-{i}"))
-                    config[name] = values
-            if parent:
-                for name in local:
-                    # one spool per worker number, kept across runs: the monitors commit
-                    # what is spooled, so what a crash left in it is sent at the next start
-                    config[name] = {"plugin": "zmq", "connect": self.endpoint,
-                                    "spool_dir": os.path.join(state, "spool", f"workers-{i}")}
-                    if self.counted_dimensions:
-                        config[name]["aggregate"] = list(self.counted_dimensions)
-                        config[name]["aggregate_capacity"] = self.counted_capacity
-            self.worker_configs.append(config)
+        self.counted_capacity = plan.counted.capacity if plan.counted else 0
+        self.worker_configs = plan.worker_configs
+        self.started = False
         self._procs: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
 
+    # -- what Pipeline has, about this process's part --------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.local.settings
+
+    @property
+    def components(self) -> dict[str, ComponentSpec]:
+        return self.local.components
+
+    @property
+    def config(self) -> ConfigSource | None:
+        return self.local.config
+
+    @property
+    def health(self) -> Health:
+        return self.local.health
+
+    @property
+    def directory(self) -> Directory:
+        return self.local.directory
+
+    def names(self, kind: str) -> list[str]:
+        return self.local.names(kind)
+
+    def ask(self, name: str, message: Any, timeout: float | None = None) -> Any:
+        return self.local.ask(name, message, timeout)
+
+    def ask_async(self, name: str, message: Any) -> pykka.Future[Any]:
+        return self.local.ask_async(name, message)
+
+    def query(self, kind: str = "summary", collector: str | None = None,
+              timeout: float | None = None, **params: Any) -> Any:
+        return self.local.query(kind, collector, timeout, **params)
+
+    def answering(self, kind: str, params: Mapping[str, Any] | None = None,
+                  collector: str | None = None, among: Iterable[str] | None = None) -> str:
+        return self.local.answering(kind, params, collector, among)
+
+    def kinds_answered(self, among: Iterable[str] | None = None) -> frozenset[str]:
+        return self.local.kinds_answered(among)
+
+    def reload(self, config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]]
+               | ConfigSource, *, timeout: float = 10.0) -> NoReturn:
+        """Not supported with worker processes (their inputs are dealt at start)."""
+        raise NotImplementedError("reload with workers > 1: restart instead (the inputs "
+                                  "are dealt out to the workers when they start)")
+
+    def __enter__(self) -> WorkerPipeline:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self) -> Pipeline:
+    def start(self) -> WorkerPipeline:
         """Start the workers, then this process's components (the receiver).
 
         Workers are forked when this process has no other thread yet (fast: nothing to
@@ -211,7 +274,7 @@ class WorkerPipeline(Pipeline):
         if self.started:
             return self
         method = "fork" if threading.active_count() == 1 else "spawn"
-        ctx: Any = multiprocessing.get_context(method)
+        ctx: Any = multiprocessing.get_context(method)  # typeshed: BaseContext lacks Process
         for i, config in enumerate(self.worker_configs):
             mine, theirs = ctx.Pipe()
             proc = ctx.Process(target=_worker_main, args=(config, theirs, os.getpid()),
@@ -220,13 +283,13 @@ class WorkerPipeline(Pipeline):
             theirs.close()
             self._procs.append((proc, mine))
         log.info("started %d worker processes (%s)", len(self._procs), method)
+        self.started = True
         try:
-            if self.components:
-                super().start()
+            if self.local.components:
+                self.local.start()
         except BaseException:
             self.stop(timeout=5.0)
             raise
-        self.started = True
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -245,8 +308,7 @@ class WorkerPipeline(Pipeline):
                 proc.join(2.0)
             conn.close()
         self._procs.clear()
-        if self.components:
-            super().stop(max(1.0, deadline - time.monotonic()))
+        self.local.stop(max(1.0, deadline - time.monotonic()))
         self.started = False
 
     # -- asking --------------------------------------------------------------------------
@@ -267,8 +329,8 @@ class WorkerPipeline(Pipeline):
         return out
 
     def status(self) -> dict[str, Any]:
-        out = super().status() if self.components else {"degraded": self.degraded,
-                                                        "reasons": [], "actors": {}}
+        out = self.local.status() if self.local.components else {
+            "degraded": self.degraded, "reasons": [], "actors": {}}
         out["workers"] = self.worker_statuses()
         return out
 
@@ -276,7 +338,7 @@ class WorkerPipeline(Pipeline):
     def degraded(self) -> bool:
         if any(p.exitcode not in (None, 0) for p, _ in self._procs):
             return True
-        return self.health.degraded
+        return self.local.health.degraded
 
     def wait_idle(self, timeout: float = 30.0, poll: float = 0.05) -> bool:
         """Wait until every worker has read all and its transports delivered all."""

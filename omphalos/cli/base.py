@@ -12,7 +12,7 @@ from cement import Controller, ex
 
 from omphalos import __version__
 from omphalos.config import ConfigError, describe_options
-from omphalos.pipeline import Pipeline, QueryError
+from omphalos.pipeline import Pipeline, PipelineAPI, QueryError
 from omphalos.registry import default_registry
 from omphalos.report import format_summary, summary_json
 from omphalos.workers import pipeline_from_config
@@ -110,7 +110,7 @@ class Base(Controller):
         except ValueError as exc:
             raise ConfigError(f"--format: {exc}") from None
 
-    def _print_summary(self, pipeline: Pipeline, as_json: bool) -> None:
+    def _print_summary(self, pipeline: PipelineAPI, as_json: bool) -> None:
         try:
             summary = pipeline.query("summary", limit=20)
         except QueryError as exc:
@@ -217,7 +217,7 @@ class Base(Controller):
         if failed and not self.app.exit_code:
             self.app.exit_code = EXIT_FAILED
 
-    def _finish(self, pipeline: Pipeline, why: str) -> None:
+    def _finish(self, pipeline: PipelineAPI, why: str) -> None:
         """Exit 3 with the reasons when the pipeline ended degraded."""
         if why == "degraded" or pipeline.degraded:
             for reason in pipeline.health.snapshot()["reasons"]:

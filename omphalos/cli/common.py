@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from omphalos.config import ConfigError, ConfigSource, default_config_files, load_ini
-from omphalos.pipeline import Pipeline
+from omphalos.pipeline import PipelineAPI
 from omphalos.plugin import KINDS
 from omphalos.topology import SETTINGS_SECTION
 
@@ -75,7 +75,7 @@ def files_pipeline(source: ConfigSource, files: list[str], *, parser: str = "aut
     return out
 
 
-def run_until_stopped(pipeline: Pipeline, stop: StopFlag, files: FileWatch | None = None,
+def run_until_stopped(pipeline: PipelineAPI, stop: StopFlag, files: FileWatch | None = None,
                       *, poll: float = 0.2) -> str:
     """Run until a signal or until the pipeline is degraded; returns why it ended.
     ``files`` logs the monitored paths that are missing or unreadable as they change."""
@@ -87,7 +87,7 @@ def run_until_stopped(pipeline: Pipeline, stop: StopFlag, files: FileWatch | Non
     return "signal"
 
 
-def replay_until_done(pipeline: Pipeline, stop: StopFlag, total_bytes: int) -> str:
+def replay_until_done(pipeline: PipelineAPI, stop: StopFlag, total_bytes: int) -> str:
     """Wait for every monitor to reach the end of its files, drawing progress."""
     progress = Progress(total_bytes)
     try:

@@ -96,7 +96,7 @@ class Demo(Controller):
         pipeline = Pipeline.from_config(demo_config(workdir, log, pargs.port))
         console = not pargs.web and sys.stdin.isatty() and sys.stdout.isatty()
         if console:
-            from omphalos.plugins.outputs.httptop import launch  # type: ignore[import-not-found]
+            from omphalos.console import launch
 
             launch.quiet_logging(str(workdir / "omphalos.log"))
         else:
@@ -125,10 +125,10 @@ class Demo(Controller):
 
     @staticmethod
     def _console(pipeline: Pipeline, launch: Any) -> None:
-        from omphalos.plugins.outputs.httptop.config import (  # type: ignore[import-not-found]
+        from omphalos.console.config import (
             HttptopConfig,
         )
-        from omphalos.plugins.outputs.httptop.source import (  # type: ignore[import-not-found]
+        from omphalos.console.source import (
             LocalSource,
         )
 

@@ -7,7 +7,7 @@
 - ``omphalos httptop`` alone runs the pipeline the config files describe.
 
 Console options come from the ``[httptop]`` config section, overridden by the command line.
-The console itself lives with the plugins (``omphalos.plugins.outputs.httptop``).
+The console itself is part of the command line, not a plugin: :mod:`omphalos.console`.
 """
 
 from __future__ import annotations
@@ -62,9 +62,8 @@ class Httptop(Controller):
             (["--log-file"], {"metavar": "FILE", "help": "write logs here (default: none)"}),
         ])
     def httptop(self) -> None:
-        # imported here: urwid costs a quarter second that the other commands need not pay;
-        # mypy cannot follow setup.py's package_dir mapping of plugins/ to omphalos.plugins
-        from omphalos.plugins.outputs.httptop import launch  # type: ignore[import-not-found]
+        # imported here: urwid costs a quarter second that the other commands need not pay
+        from omphalos.console import launch
 
         pargs = self.app.pargs
         options = launch.Options(

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from omphalos.config import option
+from omphalos.lib.collectors.aggregate import Breakdown, aggregate
+from omphalos.lib.collectors.interleave import InterleavedCollector
+from omphalos.lib.collectors.sketch import quantiles_of
 from omphalos.messages import BadLine, Batch, Query
 from omphalos.query import DIMENSIONS, compile_filter, validate
 from omphalos.state import DurableConfig, restore_object
-
-from .aggregate import Breakdown, aggregate
-from .interleave import InterleavedCollector
-from .sketch import quantiles_of
 
 
 @dataclass(frozen=True)
@@ -50,20 +49,35 @@ def _duration_stats(counts: dict[int, int] | Counter[int]) -> dict[str, float | 
     return {"p50": p50, "p95": p95, "p99": p99}
 
 
-class SummaryCollector(InterleavedCollector):
+class SummaryCollector(InterleavedCollector[SummaryConfig]):
     """Counts everything since start (or the last reset)."""
 
     name = "summary"
     description = "Running summary since start: totals, status mix, bounded top lists"
     Config: ClassVar[type] = SummaryConfig
+    answers: ClassVar[frozenset[str]] = frozenset({"summary", "top", "reset"})
 
     @classmethod
-    def counted_dimensions(cls, config: Any) -> tuple[str, ...] | None:
+    def declines(cls, config: SummaryConfig, query: Query) -> str | None:
+        """Top lists since start only, of the dimensions counted."""
+        if query.kind == "top":
+            try:
+                p = validate("top", query.params)
+            except ValueError:
+                return None  # a bad parameter: the collector says which when asked
+            if p["window"] != "all":
+                return f"counts since start: window must be 'all', not {p['window']!r}"
+            if p["dimension"] not in config.dimensions:
+                return f"does not count {p['dimension']!r}"
+        return super().declines(config, query)
+
+    @classmethod
+    def counted_dimensions(cls, config: SummaryConfig) -> tuple[str, ...] | None:
         """A summary is all counts: it can be fed batches reduced to counts."""
         return tuple(config.dimensions)
 
     @classmethod
-    def counted_capacity(cls, config: Any) -> int:
+    def counted_capacity(cls, config: SummaryConfig) -> int:
         """The top tables keep ``capacity`` keys of each batch: a sender may cut to that."""
         return int(config.capacity)
 
@@ -128,15 +142,15 @@ class SummaryCollector(InterleavedCollector):
         self.breakdown.add(agg)
 
     def answer(self, query: Query) -> Any:
-        if query.kind in ("summary", "top", "reset"):
-            params = validate(query.kind, query.params)
-            if query.kind == "summary":
-                return self.summary(params["limit"])
-            if query.kind == "top":
-                return self.top(params)
-            self.reset()
-            return {"reset": True}
-        return super().answer(query)
+        if query.kind not in self.answers:
+            return super().answer(query)
+        params = validate(query.kind, query.params)
+        if query.kind == "summary":
+            return self.summary(params["limit"])
+        if query.kind == "top":
+            return self.top(params)
+        self.reset()
+        return {"reset": True}
 
     def elapsed(self) -> float:
         """Seconds the counts cover: event time span when known, else since start."""

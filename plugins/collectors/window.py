@@ -37,9 +37,21 @@ from itertools import groupby
 from typing import Any, ClassVar
 
 from omphalos.config import option
+from omphalos.lib.collectors.aggregate import (
+    BYTE_DIMENSIONS,
+    COMPOSITES,
+    Breakdown,
+    aggregate,
+    merged_top,
+)
+from omphalos.lib.collectors.alerts import AlertState, Condition, beyond, resolve_level
+from omphalos.lib.collectors.history import History, restore, rollup
+from omphalos.lib.collectors.interleave import InterleavedCollector
+from omphalos.lib.collectors.sketch import quantiles_of
 from omphalos.messages import Batch, Query
 from omphalos.query import (
     DIMENSIONS,
+    KINDS,
     classes_of,
     compile_filter,
     validate,
@@ -48,12 +60,6 @@ from omphalos.query import (
 )
 from omphalos.records import Columns
 from omphalos.state import DurableConfig, object_state, restore_object
-
-from .aggregate import BYTE_DIMENSIONS, COMPOSITES, Breakdown, aggregate, merged_top
-from .alerts import AlertState, Condition, beyond, resolve_level
-from .history import History, restore, rollup
-from .interleave import InterleavedCollector
-from .sketch import quantiles_of
 
 __all__ = ["WindowConfig", "WindowCollector", "WindowStore", "Ring", "parse_windows"]
 
@@ -601,13 +607,42 @@ class WindowStore:
         return len(rows)
 
 
-class WindowCollector(InterleavedCollector):
+class WindowCollector(InterleavedCollector[WindowConfig]):
     """Sliding windows of event time; alerts; per-minute history in SQLite."""
 
     name = "window"
     description = "Sliding windows (1m/5m/1h) over event time, alerts, SQLite history"
     Config: ClassVar[type] = WindowConfig
     tick_secs = 1.0
+    answers: ClassVar[frozenset[str]] = frozenset(
+        {"top", "series", "overview", "drill", "hosts", "alerts", "clear_alert"})
+
+    @classmethod
+    def declines(cls, config: WindowConfig, query: Query) -> str | None:
+        """Only the windows kept (a longer series from the history), the dimensions
+        counted, drill queries only with ``drill = yes``."""
+        reason = super().declines(config, query)
+        if reason is not None or "window" not in KINDS[query.kind].params:
+            return reason
+        try:
+            p = validate(query.kind, query.params)
+            kept = {window_label(length): length for length, _ in parse_windows(
+                config.windows)}
+        except ValueError:
+            return None  # a bad parameter or config: the collector says which when asked
+        label = p["window"]
+        if label == "all":
+            return "keeps sliding windows, not 'all'"
+        length = window_secs(label) or 0.0
+        longer_series = (query.kind == "series" and config.history
+                         and length > max(kept.values()))
+        if label not in kept and not longer_series:
+            return f"does not keep window {label!r} (windows: {', '.join(kept)})"
+        if query.kind == "drill" and not config.drill:
+            return "counts no drill pairs (drill = no)"
+        if query.kind == "top" and p["dimension"] not in config.dimensions:
+            return f"does not count {p['dimension']!r}"
+        return None
 
     def setup(self) -> None:
         self.store = WindowStore(self.config)
@@ -622,6 +657,7 @@ class WindowCollector(InterleavedCollector):
                 "history-" + re.sub(r"[^\w.-]", "_", self.context.name.split(":", 1)[-1])
                 + ".sqlite")
             self.history = History(path, self.config.retention_secs)
+            self.resources.callback(self.history.close)  # after teardown's last write
             # a durable state restores the windows exactly (restore_state); without one,
             # the minutes' rollups give back their top rows
             loaded = 0 if self.saved.parts else self.store.restore(self.history)
@@ -640,13 +676,7 @@ class WindowCollector(InterleavedCollector):
             self.alerts.restore_state(parts["alerts"])
 
     def teardown(self) -> None:
-        if getattr(self, "history", None) is not None:
-            assert self.history is not None
-            try:
-                self.write_history()
-            finally:
-                self.history.close()
-                self.history = None
+        self.write_history()
 
     def flush(self) -> None:
         self.drain()
@@ -674,8 +704,7 @@ class WindowCollector(InterleavedCollector):
 
     def answer(self, query: Query) -> Any:
         kind = query.kind
-        if kind in ("summary", "reset") or kind not in (
-                "top", "series", "overview", "drill", "hosts", "alerts", "clear_alert"):
+        if kind not in self.answers:
             return super().answer(query)
         p = validate(kind, query.params)
         s = self.store

@@ -7,16 +7,9 @@ share. An explicit path with no file yet is dealt too (it is read once it appear
 
 from __future__ import annotations
 
-import os
+from omphalos.dealing import deal_by_size
 
 from .discovery import Discovery
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
 
 
 def deal_paths(discovery: Discovery, n_workers: int) -> list[list[str]]:
@@ -27,11 +20,4 @@ def deal_paths(discovery: Discovery, n_workers: int) -> list[list[str]]:
     found = discovery.scan()
     missing = [p for p in discovery.explicit_paths()
                if p not in found and not discovery.excluded(p)]
-    shares: list[list[str]] = [[] for _ in range(n_workers)]
-    loads = [0] * n_workers
-    sizes = {p: _size(p) for p in found}
-    for path in sorted(found, key=lambda p: (-sizes[p], p)) + missing:
-        i = loads.index(min(loads))
-        shares[i].append(path)
-        loads[i] += max(sizes.get(path, 0), 1)
-    return shares
+    return deal_by_size([*found, *missing], n_workers)

@@ -23,10 +23,9 @@ is sent again and collectors skip it by ``(file_id, offset)``.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 import pykka
@@ -108,7 +107,7 @@ class _Wake:
     """Told by the watcher thread: hints are waiting."""
 
 
-class FileMonitor(MonitorPlugin):
+class FileMonitor(MonitorPlugin[FileMonitorConfig]):
     """Watches, reads and checkpoints files; see the module doc."""
 
     name = "file"
@@ -116,14 +115,14 @@ class FileMonitor(MonitorPlugin):
     Config: ClassVar[type] = FileMonitorConfig
 
     @classmethod
-    def deal(cls, config: FileMonitorConfig, n_workers: int) -> list[FileMonitorConfig | None]:
-        """This monitor's inputs dealt out to ``n_workers`` worker processes: one config
-        per worker, the same options with ``paths`` set to that worker's files (found as
-        the monitor itself finds them, ``exclude`` applied), or None for a worker that gets
-        no file. Every file goes to exactly one worker."""
-        shares = deal_paths(Discovery(config.paths, config.exclude), n_workers)
-        return [dataclasses.replace(config, paths=tuple(share)) if share else None
-                for share in shares]
+    def deal(cls, config: FileMonitorConfig, workers: int) -> list[FileMonitorConfig]:
+        """This monitor's inputs dealt out to ``workers`` worker processes: one config per
+        worker that gets a file (at most ``workers``), the same options with ``paths`` set
+        to that worker's files, found as the monitor itself finds them (paths, globs,
+        directories, ``exclude`` applied; an explicit path with no file yet is dealt too).
+        Every file goes to exactly one worker."""
+        shares = deal_paths(Discovery(config.paths, config.exclude), workers)
+        return [replace(config, paths=tuple(share)) for share in shares if share]
 
     def tick_interval(self) -> float:
         if self.config.mode == "polling" or not self.config.follow:

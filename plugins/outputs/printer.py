@@ -21,7 +21,7 @@ class PrintConfig:
     top: int = option(10, "Paths listed per summary.")
 
 
-class PrintOutput(OutputPlugin):
+class PrintOutput(OutputPlugin[PrintConfig]):
     """Asks the collectors for their summary and prints it; never blocks on a slow one."""
 
     name = "print"

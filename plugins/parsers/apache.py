@@ -11,11 +11,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from omphalos.config import option
-
-from .base import LineFormatParser, ParserConfig
-from .formatstr import FormatError, Part, assemble, check_preset_name, unquote_config
-from .linefmt import VARIABLES, WORD, LineFormat, Variable, extra_variable
-from .timestamps import strftime_regex
+from omphalos.lib.parsers.base import LineFormatParser, ParserConfig
+from omphalos.lib.parsers.formatstr import (
+    FormatError,
+    Part,
+    assemble,
+    check_preset_name,
+    unquote_config,
+)
+from omphalos.lib.parsers.linefmt import VARIABLES, WORD, LineFormat, Variable, extra_variable
+from omphalos.lib.parsers.timestamps import strftime_regex
 
 V = VARIABLES
 
@@ -169,7 +174,7 @@ class ApacheConfig(ParserConfig):
             raise ValueError(str(exc), "format") from None
 
 
-class ApacheParser(LineFormatParser):
+class ApacheParser(LineFormatParser[ApacheConfig]):
     """Lines written by Apache httpd with any ``LogFormat``."""
 
     name = "apache"

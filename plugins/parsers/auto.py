@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
 from omphalos.config import option
+from omphalos.lib.parsers.base import BaseParser, ParserConfig
+from omphalos.lib.parsers.linefmt import LineFormat, Result
 from omphalos.messages import BadLine, LineChunk
 from omphalos.records import Columns
 
 from .apache import compile_apache
-from .base import BaseParser, ParserConfig
 from .clf import clf_format, vhost_clf_format
 from .jsonpresets import detect_json
-from .linefmt import LineFormat, Result
 from .nginx import compile_nginx
 from .servers import (
     alb_format,
@@ -104,7 +104,7 @@ class AutoConfig(ParserConfig):
                             "set; a file cut by a shipper lacks its header).")
 
 
-class AutoParser(BaseParser):
+class AutoParser(BaseParser[AutoConfig]):
     """Chooses, per source file, the format that parses most of its first lines."""
 
     name = "auto"

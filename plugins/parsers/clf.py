@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import LineFormatParser, ParserConfig
-from .convert import unescape
-from .linefmt import VARIABLES, LineFormat, Token
-from .variables import Variable
+from omphalos.lib.parsers.base import LineFormatParser, ParserConfig
+from omphalos.lib.parsers.convert import unescape
+from omphalos.lib.parsers.linefmt import VARIABLES, LineFormat, Token
+from omphalos.lib.parsers.variables import Variable
 
 V = VARIABLES
 COMMON_TOKENS: list[Token] = [V["client"], " ", V["ident"], " ", V["user"], " [", V["time_clf"],
@@ -65,7 +65,7 @@ class CommonConfig(ParserConfig):
     """Options of the common and combined parsers (those of every parser)."""
 
 
-class CommonParser(LineFormatParser):
+class CommonParser(LineFormatParser[CommonConfig]):
     """``%h %l %u %t "%r" %>s %b``, and the rest of the family (module doc)."""
 
     name = "common"
@@ -77,7 +77,7 @@ class CommonParser(LineFormatParser):
         return clf_format("common")
 
 
-class CombinedParser(LineFormatParser):
+class CombinedParser(LineFormatParser[CommonConfig]):
     """Common plus ``"%{Referer}i" "%{User-agent}i"``, and the rest of the family."""
 
     name = "combined"

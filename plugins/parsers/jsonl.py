@@ -18,14 +18,13 @@ from operator import methodcaller
 from typing import Any, ClassVar
 
 from omphalos.config import option
+from omphalos.lib.parsers.base import BaseParser, ParserConfig
+from omphalos.lib.parsers.convert import none_for_dash, split_request
+from omphalos.lib.parsers.linefmt import BAD_LINE_SAMPLE_CHARS, Result, line_problem
+from omphalos.lib.parsers.timestamps import TimeCache, parse_any_time
 from omphalos.messages import BadLine, LineChunk
 from omphalos.records import Columns
 from omphalos.validate import OUT_OF_RANGE
-
-from .base import BaseParser, ParserConfig
-from .convert import none_for_dash, split_request
-from .linefmt import BAD_LINE_SAMPLE_CHARS, Result, line_problem
-from .timestamps import TimeCache, parse_any_time
 
 #: Record fields (and pseudo-fields) a JSON key may be mapped to.
 TARGETS = ("time", "client", "user", "method", "path", "query", "protocol", "status", "bytes",
@@ -355,7 +354,7 @@ class JsonConfig(ParserConfig):
             raise ValueError(str(exc), "fields") from None
 
 
-class JsonParser(BaseParser):
+class JsonParser(BaseParser[JsonConfig]):
     """One JSON object per line, keys mapped to record fields."""
 
     name = "json"

@@ -11,10 +11,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from omphalos.config import option
-
-from .base import LineFormatParser, ParserConfig
-from .formatstr import FormatError, Part, assemble, check_preset_name, unquote_config
-from .linefmt import VARIABLES, LineFormat, Variable, extra_variable
+from omphalos.lib.parsers.base import LineFormatParser, ParserConfig
+from omphalos.lib.parsers.formatstr import (
+    FormatError,
+    Part,
+    assemble,
+    check_preset_name,
+    unquote_config,
+)
+from omphalos.lib.parsers.linefmt import VARIABLES, LineFormat, Variable, extra_variable
 
 V = VARIABLES
 COMBINED = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
@@ -82,7 +87,7 @@ class NginxConfig(ParserConfig):
             raise ValueError(str(exc), "format") from None
 
 
-class NginxParser(LineFormatParser):
+class NginxParser(LineFormatParser[NginxConfig]):
     """Lines written by nginx with any ``log_format``."""
 
     name = "nginx"

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args
 
 from omphalos.config import option
+from omphalos.lib.parsers.base import BaseParser, ParserConfig
 from omphalos.messages import BadLine, LineChunk
 from omphalos.records import Columns
 
 from .apache import PRESETS as APACHE_PRESETS
 from .apache import compile_apache
-from .base import BaseParser, ParserConfig
 from .jsonpresets import caddy_format, traefik_json_format
 from .nginx import PRESETS as NGINX_PRESETS
 from .servers import (

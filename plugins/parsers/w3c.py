@@ -17,11 +17,8 @@ from datetime import datetime
 from typing import ClassVar, Literal
 
 from omphalos.config import option
-from omphalos.messages import BadLine, LineChunk
-from omphalos.records import Columns
-
-from .base import BaseParser, ParserConfig
-from .linefmt import (
+from omphalos.lib.parsers.base import BaseParser, ParserConfig
+from omphalos.lib.parsers.linefmt import (
     BAD_LINE_SAMPLE_CHARS,
     LineFormat,
     Result,
@@ -30,6 +27,8 @@ from .linefmt import (
     concat,
     line_problem,
 )
+from omphalos.messages import BadLine, LineChunk
+from omphalos.records import Columns
 
 #: A value: quoted (``""`` is a quote inside) or one word. Linear: both alternatives are
 #: possessive and start differently.
@@ -221,7 +220,7 @@ class W3CConfig(ParserConfig):
                             "lines are unparsed.")
 
 
-class W3CParser(BaseParser):
+class W3CParser(BaseParser[W3CConfig]):
     """W3C extended logs; the columns follow each file's ``#Fields:`` directives."""
 
     name = "w3c"

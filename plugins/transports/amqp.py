@@ -34,7 +34,7 @@ from omphalos.config import option
 from omphalos.delivery import Backoff, Outbox, Pump
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import TransportPlugin
-from omphalos.spool import Spool, spool_path
+from omphalos.spool import Spool, spool_path, worker_spool_dir
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_batch, encode_batch
 
 from .common import Incoming, RateLimitedLog, qualify
@@ -76,13 +76,22 @@ class _IoFailed:
     error: BaseException
 
 
-class AmqpTransport(TransportPlugin):
+class AmqpTransport(TransportPlugin[AmqpConfig]):
     """Publisher (fed by parsers) or consumer (read by collectors) of an AMQP queue."""
 
     name = "amqp"
     description = "AMQP transport (RabbitMQ): durable queue, publisher confirms, late acks"
     Config: ClassVar[type] = AmqpConfig
     tick_secs = 0.5
+    durable = True  # a publisher spools every batch; the broker confirms it durably
+
+    @classmethod
+    def for_worker(cls, config: AmqpConfig, name: str, worker: int, state_dir: str
+                   ) -> AmqpConfig:
+        """Each worker's publisher spools apart: spool/NAME-worker-I, or worker-I under
+        the configured spool_dir."""
+        return replace(config, spool_dir=worker_spool_dir(config.spool_dir, state_dir, name,
+                                                          worker))
 
     def setup(self) -> None:
         self.publisher = bool(self.context.inputs) or not self.context.outputs

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from omphalos.messages import Batch
-from omphalos.plugin import TransportPlugin
+from omphalos.plugin import NoConfig, TransportPlugin
 
 
-class LocalTransport(TransportPlugin):
+class LocalTransport(TransportPlugin[NoConfig]):
     """Hands each batch to the collectors and acknowledges it once all have applied it."""
 
     name = "local"
     description = "In-process transport: parsers and collectors in the same process"
+    #: With ``workers = N`` the parsers run in other processes: zmq carries their batches.
+    across_processes: ClassVar[str | None] = "zmq"
 
     def setup(self) -> None:
         if not self.context.outputs:

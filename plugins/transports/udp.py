@@ -163,7 +163,7 @@ def split(batch: Batch, encoded: bytes, limit: int) -> list[bytes]:
     return pieces
 
 
-class UdpTransport(TransportPlugin):
+class UdpTransport(TransportPlugin[UdpConfig]):
     """Sender (connect) or receiver (bind) of batches as UDP datagrams."""
 
     name = "udp"

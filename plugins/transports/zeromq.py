@@ -63,10 +63,10 @@ from omphalos.config import option
 from omphalos.counting import aggregate, reduce_counts
 from omphalos.delivery import Outbox
 from omphalos.messages import Ack, Batch
-from omphalos.plugin import TransportPlugin, drop_before
+from omphalos.plugin import CountedBatches, Loopback, TransportPlugin, drop_before
 from omphalos.query import DIMENSIONS
 from omphalos.records import Columns
-from omphalos.spool import Spool, spool_path
+from omphalos.spool import Spool, spool_path, worker_spool_dir
 from omphalos.validate import Rejects
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_ack, decode_batch, encode_ack
 from omphalos.wire import encode_batch as encode
@@ -209,12 +209,34 @@ class _KeyCheck:
         return False
 
 
-class ZmqTransport(TransportPlugin):
+class ZmqTransport(TransportPlugin[ZmqConfig]):
     """Sender (connect) or receiver (bind) of batches over ZeroMQ."""
 
     name = "zmq"
     description = "ZeroMQ transport: acknowledged, spooled, credited, CURVE-encrypted batches"
     Config: ClassVar[type] = ZmqConfig
+    durable = True  # a sender spools every batch before it acknowledges it
+
+    @classmethod
+    def loopback(cls, state_dir: str, workers: int,
+                 counted: CountedBatches | None) -> Loopback[ZmqConfig]:
+        """A receiver on an ``ipc://`` socket in the state directory and one sender per
+        worker, each with its own spool kept across runs (spool/workers-I: the monitors
+        commit what is spooled, so what a crash left there is sent at the next start)."""
+        endpoint = f"ipc://{os.path.join(state_dir, f'workers-{os.getpid()}.sock')}"
+        senders = tuple(ZmqConfig(
+            connect=endpoint, spool_dir=os.path.join(state_dir, "spool", f"workers-{i}"),
+            aggregate=counted.dimensions if counted else (),
+            aggregate_capacity=counted.capacity if counted else 0) for i in range(workers))
+        return Loopback(ZmqConfig(bind=endpoint), senders)
+
+    @classmethod
+    def for_worker(cls, config: ZmqConfig, name: str, worker: int, state_dir: str
+                   ) -> ZmqConfig:
+        """Each worker's sender spools apart: spool/NAME-worker-I, or worker-I under the
+        configured spool_dir."""
+        return replace(config, spool_dir=worker_spool_dir(config.spool_dir, state_dir, name,
+                                                       worker))
 
     def setup(self) -> None:
         cfg = self.config

@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 import pytest
-from omphalos.plugins.collectors.alerts import AlertState
 from omphalos.plugins.collectors.window import WindowStore
+
+from omphalos.lib.collectors.alerts import AlertState
 
 from .helpers import columns, store
 

@@ -9,7 +9,8 @@ import logging
 import math
 
 import pytest
-from omphalos.plugins.collectors.alerts import AlertState
+
+from omphalos.lib.collectors.alerts import AlertState
 
 from .helpers import columns, store
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pykka
 import pytest
-from omphalos.plugins.collectors.interleave import InterleavedCollector, slice_batch
 
+from omphalos.lib.collectors.interleave import InterleavedCollector, slice_batch
 from omphalos.messages import Applied, BadLine, Batch, Deliver, Query, Source, Stop
 from omphalos.pipeline import Pipeline
 from omphalos.plugin import CollectorPlugin
@@ -41,6 +41,7 @@ class SwitchProbe(CollectorPlugin):
 
     name = "switch-probe"
     description = "Test collector: reports sys.getswitchinterval()"
+    answers: ClassVar[frozenset[str]] = frozenset({"interval"})
 
     def apply(self, batch: Batch) -> None:
         pass

@@ -6,11 +6,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from omphalos.plugins.collectors.aggregate import Breakdown, aggregate
-from omphalos.plugins.collectors.sketch import DDSketch
 from omphalos.plugins.parsers.clf import COMBINED_TOKENS
-from omphalos.plugins.parsers.linefmt import LineFormat
 
+from omphalos.lib.collectors.aggregate import Breakdown, aggregate
+from omphalos.lib.collectors.sketch import DDSketch
+from omphalos.lib.parsers.linefmt import LineFormat
 from omphalos.query import DIMENSIONS
 from omphalos.records import Columns
 
@@ -84,7 +84,7 @@ def test_duration_percentiles_per_path_and_site() -> None:
     """Formats with a duration: p50/p95/p99 site-wide and per path within 1% of exact."""
     import random
 
-    from omphalos.plugins.collectors.aggregate import merged_top
+    from omphalos.lib.collectors.aggregate import merged_top
 
     from .helpers import columns
 

@@ -9,10 +9,10 @@ from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from omphalos.plugins.collectors.aggregate import aggregate, reduce_counts
-from omphalos.plugins.collectors.sketch import DDSketch
-from omphalos.plugins.collectors.topk import SLACK, TopTable
 
+from omphalos.lib.collectors.aggregate import aggregate, reduce_counts
+from omphalos.lib.collectors.sketch import DDSketch
+from omphalos.lib.collectors.topk import SLACK, TopTable
 from omphalos.records import Columns
 
 values = st.lists(st.floats(min_value=1e-6, max_value=1e4, allow_nan=False), min_size=1,

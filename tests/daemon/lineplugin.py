@@ -30,6 +30,7 @@ class LineLog(CollectorPlugin):
     name = "linelog"
     description = "Test collector: records the number of every applied line"
     Config: ClassVar[type] = LineLogConfig
+    answers: ClassVar[frozenset[str]] = frozenset({"lines"})
 
     def setup(self) -> None:
         self.applied = 0

@@ -15,11 +15,10 @@ import sys
 import time
 from typing import Any
 
-from omphalos.plugins.outputs.httptop.app import HttptopApp
-from omphalos.plugins.outputs.httptop.config import HttptopConfig
-from omphalos.plugins.outputs.httptop.launch import quiet_logging
-from omphalos.plugins.outputs.httptop.source import LocalSource
-
+from omphalos.console.app import HttptopApp
+from omphalos.console.config import HttptopConfig
+from omphalos.console.launch import quiet_logging
+from omphalos.console.source import LocalSource
 from omphalos.pipeline import Pipeline
 
 from .plugins_for_tests import make_registry

@@ -63,6 +63,7 @@ class TestAlertsCollector(CollectorPlugin):
     name = "test-alerts"
     description = "Test collector: a path alert after a number of 404 answers"
     Config: ClassVar[type] = AlertsConfig
+    answers: ClassVar[frozenset[str]] = frozenset({"alerts", "clear_alert"})
     __test__ = False  # not a pytest class
 
     def setup(self) -> None:

@@ -10,10 +10,10 @@ import pytest
 import urwid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from omphalos.plugins.outputs.httptop.app import HttptopApp
-from omphalos.plugins.outputs.httptop.config import HttptopConfig
-from omphalos.plugins.outputs.httptop.source import LocalSource
 
+from omphalos.console.app import HttptopApp
+from omphalos.console.config import HttptopConfig
+from omphalos.console.source import LocalSource
 from omphalos.pipeline import Pipeline
 
 from ..conftest import REAL_LOG, wait_for

@@ -16,15 +16,15 @@ import pytest
 import urwid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from omphalos.plugins.outputs.httptop import fmt, themes
-from omphalos.plugins.outputs.httptop.launch import console_config
-from omphalos.plugins.outputs.httptop.source import STATUS, Reply
-from omphalos.plugins.outputs.httptop.state import ConsoleState, summary_rows
-from omphalos.plugins.outputs.httptop.views import VIEWS, WINDOWS, fit_columns
-from omphalos.plugins.outputs.httptop.widgets import MIN_COLS, MIN_ROWS, ConsoleWidget
 
 from omphalos.cli import httptop as cli
 from omphalos.config import ConfigError, ConfigSource, load_ini
+from omphalos.console import fmt, themes
+from omphalos.console.launch import console_config
+from omphalos.console.source import STATUS, Reply
+from omphalos.console.state import ConsoleState, summary_rows
+from omphalos.console.views import VIEWS, WINDOWS, fit_columns
+from omphalos.console.widgets import MIN_COLS, MIN_ROWS, ConsoleWidget
 from omphalos.pipeline import Pipeline
 
 from ..conftest import REAL_LOG
@@ -290,7 +290,7 @@ def test_cli_choices_match_the_console() -> None:
 
 
 def test_config_rejects_bad_options(tmp_path: Path) -> None:
-    from omphalos.plugins.outputs.httptop.launch import console_config
+    from omphalos.console.launch import console_config
 
 
     conf = tmp_path / "c.conf"

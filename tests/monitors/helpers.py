@@ -48,6 +48,7 @@ class NumbersCollector(CollectorPlugin):
     name = "numbers"
     description = "Test collector: records line numbers, durably with db"
     Config: ClassVar[type] = NumbersConfig
+    answers: ClassVar[frozenset[str]] = frozenset({"numbers"})
 
     def setup(self) -> None:
         self.seen: Counter[int] = Counter()

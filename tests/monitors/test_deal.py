@@ -11,8 +11,8 @@ from omphalos.plugins.monitors.discovery import Discovery
 from omphalos.plugins.monitors.file import FileMonitor, FileMonitorConfig
 
 
-def _files(configs: list[FileMonitorConfig | None]) -> list[str]:
-    return sorted(p for c in configs if c is not None for p in c.paths)
+def _files(configs: list[FileMonitorConfig]) -> list[str]:
+    return sorted(p for c in configs for p in c.paths)
 
 
 def test_deal_follows_the_monitors_own_rules(tmp_path: Path) -> None:
@@ -33,15 +33,13 @@ def test_deal_follows_the_monitors_own_rules(tmp_path: Path) -> None:
     expected = sorted([str(logs / "access.log"), str(logs / "error.log"),
                        str(logs / "sub" / "deep.log"), str(tmp_path / "later.log")])
     assert _files(one) == _files(two) == _files(three) == expected
-    assert len(one) == 1 and len(two) == 2 and len(three) == 5
-    assert sum(c is None for c in three) == 1  # four files, five workers
+    assert len(one) == 1 and len(two) == 2 and len(three) == 4  # four files, five workers
     for share in two + three:  # the other options are kept
-        assert share is None or (share.max_in_flight == 3 and share.exclude == config.exclude)
+        assert share.max_in_flight == 3 and share.exclude == config.exclude
     # largest first, each to the lightest worker
-    assert two[0] is not None and two[0].paths == (str(logs / "access.log"),)
+    assert two[0].paths == (str(logs / "access.log"),)
     # a dealt config finds exactly its own files again
     for share in two:
-        assert share is not None
         found = Discovery(share.paths, share.exclude)
         assert sorted([*found.scan(), *(p for p in found.explicit_paths()
                                         if p not in found.scan())]) == sorted(share.paths)

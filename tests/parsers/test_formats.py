@@ -6,8 +6,9 @@ import calendar
 
 import pytest
 from omphalos.plugins.parsers.apache import compile_apache
-from omphalos.plugins.parsers.formatstr import FormatError
 from omphalos.plugins.parsers.nginx import compile_nginx
+
+from omphalos.lib.parsers.formatstr import FormatError
 
 
 def test_apache_documented_millisecond_format_with_a_separate_zone() -> None:
@@ -77,6 +78,6 @@ def test_every_parser_is_found_through_the_entry_points(name: str) -> None:
     ('$remote_addr "$request"', '$remote_addr "$request"'),
 ])
 def test_nginx_config_lines_are_unquoted(pasted: str, expected: str) -> None:
-    from omphalos.plugins.parsers.formatstr import unquote_config
+    from omphalos.lib.parsers.formatstr import unquote_config
 
     assert unquote_config(pasted, "log_format") == expected

@@ -9,9 +9,9 @@ import pytest
 from omphalos.plugins.parsers.apache import compile_apache
 from omphalos.plugins.parsers.auto import _sample, candidates, detect_line_format
 from omphalos.plugins.parsers.clf import COMBINED_TOKENS, clf_format
-from omphalos.plugins.parsers.linefmt import LineFormat, concat
 from omphalos.plugins.parsers.nginx import compile_nginx
 
+from omphalos.lib.parsers.linefmt import LineFormat, concat
 from omphalos.records import Columns
 from tests.conftest import REAL_LOG, SHARED
 

@@ -11,11 +11,11 @@ from omphalos.plugins.parsers.apache import PRESETS as APACHE_PRESETS
 from omphalos.plugins.parsers.apache import compile_apache
 from omphalos.plugins.parsers.auto import candidates
 from omphalos.plugins.parsers.jsonl import JsonFormat
-from omphalos.plugins.parsers.linefmt import Result
 from omphalos.plugins.parsers.nginx import PRESETS as NGINX_PRESETS
 from omphalos.plugins.parsers.nginx import compile_nginx
 from omphalos.plugins.parsers.w3c import W3CStream
 
+from omphalos.lib.parsers.linefmt import Result
 from tests.conftest import DATA, REAL_LOG
 
 FIELDS = b"#Fields: date time c-ip cs-method cs-uri-stem sc-status cs(User-Agent)\n"

@@ -22,8 +22,8 @@ from typing import Any
 import msgpack
 import pytest
 import zmq
-from omphalos.plugins.collectors.aggregate import aggregate
 
+from omphalos.counting import aggregate
 from omphalos.messages import Batch, Source
 from omphalos.query import DIMENSIONS
 from omphalos.records import Columns

@@ -43,7 +43,7 @@ class WebhookConfig:
             raise ValueError("must be at least 1", "min_errors")
 
 
-class WebhookAlerts(CollectorPlugin):
+class WebhookAlerts(CollectorPlugin[WebhookConfig]):
     """Counts recent server errors; posts an alert when there are too many."""
 
     name = "webhook"

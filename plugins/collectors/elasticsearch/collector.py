@@ -90,12 +90,14 @@ class ElasticsearchConfig:
         check_delivery_options(self)
 
 
-class ElasticsearchCollector(CollectorPlugin):
+class ElasticsearchCollector(CollectorPlugin[ElasticsearchConfig]):
     """Indexes records into Elasticsearch/OpenSearch and answers queries from it."""
 
     name = "elasticsearch"
     description = "Every record in Elasticsearch/OpenSearch (ECS); queries by aggregations"
     Config: ClassVar[type] = ElasticsearchConfig
+    answers: ClassVar[frozenset[str]] = frozenset(
+        {"summary", "top", "series", "overview", "hosts", "drill"})
     config: ElasticsearchConfig
 
     def tick_interval(self) -> float:
@@ -173,7 +175,7 @@ class ElasticsearchCollector(CollectorPlugin):
     # -- queries -----------------------------------------------------------------------------------
     def answer(self, query: Query) -> Any:
         kind = query.kind
-        if kind not in ("summary", "top", "series", "overview", "hosts", "drill"):
+        if kind not in self.answers:
             return super().answer(query)
         params = dict(query.params)
         since = _epoch(params.pop("since", None), "since")

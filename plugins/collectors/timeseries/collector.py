@@ -78,7 +78,7 @@ class TimeseriesConfig:
         check_delivery_options(self)
 
 
-class TimeseriesCollector(CollectorPlugin):
+class TimeseriesCollector(CollectorPlugin[TimeseriesConfig]):
     """Rolls records up per interval and writes the rollups as line protocol."""
 
     name = "timeseries"

@@ -65,7 +65,10 @@ async def ask(state: WebState, kind: str, params: dict[str, Any],
 
 
 def checked(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
-    """``raw`` validated by the query contract (400 with the reason), None values dropped."""
+    """``raw`` validated by the query contract (400 with the reason), None values dropped;
+    a kind the contract does not know (a third-party collector's) gets ``raw`` as it is."""
+    if kind not in contract.KINDS:
+        return raw
     try:
         params = contract.validate(kind, raw)
     except ValueError as exc:
@@ -82,9 +85,11 @@ async def query(request: web.Request) -> web.Response:
         raise ApiError(405, f"{kind} changes state: not available over GET"
                             + (" (POST /api/v1/alerts/clear)" if kind == "clear_alert" else ""),
                        {"Allow": ""})
-    if kind not in contract.KINDS:
-        readable = sorted(set(contract.KINDS) - WRITE_KINDS)
-        raise ApiError(404, f"unknown query kind {kind!r} (known: {', '.join(readable)})")
+    served = state.querier.kinds()
+    if kind not in served:  # served: exactly what the collectors declare they answer
+        readable = sorted(served - WRITE_KINDS)
+        raise ApiError(404, f"unknown query kind {kind!r}: no collector here answers it "
+                            f"(served: {', '.join(readable) or 'none'})")
     raw: dict[str, Any] = single_params(request)
     collector = raw.pop("collector", None)
     if collector is not None:

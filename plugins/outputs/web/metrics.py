@@ -1,7 +1,7 @@
 """``/metrics``: the collectors' counters as Prometheus families (official prometheus_client).
 
 Design: a custom ``Collector`` that, at each scrape, asks the ``metrics`` collector (see
-:mod:`.counters`) for its totals since start and yields them as families. Nothing is
+collectors.metrics) for its totals since start and yields them as families. Nothing is
 counted twice and nothing is kept in the web output itself, so a scrape always shows what
 the collectors know. It runs on the web output's ask pool, never on the event loop. Each
 server has its own registry, so an embedding program's global registry is left alone.

@@ -17,7 +17,7 @@ from .snapshot import Snapshots
 from .state import WebState
 
 
-class WebOutput(OutputPlugin):
+class WebOutput(OutputPlugin[WebConfig]):
     """Serves the live dashboard, the JSON query API and ``/metrics``.
 
     ``setup`` (actor thread) starts the server thread and returns once it listens;
@@ -37,6 +37,9 @@ class WebOutput(OutputPlugin):
         short = self.context.name.split(":", 1)[-1]
         self.executor = ThreadPoolExecutor(max_workers=config.workers,
                                            thread_name_prefix=f"omphalos-web-{short}-ask")
+        # released by the base class (last in, first out) when the actor stops, dies or
+        # fails to start
+        self.resources.callback(self.executor.shutdown, wait=True, cancel_futures=True)
         querier = Querier(self.context.pipeline, self.context.inputs, config.query_timeout_secs,
                           self.executor)
         self.state = WebState(config=config, auth=self.auth, querier=querier,
@@ -45,11 +48,8 @@ class WebOutput(OutputPlugin):
                               registry=make_registry(querier))
         self.server = WebServer(lambda: build_app(self.state), config.listen, config.port,
                                 name=f"omphalos-web-{short}")
-        try:
-            self.port = self.server.start()
-        except BaseException:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-            raise
+        self.port = self.server.start()
+        self.resources.callback(self.server.stop)
         self.log.info("dashboard at %s", self.url)
         if self.auth.configured:
             return
@@ -65,23 +65,11 @@ class WebOutput(OutputPlugin):
         host = self.config.listen
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
-    def teardown(self) -> None:
-        server = getattr(self, "server", None)
-        if server is not None:
-            server.stop()
-        executor = getattr(self, "executor", None)
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-
     def status(self) -> dict[str, Any]:
         out = super().status()
-        state = getattr(self, "state", None)
-        out.update(url=self.url if hasattr(self, "port") else None,
-                   port=getattr(self, "port", None),
-                   live_clients=state.clients if state is not None else 0,
-                   token_required=not self.auth.open_reads if hasattr(self, "auth") else None)
-        if state is not None:
-            out["counters"].update(state.counters)
+        out.update(url=self.url, port=self.port, live_clients=self.state.clients,
+                   token_required=not self.auth.open_reads)
+        out["counters"].update(self.state.counters)
         return out
 
     def on_tick(self, now: float) -> None:

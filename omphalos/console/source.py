@@ -32,9 +32,6 @@ from omphalos.switching import quick_switching
 
 log = logging.getLogger("omphalos.output.httptop")
 
-#: Seconds a collector's refusal of a kind (and window) is remembered: it is not asked that
-#: again meanwhile (each refusal would cost it a message, and pykka a logged traceback).
-REFUSAL_SECS = 60.0
 
 #: The pseudo-kind of the pipeline's own health (``Pipeline.status()``, ``/api/v1/status``).
 STATUS = "pipeline_status"
@@ -143,11 +140,6 @@ class LocalSource:
         self.pipeline = pipeline
         self.timeout_secs = timeout_secs
         self.description = description
-        #: kind -> the collector that answered it last (asked first next time)
-        self._routes: dict[str, str] = {}
-        #: (collector, kind, window) -> until when its refusal holds (not asked meanwhile)
-        self._refused: dict[tuple[str, str, str], tuple[float, str]] = {}
-        self._refused_lock = threading.Lock()
         self._workers = _Workers(workers, "httptop-local")
 
     def submit(self, kind: str, params: Mapping[str, Any], on_done: Callback) -> None:
@@ -157,60 +149,24 @@ class LocalSource:
     def _ask(self, template: Reply) -> Reply:
         if template.kind == STATUS:
             return self._status(template)
-        errors: list[str] = []
-        names = self.pipeline.names("collector")
-        routed = self._routes.get(template.kind)
-        if routed in names:  # the collector that answered this kind last time goes first
-            names = [routed, *(n for n in names if n != routed)]
-        if not names:
-            return _failed(template, "no collector in this pipeline", unavailable=True)
-        all_unavailable = True
-        window = str(template.params.get("window", ""))
-        for name in names:
-            why = self._refusal(name, template.kind, window)
-            if why is not None:
-                errors.append(why)
-                continue
-            try:
-                future = self.pipeline.ask_async(name, Query(template.kind,
-                                                             dict(template.params)))
-                with quick_switching(self.pipeline.settings.query_switch_interval_ms / 1000):
-                    value = future.get(timeout=self.timeout_secs)
-            except ValueError as exc:  # the contract's "I do not serve this kind or window"
-                errors.append(str(exc))
-                with self._refused_lock:
-                    self._refused[(name, template.kind, window)] = (
-                        time.monotonic() + REFUSAL_SECS, str(exc))
-                continue
-            except QueryError as exc:
-                errors.append(str(exc))
-                all_unavailable = False
-                continue
-            except pykka.Timeout:
-                errors.append(f"{name} did not answer within {self.timeout_secs:g}s")
-                all_unavailable = False
-                continue
-            except pykka.ActorDeadError:
-                errors.append(f"{name} is not running")
-                all_unavailable = False
-                continue
-            self._routes[template.kind] = name
-            return Reply(template.kind, template.params, value=value,
-                         asked_at=template.asked_at)
-        return _failed(template, "; ".join(errors), unavailable=all_unavailable)
-
-    def _refusal(self, name: str, kind: str, window: str) -> str | None:
-        """Why ``name`` will not answer (its declared ``answers``, or a recent refusal)."""
-        spec = self.pipeline.components.get(name)
-        declared = getattr(getattr(spec, "cls", None), "answers", None)
-        if isinstance(declared, (set, frozenset)) and kind not in declared:
-            return f"{name} does not answer {kind!r} queries"
-        with self._refused_lock:
-            memo = self._refused.get((name, kind, window))
-            if memo is None or memo[0] > time.monotonic():
-                return None if memo is None else memo[1]
-            del self._refused[(name, kind, window)]
-        return None
+        try:  # routed by the collectors' declarations: nothing is asked to find out
+            name = self.pipeline.answering(template.kind, template.params)
+        except QueryError as exc:  # none declares it serves this (QueryRefused), or none
+            return _failed(template, str(exc), unavailable=True)
+        try:
+            future = self.pipeline.ask_async(name, Query(template.kind, dict(template.params)))
+            with quick_switching(self.pipeline.settings.query_switch_interval_ms / 1000):
+                value = future.get(timeout=self.timeout_secs)
+        except ValueError as exc:  # the collector refuses the query as asked
+            return _failed(template, str(exc), unavailable=True)
+        except QueryError as exc:
+            return _failed(template, str(exc), unavailable=False)
+        except pykka.Timeout:
+            return _failed(template, f"{name} did not answer within {self.timeout_secs:g}s",
+                           unavailable=False)
+        except pykka.ActorDeadError:
+            return _failed(template, f"{name} is not running", unavailable=False)
+        return Reply(template.kind, template.params, value=value, asked_at=template.asked_at)
 
     def _status(self, template: Reply) -> Reply:
         """The supervisor's health (read without asking anyone) plus each monitor's status."""

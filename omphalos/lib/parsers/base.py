@@ -6,7 +6,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass
-from typing import IO, ClassVar
+from typing import IO, ClassVar, TypeVar
 
 from omphalos.config import option
 from omphalos.messages import BadLine, Batch, LineChunk
@@ -26,7 +26,11 @@ class ParserConfig:
                                  "show (all are counted).")
 
 
-class BaseParser(ParserPlugin):
+#: A parser's config type (it has the options every parser has).
+PC = TypeVar("PC", bound=ParserConfig)
+
+
+class BaseParser(ParserPlugin[PC]):
     """Parses chunks with :meth:`parse_lines`; handles bad lines the same way everywhere."""
 
     Config: ClassVar[type] = ParserConfig
@@ -36,13 +40,9 @@ class BaseParser(ParserPlugin):
         if self.config.dead_letter:
             os.makedirs(os.path.dirname(os.path.abspath(self.config.dead_letter)),
                         exist_ok=True)
-            self._dead_letter = open(self.config.dead_letter, "a", encoding="utf-8")
-
-    def teardown(self) -> None:
-        if getattr(self, "_dead_letter", None) is not None:
-            assert self._dead_letter is not None
-            self._dead_letter.close()
-            self._dead_letter = None
+            # closed by the base class when the actor stops, dies or fails to start
+            self._dead_letter = self.resources.enter_context(
+                open(self.config.dead_letter, "a", encoding="utf-8"))
 
     def parse_lines(self, chunk: LineChunk
                     ) -> tuple[Columns, int, list[BadLine], Counter[str]]:
@@ -83,7 +83,7 @@ class BaseParser(ParserPlugin):
         self._dead_letter.flush()
 
 
-class LineFormatParser(BaseParser):
+class LineFormatParser(BaseParser[PC]):
     """A parser driven by one :class:`LineFormat` (from :meth:`make_format`)."""
 
     def setup(self) -> None:

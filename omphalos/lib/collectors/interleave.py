@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from omphalos.messages import Batch, Deliver
-from omphalos.plugin import CollectorPlugin, PluginContext
+from omphalos.plugin import C, CollectorPlugin, PluginContext
 
 __all__ = ["InterleavedCollector", "slice_batch"]
 
@@ -56,7 +56,7 @@ def slice_batch(batch: Batch, start: int, stop: int) -> Batch:
     return replace(batch, records=records, lines=0, unparsed=0, unparsed_reasons={}, bad=())
 
 
-class InterleavedCollector(CollectorPlugin):
+class InterleavedCollector(CollectorPlugin[C]):
     """A collector whose batches are applied a slice per message (see the module doc)."""
 
     #: Seconds one slice should take to apply: the longest a query waits behind a batch.
@@ -65,7 +65,7 @@ class InterleavedCollector(CollectorPlugin):
     min_slice_lines: ClassVar[int] = 200
     max_slice_lines: ClassVar[int] = 50_000
 
-    def __init__(self, context: PluginContext, config: Any) -> None:
+    def __init__(self, context: PluginContext, config: C) -> None:
         super().__init__(context, config)
         self._pending: deque[Deliver | Batch] = deque()
         self._draining = False

@@ -50,12 +50,13 @@ class HostCounts:
     duration_count: int = 0
 
 
-class MetricsCollector(CollectorPlugin):
+class MetricsCollector(CollectorPlugin[MetricsConfig]):
     """Counts per host and status, bytes and a duration histogram, for ``/metrics``."""
 
     name = "metrics"
     description = "Counters and a duration histogram per source host, for Prometheus"
     Config: ClassVar[type] = MetricsConfig
+    answers: ClassVar[frozenset[str]] = frozenset({"metrics"})
 
     def setup(self) -> None:
         self.hosts: dict[str, HostCounts] = {}

@@ -1,0 +1,1 @@
+"""Support code of the collector plugins (see :mod:`omphalos.lib`)."""
