@@ -256,11 +256,14 @@ def main() -> None:
           f"{BATCH_LINES:,}")
     batches = templates(args.lines_per_sender, tempfile.mkdtemp(prefix="fleet-tpl-"))
     for n in args.senders:
-        reference = in_process_rate(batches, 5)  # just before, under the same load
-        print(f"in-process apply rate (summary + window, same batches): {reference:,.0f} "
-              "lines/s")
+        before = in_process_rate(batches, 5)  # just before and just after, same load
         for counted in (False, True):
             r = run(n, args.lines_per_sender, counted)
+            if not counted:
+                after = in_process_rate(batches, 5)
+                reference = (before + after) / 2
+                print(f"in-process apply rate (summary + window, same batches): "
+                      f"{before:,.0f} before, {after:,.0f} after the fleet run")
             kind = "counted" if counted else "records"
             ratio = "" if counted else f" ({r['lines_per_sec'] / reference:.2f}x in-process)"
             print(f"N={n:3d} {kind:8s} {r['lines']:>9,} lines in {r['secs']:6.2f}s: "

@@ -22,8 +22,10 @@ once, whatever its collectors are doing, for each batch: being applied (wait), d
 acknowledgement was lost: forget it) or unknown (send it again). Liveness is ZeroMQ's
 heartbeat, answered by libzmq's own threads.
 
-**Frames.** Sender to receiver: ``[id, batch]`` (``id`` 8 bytes) or a probe ``[b"?", ids]``.
-Receiver to sender: ``[id, ack, credit]`` (``credit`` a u32) or a probe answer
+**Frames.** Sender to receiver: ``[id, batch]`` (``id`` 8 bytes) or a probe ``[b"?", ids]``
+(an empty one on connecting says the sender reads credits). Receiver to sender:
+``[id, ack, credit]`` (``credit`` a u32; ``[id, ack]`` to a sender that never probed, as
+before credits, so older senders keep working) or a probe answer
 ``[b"?", ids, states, credit]`` (one state byte per id: 0 unknown, 1 being applied, 2 done).
 
 **CURVE and identity.** With ``secret_key_file`` (a key pair made by ``omphalos keys``) the
@@ -575,6 +577,7 @@ class _SenderLoop(_Loop):
         self.ids = count(1)
         self.credit = 1  # until the receiver grants more
         self.probed_at = 0.0
+        self.hello_due = False
 
     def open(self) -> zmq.Socket[Any]:
         sock = self.socket(zmq.DEALER)
@@ -588,6 +591,10 @@ class _SenderLoop(_Loop):
     def poll_ms(self) -> int:
         due = self.outbox.retry_due(time.monotonic())
         return max(10, min(_POLL_MS, int(due * 1000))) if due else _POLL_MS
+
+    def on_connected(self) -> None:
+        super().on_connected()
+        self.hello_due = True  # an empty probe: "I read credits and probe answers"
 
     def on_disconnected(self) -> None:
         super().on_disconnected()
@@ -668,6 +675,12 @@ class _SenderLoop(_Loop):
             self.counters["sent"] += done
             self.outbox.delivered(done)
         self.outbox.take()
+        if self.hello_due:
+            try:
+                sock.send_multipart([_PROBE, b""], zmq.NOBLOCK)
+                self.hello_due = False
+            except zmq.Again:
+                pass
         while len(self.slots) < self.cfg.max_in_flight and len(self.outbox) > len(self.slots):
             slot = _Slot(_ID.pack(next(self.ids)))
             self.slots.append(slot)
@@ -723,6 +736,9 @@ class _Peer:
     applying: set[bytes] = field(default_factory=set)
     done: OrderedDict[bytes, bytes] = field(default_factory=OrderedDict)
     seen: float = 0.0
+    #: It probes, so it reads credits: acknowledgements carry a third frame. A sender of
+    #: the protocol before credits never probes and gets two-frame acknowledgements.
+    credited: bool = False
 
 
 class _ReceiverLoop(_Loop):
@@ -790,6 +806,7 @@ class _ReceiverLoop(_Loop):
             peer = self.peers[identity] = _Peer()
         peer.seen = time.monotonic()
         if msg_id == _PROBE:
+            peer.credited = True
             self.answer_probe(sock, identity, peer, frames[2].bytes)
             return
         if msg_id in peer.applying:
@@ -858,7 +875,8 @@ class _ReceiverLoop(_Loop):
         try:
             sock.send_multipart([identity, _PROBE, ids, bytes(states), self.credit()],
                                 zmq.NOBLOCK)
-            self.counters["probes_answered"] += 1
+            if ids:  # an empty one is a sender's hello
+                self.counters["probes_answered"] += 1
         except (zmq.Again, zmq.ZMQError):
             self.counters["acks_lost"] += 1
 
@@ -891,8 +909,10 @@ class _ReceiverLoop(_Loop):
                 del self.peers[identity]
 
     def reply(self, sock: zmq.Socket[Any], token: tuple[bytes, bytes, bytes]) -> None:
+        peer = self.peers.get(token[0])
+        frames = [*token, self.credit()] if peer is not None and peer.credited else list(token)
         try:
-            sock.send_multipart([*token, self.credit()], zmq.NOBLOCK)
+            sock.send_multipart(frames, zmq.NOBLOCK)
             self.counters["acks_sent"] += 1
         except (zmq.Again, zmq.ZMQError):
             self.counters["acks_lost"] += 1  # the sender's probe finds it done
