@@ -306,7 +306,7 @@ def vhost_ports(values: Sequence[str]) -> tuple[list[str | None], list[str | Non
 def trailing_fields(values: Sequence[str | None]
                     ) -> tuple[list[float | None] | None, list[dict[str, Any] | None] | None]:
     """The trailing fields of combined-family lines (None where a line has none)."""
-    if values.count(None) + values.count("") == len(values):  # type: ignore[arg-type]
+    if values.count(None) + values.count("") == len(values):
         return None, None
     durations: list[float | None] = []
     fields: list[dict[str, Any] | None] = []

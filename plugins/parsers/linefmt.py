@@ -230,10 +230,12 @@ class LineFormat:
             elif target in ("user", "method", "query", "protocol", "referer", "agent"):
                 setattr(out, target, none_for_dash(values))
             elif target == "method!":
-                out.method = as_list(values) if strict else none_for_empty(values)
+                out.method = as_list(values) if strict else none_for_empty(  # type: ignore[assignment]
+                    values)
                 no_request = out.method is not values
             elif target == "protocol!":
-                out.protocol = as_list(values) if strict else none_for_empty(values)
+                out.protocol = as_list(values) if strict else none_for_empty(  # type: ignore[assignment]
+                    values)
             elif target == "query!":
                 out.query = none_for_empty(values)
             elif target == "query_q":
