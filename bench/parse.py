@@ -2,7 +2,7 @@
 """Parser throughput: lines per second for each format, and the ratio to the pure-Python floor.
 
   python bench/parse.py [-n 1000000] [--formats combined,common,combined_rt,w3c,json,presets]
-                        [--against REV]
+                        [--rounds N] [--against REV]
 
 Generates the logs with ``../shared/bench/genlog.py`` (relative to the project root) into a
 temporary directory, parses each one the way the pipeline does (the file read in 1 MiB chunks
@@ -254,6 +254,8 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=1_000_000, help="lines per generated log")
     ap.add_argument("--formats", default="combined,common,combined_rt,w3c,json,presets")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="runs of every format, round-robin; the best of each is shown")
     ap.add_argument("--against", default="", metavar="REV",
                     help="also run git revision REV's combined parser, alternated")
     ap.add_argument("--repeat", type=int, default=3,
@@ -281,8 +283,14 @@ def main() -> None:
         print(f"{'format':<12} {'cpu s':>7} {'lines/s':>11} {'(wall s)':>9} {'records':>10} "
               f"{'unparsed':>9} {'/combined':>9}")
         results: dict[str, float] = {}
+        measured: dict[str, tuple[float, float, int, int]] = {}
+        for _ in range(a.rounds):  # round-robin, so a burst of load hits every format
+            for name in formats:
+                figures = run(parser_for(name), logs[name])
+                if name not in measured or figures[0] < measured[name][0]:
+                    measured[name] = figures
         for name in formats:
-            cpu, wall, records, unparsed = run(parser_for(name), logs[name])
+            cpu, wall, records, unparsed = measured[name]
             results[name] = cpu
             ratio = f"{cpu / results['combined']:.2f}x" if "combined" in results else ""
             print(f"{name:<12} {cpu:7.2f} {a.n / cpu:11,.0f} {f'({wall:.2f})':>9} "
