@@ -42,7 +42,7 @@ def none_for_empty(values: Sequence[str]) -> list[str | None]:
 
 def dash_to_empty(values: Sequence[str]) -> list[str]:
     if "-" not in set(values):
-        return list(values)
+        return as_list(values)  # a column slice of its own: no copy needed
     return ["" if v == "-" else v for v in values]
 
 
