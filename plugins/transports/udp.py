@@ -43,7 +43,7 @@ from omphalos.config import option
 from omphalos.delivery import OVERSIZED_POLICY, Backoff, Outbox, Pump
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import TransportPlugin
-from omphalos.spool import Spool, spool_path
+from omphalos.spool import Spool, spool_path, worker_spool_dir
 from omphalos.wire import WireError, decode_batch, encode_batch
 
 from .common import Incoming, RateLimitedLog, qualify
@@ -169,6 +169,14 @@ class UdpTransport(TransportPlugin[UdpConfig]):
     name = "udp"
     description = "UDP transport: msgpack datagrams, fire and forget, losses counted"
     Config: ClassVar[type] = UdpConfig
+
+    @classmethod
+    def for_worker(cls, config: UdpConfig, name: str, worker: int, state_dir: str
+                   ) -> UdpConfig:
+        """Each worker's sender spools apart: spool/NAME-worker-I, or worker-I under the
+        configured spool_dir."""
+        return replace(config, spool_dir=worker_spool_dir(config.spool_dir, state_dir, name,
+                                                          worker))
 
     def setup(self) -> None:
         cfg = self.config

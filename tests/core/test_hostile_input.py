@@ -44,6 +44,7 @@ class PoisonedCollector(CollectorPlugin):
     name = "poisoned"
     description = "Test collector: raises ValueError on a batch holding /poison"
     setups: ClassVar[int] = 0
+    answers = frozenset({"applied"})
 
     def setup(self) -> None:
         PoisonedCollector.setups += 1

@@ -47,6 +47,7 @@ class SlowCollector(CollectorPlugin):
 
     name = "slow"
     description = "Counts lines slowly (test collector)"
+    answers = frozenset({"lines"})
     Config: ClassVar[type] = SlowConfig
 
     def setup(self) -> None:

@@ -252,6 +252,7 @@ class ElasticsearchCollector(CollectorPlugin[ElasticsearchConfig]):
             "last_error": self.shipper.last_error,
             "refused_by_type": snapshot(self.sender.refused_by_type),
         })
+        out.update(self.shipper.outbox.status())  # held, paused, disk_full, warning, spool
         return out
 
 
