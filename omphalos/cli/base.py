@@ -14,6 +14,7 @@ from omphalos import __version__
 from omphalos.config import ConfigError, describe_options
 from omphalos.pipeline import Pipeline, QueryError
 from omphalos.registry import default_registry
+from omphalos.replaying import MIN_RANGE_BYTES, ParallelReplay
 from omphalos.report import format_summary, summary_json
 from omphalos.workers import pipeline_from_config
 
@@ -25,6 +26,7 @@ from .common import (
     replay_until_done,
     run_until_stopped,
 )
+from .progress import Progress
 from .signals import StopFlag
 
 #: ``--config`` after the subcommand too (``omphalos run -c FILE``), added to the global ones.
@@ -134,7 +136,15 @@ class Base(Controller):
                    (["--format", "-f"], {"default": "auto", "metavar": "FORMAT",
                                          "help": "parser plugin or preset (default: auto): "
                                                  + ", ".join(FORMAT_NAMES)}),
-                   (["--json"], {"action": "store_true", "help": "print the summary as JSON"})])
+                   (["--json"], {"action": "store_true", "help": "print the summary as JSON"}),
+                   (["--workers", "-w"], {"type": int, "default": 0, "metavar": "N",
+                                          "help": "processes that parse and count (default 0: "
+                                                  "one per core, one process for less than "
+                                                  "8 MiB; 1: one process)"}),
+                   (["--range-bytes"], {"type": int, "default": 0, "metavar": "BYTES",
+                                        "help": "with workers: bytes of whole lines per piece "
+                                                "of work (default 0: the files' size / "
+                                                "(4 x workers), at least 4 MiB)"})])
     def replay(self) -> None:
         pargs = self.app.pargs
         files = [f for pattern in pargs.files for f in (sorted(glob.glob(pattern)) or [pattern])]
@@ -144,6 +154,8 @@ class Base(Controller):
         source = self._source(files, parser=pargs.format, follow=False, checkpoints=False,
                               extra={"monitor:files": {"max_in_flight": 1},
                                      **self._parser_section(pargs.format)})
+        if self._replay_parallel(source, files):
+            return
         pipeline = Pipeline.from_config(source)
         configure_logging(self._debug(), "warning")
         total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
@@ -156,6 +168,35 @@ class Base(Controller):
         finally:
             pipeline.stop()
         self._finish(pipeline, why)
+
+    def _replay_parallel(self, source: Any, files: list[str]) -> bool:
+        """Replay on worker processes (:mod:`omphalos.replaying`) when ``--workers`` asks for
+        more than one (or by default, files of 8 MiB or more on a machine of several
+        cores); False: the one-process replay is to run."""
+        pargs = self.app.pargs
+        if pargs.workers < 0 or pargs.range_bytes < 0:
+            raise ConfigError("--workers and --range-bytes take 0 or more")
+        total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
+        workers = pargs.workers or (os.cpu_count() or 1)
+        if workers == 1 or (not pargs.workers and total < 2 * MIN_RANGE_BYTES):
+            return False
+        replay = ParallelReplay(source)
+        if replay.refused:
+            if pargs.workers:
+                print(f"omphalos: replaying in one process: {replay.refused}", file=sys.stderr)
+            return False
+        configure_logging(self._debug(), "warning")
+        progress = Progress(total)
+        try:
+            replay.run([f for f in files if os.path.isfile(f)], workers, pargs.range_bytes,
+                       progress=progress.update)
+            progress.close()
+            summary = replay.query("summary", limit=20)
+            print(summary_json(summary) if pargs.json else format_summary(summary, top=20))
+        finally:
+            progress.close()
+            replay.close()
+        return True
 
     def _finish(self, pipeline: Pipeline, why: str) -> None:
         if why == "degraded" or pipeline.degraded:
