@@ -331,6 +331,10 @@ class ParallelReplay:
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods
                                               else "spawn")
+            if ctx.get_start_method() == "forkserver":
+                # imported once by the fork server, not once per worker
+                ctx.set_forkserver_preload(sorted({
+                    __name__, self.job.parser.cls.__module__, self.job.counter.__module__}))
             with ctx.Pool(max(1, min(workers, len(ranges) or 1)), _init_worker,
                           (self.job,)) as pool:
                 done = 0
