@@ -252,3 +252,27 @@ def test_plan_ranges_cuts_only_after_newlines(tmp_path: Path) -> None:
     assert [(r.start, r.end) for r in ranges] == [(0, 5), (5, 9), (9, 14)]
     assert plan_ranges([str(write(tmp_path / "empty.log", ""))], 3) == []
     assert [(r.start, r.end) for r in plan_ranges([str(log)], 100)] == [(0, 14)]
+
+
+def test_add_counts_sums_exactly_in_first_seen_order() -> None:
+    from omphalos.counts import BatchAgg, DimAgg, add_counts
+
+    first = BatchAgg(requests=3, bytes=30, status=Counter({200: 2, 404: 1}), first=5.0,
+                     last=6.0, dims={"path": DimAgg({"/a": 2, "/b": 1}, {"/a": 20, "/b": 10},
+                                                    {"4xx": {"/b": 1}})})
+    second = BatchAgg(requests=2, bytes=7, status=Counter({200: 1, 500: 1}), first=4.0,
+                      last=5.5, dims={"path": DimAgg({"/c": 1, "/a": 1}, {"/c": 3, "/a": 4},
+                                                     {"5xx": {"/c": 1}})})
+    total = BatchAgg()
+    add_counts(total, first)
+    add_counts(total, second)
+    assert (total.requests, total.bytes, total.first, total.last) == (5, 37, 4.0, 6.0)
+    assert total.status == Counter({200: 3, 404: 1, 500: 1})
+    path = total.dims["path"]
+    assert list(path.hits.items()) == [("/a", 3), ("/b", 1), ("/c", 1)]
+    assert path.bytes == {"/a": 24, "/b": 10, "/c": 3}
+    assert path.classes == {"4xx": {"/b": 1}, "5xx": {"/c": 1}}
+    assert first.dims["path"].hits == {"/a": 2, "/b": 1}  # the parts are left as they were
+    reduced = BatchAgg(requests=1, dims={"path": DimAgg({"/a": 1}, {}, {}, cut=2)})
+    with pytest.raises(ValueError, match="reduced"):
+        add_counts(total, reduced)
