@@ -40,6 +40,7 @@ from __future__ import annotations
 import mmap
 import multiprocessing
 import os
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -219,6 +220,9 @@ _parser: Any = None
 def _init_worker(job: _Job) -> None:
     """Pool initializer: build this worker's parser once."""
     global _job, _parser
+    # a terminal's ^C reaches the whole process group: the merging process decides (it
+    # ends the pool), a worker must not die half-way through a range on its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _job = job
     context = _context(job.parser.name, job.settings)
     _parser = job.parser.cls(context, job.parser.config)
@@ -314,9 +318,12 @@ class ParallelReplay:
         self.collectors: list[Any] = []
 
     def run(self, paths: Sequence[str], workers: int, range_bytes: int = 0,
-            progress: Callable[[int], None] | None = None) -> None:
+            progress: Callable[[int], None] | None = None,
+            stopped: Callable[[], bool] | None = None) -> bool:
         """Count ``paths`` with ``workers`` processes and feed the collectors; ``range_bytes``
-        0: about ``total / (workers * RANGES_PER_WORKER)``, at least MIN_RANGE_BYTES."""
+        0: about ``total / (workers * RANGES_PER_WORKER)``, at least MIN_RANGE_BYTES.
+        False when ``stopped()`` turned true first (the workers are then ended, and the
+        collectors hold the ranges counted so far)."""
         if self.refused:
             raise ValueError(f"cannot replay in parallel: {self.refused}")
         total = sum(os.path.getsize(p) for p in paths)
@@ -338,8 +345,17 @@ class ParallelReplay:
             with ctx.Pool(max(1, min(workers, len(ranges) or 1)), _init_worker,
                           (self.job,)) as pool:
                 done = 0
-                for seq, (item, counted) in enumerate(
-                        zip(ranges, pool.imap(count_range, ranges)), 1):
+                results = pool.imap(count_range, ranges)
+                for seq, item in enumerate(ranges, 1):
+                    while True:
+                        if stopped is not None and stopped():
+                            pool.terminate()
+                            return False
+                        try:
+                            counted = results.next(timeout=0.1)
+                            break
+                        except multiprocessing.TimeoutError:
+                            continue
                     self._feed(seq, item, counted)
                     done += item.end - item.start
                     if progress is not None:
@@ -347,6 +363,7 @@ class ParallelReplay:
         except BaseException:
             self.close()
             raise
+        return True
 
     def _feed(self, seq: int, item: FileRange, counted: RangeCounts) -> None:
         batch = Batch(Source(self.job.host, item.path, _file_id(item.path, item.start),

@@ -187,9 +187,12 @@ class Base(Controller):
             return False
         configure_logging(self._debug(), "warning")
         progress = Progress(total)
+        stop = StopFlag()
+        stop.install()
         try:
+            # stopped by a signal: the summary of what was counted, as in one process
             replay.run([f for f in files if os.path.isfile(f)], workers, pargs.range_bytes,
-                       progress=progress.update)
+                       progress=progress.update, stopped=lambda: stop.is_set)
             progress.close()
             summary = replay.query("summary", limit=20)
             print(summary_json(summary) if pargs.json else format_summary(summary, top=20))
