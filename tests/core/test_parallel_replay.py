@@ -276,3 +276,15 @@ def test_add_counts_sums_exactly_in_first_seen_order() -> None:
     reduced = BatchAgg(requests=1, dims={"path": DimAgg({"/a": 1}, {}, {}, cut=2)})
     with pytest.raises(ValueError, match="reduced"):
         add_counts(total, reduced)
+
+
+def test_a_line_longer_than_max_line_bytes_is_cut_as_in_one_process(tmp_path: Path) -> None:
+    reqs = lines(200)
+    long_agent = "A" * 70_000  # over the file monitor's max_line_bytes (65,536)
+    text = "".join(r.clf() + "\n" for r in reqs[:100])
+    text += reqs[100].clf().replace(reqs[100].agent, long_agent) + "\n"
+    text += "".join(r.clf() + "\n" for r in reqs[101:])
+    log = write(tmp_path / "long.log", text)
+    one = replay([log], "combined", 1)
+    assert one["lines"] == 200 and one["requests"] + one["unparsed"] == 200
+    assert replay([log], "combined", 2, 20_000) == replay([log], "combined", 3, 20_000) == one
