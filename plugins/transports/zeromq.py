@@ -64,6 +64,7 @@ from zmq.utils.monitor import recv_monitor_message
 from omphalos.config import option
 from omphalos.counting import aggregate, reduce_counts
 from omphalos.delivery import Outbox
+from omphalos.lib.transports.common import Incoming, RateLimitedLog, is_loopback, qualify
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import CountedBatches, Loopback, TransportPlugin, drop_before
 from omphalos.query import DIMENSIONS
@@ -72,8 +73,6 @@ from omphalos.spool import Spool, spool_path, worker_spool_dir
 from omphalos.validate import Rejects
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_ack, decode_batch, encode_ack
 from omphalos.wire import encode_batch as encode
-
-from .common import Incoming, RateLimitedLog, is_loopback, qualify
 
 _ID = struct.Struct("<Q")
 _CREDIT = struct.Struct("<I")

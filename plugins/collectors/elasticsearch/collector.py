@@ -3,7 +3,7 @@ aggregations.
 
 The actor turns each applied batch into bulk operations (ECS documents with ids derived from
 host, file identity and offset, see :mod:`.ecs`), buffers them up to ``batch_docs`` or
-``flush_interval_secs``, and hands them to a :class:`.shipper.Shipper` worker that indexes,
+``flush_interval_secs``, and hands them to a :class:`omphalos.shipping.Shipper` worker that indexes,
 retries and spools. ``Applied`` goes back to the transport only once the batch is durable
 (indexed or spooled), so monitors slow down instead of anything being dropped when the
 cluster is down and the spool full. Queries (``summary``, ``top``, ``series``, ``overview``,
@@ -20,12 +20,7 @@ from omphalos.config import option
 from omphalos.messages import Applied, Batch, Deliver, Query
 from omphalos.plugin import CollectorPlugin
 from omphalos.query import validate, window_secs
-
-from . import aggs
-from .bulk import BulkSender
-from .client import Auth, Cluster, ClusterError
-from .ecs import Op, bulk_lines
-from .shipper import (
+from omphalos.shipping import (
     check_delivery_options,
     check_url,
     nothing,
@@ -34,6 +29,11 @@ from .shipper import (
     reply_later,
     snapshot,
 )
+
+from . import aggs
+from .bulk import BulkSender
+from .client import Auth, Cluster, ClusterError
+from .ecs import Op, bulk_lines
 from .template import index_template
 
 __all__ = ["ElasticsearchCollector", "ElasticsearchConfig"]
