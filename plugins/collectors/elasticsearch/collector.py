@@ -109,21 +109,19 @@ class ElasticsearchCollector(CollectorPlugin[ElasticsearchConfig]):
         self.auth = Auth(tuple(cfg.hosts), cfg.username, cfg.password, cfg.api_key,
                          cfg.ca_certs, cfg.verify_certs, cfg.timeout_secs)
         self.sender = BulkSender(self.auth, self._install_template, self.log)
-        self.shipper = open_shipper(self, self.sender)
+        self.resources.callback(self.sender.close)
+        self.shipper = open_shipper(self, self.sender)  # its spool's closing registered
         self.spool = self.shipper.spool
         self._ops: list[Op] = []
         self._replies: list[tuple[Any, Applied]] = []
         self._since = 0.0
         self.shipper.start()
+        self.resources.callback(self.shipper.stop, timeout=max(1.0, cfg.timeout_secs))
 
     def teardown(self) -> None:
-        shipper = getattr(self, "shipper", None)
-        if shipper is None:
-            return
+        """The buffered operations to the shipper; ``self.resources`` then stops it, closes
+        the spool and the sender."""
         self._flush_buffer()
-        shipper.stop(timeout=max(1.0, self.config.timeout_secs))
-        self.spool.close()
-        self.sender.close()
 
     def _install_template(self, cluster: Cluster) -> None:
         cfg = self.config
