@@ -22,10 +22,10 @@ Inputs are shared out when the workers start: each monitor deals them itself
 (:meth:`~omphalos.plugin.MonitorPlugin.deal`; the file monitor finds its files as it would
 alone, exclusions included, and deals them by size). Rotation keeps working (a worker
 follows its paths through renames and truncations), but a file with a new name that
-appears under a glob later is only read after the next start: that is the limit of this
-first version. Monitors are renamed ``NAME@i`` in worker ``i`` so that the workers' batches
-never share an origin; the workers share the state directory (checkpoints are kept per
-monitor name and path).
+appears under a glob later is only read after the next start or reload (a reload restarts
+the workers from the new config: :meth:`WorkerPipeline.reload`). Monitors are renamed
+``NAME@i`` in worker ``i`` so that the workers' batches never share an origin; the workers
+share the state directory (checkpoints are kept per monitor name and path).
 
 :func:`pipeline_from_config` returns a plain :class:`~omphalos.pipeline.Pipeline` when
 ``workers`` is 1 and a :class:`WorkerPipeline` (the same API) otherwise.
