@@ -259,8 +259,8 @@ class ZmqTransport(TransportPlugin[ZmqConfig]):
         if cfg.connect:
             spool = Spool(spool_path(self.context.settings.state_path, self.context.name,
                                      cfg.spool_dir), cfg.spool_max_bytes, fsync=cfg.spool_fsync)
+            self.resources.callback(spool.close)
             self.outbox = Outbox(self.context.name, spool, self.log, self.counters)
-            self.resources.callback(self.outbox.close)
             self._spooled_end: OrderedDict[str, int] = OrderedDict()
             if len(spool):
                 self.log.info("%d spooled batches to deliver to %s", len(spool), cfg.connect)
