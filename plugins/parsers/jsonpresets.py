@@ -11,9 +11,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from omphalos.lib.parsers.json_format import JsonFormat
 from omphalos.records import Columns
-
-from .jsonl import JsonFormat
 
 #: Caddy's ``http.log.access`` entries (``log { format json }``, the default), as the
 #: ``json`` parser's dotted keys (``fields = ...`` gives the same result, more slowly).

@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .convert import split_request, unescape
+
 QUOTED_STRICT = r'[^"]*+'
 QUOTED_LENIENT = r'(?:[^"\\\n]++|\\.)*+'
 WORD = r"\S++"
@@ -79,7 +81,7 @@ REQUEST_GROUPS = ("method!", "path", "query!", "protocol!")
 
 
 def _split_request(value: str) -> tuple[str, ...]:
-    from .convert import split_request, unescape
+    """A lenient request match to the four request groups' values."""
     return split_request(unescape(value))
 
 
