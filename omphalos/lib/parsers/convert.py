@@ -7,9 +7,10 @@ Each function takes a whole column (a list of strings) and runs at C speed where
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Sequence
 from itertools import accumulate, repeat
-from operator import add, methodcaller
+from operator import add, methodcaller, setitem
 from typing import Any
 from urllib.parse import unquote
 
@@ -220,15 +221,34 @@ def zone_seconds(zone: str) -> int:
     return seconds
 
 
-def extra_dicts(keys: list[str], rows: list[tuple[str | None, ...]]
-                 ) -> list[dict[str, Any] | None]:
-    """One ``extra`` dict per row; rows with the same values share one (read-only) dict,
-    which is most of them (server address, port, sub-status ...)."""
-    distinct = set(rows)
-    if len(distinct) * 4 <= len(rows):
-        table = {values: dict(zip(keys, values)) for values in distinct}
-        return list(map(table.__getitem__, rows))
-    return list(map(dict, map(zip, repeat(keys), rows)))
+def extra_dicts(columns: dict[str, Sequence[str | None]]) -> list[dict[str, Any] | None]:
+    """One ``extra`` dict per row from its columns (name -> values), built at C speed.
+
+    The values of the columns that hold one value throughout the chunk (server name,
+    cipher, sub-status ...: most of them in a preset's log) go into one base dict; each row
+    is a copy of it with the other columns' values set column by column (``map`` over
+    ``setitem``: no Python code per row). When every column is constant, all rows share the
+    base dict; when most vary, rows with the same values share one (read-only, as all
+    ``extra`` dicts are)."""
+    keys = list(columns)
+    values = list(columns.values())
+    n = len(values[0])
+    base = {key: column[0] for key, column in zip(keys, values)}
+    varying = [(key, column) for key, column in zip(keys, values)
+               if column.count(column[0]) != n]
+    if not varying:
+        return [base] * n
+    if len(varying) * 2 > len(keys):  # few constant ones: a dict from each row, rows
+        rows = list(zip(*values))     # with the same values sharing one
+        distinct = set(rows)
+        if len(distinct) * 4 <= n:
+            table = {row: dict(zip(keys, row)) for row in distinct}
+            return list(map(table.__getitem__, rows))
+        return list(map(dict, map(zip, repeat(keys), rows)))
+    out: list[dict[str, Any]] = list(map(dict.copy, repeat(base, n)))
+    for key, column in varying:
+        deque(map(setitem, out, repeat(key), column), maxlen=0)
+    return out  # type: ignore[return-value]
 
 
 def join_space(a: str, b: str) -> str:

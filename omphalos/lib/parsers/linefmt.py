@@ -312,7 +312,7 @@ class LineFormat:
         if not out.bytes:
             out.bytes = [0] * n
         if extra:
-            out.extra = extra_dicts(list(extra), list(zip(*extra.values())))
+            out.extra = extra_dicts(extra)
         if row_extra is not None:
             out.extra = merge_extra(out.extra, row_extra)
         return out
