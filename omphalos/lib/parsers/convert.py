@@ -355,7 +355,10 @@ def percent_decoded(values: Sequence[str]) -> list[str | None]:
     out = none_for_dash(values)
     if "%" not in "\n".join(v for v in out if v):
         return out
-    return [unquote(v) if v else v for v in out]
+    # each distinct agent decoded once (a chunk holds few: urllib's unquote was most of a
+    # CloudFront line's cost)
+    decoded = {v: unquote(v) if v and "%" in v else v for v in set(out)}
+    return list(map(decoded.__getitem__, out))
 
 
 def w3c_unquote(values: Sequence[str]) -> Sequence[str]:
