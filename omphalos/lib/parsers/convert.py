@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import accumulate, repeat
 from operator import add, methodcaller, setitem
 from typing import Any
@@ -221,7 +221,7 @@ def zone_seconds(zone: str) -> int:
     return seconds
 
 
-def extra_dicts(columns: dict[str, Sequence[str | None]]) -> list[dict[str, Any] | None]:
+def extra_dicts(columns: Mapping[str, Sequence[str | None]]) -> list[dict[str, Any] | None]:
     """One ``extra`` dict per row from its columns (name -> values), built at C speed.
 
     The values of the columns that hold one value throughout the chunk (server name,
