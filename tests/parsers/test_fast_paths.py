@@ -14,6 +14,7 @@ import pytest
 from omphalos.plugins.parsers import jsonl
 from omphalos.plugins.parsers.jsonl import JsonFormat
 from omphalos.plugins.parsers.jsonpresets import CADDY_FIELDS, caddy_format
+from omphalos.plugins.parsers.w3c import compile_fields
 
 from omphalos.lib.parsers.convert import extra_dicts, percent_decoded
 from omphalos.records import Record
@@ -144,3 +145,46 @@ def test_percent_decoded_once_per_value() -> None:
                             "caf%C3%A9"]) == ["Mozilla/5.0 (X11)", None, "curl",
                                               "Mozilla/5.0 (X11)", "café"]
     assert percent_decoded(["a", "-"]) == ["a", None]
+
+
+TAB_FIELDS = "date time x-edge-location sc-bytes c-ip cs-method cs-uri-stem sc-status " \
+             "cs(User-Agent) cs-uri-query time-taken"
+TAB_CHUNKS = [
+    ["2026-11-01\t00:00:01\tLAX1\t120\t10.0.0.1\tGET\t/a\t200\tcurl/8%20x\t-\t0.001",
+     '2026-11-01\t00:00:02\tLAX1\t0\t10.0.0.2\tPOST\t"/b c"\t404\t-\tq=1\t0.250',
+     '2026-11-01\t00:00:03\tLAX1\t5\t10.0.0.3\tGET\t"say ""hi"""\t301\t\t\t0.000'],
+    # a line with a trailing tab and one short of a field: the regexes take the chunk
+    ["2026-11-01\t00:00:01\tLAX1\t120\t10.0.0.1\tGET\t/a\t200\tcurl\t-\t0.001\t",
+     "2026-11-01\t00:00:02\tLAX1\t120\t10.0.0.1\tGET\t/a\t200\tcurl\t-"],
+    # a value that does not convert (a status that is no number)
+    ["2026-11-01\t00:00:01\tLAX1\t120\t10.0.0.1\tGET\t/a\tOK\tcurl\t-\t0.001",
+     "2026-11-01\t00:00:02\tLAX1\t120\t10.0.0.1\tGET\t/a\t200\tcurl\t-\t0.001"],
+]
+
+
+@pytest.mark.parametrize("lines", TAB_CHUNKS)
+def test_tab_separated_split_matches_the_regexes(lines: list[str]) -> None:
+    """CloudFront-style tab-separated lines cut with ``str.split`` give what the strict and
+    lenient regexes give (the same format with its split path turned off)."""
+    fast = compile_fields(TAB_FIELDS, "\t")
+    assert fast.split_on == "\t"
+    plain = compile_fields(TAB_FIELDS, "\t")
+    plain.split_on = None
+    assert result(fast, lines) == result(plain, lines)
+
+
+def test_tab_separated_split_field_by_field() -> None:
+    fmt = compile_fields(TAB_FIELDS, "\t")
+    data = "".join(x + "\n" for x in TAB_CHUNKS[0])
+    assert fmt._split_fields(data, 3, data.encode(), 0) is not None  # the split path
+    records, bad, _ = result(fmt, TAB_CHUNKS[0])
+    assert bad == []
+    assert [(r.time, r.client, r.method, r.path, r.query, r.status, r.bytes, r.agent,
+             r.duration, r.extra) for r in records] == [
+        (1793491201.0, "10.0.0.1", "GET", "/a", None, 200, 120, "curl/8 x", 0.001,
+         {"x-edge-location": "LAX1"}),
+        (1793491202.0, "10.0.0.2", "POST", "/b c", "q=1", 404, 0, None, 0.25,
+         {"x-edge-location": "LAX1"}),
+        (1793491203.0, "10.0.0.3", "GET", 'say "hi"', None, 301, 5, None, 0.0,
+         {"x-edge-location": "LAX1"})]
+

@@ -353,7 +353,7 @@ def urls(values: Sequence[str]
 def percent_decoded(values: Sequence[str]) -> list[str | None]:
     """URL-encoded text (CloudFront's user agent: ``Mozilla/5.0%20(X11)``) decoded."""
     out = none_for_dash(values)
-    if "%" not in "\n".join(v for v in out if v):
+    if "%" not in "\n".join(filter(None, out)):
         return out
     # each distinct agent decoded once (a chunk holds few: urllib's unquote was most of a
     # CloudFront line's cost)
@@ -364,7 +364,7 @@ def percent_decoded(values: Sequence[str]) -> list[str | None]:
 def w3c_unquote(values: Sequence[str]) -> Sequence[str]:
     """W3C values as written: ``"a b"`` is ``a b`` and ``""`` inside quotes is one ``"``,
     whether or not any value of the line holds a space."""
-    if '"' not in "\n".join(v for v in values if v):
+    if '"' not in "\n".join(filter(None, values)):
         return values
     return [v[1:-1].replace('""', '"') if v and len(v) >= 2 and v[0] == '"' == v[-1]
             else v for v in values]
