@@ -16,7 +16,13 @@ from omphalos.plugins.parsers.jsonl import JsonFormat
 from omphalos.plugins.parsers.jsonpresets import CADDY_FIELDS, caddy_format
 from omphalos.plugins.parsers.w3c import compile_fields
 
-from omphalos.lib.parsers.convert import extra_dicts, percent_decoded
+from omphalos.lib.parsers.convert import (
+    _same_scheme_urls,
+    extra_dicts,
+    percent_decoded,
+    split_url,
+    urls,
+)
 from omphalos.records import Record
 
 
@@ -188,3 +194,25 @@ def test_tab_separated_split_field_by_field() -> None:
         (1793491203.0, "10.0.0.3", "GET", 'say "hi"', None, 301, 5, None, 0.0,
          {"x-edge-location": "LAX1"})]
 
+
+
+URL_COLUMNS = [
+    (["http://h/a?b", "http://h:80/", "http://x/y/z?q=1&r", "http://h/?"], True),
+    (["http:///a", "http://h/a?b?c", "http://h/a b"], True),
+    (["https://h/a", "http://h/b"], False),      # two schemes
+    (["http://h", "http://h/a"], False),         # no slash after the host
+    (["http://h?x/y", "http://h/a"], False),     # a query right after the host
+    (["/a", "/b?c"], False),                     # relative
+    (["-", "http://h/a"], False),
+]
+
+
+@pytest.mark.parametrize(("column", "fast"), URL_COLUMNS)
+def test_url_columns_match_split_url(column: list[str], fast: bool) -> None:
+    """Absolute URLs of one scheme, split a column at a time, give what :func:`split_url`
+    gives value by value (the column-wise path taken only where it applies)."""
+    triples = [split_url("" if v == "-" else v) for v in column]
+    hosts = [h for _, _, h in triples]
+    assert urls(column) == ([p for p, _, _ in triples], [q for _, q, _ in triples],
+                            hosts if any(h is not None for h in hosts) else None)
+    assert (_same_scheme_urls(["" if v == "-" else v for v in column]) is not None) is fast

@@ -10,7 +10,7 @@ import re
 from collections import deque
 from collections.abc import Mapping, Sequence
 from itertools import accumulate, repeat
-from operator import add, methodcaller, setitem
+from operator import add, itemgetter, methodcaller, setitem
 from typing import Any
 from urllib.parse import unquote
 
@@ -344,10 +344,39 @@ def trailing_fields(values: Sequence[str | None]
 def urls(values: Sequence[str]
          ) -> tuple[list[str], list[str | None], list[str | None] | None]:
     """Paths or absolute URLs to (paths, queries, hosts or None when none was absolute)."""
-    triples = list(map(split_url, dash_to_empty(values)))
+    values = dash_to_empty(values)
+    fast = _same_scheme_urls(values)
+    if fast is not None:
+        return fast
+    triples = list(map(split_url, values))
     hosts = [h for _, _, h in triples]
     return ([p for p, _, _ in triples], [q for _, q, _ in triples],
             hosts if any(h is not None for h in hosts) else None)
+
+
+def _same_scheme_urls(values: list[str]
+                      ) -> tuple[list[str], list[str | None], list[str | None]] | None:
+    """:func:`urls` of absolute URLs that all start with the same ``scheme://`` and have a
+    ``/`` after the host and no ``?`` in it (what a proxy's or load balancer's chunk holds),
+    a whole column at a time at C speed; None for any other column."""
+    if not values:
+        return None
+    cut = values[0].find("://", 0, 16)
+    if cut <= 0:
+        return None
+    prefix = values[0][:cut + 3]
+    if not all(map(methodcaller("startswith", prefix), values)):
+        return None
+    parts = list(map(methodcaller("partition", "/"),
+                     map(itemgetter(slice(cut + 3, None)), values)))
+    hosts: list[str | None] = list(map(itemgetter(0), parts))
+    if "" in set(map(itemgetter(1), parts)) or "?" in "\n".join(hosts):  # type: ignore[arg-type]
+        return None
+    targets = list(map(add, repeat("/"), map(itemgetter(2), parts)))
+    if "?" not in "\n".join(targets):
+        return targets, [None] * len(targets), hosts
+    split = list(map(methodcaller("partition", "?"), targets))
+    return ([p for p, _, _ in split], [q if sep else None for _, sep, q in split], hosts)
 
 
 def percent_decoded(values: Sequence[str]) -> list[str | None]:
