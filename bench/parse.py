@@ -39,13 +39,13 @@ SHARED = Path(os.environ.get("OMPHALOS_SHARED", ROOT.parent / "shared")) / "benc
 sys.path.insert(0, str(ROOT))
 
 from omphalos.plugins.parsers.auto import candidates  # noqa: E402
-from omphalos.plugins.parsers.clf import COMBINED_TOKENS, clf_format  # noqa: E402
 from omphalos.plugins.parsers.examples import EXAMPLES  # noqa: E402
-from omphalos.plugins.parsers.jsonl import JsonFormat  # noqa: E402
-from omphalos.plugins.parsers.nginx import compile_nginx  # noqa: E402
-from omphalos.plugins.parsers.w3c import W3CStream  # noqa: E402
 
+from omphalos.lib.parsers.clf_format import COMBINED_TOKENS, clf_format  # noqa: E402
+from omphalos.lib.parsers.json_format import JsonFormat  # noqa: E402
 from omphalos.lib.parsers.linefmt import LineFormat  # noqa: E402
+from omphalos.lib.parsers.nginx_format import compile_nginx  # noqa: E402
+from omphalos.lib.parsers.w3c_format import W3CStream  # noqa: E402
 from omphalos.validate import out_of_range_rows  # noqa: E402
 
 CHUNK = 1 << 20

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DimAgg", "BatchAgg", "counts_to_wire", "counts_from_wire"]
+__all__ = ["DimAgg", "BatchAgg", "add_counts", "counts_to_wire", "counts_from_wire"]
 
 
 @dataclass(slots=True)
@@ -124,3 +124,60 @@ def _str(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return value
+
+
+def _add_into(mine: dict[Any, int], more: dict[Any, int]) -> None:
+    """``mine[key] += more[key]``; keys new to ``mine`` are appended in ``more``'s order."""
+    if not mine:
+        mine.update(more)
+        return
+    get = mine.get
+    for key, count in more.items():
+        mine[key] = get(key, 0) + count
+
+
+def add_counts(into: BatchAgg, more: BatchAgg) -> None:
+    """Add every count of ``more`` into ``into`` (the counts of the lines after its own).
+
+    Exact: the sum of the counts of two runs of lines is the counts of both, and keys first
+    seen in ``more`` come after those of ``into`` (the order a top table fed line by line
+    would list ties in). Only unreduced counts add up exactly (``cut`` 0 on both sides):
+    reduced dimensions raise ValueError."""
+    if not more.requests:
+        return
+    if not into.requests:
+        into.first, into.last = more.first, more.last
+    else:
+        into.first = min(into.first, more.first)
+        into.last = max(into.last, more.last)
+    into.requests += more.requests
+    into.bytes += more.bytes
+    into.status.update(more.status)
+    into.durations.update(more.durations)
+    into.duration_sum += more.duration_sum
+    into.duration_count += more.duration_count
+    for dim, d in more.dims.items():
+        if d.cut:
+            raise ValueError(f"counts of {dim!r} were reduced: they do not add up exactly")
+        mine = into.dims.get(dim)
+        if mine is None:
+            into.dims[dim] = DimAgg(dict(d.hits), dict(d.bytes),
+                                    {c: dict(v) for c, v in d.classes.items()},
+                                    None if d.durations is None else
+                                    {k: Counter(v) for k, v in d.durations.items()})
+            continue
+        if mine.cut:
+            raise ValueError(f"counts of {dim!r} were reduced: they do not add up exactly")
+        _add_into(mine.hits, d.hits)
+        _add_into(mine.bytes, d.bytes)
+        for cls, counts in d.classes.items():
+            _add_into(mine.classes.setdefault(cls, {}), counts)
+        if d.durations is not None:
+            if mine.durations is None:
+                mine.durations = {}
+            for key, buckets in d.durations.items():
+                have = mine.durations.get(key)
+                if have is None:
+                    mine.durations[key] = Counter(buckets)
+                else:
+                    have.update(buckets)

@@ -20,10 +20,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pykka
 
+from .api import PipelineAPI
 from .config import ConfigError, ConfigSource, load_ini
 from .directory import Directory
 from .messages import Query, Rewire, Stop
@@ -51,25 +52,6 @@ class QueryError(RuntimeError):
 class QueryRefused(QueryError):
     """No collector asked declares that it answers the query as asked (nothing was asked:
     the reason comes from the collectors' declarations)."""
-
-
-class PipelineAPI(Protocol):
-    """What a program (the CLI, an output) uses of a pipeline: a :class:`Pipeline`, or a
-    :class:`~omphalos.workers.WorkerPipeline` spread over worker processes."""
-
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def health(self) -> Health: ...
-    @property
-    def degraded(self) -> bool: ...
-    def names(self, kind: str) -> list[str]: ...
-    def ask(self, name: str, message: Any, timeout: float | None = None) -> Any: ...
-    def query(self, kind: str = "summary", collector: str | None = None,
-              timeout: float | None = None, **params: Any) -> Any: ...
-    def status(self) -> dict[str, Any]: ...
-    def wait_idle(self, timeout: float = 30.0, poll: float = 0.02) -> bool: ...
-    def stop(self, timeout: float = 10.0) -> None: ...
 
 
 class Pipeline:

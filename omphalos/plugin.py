@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import pykka
 
+from .api import PipelineAPI
 from .config import option
 from .messages import (
     Ack,
@@ -91,7 +92,8 @@ class PluginContext:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     on_failure: Callable[[str, BaseException | None], None] | None = None
-    pipeline: Any = None  # the Pipeline, for outputs that query collectors
+    #: The pipeline, for outputs that query collectors (None outside one).
+    pipeline: PipelineAPI | None = None
 
 
 @dataclass(frozen=True)

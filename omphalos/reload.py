@@ -56,11 +56,13 @@ class ReloadPlan:
     rewired: tuple[str, ...] = ()
     paused: tuple[str, ...] = ()
     settings_changed: bool = False
+    #: ``workers = N``: the worker processes restarted (they deal their inputs anew).
+    workers_restarted: int = 0
 
     @property
     def empty(self) -> bool:
         return not (self.added or self.removed or self.changed or self.rewired
-                    or self.paused or self.settings_changed)
+                    or self.paused or self.settings_changed or self.workers_restarted)
 
     @property
     def to_stop(self) -> tuple[str, ...]:
@@ -75,18 +77,22 @@ class ReloadPlan:
     def as_dict(self) -> dict[str, Any]:
         return {"added": list(self.added), "removed": list(self.removed),
                 "changed": list(self.changed), "rewired": list(self.rewired),
-                "paused": list(self.paused), "settings_changed": self.settings_changed}
+                "paused": list(self.paused), "settings_changed": self.settings_changed,
+                "workers_restarted": self.workers_restarted}
 
     def describe(self) -> str:
         """One line for the log."""
         if self.empty:
             return "nothing changed"
+        workers = [f"{self.workers_restarted} workers restarted"] if self.workers_restarted \
+            else []
         if self.settings_changed:
-            return "[omphalos] settings changed: every component restarted"
+            return "; ".join(["[omphalos] settings changed: every component restarted",
+                              *workers])
         parts = [f"{label} {', '.join(names)}" for label, names in (
             ("added", self.added), ("removed", self.removed), ("changed", self.changed),
             ("rewired", self.rewired), ("paused", self.paused)) if names]
-        return "; ".join(parts)
+        return "; ".join(parts + workers)
 
 
 def _rebuild_needed(old: ComponentSpec, new: ComponentSpec) -> bool:
@@ -149,6 +155,15 @@ def reload_pipeline(pipeline: Pipeline, config: Any, *, timeout: float = 10.0) -
     through their inboxes and the supervisor's, never changed from this thread.
     """
     components, settings, source = _specs_from(pipeline, config)
+    return apply_reload(pipeline, components, settings, source, timeout=timeout)
+
+
+def apply_reload(pipeline: Pipeline, components: Mapping[str, ComponentSpec],
+                 settings: Settings, source: ConfigSource | None, *,
+                 timeout: float = 10.0) -> ReloadPlan:
+    """Bring ``pipeline`` to the component specs ``components`` (already built and
+    checked), changing only what differs; returns the plan applied. A
+    :class:`~omphalos.workers.WorkerPipeline` reloads its own process's part with it."""
     plan = plan_reload(pipeline.components, components,
                        settings_changed=settings != pipeline.settings)
     if not pipeline.started:

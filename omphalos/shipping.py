@@ -148,11 +148,13 @@ def open_shipper(collector: Any, send: Sender) -> Shipper:
     """A (not yet started) shipper for a storage collector, with its spool.
 
     ``collector.config`` has the options :func:`check_delivery_options` checks; the spool is
-    ``spool_dir`` or one under the state directory, as for the transports.
+    ``spool_dir`` or one under the state directory, as for the transports. Closing the spool
+    is registered in ``collector.resources`` at once (released even when setup fails later).
     """
     cfg, context = collector.config, collector.context
     spool = Spool(spool_path(context.settings.state_path, context.name, cfg.spool_dir),
                   cfg.spool_max_bytes)
+    collector.resources.callback(spool.close)
     policy = RetryPolicy(cfg.max_retries, cfg.retry_backoff_secs, cfg.max_backoff_secs)
     return Shipper(context.name, send, spool, policy, collector.log)
 

@@ -22,10 +22,10 @@ Inputs are shared out when the workers start: each monitor deals them itself
 (:meth:`~omphalos.plugin.MonitorPlugin.deal`; the file monitor finds its files as it would
 alone, exclusions included, and deals them by size). Rotation keeps working (a worker
 follows its paths through renames and truncations), but a file with a new name that
-appears under a glob later is only read after the next start: that is the limit of this
-first version. Monitors are renamed ``NAME@i`` in worker ``i`` so that the workers' batches
-never share an origin; the workers share the state directory (checkpoints are kept per
-monitor name and path).
+appears under a glob later is only read after the next start or reload (a reload restarts
+the workers from the new config: :meth:`WorkerPipeline.reload`). Monitors are renamed
+``NAME@i`` in worker ``i`` so that the workers' batches never share an origin; the workers
+share the state directory (checkpoints are kept per monitor name and path).
 
 :func:`pipeline_from_config` returns a plain :class:`~omphalos.pipeline.Pipeline` when
 ``workers`` is 1 and a :class:`WorkerPipeline` (the same API) otherwise.
@@ -39,10 +39,10 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pykka
 
@@ -53,6 +53,7 @@ from .messages import Query
 from .pipeline import Pipeline
 from .plugin import CollectorPlugin, CountedBatches, Loopback, MonitorPlugin, TransportPlugin
 from .registry import Registry, default_registry
+from .reload import ReloadPlan, apply_reload
 from .settings import Settings
 from .supervisor import Health
 from .topology import (
@@ -203,12 +204,19 @@ class WorkerPipeline:
         self.local.registry = registry
         #: Dimensions the workers count batches over before sending them (None: they send
         #: records), when every collector here can be fed counts.
-        self.counted_dimensions = plan.counted.dimensions if plan.counted else None
+        self.counted_dimensions: tuple[str, ...] | None = None
         #: Keys per dimension the workers keep of each batch's counts (0: all).
-        self.counted_capacity = plan.counted.capacity if plan.counted else 0
-        self.worker_configs = plan.worker_configs
+        self.counted_capacity = 0
+        self.worker_configs: list[dict[str, dict[str, Any]]] = []
+        self._adopt_plan(plan)
         self.started = False
         self._procs: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+
+    def _adopt_plan(self, plan: WorkerPlan) -> None:
+        """The workers' part of ``plan`` (used by the next start of the workers)."""
+        self.counted_dimensions = plan.counted.dimensions if plan.counted else None
+        self.counted_capacity = plan.counted.capacity if plan.counted else 0
+        self.worker_configs = plan.worker_configs
 
     # -- what Pipeline has, about this process's part --------------------------------------
     @property
@@ -252,10 +260,37 @@ class WorkerPipeline:
         return self.local.kinds_answered(among)
 
     def reload(self, config: str | os.PathLike[str] | Mapping[str, Mapping[str, Any]]
-               | ConfigSource, *, timeout: float = 10.0) -> NoReturn:
-        """Not supported with worker processes (their inputs are dealt at start)."""
-        raise NotImplementedError("reload with workers > 1: restart instead (the inputs "
-                                  "are dealt out to the workers when they start)")
+               | ConfigSource, *, timeout: float = 10.0) -> ReloadPlan:
+        """Apply a changed config (SIGHUP) through the same path as a start.
+
+        The new config is planned first (:func:`plan_workers`; a ConfigError changes
+        nothing). Then the worker processes are stopped (their monitors commit what was
+        delivered), this process's part is reloaded as a :class:`Pipeline` is (an
+        unchanged collector keeps its counts) and the workers are started from the new
+        plan: each monitor deals its inputs out again and resumes from its checkpoints.
+        ``workers = 1`` in the new config is refused: leaving worker mode is a restart.
+        """
+        source = _source(config)
+        settings = build_settings(source)
+        if settings.workers < 2:
+            raise ConfigError("a reload cannot leave worker mode (restart to run without "
+                              "workers)", file=source.section(SETTINGS_SECTION).origin(),
+                              section=SETTINGS_SECTION, key="workers")
+        plan = plan_workers(source, self.local.registry or default_registry())
+        deadline = time.monotonic() + timeout
+        was_started = self.started
+        self._stop_workers(deadline)
+        applied = apply_reload(self.local, {c.name: c for c in plan.components},
+                               plan.settings, source,
+                               timeout=max(1.0, deadline - time.monotonic()))
+        self._adopt_plan(plan)
+        self.workers = settings.workers
+        if was_started:
+            if self.local.components and not self.local.started:
+                self.local.start()  # the old plan had nothing in this process
+            self._start_workers()
+        log.info("reload: %d workers restarted", len(self._procs))
+        return replace(applied, workers_restarted=len(self._procs))
 
     def __enter__(self) -> WorkerPipeline:
         return self.start()
@@ -273,6 +308,18 @@ class WorkerPipeline:
         """
         if self.started:
             return self
+        self._start_workers()
+        self.started = True
+        try:
+            if self.local.components:
+                self.local.start()
+        except BaseException:
+            self.stop(timeout=5.0)
+            raise
+        return self
+
+    def _start_workers(self) -> None:
+        """One process per worker config (a start, or a reload)."""
         method = "fork" if threading.active_count() == 1 else "spawn"
         ctx: Any = multiprocessing.get_context(method)  # typeshed: BaseContext lacks Process
         for i, config in enumerate(self.worker_configs):
@@ -283,18 +330,16 @@ class WorkerPipeline:
             theirs.close()
             self._procs.append((proc, mine))
         log.info("started %d worker processes (%s)", len(self._procs), method)
-        self.started = True
-        try:
-            if self.local.components:
-                self.local.start()
-        except BaseException:
-            self.stop(timeout=5.0)
-            raise
-        return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the workers (they finish what is in flight), then this process's part."""
         deadline = time.monotonic() + timeout
+        self._stop_workers(deadline)
+        self.local.stop(max(1.0, deadline - time.monotonic()))
+        self.started = False
+
+    def _stop_workers(self, deadline: float) -> None:
+        """Tell every worker to stop and wait for it (until ``deadline``, then terminate)."""
         for _, conn in self._procs:
             try:
                 conn.send("stop")
@@ -308,8 +353,6 @@ class WorkerPipeline:
                 proc.join(2.0)
             conn.close()
         self._procs.clear()
-        self.local.stop(max(1.0, deadline - time.monotonic()))
-        self.started = False
 
     # -- asking --------------------------------------------------------------------------
     def worker_statuses(self, timeout: float = 5.0) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from omphalos import __version__
 from omphalos.config import ConfigError, describe_options
 from omphalos.pipeline import Pipeline, PipelineAPI, QueryError
 from omphalos.registry import default_registry
+from omphalos.replaying import MIN_RANGE_BYTES, ParallelReplay
 from omphalos.report import format_summary, summary_json
 from omphalos.workers import pipeline_from_config
 
@@ -26,6 +27,7 @@ from .common import (
     run_until_stopped,
 )
 from .paths import monitor_paths, path_problems, write_problems
+from .progress import Progress
 from .resume import ask_key, resume_notes, start_over
 from .signals import StopFlag
 from .watch import FileWatch
@@ -174,7 +176,15 @@ class Base(Controller):
                                   "help": "add to the counts saved in STATE_FILE (SQLite; "
                                           "made when missing) and save them there: runs "
                                           "accumulate, and a file replayed again is not "
-                                          "counted twice"})])
+                                          "counted twice (one process)"}),
+                   (["--workers", "-w"], {"type": int, "default": 0, "metavar": "N",
+                                          "help": "processes that parse and count (default 0: "
+                                                  "one per core, one process for less than "
+                                                  "8 MiB; 1: one process)"}),
+                   (["--range-bytes"], {"type": int, "default": 0, "metavar": "BYTES",
+                                        "help": "with workers: bytes of whole lines per piece "
+                                                "of work (default 0: the files' size / "
+                                                "(4 x workers), at least 4 MiB)"})])
     def replay(self) -> None:
         pargs = self.app.pargs
         files = [f for pattern in pargs.files for f in (sorted(glob.glob(pattern)) or [pattern])]
@@ -198,6 +208,8 @@ class Base(Controller):
                       file=sys.stderr)
             self.app.exit_code = EXIT_FAILED
             return
+        if self._replay_parallel(source, files):
+            return
         pipeline = Pipeline.from_config(source)
         configure_logging(self._debug(), "warning")
         total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
@@ -216,6 +228,40 @@ class Base(Controller):
         self._finish(pipeline, why)
         if failed and not self.app.exit_code:
             self.app.exit_code = EXIT_FAILED
+
+    def _replay_parallel(self, source: Any, files: list[str]) -> bool:
+        """Replay on worker processes (:mod:`omphalos.replaying`) when ``--workers`` asks for
+        more than one (or by default, files of 8 MiB or more on a machine of several
+        cores); False: the one-process replay is to run."""
+        pargs = self.app.pargs
+        if pargs.state:  # the counts saved in a state file are added to in one process
+            return False
+        if pargs.workers < 0 or pargs.range_bytes < 0:
+            raise ConfigError("--workers and --range-bytes take 0 or more")
+        total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
+        workers = pargs.workers or (os.cpu_count() or 1)
+        if workers == 1 or (not pargs.workers and total < 2 * MIN_RANGE_BYTES):
+            return False
+        replay = ParallelReplay(source)
+        if replay.refused:
+            if pargs.workers:
+                print(f"omphalos: replaying in one process: {replay.refused}", file=sys.stderr)
+            return False
+        configure_logging(self._debug(), "warning")
+        progress = Progress(total)
+        stop = StopFlag()
+        stop.install()
+        try:
+            # stopped by a signal: the summary of what was counted, as in one process
+            replay.run([f for f in files if os.path.isfile(f)], workers, pargs.range_bytes,
+                       progress=progress.update, stopped=lambda: stop.is_set)
+            progress.close()
+            summary = replay.query("summary", limit=20)
+            print(summary_json(summary) if pargs.json else format_summary(summary, top=20))
+        finally:
+            progress.close()
+            replay.close()
+        return True
 
     def _finish(self, pipeline: PipelineAPI, why: str) -> None:
         """Exit 3 with the reasons when the pipeline ended degraded."""

@@ -7,7 +7,11 @@
 ``omphalos.lib.parsers``
     what parsers parse with: the compiled line formats (``linefmt``, ``variables``,
     ``formatstr``), column conversions (``convert``), timestamps (``timestamps``) and the
-    parser base classes (``base``).
+    parser base classes (``base``), and the format compilers several parsers share
+    (``apache_format``, ``nginx_format``, ``clf_format``, ``w3c_format``, ``json_format``).
+``omphalos.lib.transports``
+    what the network transports share (``common``: the receiver's incoming message, source
+    qualification, loopback detection, rate-limited logs).
 
 Plugin folders (``omphalos.plugins.KIND``) hold plugins only; a plugin imports the framework
 and these libraries, never another plugin.

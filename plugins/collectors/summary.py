@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from omphalos.config import option
+from omphalos.counting import reduce_counts
+from omphalos.counts import BatchAgg
 from omphalos.lib.collectors.aggregate import Breakdown, aggregate
 from omphalos.lib.collectors.interleave import InterleavedCollector
 from omphalos.lib.collectors.sketch import quantiles_of
 from omphalos.messages import BadLine, Batch, Query
 from omphalos.query import DIMENSIONS, compile_filter, validate
+from omphalos.records import Columns
 from omphalos.state import DurableConfig, restore_object
 
 
@@ -80,6 +84,18 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
     def counted_capacity(cls, config: SummaryConfig) -> int:
         """The top tables keep ``capacity`` keys of each batch: a sender may cut to that."""
         return int(config.capacity)
+
+    @classmethod
+    def count_records(cls, records: Columns, host: str, dimensions: Iterable[str]) -> BatchAgg:
+        """``records`` reduced to the counts this collector takes in (a parallel replay's
+        workers count their lines with it: :mod:`omphalos.replaying`)."""
+        return aggregate(records, host, dimensions)
+
+    @classmethod
+    def cut_counts(cls, counts: BatchAgg, capacity: int) -> BatchAgg:
+        """``counts`` cut to ``capacity`` keys per dimension the way a top table of that
+        capacity cuts a batch: a table fed the result ends as if fed ``counts``."""
+        return reduce_counts(counts, capacity)
 
     def setup(self) -> None:
         unknown = set(self.config.dimensions) - set(DIMENSIONS)
@@ -182,7 +198,8 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
             if dur:
                 n = sum(dur.values())
                 stats = _duration_stats(dur)
-                mean = sum(b.durations.value(i) * c for i, c in dur.items()) / n
+                # summed in bucket order: the same figure however the lines were batched
+                mean = sum(b.durations.value(i) * c for i, c in sorted(dur.items())) / n
                 row["duration"] = {"mean": mean, **stats}
         host_table = b.tables.get("host")
         hosts = dict(sorted(host_table.hits.items(), key=lambda kv: -kv[1])) \
@@ -190,7 +207,8 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
         elapsed = self.elapsed()
         duration: dict[str, Any] = {"count": self.duration_count}
         if self.duration_count:
-            duration.update(mean=self.duration_sum / self.duration_count,
+            # to the nanosecond: the float sum's last bits depend on how lines were batched
+            duration.update(mean=round(self.duration_sum / self.duration_count, 9),
                             **_duration_stats(b.durations.counts))
         return {
             "requests": b.requests,

@@ -43,10 +43,12 @@ class PrintOutput(OutputPlugin[PrintConfig]):
             self._pending = None
             if summary is not None:
                 self._print(summary)
-        if now - self._last >= self.config.interval_secs and self.context.inputs:
+        pipeline = self.context.pipeline
+        if now - self._last >= self.config.interval_secs and self.context.inputs \
+                and pipeline is not None:
             self._last = now
             try:
-                self._pending = self.context.pipeline.ask_async(
+                self._pending = pipeline.ask_async(
                     self.context.inputs[0], _summary_query(self.config.top))
             except Exception:  # noqa: BLE001 - collector not running: try next time
                 self._pending = None

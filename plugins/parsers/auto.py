@@ -13,15 +13,16 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
 from omphalos.config import option
+from omphalos.lib.parsers.apache_format import compile_apache
 from omphalos.lib.parsers.base import BaseParser, ParserConfig
+from omphalos.lib.parsers.clf_format import clf_format, vhost_clf_format
 from omphalos.lib.parsers.linefmt import LineFormat, Result
+from omphalos.lib.parsers.nginx_format import compile_nginx
+from omphalos.lib.parsers.w3c_format import IIS_DEFAULT_FIELDS, W3CStream, compile_fields
 from omphalos.messages import BadLine, LineChunk
 from omphalos.records import Columns
 
-from .apache import compile_apache
-from .clf import clf_format, vhost_clf_format
 from .jsonpresets import detect_json
-from .nginx import compile_nginx
 from .servers import (
     alb_format,
     elb_format,
@@ -30,7 +31,6 @@ from .servers import (
     squid_format,
     traefik_format,
 )
-from .w3c import IIS_DEFAULT_FIELDS, W3CStream, compile_fields
 
 #: Bytes read from the start of a file first seen mid-way, to detect its format.
 HEAD_BYTES = 65536

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args
 
 from omphalos.config import option
+from omphalos.lib.parsers.apache_format import PRESETS as APACHE_PRESETS
+from omphalos.lib.parsers.apache_format import compile_apache
 from omphalos.lib.parsers.base import BaseParser, ParserConfig
+from omphalos.lib.parsers.nginx_format import PRESETS as NGINX_PRESETS
+from omphalos.lib.parsers.w3c_format import W3CStream
 from omphalos.messages import BadLine, LineChunk
 from omphalos.records import Columns
 
-from .apache import PRESETS as APACHE_PRESETS
-from .apache import compile_apache
 from .jsonpresets import caddy_format, traefik_json_format
-from .nginx import PRESETS as NGINX_PRESETS
 from .servers import (
     alb_format,
     elb_format,
@@ -29,7 +30,6 @@ from .servers import (
     squid_format,
     traefik_format,
 )
-from .w3c import W3CStream
 
 PresetName = Literal["caddy", "traefik", "traefik_json", "alb", "elb", "cloudfront", "s3",
                      "squid", "haproxy", "vhost_common"]

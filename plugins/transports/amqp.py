@@ -32,12 +32,11 @@ import kombu
 
 from omphalos.config import option
 from omphalos.delivery import Backoff, Outbox, Pump
+from omphalos.lib.transports.common import Incoming, RateLimitedLog, qualify
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import TransportPlugin
 from omphalos.spool import Spool, spool_path, worker_spool_dir
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_batch, encode_batch
-
-from .common import Incoming, RateLimitedLog, qualify
 
 CONTENT_TYPE = "application/x-omphalos-batch"
 

@@ -41,12 +41,11 @@ import msgpack
 
 from omphalos.config import option
 from omphalos.delivery import OVERSIZED_POLICY, Backoff, Outbox, Pump
+from omphalos.lib.transports.common import Incoming, RateLimitedLog, qualify
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import TransportPlugin
 from omphalos.spool import Spool, spool_path, worker_spool_dir
 from omphalos.wire import WireError, decode_batch, encode_batch
-
-from .common import Incoming, RateLimitedLog, qualify
 
 MAGIC = "ou"
 VERSION = 1

@@ -64,6 +64,7 @@ from zmq.utils.monitor import recv_monitor_message
 from omphalos.config import option
 from omphalos.counting import aggregate, reduce_counts
 from omphalos.delivery import Outbox
+from omphalos.lib.transports.common import Incoming, RateLimitedLog, is_loopback, qualify
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import CountedBatches, Loopback, TransportPlugin, drop_before
 from omphalos.query import DIMENSIONS
@@ -72,8 +73,6 @@ from omphalos.spool import Spool, spool_path, worker_spool_dir
 from omphalos.validate import Rejects
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_ack, decode_batch, encode_ack
 from omphalos.wire import encode_batch as encode
-
-from .common import Incoming, RateLimitedLog, is_loopback, qualify
 
 _ID = struct.Struct("<Q")
 _CREDIT = struct.Struct("<I")
@@ -241,43 +240,51 @@ class ZmqTransport(TransportPlugin[ZmqConfig]):
                                                        worker))
 
     def setup(self) -> None:
+        """Context, spool (sender) or authenticator (receiver), I/O thread, wake socket:
+        each registered in ``self.resources`` as soon as it is taken, so a setup that fails
+        half-way releases exactly what it took (last taken, first released)."""
         cfg = self.config
-        self._ctx = zmq.Context()
-        self._auth: ThreadAuthenticator | None = None
-        self._keys: _KeyCheck | None = None
-        self._wake_addr = f"inproc://wake-{id(self)}"
         self._halt = threading.Event()
         self._out: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._tokens: dict[tuple[str, int], list[tuple[bytes, bytes, bytes]]] = {}
+        self._wake_addr = f"inproc://wake-{id(self)}"
         self._wake: zmq.Socket[Any] | None = None
-        self._closed = False
+        self._auth: ThreadAuthenticator | None = None
+        self._keys: _KeyCheck | None = None
         self.outbox: Outbox | None = None
+        self._loop_stuck = False  # the I/O thread did not stop: its sockets stay open
+        self._ctx = zmq.Context()
+        self.resources.callback(self._destroy_context)
+        self._loop: _Loop
         if cfg.connect:
             spool = Spool(spool_path(self.context.settings.state_path, self.context.name,
                                      cfg.spool_dir), cfg.spool_max_bytes, fsync=cfg.spool_fsync)
+            self.resources.callback(spool.close)
             self.outbox = Outbox(self.context.name, spool, self.log, self.counters)
             self._spooled_end: OrderedDict[str, int] = OrderedDict()
             if len(spool):
                 self.log.info("%d spooled batches to deliver to %s", len(spool), cfg.connect)
                 if cfg.aggregate:
                     self._remember_spooled()
-            self._loop: _Loop = _SenderLoop(self)
+            self._loop = _SenderLoop(self)
         else:
             if cfg.secret_key_file:
-                self._auth = ThreadAuthenticator(self._ctx, log=logging.getLogger(
+                auth = ThreadAuthenticator(self._ctx, log=logging.getLogger(
                     f"{self.log.name}.zap"))
-                self._auth.start()
+                auth.start()
+                self.resources.callback(auth.stop)
+                self._auth = auth
                 self._keys = _KeyCheck(os.path.expanduser(cfg.allowed_keys_dir), self.counters,
                                        self.log)
-                self._auth.configure_curve_callback(ZAP_DOMAIN, self._keys)
+                auth.configure_curve_callback(ZAP_DOMAIN, self._keys)
             self._loop = _ReceiverLoop(self)
         self._loop.start()
+        self.resources.callback(self._stop_loop)
         if not self._loop.ready.wait(10.0) or self._loop.error is not None:
-            error = self._loop.error
-            self.teardown()
-            raise RuntimeError(f"{self.context.name}: cannot start: {error}")
+            raise RuntimeError(f"{self.context.name}: cannot start: {self._loop.error}")
         wake = self._ctx.socket(zmq.PAIR)
         wake.linger = 0
+        self.resources.callback(self._close_wake)
         wake.connect(self._wake_addr)
         self._wake = wake
 
@@ -286,29 +293,29 @@ class ZmqTransport(TransportPlugin[ZmqConfig]):
         """The sender's spool (None for a receiver)."""
         return self.outbox.spool if self.outbox is not None else None
 
-    def teardown(self) -> None:
-        if getattr(self, "_closed", True):
-            return
-        self._closed = True
+    def _close_wake(self) -> None:
+        """Released first: the I/O thread is told to stop (``_halt``, then a wake-up)."""
         self._halt.set()
-        wake = getattr(self, "_wake", None)
+        wake, self._wake = self._wake, None
         if wake is not None:
-            self._poke()
+            try:
+                wake.send(b"", zmq.NOBLOCK)
+            except zmq.Again:
+                pass  # the I/O thread has wake-ups queued already
             wake.close(linger=0)
-            self._wake = None
-        loop = getattr(self, "_loop", None)
-        if loop is not None and loop.is_alive():
-            loop.join(5.0)
-        if self._auth is not None:
-            self._auth.stop()
-            self._auth = None
-        if self.outbox is not None:
-            self.outbox.close()
-        if loop is not None and loop.is_alive():
+
+    def _stop_loop(self) -> None:
+        self._halt.set()
+        self._loop.join(5.0)
+        self._loop_stuck = self._loop.is_alive()
+
+    def _destroy_context(self) -> None:
+        """Released last: closes what the I/O thread left open, then terminates."""
+        if self._loop_stuck:
             self.log.error("%s: I/O thread did not stop; leaving its sockets open",
                            self.context.name)
             return
-        self._ctx.destroy(linger=0)  # closes what a failed start left open, then terminates
+        self._ctx.destroy(linger=0)
 
     def _poke(self) -> None:
         if self._wake is None:

@@ -6,10 +6,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from omphalos.plugins.parsers.clf import COMBINED_TOKENS
 
 from omphalos.lib.collectors.aggregate import Breakdown, aggregate
 from omphalos.lib.collectors.sketch import DDSketch
+from omphalos.lib.parsers.clf_format import COMBINED_TOKENS
 from omphalos.lib.parsers.linefmt import LineFormat
 from omphalos.query import DIMENSIONS
 from omphalos.records import Columns

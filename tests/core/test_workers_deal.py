@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from omphalos.plugins.monitors.discovery import Discovery
+from omphalos.plugins.monitors.file.discovery import Discovery
 
 from omphalos.config import ConfigSource
 from omphalos.pipeline import Pipeline

@@ -167,6 +167,9 @@ def run_restarts(tmp_path: Path, sig: int) -> None:
         want = expected()
         wait_for(lambda: collector.query("summary", limit=1, collector="summary")[
             "requests"] >= want["requests"], 120, 0.5)
+        # the window applies in slices and may still be catching up after the summary
+        wait_for(lambda: collector.query("overview", window="5m", collector="window")[
+            "requests"] >= want["requests"], 120, 0.5)
         time.sleep(1.0)  # anything counted twice would arrive now
         summary = collector.query("summary", limit=100, collector="summary")
         context = f"seed {seed}, signal {signal.Signals(sig).name}"

@@ -14,8 +14,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from omphalos.plugins.monitors.checkpointing import CheckpointPolicy
-from omphalos.plugins.monitors.identity import Identity
+from omphalos.plugins.monitors.file.checkpointing import CheckpointPolicy
+from omphalos.plugins.monitors.file.identity import Identity
 
 from omphalos.checkpoint import CheckpointStore, CheckpointWriteError, is_disk_trouble
 

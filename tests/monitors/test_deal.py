@@ -7,8 +7,8 @@ import gzip
 from pathlib import Path
 
 import pytest
-from omphalos.plugins.monitors.discovery import Discovery
 from omphalos.plugins.monitors.file import FileMonitor, FileMonitorConfig
+from omphalos.plugins.monitors.file.discovery import Discovery
 
 
 def _files(configs: list[FileMonitorConfig]) -> list[str]:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from omphalos.plugins.monitors.discovery import Discovery, compile_pattern
+from omphalos.plugins.monitors.file.discovery import Discovery, compile_pattern
 
 from tests.conftest import wait_for
 

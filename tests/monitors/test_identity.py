@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from omphalos.plugins.monitors.identity import (
+from omphalos.plugins.monitors.file.identity import (
     FINGERPRINT_BYTES,
     Identity,
     fingerprint,

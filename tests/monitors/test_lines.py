@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from omphalos.plugins.monitors.identity import Identity
-from omphalos.plugins.monitors.tailing import LineCutter, Piece, Tailer
+from omphalos.plugins.monitors.file.identity import Identity
+from omphalos.plugins.monitors.file.tailing import LineCutter, Piece, Tailer
 
 from tests.conftest import wait_for
 

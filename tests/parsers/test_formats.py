@@ -5,10 +5,10 @@ from __future__ import annotations
 import calendar
 
 import pytest
-from omphalos.plugins.parsers.apache import compile_apache
-from omphalos.plugins.parsers.nginx import compile_nginx
 
+from omphalos.lib.parsers.apache_format import compile_apache
 from omphalos.lib.parsers.formatstr import FormatError
+from omphalos.lib.parsers.nginx_format import compile_nginx
 
 
 def test_apache_documented_millisecond_format_with_a_separate_zone() -> None:

@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from omphalos.plugins.parsers.jsonl import JsonFormat
 
+from omphalos.lib.parsers.json_format import JsonFormat
 from omphalos.messages import Batch, LineChunk, Source
 from omphalos.pipeline import Pipeline
 from omphalos.validate import OUT_OF_RANGE, enforce_ranges, out_of_range_rows

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 from omphalos.plugins.parsers.examples import EXAMPLES, PATH, stretched
-from omphalos.plugins.parsers.w3c import W3CStream
 
+from omphalos.lib.parsers.w3c_format import W3CStream
 from tests.parsers.test_robust import all_parsers
 
 SIZES = [60_000, 2 << 20]

@@ -6,12 +6,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from omphalos.plugins.parsers.apache import compile_apache
 from omphalos.plugins.parsers.auto import _sample, candidates, detect_line_format
-from omphalos.plugins.parsers.clf import COMBINED_TOKENS, clf_format
-from omphalos.plugins.parsers.nginx import compile_nginx
 
+from omphalos.lib.parsers.apache_format import compile_apache
+from omphalos.lib.parsers.clf_format import COMBINED_TOKENS, clf_format
 from omphalos.lib.parsers.linefmt import LineFormat, concat
+from omphalos.lib.parsers.nginx_format import compile_nginx
 from omphalos.records import Columns
 from tests.conftest import REAL_LOG, SHARED
 

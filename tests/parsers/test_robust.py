@@ -7,15 +7,15 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from omphalos.plugins.parsers.apache import PRESETS as APACHE_PRESETS
-from omphalos.plugins.parsers.apache import compile_apache
 from omphalos.plugins.parsers.auto import candidates
-from omphalos.plugins.parsers.jsonl import JsonFormat
-from omphalos.plugins.parsers.nginx import PRESETS as NGINX_PRESETS
-from omphalos.plugins.parsers.nginx import compile_nginx
-from omphalos.plugins.parsers.w3c import W3CStream
 
+from omphalos.lib.parsers.apache_format import PRESETS as APACHE_PRESETS
+from omphalos.lib.parsers.apache_format import compile_apache
+from omphalos.lib.parsers.json_format import JsonFormat
 from omphalos.lib.parsers.linefmt import Result
+from omphalos.lib.parsers.nginx_format import PRESETS as NGINX_PRESETS
+from omphalos.lib.parsers.nginx_format import compile_nginx
+from omphalos.lib.parsers.w3c_format import W3CStream
 from tests.conftest import DATA, REAL_LOG
 
 FIELDS = b"#Fields: date time c-ip cs-method cs-uri-stem sc-status cs(User-Agent)\n"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from omphalos.plugins.parsers.apache import PRESETS as APACHE_PRESETS
-from omphalos.plugins.parsers.apache import compile_apache
-from omphalos.plugins.parsers.nginx import PRESETS as NGINX_PRESETS
-from omphalos.plugins.parsers.nginx import compile_nginx
 
+from omphalos.lib.parsers.apache_format import PRESETS as APACHE_PRESETS
+from omphalos.lib.parsers.apache_format import compile_apache
 from omphalos.lib.parsers.linefmt import LineFormat
+from omphalos.lib.parsers.nginx_format import PRESETS as NGINX_PRESETS
+from omphalos.lib.parsers.nginx_format import compile_nginx
 from tests.parsers.renderers import APACHE, NGINX, Sample, expected, render
 
 WORD = st.text("abcdefghijklmnopqrstuvwxyz0123456789._-", min_size=1, max_size=12).filter(

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from omphalos.plugins.parsers.jsonl import JsonFormat
-from omphalos.plugins.parsers.w3c import W3CStream
 
+from omphalos.lib.parsers.json_format import JsonFormat
+from omphalos.lib.parsers.w3c_format import W3CStream
 from tests.parsers.renderers import Sample
 from tests.parsers.test_roundtrip import samples
 

@@ -6,9 +6,8 @@ import calendar
 from collections import Counter
 from pathlib import Path
 
-from omphalos.plugins.parsers.w3c import W3CStream
-
 from omphalos.lib.parsers.linefmt import concat
+from omphalos.lib.parsers.w3c_format import W3CStream
 from tests.conftest import DATA
 from tests.parsers.test_real_log import chunks
 

@@ -18,7 +18,7 @@ import msgpack
 import pytest
 import zmq
 import zmq.auth
-from omphalos.plugins.monitors.identity import identify
+from omphalos.plugins.monitors.file.identity import identify
 from omphalos.plugins.transports.udp import UdpTransport, sign
 from omphalos.plugins.transports.zeromq import ZmqTransport
 

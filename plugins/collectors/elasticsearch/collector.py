@@ -3,7 +3,7 @@ aggregations.
 
 The actor turns each applied batch into bulk operations (ECS documents with ids derived from
 host, file identity and offset, see :mod:`.ecs`), buffers them up to ``batch_docs`` or
-``flush_interval_secs``, and hands them to a :class:`.shipper.Shipper` worker that indexes,
+``flush_interval_secs``, and hands them to a :class:`omphalos.shipping.Shipper` worker that indexes,
 retries and spools. ``Applied`` goes back to the transport only once the batch is durable
 (indexed or spooled), so monitors slow down instead of anything being dropped when the
 cluster is down and the spool full. Queries (``summary``, ``top``, ``series``, ``overview``,
@@ -20,12 +20,7 @@ from omphalos.config import option
 from omphalos.messages import Applied, Batch, Deliver, Query
 from omphalos.plugin import CollectorPlugin
 from omphalos.query import validate, window_secs
-
-from . import aggs
-from .bulk import BulkSender
-from .client import Auth, Cluster, ClusterError
-from .ecs import Op, bulk_lines
-from .shipper import (
+from omphalos.shipping import (
     check_delivery_options,
     check_url,
     nothing,
@@ -34,6 +29,11 @@ from .shipper import (
     reply_later,
     snapshot,
 )
+
+from . import aggs
+from .bulk import BulkSender
+from .client import Auth, Cluster, ClusterError
+from .ecs import Op, bulk_lines
 from .template import index_template
 
 __all__ = ["ElasticsearchCollector", "ElasticsearchConfig"]
@@ -109,21 +109,19 @@ class ElasticsearchCollector(CollectorPlugin[ElasticsearchConfig]):
         self.auth = Auth(tuple(cfg.hosts), cfg.username, cfg.password, cfg.api_key,
                          cfg.ca_certs, cfg.verify_certs, cfg.timeout_secs)
         self.sender = BulkSender(self.auth, self._install_template, self.log)
-        self.shipper = open_shipper(self, self.sender)
+        self.resources.callback(self.sender.close)
+        self.shipper = open_shipper(self, self.sender)  # its spool's closing registered
         self.spool = self.shipper.spool
         self._ops: list[Op] = []
         self._replies: list[tuple[Any, Applied]] = []
         self._since = 0.0
         self.shipper.start()
+        self.resources.callback(self.shipper.stop, timeout=max(1.0, cfg.timeout_secs))
 
     def teardown(self) -> None:
-        shipper = getattr(self, "shipper", None)
-        if shipper is None:
-            return
+        """The buffered operations to the shipper; ``self.resources`` then stops it, closes
+        the spool and the sender."""
         self._flush_buffer()
-        shipper.stop(timeout=max(1.0, self.config.timeout_secs))
-        self.spool.close()
-        self.sender.close()
 
     def _install_template(self, cluster: Cluster) -> None:
         cfg = self.config

@@ -98,19 +98,17 @@ class TimeseriesCollector(CollectorPlugin[TimeseriesConfig]):
                                    username=cfg.username, password=cfg.password,
                                    token=cfg.token, create_database=cfg.create_database,
                                    timeout_secs=cfg.timeout_secs, log=self.log)
-        self.shipper = open_shipper(self, self.writer)
+        self.shipper = open_shipper(self, self.writer)  # its spool's closing registered
         self.spool = self.shipper.spool
         self._replies: list[tuple[Any, Applied]] = []
         self._last_flush = time.monotonic()
         self.shipper.start()
+        self.resources.callback(self.shipper.stop, timeout=max(1.0, cfg.timeout_secs))
 
     def teardown(self) -> None:
-        shipper = getattr(self, "shipper", None)
-        if shipper is None:
-            return
+        """The last rollups to the shipper; ``self.resources`` then stops it and closes the
+        spool."""
         self._write()
-        shipper.stop(timeout=max(1.0, self.config.timeout_secs))
-        self.spool.close()
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, Deliver):

@@ -75,6 +75,5 @@ class WebOutput(OutputPlugin[WebConfig]):
     def on_tick(self, now: float) -> None:
         """A server thread that died anyway is this actor's failure: the supervisor sees it
         and restarts the output (never a silent "running")."""
-        server = getattr(self, "server", None)
-        if server is not None and not server.running:
+        if not self.server.running:  # ticks start once setup is complete
             raise RuntimeError("the web server's thread died")

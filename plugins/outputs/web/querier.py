@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from omphalos.api import PipelineAPI
 from omphalos.messages import Query
 from omphalos.pipeline import QueryError, QueryRefused
 
@@ -29,7 +30,7 @@ class Unavailable(RuntimeError):
 class Querier:
     """Asks the pipeline's collectors (``collectors``, or all of them when empty)."""
 
-    def __init__(self, pipeline: Any, collectors: Sequence[str], timeout: float,
+    def __init__(self, pipeline: PipelineAPI | None, collectors: Sequence[str], timeout: float,
                  executor: ThreadPoolExecutor) -> None:
         self.pipeline = pipeline
         self.collectors = tuple(collectors)
@@ -76,6 +77,8 @@ class Querier:
 
     async def status(self) -> Any:
         """:meth:`Pipeline.status` (every actor's status, the health), off the loop."""
+        if self.pipeline is None:
+            raise Unavailable("no pipeline")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self.pipeline.status)
 

@@ -15,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+from omphalos.api import PipelineAPI
 from omphalos.messages import Query
 from omphalos.pipeline import QueryError
 from omphalos.query import window_secs
@@ -116,7 +117,7 @@ class Snapshots:
             return []
         return file_problems(await self.querier.run(self._monitors, pipeline))
 
-    def _monitors(self, pipeline: Any) -> dict[str, Any]:
+    def _monitors(self, pipeline: PipelineAPI) -> dict[str, Any]:
         """Each monitor's status (pool thread), shaped as :meth:`Pipeline.status`."""
         actors: dict[str, Any] = {}
         for name in pipeline.names("monitor"):

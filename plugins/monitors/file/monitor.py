@@ -143,11 +143,15 @@ class FileMonitor(MonitorPlugin[FileMonitorConfig]):
         store = None
         if cfg.checkpoints:
             store = os.path.join(self.context.settings.state_path, "checkpoints.sqlite")
+        # released in reverse (watcher, open files, store) after teardown, or at once when
+        # setup fails half-way
         self.policy = CheckpointPolicy(self.checkpoint_key, store, self.log)
+        self.resources.callback(self.policy.close)
         self.tracker = FileTracker(
             self.policy, self.counters, self.log, follow=cfg.follow,
             start_at_end=cfg.start_at == "end", rotate_wait_secs=cfg.rotate_wait_secs,
             excluded=self.schedule.discovery.excluded)
+        self.resources.callback(self.tracker.close_all)
         self.cutter = LineCutter(cfg.read_bytes, cfg.max_line_bytes)
         self.reader = Reader(self.tracker, self.cutter, self.counters, follow=cfg.follow,
                              rotate_wait_secs=cfg.rotate_wait_secs,
@@ -166,23 +170,12 @@ class FileMonitor(MonitorPlugin[FileMonitorConfig]):
         if cfg.follow and cfg.mode == "events":
             self.watcher = Watcher(self.hints.put, cfg.max_watched_dirs, self.log,
                                    cfg.event_gather_secs)
+            self.resources.callback(self.watcher.stop)  # maybe a tick after setup
         self._discover(initial=True)
         if cfg.follow:
             reopen_rotated(self.tracker, saved)
         self.started = True
         self._pump()
-
-    def teardown(self) -> None:
-        watcher = getattr(self, "watcher", None)
-        if watcher is not None:
-            watcher.stop()
-            self.watcher = None
-        tracker = getattr(self, "tracker", None)
-        if tracker is not None:
-            tracker.close_all()
-        policy = getattr(self, "policy", None)
-        if policy is not None:
-            policy.close()
 
     # -- hints from the watcher thread ---------------------------------------------------------
     def _tell_wake(self) -> None:

@@ -1,0 +1,39 @@
+"""What a program and the outputs use of a pipeline (``PipelineAPI``), apart from
+:mod:`omphalos.pipeline` so that :class:`~omphalos.plugin.PluginContext` can name its type
+without importing the pipeline (which imports the plugins' base classes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import pykka
+
+    from .settings import Settings
+    from .supervisor import Health
+
+
+class PipelineAPI(Protocol):
+    """A :class:`~omphalos.pipeline.Pipeline`, or a
+    :class:`~omphalos.workers.WorkerPipeline` spread over worker processes: what the CLI
+    uses, and what an output sees as ``context.pipeline`` (docs/architecture.rst says which
+    thread runs each method)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def health(self) -> Health: ...
+    @property
+    def degraded(self) -> bool: ...
+    def names(self, kind: str) -> list[str]: ...
+    def ask(self, name: str, message: Any, timeout: float | None = None) -> Any: ...
+    def ask_async(self, name: str, message: Any) -> pykka.Future[Any]: ...
+    def query(self, kind: str = "summary", collector: str | None = None,
+              timeout: float | None = None, **params: Any) -> Any: ...
+    def answering(self, kind: str, params: Mapping[str, Any] | None = None,
+                  collector: str | None = None, among: Iterable[str] | None = None) -> str: ...
+    def kinds_answered(self, among: Iterable[str] | None = None) -> frozenset[str]: ...
+    def status(self) -> dict[str, Any]: ...
+    def wait_idle(self, timeout: float = 30.0, poll: float = 0.02) -> bool: ...
+    def stop(self, timeout: float = 10.0) -> None: ...

@@ -1,0 +1,1 @@
+"""What the network transports (zmq, amqp, udp) share."""
