@@ -11,11 +11,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from omphalos.plugins.parsers import jsonl
-from omphalos.plugins.parsers.jsonl import JsonFormat
 from omphalos.plugins.parsers.jsonpresets import CADDY_FIELDS, caddy_format
-from omphalos.plugins.parsers.w3c import compile_fields
 
+from omphalos.lib.parsers import json_format as jsonl
 from omphalos.lib.parsers.convert import (
     _same_scheme_urls,
     extra_dicts,
@@ -23,6 +21,8 @@ from omphalos.lib.parsers.convert import (
     split_url,
     urls,
 )
+from omphalos.lib.parsers.json_format import JsonFormat
+from omphalos.lib.parsers.w3c_format import compile_fields
 from omphalos.records import Record
 
 
