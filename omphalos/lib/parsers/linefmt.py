@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from operator import add, sub
+from operator import add, methodcaller, sub
 from typing import Any, cast
 
 from omphalos.messages import BadLine
@@ -134,6 +134,10 @@ class LineFormat:
         self.lenient = re.compile("".join(lenient))
         self.lenient_vars = lenient_vars
         self.single = len(self.targets) == 1
+        #: The separator, when the format is nothing but values of any text without it,
+        #: each after the last (W3C's tab-separated logs, CloudFront's): lines are then
+        #: cut with ``str.split``, which gives the same values several times faster.
+        self.split_on = _separator(self.tokens) if len(self.targets) > 1 else None
         #: Date used for a W3C ``time`` field when the format has no ``date`` field.
         self.default_date = ""
         #: W3C: values may be quoted (``"a b"``, ``""`` for a quote inside).
@@ -312,7 +316,7 @@ class LineFormat:
         if not out.bytes:
             out.bytes = [0] * n
         if extra:
-            out.extra = extra_dicts(list(extra), list(zip(*extra.values())))
+            out.extra = extra_dicts(extra)
         if row_extra is not None:
             out.extra = merge_extra(out.extra, row_extra)
         return out
@@ -334,6 +338,10 @@ class LineFormat:
         text = data.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r", "")
+        if self.split_on is not None:
+            result = self._split_fields(text, n, data, start)
+            if result is not None:
+                return result
         k = len(self.targets) + 1
         flat = self.strict.split(text)
         between = flat[0::k]
@@ -349,6 +357,25 @@ class LineFormat:
         if len(between) < 2 or len(between) - 1 < n // 2:
             return self.parse_lines(lines, offsets)
         return self._parse_mixed(flat, between, lines, offsets, text)
+
+    def _split_fields(self, text: str, n: int, data: bytes, start: int) -> Result | None:
+        """The fast path of a separated format: every line cut at its separators; None
+        when a line has another number of fields or a value does not convert (the regexes
+        then take the chunk, as for any other format)."""
+        sep, k = self.split_on, len(self.targets)
+        assert sep is not None
+        lines = text.split("\n")
+        lines.pop()  # after the last newline
+        if set(map(methodcaller("count", sep), lines)) != {k - 1}:
+            return None
+        # every line has k values: cut once, each column is then one slice
+        flat = text.replace("\n", sep).split(sep)
+        flat.pop()  # after the last newline
+        try:
+            return self.columns([flat[i::k] for i in range(k)], [], (data, start),
+                                strict=True), n, [], Counter()
+        except CONVERSION_ERRORS:
+            return None
 
     def _value_columns(self, flat: list[str], text: str) -> list[list[str]]:
         """The value columns of a ``split`` result, quoted values unescaped if need be."""
@@ -451,6 +478,25 @@ def _no_request(out: Columns, row_extra: list[dict[str, Any] | None] | None, n: 
                 found = True
     out.path = paths
     return add_row_extra(row_extra, garbage, n) if found else row_extra
+
+
+def _separator(tokens: Sequence[Token]) -> str | None:
+    """``"\\t"`` for a format made only of ``[^\\t\\n]*+`` values with a tab between
+    them (and maybe trailing ``[ \\t]*+`` padding), else None."""
+    tokens = list(tokens)
+    if tokens and isinstance(tokens[-1], Variable) and tokens[-1].target == "ignore" \
+            and tokens[-1].strict == r"[ \t]*+":
+        tokens.pop()
+    separators = set(tokens[1::2])
+    if len(separators) != 1:
+        return None
+    sep = separators.pop()
+    if sep != "\t":
+        return None
+    if all(isinstance(t, Variable) and t.strict == r"[^\t\n]*+" and not t.groups
+           and t.target != "ignore" for t in tokens[0::2]):
+        return sep
+    return None
 
 
 def line_problem(line: str) -> str | None:
