@@ -47,6 +47,7 @@ collector). :func:`window_secs` parses them.
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -334,6 +335,10 @@ def compile_filter(pattern: str | None) -> Filter | None:
         return None
     if len(pattern) > MAX_FILTER_CHARS:
         raise ValueError(f"filter: longer than {MAX_FILTER_CHARS} characters")
+    if _nested_repetition(pattern):
+        raise ValueError(f"filter: {pattern!r} repeats a group that itself repeats (like "
+                         "'(a+)+'): refused, as such a pattern backtracks exponentially in "
+                         "most engines; write it without the nested repetition")
     try:
         compiled: Filter = re2.compile(pattern, _RE2_OPTIONS)
     except Exception as exc:  # noqa: BLE001 - re2 raises its own error types
@@ -343,6 +348,51 @@ def compile_filter(pattern: str | None) -> Filter | None:
         raise ValueError(f"filter: {pattern!r} is not a regular expression RE2 accepts "
                          f"(no backreferences or lookaround): {reason}") from None
     return compiled
+
+
+#: Python's own regex parser (no stubs ship for it), used to see a filter's structure.
+_sre_parser: Any = importlib.import_module("re._parser")
+_sre_constants: Any = importlib.import_module("re._constants")
+#: The repeat operators of Python's regex parser (greedy, lazy, possessive).
+_REPEAT_OPS = (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT,
+               _sre_constants.POSSESSIVE_REPEAT)
+
+
+def _repeats(op: Any, av: Any) -> bool:
+    """Whether a parsed regex item repeats its body more than once (``+``, ``*``, ``{2,}``)."""
+    return op in _REPEAT_OPS and av[1] > 1
+
+
+def _nested_repetition(pattern: str) -> bool:
+    """Whether ``pattern`` repeats something that itself repeats (``(a+)+``, ``(x*y)*``,
+    ``(.*a){20}``): the shape of catastrophic backtracking (ReDoS). RE2 would run it in
+    linear time, but the API refuses it: a filter is text a client sends, and the same
+    pattern given to another tool (or a log search) is a denial of service. A pattern
+    Python's parser does not read is left to RE2."""
+    try:
+        parsed = _sre_parser.parse(pattern)
+    except Exception:  # noqa: BLE001 - RE2 syntax Python lacks: RE2 decides
+        return False
+
+    def walk(items: Any, inside_repeat: bool) -> bool:
+        for op, av in items:
+            if op in _REPEAT_OPS:
+                if inside_repeat and av[1] > 1:
+                    return True
+                if walk(av[2], inside_repeat or _repeats(op, av)):
+                    return True
+            elif op is _sre_constants.SUBPATTERN:
+                if walk(av[-1], inside_repeat):
+                    return True
+            elif op is _sre_constants.BRANCH:
+                if any(walk(branch, inside_repeat) for branch in av[1]):
+                    return True
+            elif op in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
+                if walk(av[1], inside_repeat):
+                    return True
+        return False
+
+    return walk(parsed, False)
 
 
 def _filter(value: Any) -> str:

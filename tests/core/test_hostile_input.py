@@ -161,7 +161,8 @@ def test_the_quarantine_file_is_bounded(tmp_path: Path) -> None:
     ("series", {"step_secs": "nan"}, "step_secs"),
     ("series", {"window": "1d", "step_secs": "0.5"}, "more than 10000 points"),
     ("series", {"window": "99999999999d"}, "longer than"),
-    ("top", {"filter": "(a+)+$\\1"}, "RE2"),
+    ("top", {"filter": "(a)b\\1"}, "RE2"),
+    ("top", {"filter": "(a+)+$"}, "repeats a group"),
     ("top", {"filter": "(?=a)b"}, "RE2"),
     ("top", {"filter": "a" * 2000}, "longer than"),
     ("top", {"limit": "100000"}, "limit"),
@@ -172,12 +173,14 @@ def test_every_query_parameter_is_bounded_where_validated(
         contract.validate(kind, params)
 
 
+@pytest.mark.timeout(60)
 def test_a_backtracking_filter_compiles_to_linear_time() -> None:
-    pattern = contract.compile_filter("(x+x+)+y")
+    # overlapping alternatives under a repeat: exponential under Python's re on this key,
+    # linear under RE2 (pytest-timeout bounds the test; no timing threshold here)
+    pattern = contract.compile_filter("^(x|xx)+y$")
     assert pattern is not None
-    started = time.process_time()
     assert pattern.search("x" * 100_000) is None
-    assert time.process_time() - started < 5  # Python's re would take longer than the age
+    assert pattern.search("x" * 1_000 + "y") is not None
     assert contract.validate("series", {"window": "1h", "step_secs": "1e6"})["step_secs"] == 1e6
 
 
