@@ -75,6 +75,8 @@ setup(
         "urwid>=2.6,<4",
         "msgpack>=1.0,<2",
         "google-re2>=1.1,<2",
+        "ua-parser[regex]>=1.0,<2",
+        "crawlerdetect>=0.4,<1",
     ],
     extras_require={
         "zmq": ["pyzmq>=25,<28"],

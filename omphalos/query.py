@@ -51,11 +51,13 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict
 
 import re2
 
-__all__ = ["DIMENSIONS", "SORTS", "KINDS", "STATUS_CLASSES", "validate", "window_secs",
+from .derived import DERIVED_DIMENSIONS
+
+__all__ = ["DIMENSIONS", "BASE_DIMENSIONS", "SORTS", "KINDS", "STATUS_CLASSES", "validate", "window_secs",
            "window_label", "status_class", "compile_filter", "sort_key", "TopRow",
            "TopAnswer", "SeriesPoint", "SeriesAnswer", "OverviewAnswer", "DrillAnswer",
            "HostRow", "HostsAnswer", "AlertRow", "AlertEvent", "AlertsAnswer", "KindSpec",
@@ -63,7 +65,11 @@ __all__ = ["DIMENSIONS", "SORTS", "KINDS", "STATUS_CLASSES", "validate", "window
 
 #: What a ``top`` list can be grouped by (names of :class:`omphalos.records.Record` fields,
 #: ``host`` being the source host, the web server).
-DIMENSIONS: tuple[str, ...] = ("path", "client", "host", "status", "agent", "referer", "method")
+#: The first seven are columns of the record; the others are derived from it
+#: (:mod:`omphalos.derived`: GoAccess's panels).
+BASE_DIMENSIONS: tuple[str, ...] = ("path", "client", "host", "status", "agent", "referer",
+                                    "method")
+DIMENSIONS: tuple[str, ...] = BASE_DIMENSIONS + DERIVED_DIMENSIONS
 #: Status classes, the keys of every ``status`` breakdown.
 STATUS_CLASSES: tuple[str, ...] = ("1xx", "2xx", "3xx", "4xx", "5xx")
 #: What a ``top`` list can be sorted by (descending).
@@ -98,6 +104,15 @@ class TopRow(TypedDict):
     errors: int
     status: dict[str, int]
     p95: float | None
+    #: Fastest, mean and slowest duration of the key (seconds, within the sketch's 1%),
+    #: None without durations; only the dimensions of
+    #: ``omphalos.counting.DURATION_DIMENSIONS`` keep durations per key.
+    min: float | None
+    avg: float | None
+    max: float | None
+    #: ``visitors`` rows only: the day's unique visitors (HyperLogLog, 0.81% standard
+    #: error).
+    visitors: NotRequired[int]
 
 
 class TopAnswer(TypedDict):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from omphalos.config import option
+from omphalos.derived import STATIC_EXTENSIONS
 from omphalos.lib.collectors.aggregate import Breakdown, aggregate
 from omphalos.lib.collectors.interleave import InterleavedCollector
 from omphalos.lib.collectors.sketch import quantiles_of
@@ -40,8 +41,16 @@ class SummaryConfig(DurableConfig):
     capacity: int = option(2000, "Keys each top table keeps (memory is at most four times "
                                  "this per dimension). Counts are at most "
                                  "requests / (capacity + 1) too low.")
-    dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted (path, client, "
-                                         "host, status, agent, referer, method).")
+    dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted: path, client, "
+                                         "host, status, agent, referer, method and the "
+                                         "derived ones (browser, os, device, crawler, "
+                                         "visitors, vhost, protocol, referring_site, "
+                                         "remote_user, not_found, static, hour, tls, mime, "
+                                         "cache; see omphalos.derived). Default: all.")
+    static_extensions: tuple[str, ...] = option(list(STATIC_EXTENSIONS),
+                                                "File extensions the static dimension "
+                                                "counts (lower case, with the dot). "
+                                                "Default: GoAccess's list.")
 
 
 def _duration_stats(counts: dict[int, int] | Counter[int]) -> dict[str, float | None]:
@@ -134,7 +143,8 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
         if batch.counts is not None:  # counted by the sender
             agg = batch.counts
         elif len(cols):
-            agg = aggregate(cols, batch.source.host, self.config.dimensions)
+            agg = aggregate(cols, batch.source.host, self.config.dimensions,
+                            static_extensions=self.config.static_extensions)
         else:
             return
         self.duration_sum += agg.duration_sum

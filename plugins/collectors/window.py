@@ -37,6 +37,7 @@ from itertools import groupby
 from typing import Any, ClassVar
 
 from omphalos.config import option
+from omphalos.derived import STATIC_EXTENSIONS
 from omphalos.lib.collectors.aggregate import (
     BYTE_DIMENSIONS,
     COMPOSITES,
@@ -76,7 +77,11 @@ class WindowConfig(DurableConfig):
                                       "LENGTH of event time in buckets of STEP; every STEP "
                                       "must be a multiple of the smallest one.")
     capacity: int = option(100, "Keys per dimension each bucket keeps (Space-Saving).")
-    dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted.")
+    dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted (the summary's "
+                                         "list; default: all).")
+    static_extensions: tuple[str, ...] = option(list(STATIC_EXTENSIONS),
+                                                "File extensions the static dimension "
+                                                "counts. Default: GoAccess's list.")
     drill: bool = option(True, "Also count (path, status) and (path, client) pairs, for "
                                "drill queries.")
     clock: str = option("auto", "Window head: event (newest event time), wall (wall clock) "
@@ -307,7 +312,8 @@ class WindowStore:
                     r.late += length
             if not live:
                 continue
-            agg = aggregate(part, host, self.dimensions, self.byte_dimensions)
+            agg = aggregate(part, host, self.dimensions, self.byte_dimensions,
+                            static_extensions=self.config.static_extensions)
             for r in live:
                 r.add(t, agg, length, head)
 
@@ -327,8 +333,11 @@ class WindowStore:
         if dim not in self.dimensions:
             raise ValueError(f"this collector does not count {dim!r}")
         tables = self._tables(ring, dim)
+        uniques = [b.visitors for _, b in ring.window(self.head())] \
+            if dim == "visitors" else []
         rows = merged_top(tables, dim, p["limit"], p["sort"], compile_filter(p["filter"]),
-                          ring.span(self.head()), dim in self.byte_dimensions)
+                          ring.span(self.head()), dim in self.byte_dimensions,
+                          uniques=uniques)
         return {"dimension": dim, "window": ring.label, "sort": p["sort"], "rows": rows,
                 "error_bound": sum(t.floor for t in tables)}
 

@@ -25,6 +25,7 @@ from omphalos.counts import BatchAgg, DimAgg
 from omphalos.query import Filter, sort_key, status_class
 from omphalos.state import object_state, restore_object
 
+from ..hll import KeyedUniques, union_estimate
 from .sketch import DEFAULT_ALPHA, DDSketch, quantiles_of
 from .topk import NON_2XX, SLACK, TopTable
 
@@ -52,6 +53,7 @@ class Breakdown:
         "requests",
         "status",
         "tables",
+        "visitors",
     )
 
     def __init__(self, capacity: int, dimensions: Iterable[str],
@@ -63,6 +65,8 @@ class Breakdown:
         self.status: Counter[int] = Counter()
         self.durations = DDSketch(DEFAULT_ALPHA)
         self.tables = {dim: TopTable(capacity, slack) for dim in dimensions}
+        #: Unique visitors per UTC date (when ``visitors`` is counted).
+        self.visitors = KeyedUniques()
         self.first: float | None = None
         self.last: float | None = None
 
@@ -91,6 +95,8 @@ class Breakdown:
             table = self.tables.get(dim)
             if table is not None:
                 table.add(d.hits, d.bytes, d.classes, d.durations, d.cut, d.total)
+        if agg.visitors and "visitors" in self.tables:
+            self.visitors.add(agg.visitors)
 
     def merge(self, other: Breakdown) -> None:
         """Add every count of ``other`` (a restored minute, a bucket)."""
@@ -106,6 +112,8 @@ class Breakdown:
             mine = self.tables.get(dim)
             if mine is not None:
                 mine.merge(table)
+        if other.visitors:
+            self.visitors.merge(other.visitors)
 
     def status_classes(self) -> dict[str, int]:
         out = dict.fromkeys(("1xx", "2xx", "3xx", "4xx", "5xx"), 0)
@@ -121,7 +129,8 @@ class Breakdown:
         if table is None:
             raise ValueError(f"this collector does not count {dim!r}")
         return (merged_top([table], dim, limit, sort, pattern, secs,
-                           dim in self.byte_dimensions), table.error_bound())
+                           dim in self.byte_dimensions, uniques=[self.visitors]),
+                table.error_bound())
 
 
 def _summed(dicts: Iterable[dict[Any, int]]) -> dict[Any, int]:
@@ -145,10 +154,12 @@ P95_CANDIDATES = 20
 def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hits",
                pattern: Filter | None = None, secs: float = 0.0,
                with_bytes: bool = True, select: Callable[[Any], bool] | None = None,
-               label: Callable[[Any], str] | None = None) -> list[dict[str, Any]]:
+               label: Callable[[Any], str] | None = None,
+               uniques: Sequence[KeyedUniques] = ()) -> list[dict[str, Any]]:
     """Top ``limit`` rows of the sum of ``tables`` (buckets of a window, or one table);
     ``bytes`` is None in rows when ``with_bytes`` is false (bytes not counted per key).
     ``select`` keeps only some keys, ``label`` shows a key (default :func:`display_key`).
+    ``uniques``: the unique visitors of the same buckets (``visitors`` rows show them).
 
     Only the hits are merged over every key (plus the one measure sorted by); the other
     figures are summed for the rows shown."""
@@ -185,7 +196,8 @@ def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hi
         rows.append({"key": show(key), "hits": h,
                      "rate": round(h / secs, 3) if secs > 0 else 0.0,
                      "bytes": row["bytes"] if with_bytes else None, "errors": status["5xx"],
-                     "status": status, "p95": None, "_k": key})
+                     "status": status, "p95": None, "min": None, "avg": None, "max": None,
+                     "_k": key})
     if any(t.durations for t in tables):
         for row in rows:
             merged: Counter[int] = Counter()
@@ -195,12 +207,29 @@ def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hi
                     merged.update(found)
             if merged:
                 row["p95"] = quantiles_of(merged, (0.95,))[0]
+                row["min"], row["avg"], row["max"] = duration_range(merged)
+    if dim == "visitors":
+        for row in rows:
+            row["visitors"] = union_estimate(uniques, row["_k"])
     if sort == "p95":
         rows.sort(key=sort_key(sort), reverse=True)
         rows = rows[:limit]
     for row in rows:
         del row["_k"]
     return rows
+
+
+def duration_range(buckets: Counter[int] | dict[int, int]) -> tuple[float, float, float]:
+    """The fastest, mean and slowest duration of sketch ``buckets`` (each within the
+    sketch's relative accuracy: a bucket stands for every value in it)."""
+    value = _SKETCH.value
+    lowest, highest = min(buckets), max(buckets)
+    n = sum(buckets.values())
+    mean = sum(value(i) * c for i, c in buckets.items()) / n
+    return value(lowest), mean, value(highest)
+
+
+_SKETCH = DDSketch(DEFAULT_ALPHA)
 
 
 def _row(tables: Sequence[TopTable], key: Any) -> dict[str, Any]:

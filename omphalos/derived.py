@@ -1,0 +1,221 @@
+"""Dimensions derived from a batch's columns (GoAccess's panels), computed column-wise.
+
+Each derived dimension turns whole columns of a :class:`~omphalos.records.Columns` into one
+key per line, with caches per distinct value, so the per-line cost is a dictionary look-up
+or a C-speed ``map``:
+
+=================  ==============================================================
+dimension          key
+=================  ==============================================================
+``browser``        browser family of the agent (ua-parser), ``-`` without agent
+``os``             operating system family of the agent
+``device``         device family of the agent (``Other`` for most desktops,
+                   ``Spider`` for bots uap-core knows)
+``crawler``        ``no`` (not a crawler) or the bot's name (CrawlerDetect)
+``visitors``       the UTC date ``YYYY-MM-DD``; rows also carry ``visitors``, the
+                   unique (client, date, agent) of that day in a HyperLogLog
+``vhost``          ``extra["vhost"]`` (or ``server_name``), where the format has it
+``protocol``       the request's protocol (``HTTP/1.1``)
+``referring_site`` the referrer's host name (``-`` without referrer)
+``remote_user``    the authenticated user (``%u``)
+``not_found``      the path, for lines answered 404 only
+``static``         the path, for paths whose extension is static only (see
+                   :data:`STATIC_EXTENSIONS`, configurable per collector)
+``hour``           the UTC hour of day, ``00`` to ``23``
+``tls``            ``extra["ssl_protocol"]`` and ``extra["ssl_cipher"]`` where logged
+``mime``           ``extra["content_type"]`` where logged
+``cache``          ``extra["cache_status"]`` (or ``upstream_cache_status``,
+                   ``squid_code``) where logged
+=================  ==============================================================
+
+A dimension whose source column the format lacks is left out of the batch's counts, as
+for the column dimensions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Sequence
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from .lib.hll import hash64
+from .records import Columns
+
+__all__ = ["DERIVED_DIMENSIONS", "FILTERED", "STATIC_EXTENSIONS", "SKIP", "derived_keys",
+           "visitor_hashes", "day_of", "referring_site"]
+
+#: Extensions the ``static`` dimension counts by default (GoAccess's list, lower case).
+STATIC_EXTENSIONS: tuple[str, ...] = (
+    ".css", ".js", ".jpg", ".jpeg", ".png", ".gif", ".ico", ".svg", ".webp", ".bmp",
+    ".tif", ".tiff", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".map", ".txt", ".xml",
+    ".json", ".pdf", ".zip", ".gz", ".bz2", ".tar", ".mp3", ".mp4", ".ogg", ".webm",
+    ".avi", ".mov", ".swf", ".flv", ".wav", ".mid", ".midi", ".csv", ".doc", ".docx",
+    ".xls", ".xlsx", ".ppt", ".pptx", ".rar", ".7z", ".exe", ".jar", ".dmg", ".iso",
+    ".deb", ".rpm", ".bin", ".avif", ".apk",
+)
+
+#: The derived dimensions, in the order answers list them.
+DERIVED_DIMENSIONS: tuple[str, ...] = (
+    "browser", "os", "device", "crawler", "visitors", "vhost", "protocol", "referring_site",
+    "remote_user", "not_found", "static", "hour", "tls", "mime", "cache",
+)
+#: Dimensions that count only some lines (the others are keyed :data:`SKIP`).
+FILTERED = frozenset({"not_found", "static"})
+
+
+class _Skip:
+    """The key of a line a filtered dimension does not count (dropped after counting)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SKIP"
+
+
+SKIP: Any = _Skip()
+
+_EXTRA_KEYS: dict[str, tuple[str, ...]] = {
+    "vhost": ("vhost", "server_name"),
+    "mime": ("content_type", "mime_type"),
+    "cache": ("cache_status", "upstream_cache_status", "squid_code"),
+}
+
+
+@lru_cache(maxsize=4096)
+def _hour_key(hour: int) -> tuple[str, str]:
+    """The UTC date and hour of day of hour number ``hour`` since the epoch."""
+    t = time.gmtime(hour * 3600)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}", f"{t.tm_hour:02d}"
+
+
+def _hours(times: Sequence[float]) -> list[int]:
+    return [int(t // 3600) for t in times]
+
+
+def day_of(when: float) -> str:
+    """The UTC date of ``when`` (a ``visitors`` key)."""
+    return _hour_key(int(when // 3600))[0]
+
+
+@lru_cache(maxsize=65536)
+def referring_site(referer: str | None) -> str | None:
+    """The host name of a referrer URL (None without one)."""
+    if not referer or referer == "-":
+        return None
+    try:
+        host = urlsplit(referer).hostname
+    except ValueError:
+        return None
+    return host or None
+
+
+def _extra(cols: Columns, names: tuple[str, ...]) -> list[Any] | None:
+    extra = cols.extra
+    if extra is None:
+        return None
+    out: list[Any] = []
+    found = False
+    for e in extra:
+        value = None
+        if e:
+            for name in names:
+                value = e.get(name)
+                if value is not None:
+                    found = True
+                    break
+        out.append(value)
+    return out if found else None
+
+
+def _tls(cols: Columns) -> list[Any] | None:
+    extra = cols.extra
+    if extra is None:
+        return None
+    out: list[Any] = []
+    found = False
+    for e in extra:
+        value = None
+        if e:
+            proto, cipher = e.get("ssl_protocol"), e.get("ssl_cipher")
+            if proto is not None or cipher is not None:
+                found = True
+                value = " ".join(str(v) for v in (proto, cipher) if v is not None)
+        out.append(value)
+    return out if found else None
+
+
+def _agent_part(index: int) -> Callable[[Columns, dict[str, Any]], list[Any] | None]:
+    def keys(cols: Columns, cache: dict[str, Any]) -> list[Any] | None:
+        if cols.agent is None:
+            return None
+        infos = cache.get("agent")
+        if infos is None:
+            from .lib.useragent import agent_infos
+
+            infos = cache["agent"] = agent_infos(cols.agent)
+        return [info[index] for info in infos]
+    return keys
+
+
+def _by_value(values: Sequence[Any], fn: Callable[[Any], Any]) -> list[Any]:
+    table = {v: fn(v) for v in set(values)}
+    return list(map(table.__getitem__, values))
+
+
+def _hour_keys(cols: Columns, cache: dict[str, Any], part: int) -> list[Any]:
+    hours = cache.get("hours")
+    if hours is None:
+        hours = cache["hours"] = _hours(cols.time)
+    return _by_value(hours, lambda h: _hour_key(h)[part])
+
+
+def _static(cols: Columns, extensions: Collection[str]) -> list[Any]:
+    exts = tuple(extensions)
+
+    def key(path: str) -> Any:
+        last = path.rsplit("/", 1)[-1].lower()
+        return path if last.endswith(exts) else SKIP
+    return _by_value(cols.path, key)
+
+
+def derived_keys(cols: Columns, dim: str, cache: dict[str, Any],
+                 static_extensions: Collection[str] = STATIC_EXTENSIONS) -> list[Any] | None:
+    """One key per line of ``cols`` for the derived dimension ``dim`` (:data:`SKIP` for a
+    line it does not count), None when the format lacks what it is derived from.
+    ``cache`` is shared by the dimensions of one batch (the agents are parsed once)."""
+    if dim in ("browser", "os", "device", "crawler"):
+        return _agent_part(("browser", "os", "device", "crawler").index(dim))(cols, cache)
+    if dim == "visitors":
+        return _hour_keys(cols, cache, 0)
+    if dim == "hour":
+        return _hour_keys(cols, cache, 1)
+    if dim == "protocol":
+        return cols.protocol
+    if dim == "remote_user":
+        return cols.user
+    if dim == "referring_site":
+        return None if cols.referer is None else _by_value(cols.referer, referring_site)
+    if dim == "not_found":
+        return [p if s == 404 else SKIP for p, s in zip(cols.path, cols.status)]
+    if dim == "static":
+        return _static(cols, static_extensions)
+    if dim == "tls":
+        return _tls(cols)
+    if dim in _EXTRA_KEYS:
+        return _extra(cols, _EXTRA_KEYS[dim])
+    raise ValueError(f"unknown derived dimension {dim!r}")
+
+
+def visitor_hashes(cols: Columns, days: Sequence[str]) -> dict[str, list[int]]:
+    """Per UTC date, the :func:`~omphalos.lib.hll.hash64` of each distinct
+    (client, date, agent) of the batch: GoAccess's unique visitor."""
+    agents = cols.agent if cols.agent is not None else [""] * len(cols)
+    out: dict[str, list[int]] = {}
+    for client, day, agent in set(zip(cols.client, days, agents)):
+        found = out.get(day)
+        if found is None:
+            out[day] = found = []
+        found.append(hash64(f"{client}|{day}|{agent or ''}"))
+    return out
