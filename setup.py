@@ -58,7 +58,7 @@ setup(
     python_requires=">=3.11",
     packages=packages("omphalos", "omphalos") + packages("plugins", "omphalos.plugins"),
     package_dir={"omphalos": "omphalos", "omphalos.plugins": "plugins"},
-    package_data={"omphalos": ["py.typed"], "omphalos.plugins": ["**/*.js", "**/*.html",
+    package_data={"omphalos": ["py.typed", "htmlreport/*.js", "htmlreport/*.css"], "omphalos.plugins": ["**/*.js", "**/*.html",
                                                                   "**/*.css", "**/*.json",
                                                                   "**/static/*.LICENSE"]},
     data_files=[("share/omphalos/etc", [str(p) for p in sorted(Path("etc").glob("*.conf"))]),
