@@ -25,8 +25,14 @@ from itertools import compress
 from typing import Any
 
 from .counts import BatchAgg, DimAgg
-from .derived import DERIVED_DIMENSIONS, FILTERED, SKIP, STATIC_EXTENSIONS, derived_keys, \
-    visitor_hashes
+from .derived import (
+    DERIVED_DIMENSIONS,
+    FILTERED,
+    SKIP,
+    STATIC_EXTENSIONS,
+    derived_keys,
+    visitor_hashes,
+)
 from .records import Columns
 
 __all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "DEFAULT_ALPHA", "MIN_VALUE",

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from omphalos.pipeline import QueryError
+
 __all__ = ["Panel", "PANELS", "gather"]
 
 
@@ -64,7 +66,7 @@ def gather(query: Query, limit: int, files: list[str]) -> dict[str, Any]:
                                  "chart": panel.chart, "rows": [], "note": ""}
         try:
             answer = query("top", dimension=panel.dimension, window="all", limit=limit)
-        except Exception as exc:  # a dimension not counted: the panel says why
+        except (QueryError, ValueError) as exc:  # not counted here: the panel says why
             entry["note"] = f"not counted: {exc}"
         else:
             entry["rows"] = answer["rows"]

@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from hashlib import blake2b
 from typing import Any
 
-__all__ = ["HyperLogLog", "KeyedUniques", "union_estimate", "hash64", "standard_error", "DEFAULT_PRECISION"]
+__all__ = ["HyperLogLog", "KeyedUniques", "union_estimate", "hash64", "standard_error",
+           "DEFAULT_PRECISION"]
 
 #: Registers are ``2 ** precision``; 14 gives 16 KiB and 0.81% standard error.
 DEFAULT_PRECISION = 14

@@ -47,6 +47,8 @@ class SummaryConfig(DurableConfig):
                                          "visitors, vhost, protocol, referring_site, "
                                          "remote_user, not_found, static, hour, tls, mime, "
                                          "cache; see omphalos.derived). Default: all.")
+    max_hosts: int = option(64, "Source hosts whose counts are also kept apart (top lists "
+                                "of one web server: the top query's host); 0: none.")
     static_extensions: tuple[str, ...] = option(list(STATIC_EXTENSIONS),
                                                 "File extensions the static dimension "
                                                 "counts (lower case, with the dot). "
@@ -105,7 +107,8 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
         self.bad_lines: list[BadLine] = []
         self.duration_sum = 0.0
         self.duration_count = 0
-        self.breakdown = Breakdown(self.config.capacity, self.config.dimensions)
+        self.breakdown = Breakdown(self.config.capacity, self.config.dimensions,
+                                   max_hosts=self.config.max_hosts)
 
     def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
         """The totals and the breakdown, whole: bounded by the tables' capacity."""
@@ -149,7 +152,7 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
             return
         self.duration_sum += agg.duration_sum
         self.duration_count += agg.duration_count
-        self.breakdown.add(agg)
+        self.breakdown.add(agg, batch.source.host)
 
     def answer(self, query: Query) -> Any:
         if query.kind not in self.answers:
@@ -173,10 +176,11 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
         if params["window"] != "all":
             raise ValueError(f"{self.context.name} counts since start: window must be 'all', "
                              f"not {params['window']!r}")
-        rows, bound = self.breakdown.top(params["dimension"], params["limit"], params["sort"],
+        breakdown = self.breakdown.for_host(params["host"])
+        rows, bound = breakdown.top(params["dimension"], params["limit"], params["sort"],
                                          compile_filter(params["filter"]), self.elapsed())
         return {"dimension": params["dimension"], "window": "all", "sort": params["sort"],
-                "rows": rows, "error_bound": bound}
+                "rows": rows, "error_bound": bound, "host": params["host"]}
 
     def _rows(self, dim: str, limit: int) -> list[dict[str, Any]]:
         if dim not in self.breakdown.tables:

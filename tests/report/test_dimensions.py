@@ -29,7 +29,8 @@ from omphalos.records import Columns
 from tests.conftest import REAL_LOG
 
 LINE = re.compile(r'^(\S+) \S+ (\S+) \[(\d\d)/(\w{3})/(\d{4}):(\d\d):\d\d:\d\d [^\]]+\] '
-                  r'"(\S+) (\S+) (\S+)" (\d{3}) (\S+) "([^"]*)" "([^"]*)"?$')  # one line lacks its last "
+                  r'"(\S+) (\S+) (\S+)" (\d{3}) (\S+) "([^"]*)" "([^"]*)"?$')
+# (one line of the file lacks the agent's closing quote)
 MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
                                       "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 

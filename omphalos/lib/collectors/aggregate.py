@@ -30,7 +30,8 @@ from .sketch import DEFAULT_ALPHA, DDSketch, quantiles_of
 from .topk import NON_2XX, SLACK, TopTable
 
 __all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "BatchAgg", "DimAgg",
-           "aggregate", "reduce_counts", "Breakdown", "merged_top", "display_key"]
+           "aggregate", "reduce_counts", "Breakdown", "HostBreakdowns", "merged_top",
+           "display_key", "duration_range"]
 
 
 def display_key(dim: str, key: Any) -> str:
@@ -50,6 +51,7 @@ class Breakdown:
         "durations",
         "first",
         "last",
+        "per_host",
         "requests",
         "status",
         "tables",
@@ -57,7 +59,9 @@ class Breakdown:
     )
 
     def __init__(self, capacity: int, dimensions: Iterable[str],
-                 byte_dimensions: Collection[str] = BYTE_DIMENSIONS, slack: int = SLACK) -> None:
+                 byte_dimensions: Collection[str] = BYTE_DIMENSIONS, slack: int = SLACK,
+                 max_hosts: int = 0) -> None:
+        dimensions = tuple(dimensions)
         self.capacity = capacity
         self.byte_dimensions = tuple(byte_dimensions)
         self.requests = 0
@@ -67,6 +71,11 @@ class Breakdown:
         self.tables = {dim: TopTable(capacity, slack) for dim in dimensions}
         #: Unique visitors per UTC date (when ``visitors`` is counted).
         self.visitors = KeyedUniques()
+        #: The same breakdown per source host, for the first ``max_hosts`` hosts (rows and
+        #: series of one web server); None when not kept.
+        self.per_host = HostBreakdowns(
+            lambda: Breakdown(capacity, dimensions, byte_dimensions, slack), max_hosts) \
+            if max_hosts else None
         self.first: float | None = None
         self.last: float | None = None
 
@@ -81,9 +90,12 @@ class Breakdown:
         longer configured is dropped."""
         restore_object(self, data, keep=("capacity", "byte_dimensions"))
 
-    def add(self, agg: BatchAgg) -> None:
+    def add(self, agg: BatchAgg, host: str | None = None) -> None:
+        """Add one batch's counts (of source ``host``, when the batch has one)."""
         if not agg.requests:
             return
+        if host is not None and self.per_host is not None:
+            self.per_host.add(host, agg)
         self.requests += agg.requests
         self.bytes += agg.bytes
         self.status.update(agg.status)
@@ -114,6 +126,22 @@ class Breakdown:
                 mine.merge(table)
         if other.visitors:
             self.visitors.merge(other.visitors)
+        if other.per_host is not None and self.per_host is not None:
+            self.per_host.merge(other.per_host)
+
+    def for_host(self, host: str | None) -> Breakdown:
+        """This breakdown, or its part of source ``host`` (ValueError when hosts are not
+        kept apart, or ``host`` was never seen or not among the first ``max_hosts``)."""
+        if host is None:
+            return self
+        if self.per_host is None:
+            raise ValueError("this collector does not keep source hosts apart "
+                             "(max_hosts = 0)")
+        found = self.per_host.hosts.get(host)
+        if found is None:
+            raise ValueError(f"no counts of source host {host!r} (not seen, or beyond the "
+                             f"first {self.per_host.max_hosts} hosts)")
+        return found
 
     def status_classes(self) -> dict[str, int]:
         out = dict.fromkeys(("1xx", "2xx", "3xx", "4xx", "5xx"), 0)
@@ -131,6 +159,47 @@ class Breakdown:
         return (merged_top([table], dim, limit, sort, pattern, secs,
                            dim in self.byte_dimensions, uniques=[self.visitors]),
                 table.error_bound())
+
+
+class HostBreakdowns:
+    """One :class:`Breakdown` per source host, for the first ``max_hosts`` hosts seen."""
+
+    __slots__ = ("hosts", "make", "max_hosts")
+
+    def __init__(self, make: Callable[[], Breakdown], max_hosts: int) -> None:
+        self.make = make
+        self.max_hosts = max_hosts
+        self.hosts: dict[str, Breakdown] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.hosts)
+
+    def _get(self, host: str) -> Breakdown | None:
+        found = self.hosts.get(host)
+        if found is None and len(self.hosts) < self.max_hosts:
+            self.hosts[host] = found = self.make()
+        return found
+
+    def add(self, host: str, agg: BatchAgg) -> None:
+        found = self._get(host)
+        if found is not None:
+            found.add(agg)
+
+    def merge(self, other: HostBreakdowns) -> None:
+        for host, breakdown in other.hosts.items():
+            found = self._get(host)
+            if found is not None:
+                found.merge(breakdown)
+
+    def to_state(self) -> dict[str, Any]:
+        return {host: b.to_state() for host, b in self.hosts.items()}
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        self.hosts = {}
+        for host, saved in data.items():
+            found = self._get(host)
+            if found is not None:
+                found.restore_state(saved)
 
 
 def _summed(dicts: Iterable[dict[Any, int]]) -> dict[Any, int]:
