@@ -77,6 +77,7 @@ setup(
         "google-re2>=1.1,<2",
         "ua-parser[regex]>=1.0,<2",
         "crawlerdetect>=0.4,<1",
+        "xxhash>=3,<5",
     ],
     extras_require={
         "zmq": ["pyzmq>=25,<28"],

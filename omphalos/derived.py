@@ -40,7 +40,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from .lib.hll import hash64
+from .lib.hll import hashes64
 from .records import Columns
 
 __all__ = ["DERIVED_DIMENSIONS", "FILTERED", "STATIC_EXTENSIONS", "SKIP", "derived_keys",
@@ -212,10 +212,15 @@ def visitor_hashes(cols: Columns, days: Sequence[str]) -> dict[str, list[int]]:
     """Per UTC date, the :func:`~omphalos.lib.hll.hash64` of each distinct
     (client, date, agent) of the batch: GoAccess's unique visitor."""
     agents = cols.agent if cols.agent is not None else [""] * len(cols)
-    out: dict[str, list[int]] = {}
+    distinct_days = set(days)
+    if len(distinct_days) == 1:  # the usual batch: no grouping by day
+        day = next(iter(distinct_days))
+        return {day: hashes64([f"{client}|{day}|{agent or ''}"
+                               for client, agent in set(zip(cols.client, agents))])}
+    texts: dict[str, list[str]] = {}
     for client, day, agent in set(zip(cols.client, days, agents)):
-        found = out.get(day)
+        found = texts.get(day)
         if found is None:
-            out[day] = found = []
-        found.append(hash64(f"{client}|{day}|{agent or ''}"))
-    return out
+            texts[day] = found = []
+        found.append(f"{client}|{day}|{agent or ''}")
+    return {day: hashes64(found) for day, found in texts.items()}

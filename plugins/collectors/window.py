@@ -273,8 +273,13 @@ class WindowStore:
         if not self.config.max_hosts:
             raise ValueError("this collector does not keep source hosts apart "
                              "(max_hosts = 0)")
-        return [b.per_host.hosts[host] for b in buckets
-                if b.per_host is not None and host in b.per_host.hosts]
+        out = []
+        for b in buckets:
+            if b.per_host is not None:
+                part = b.per_host.parts(b).get(host)
+                if part is not None:
+                    out.append(part)
+        return out
 
     # -- time ---------------------------------------------------------------------------
     def head(self) -> float:

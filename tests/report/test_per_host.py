@@ -33,6 +33,25 @@ def test_summary_breakdown_answers_per_host_and_saves_it() -> None:
         Breakdown(50, DIMS).for_host("web1")
 
 
+def test_one_host_is_counted_once_and_split_out_when_a_second_comes() -> None:
+    b = Breakdown(50, DIMS, max_hosts=4)
+    b.add(aggregate(columns([1.0, 2.0], ["/a", "/b"]), "web1", DIMS), "web1")
+    assert b.per_host is not None and b.per_host.sole == "web1" and not b.per_host.hosts
+    assert b.for_host("web1") is b
+    saved = Breakdown(50, DIMS, max_hosts=4)
+    saved.restore_state(b.to_state())
+    assert saved.for_host("web1") is saved and saved.requests == 2
+    other = Breakdown(50, DIMS, max_hosts=4)
+    other.add(aggregate(columns([3.0], ["/a"]), "web2", DIMS), "web2")
+    b.merge(other)  # a bucket of another host: web1's part is copied out first
+    assert b.per_host.sole is None and sorted(b.per_host.hosts) == ["web1", "web2"]
+    assert [(r["key"], r["hits"]) for r in b.for_host("web1").top("path", 5)[0]] == [
+        ("/a", 1), ("/b", 1)]
+    assert [(r["key"], r["hits"]) for r in b.for_host("web2").top("path", 5)[0]] == [
+        ("/a", 1)]
+    assert b.requests == 3
+
+
 def test_window_top_and_series_of_one_host() -> None:
     s = store(windows=["1m/1s"], alert_window="1m", baseline_window="1m", drill=False,
               dimensions=list(DIMS))

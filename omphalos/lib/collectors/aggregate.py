@@ -95,7 +95,7 @@ class Breakdown:
         if not agg.requests:
             return
         if host is not None and self.per_host is not None:
-            self.per_host.add(host, agg)
+            self.per_host.add(host, agg, self)
         self.requests += agg.requests
         self.bytes += agg.bytes
         self.status.update(agg.status)
@@ -112,6 +112,8 @@ class Breakdown:
 
     def merge(self, other: Breakdown) -> None:
         """Add every count of ``other`` (a restored minute, a bucket)."""
+        if self.per_host is not None:
+            self.per_host.merge(other, self)
         self.requests += other.requests
         self.bytes += other.bytes
         self.status.update(other.status)
@@ -126,8 +128,6 @@ class Breakdown:
                 mine.merge(table)
         if other.visitors:
             self.visitors.merge(other.visitors)
-        if other.per_host is not None and self.per_host is not None:
-            self.per_host.merge(other.per_host)
 
     def for_host(self, host: str | None) -> Breakdown:
         """This breakdown, or its part of source ``host`` (ValueError when hosts are not
@@ -137,6 +137,8 @@ class Breakdown:
         if self.per_host is None:
             raise ValueError("this collector does not keep source hosts apart "
                              "(max_hosts = 0)")
+        if self.per_host.sole == host:
+            return self
         found = self.per_host.hosts.get(host)
         if found is None:
             raise ValueError(f"no counts of source host {host!r} (not seen, or beyond the "
@@ -162,17 +164,23 @@ class Breakdown:
 
 
 class HostBreakdowns:
-    """One :class:`Breakdown` per source host, for the first ``max_hosts`` hosts seen."""
+    """One :class:`Breakdown` per source host, for the first ``max_hosts`` hosts seen.
 
-    __slots__ = ("hosts", "make", "max_hosts")
+    While a breakdown has seen one host only (one web server replayed, most window
+    buckets), that host's part is the whole breakdown: nothing is counted twice
+    (``sole``). The part is copied out of the whole when a second host arrives."""
+
+    __slots__ = ("hosts", "make", "max_hosts", "sole")
 
     def __init__(self, make: Callable[[], Breakdown], max_hosts: int) -> None:
         self.make = make
         self.max_hosts = max_hosts
         self.hosts: dict[str, Breakdown] = {}
+        #: The one host the whole breakdown is of (None: none yet, or several).
+        self.sole: str | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.hosts)
+        return bool(self.hosts) or self.sole is not None
 
     def _get(self, host: str) -> Breakdown | None:
         found = self.hosts.get(host)
@@ -180,23 +188,63 @@ class HostBreakdowns:
             self.hosts[host] = found = self.make()
         return found
 
-    def add(self, host: str, agg: BatchAgg) -> None:
+    def _split(self, whole: Breakdown) -> None:
+        """The sole host's part becomes a breakdown of its own (a copy of the whole)."""
+        if self.sole is not None:
+            part = self.make()
+            part.merge(whole)
+            self.hosts[self.sole] = part
+            self.sole = None
+
+    def add(self, host: str, agg: BatchAgg, whole: Breakdown) -> None:
+        """Count ``agg`` of ``host`` (``whole``: the breakdown, before ``agg`` is added)."""
+        if self.sole == host:
+            return
+        if self.sole is None and not self.hosts and not whole.requests:
+            self.sole = host
+            return
+        self._split(whole)
         found = self._get(host)
         if found is not None:
             found.add(agg)
 
-    def merge(self, other: HostBreakdowns) -> None:
-        for host, breakdown in other.hosts.items():
+    def parts(self, whole: Breakdown) -> dict[str, Breakdown]:
+        """Each host's part of ``whole``."""
+        return {self.sole: whole} if self.sole is not None else self.hosts
+
+    def merge(self, other: Breakdown, whole: Breakdown) -> None:
+        """Add the host parts of ``other`` (``whole``: the breakdown, before ``other``'s
+        totals are added)."""
+        theirs = other.per_host
+        if theirs is None:
+            return
+        incoming = theirs.parts(other)
+        if not incoming:
+            return
+        if (len(incoming) == 1 and not self.hosts and not whole.requests
+                and self.sole is None):
+            self.sole = next(iter(incoming))
+            return
+        if set(incoming) != {self.sole}:
+            self._split(whole)
+        if self.sole is not None:  # the same one host on both sides
+            return
+        for host, breakdown in incoming.items():
             found = self._get(host)
             if found is not None:
                 found.merge(breakdown)
 
     def to_state(self) -> dict[str, Any]:
-        return {host: b.to_state() for host, b in self.hosts.items()}
+        return {"sole": self.sole,
+                "hosts": {host: b.to_state() for host, b in self.hosts.items()}}
 
-    def restore_state(self, data: dict[str, Any]) -> None:
+    def restore_state(self, data: dict[str, Any] | None) -> None:
         self.hosts = {}
-        for host, saved in data.items():
+        if not isinstance(data, dict):  # saved while hosts were not kept apart
+            self.sole = None
+            return
+        self.sole = data.get("sole")
+        for host, saved in dict(data.get("hosts", {})).items():
             found = self._get(host)
             if found is not None:
                 found.restore_state(saved)
