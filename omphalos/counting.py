@@ -28,9 +28,12 @@ from .counts import BatchAgg, DimAgg
 from .derived import (
     DERIVED_DIMENSIONS,
     FILTERED,
+    MAPPED,
     SKIP,
     STATIC_EXTENSIONS,
+    MappedKeys,
     derived_keys,
+    mapped_keys,
     visitor_hashes,
 )
 from .records import Columns
@@ -154,7 +157,9 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
         agg.duration_sum = sum(present)
         agg.duration_count = len(present)
     derived: dict[str, Any] = {}  # what the derived dimensions share (parsed agents...)
+    counted: dict[str, Any] = {}  # columns' counts, which mapped dimensions fold
     for dim in dimensions:
+        hits: Any = None
         if dim == "host":
             classes = {c: {host: k} for c, k in Counter(odd_classes).items()}
             agg.dims[dim] = DimAgg({host: n}, {host: agg.bytes}, classes)
@@ -164,6 +169,18 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
         elif dim in COMPOSITES:
             first, second = COMPOSITES[dim]
             keys = list(zip(getattr(cols, first), getattr(cols, second)))
+        elif dim in MAPPED:
+            mapped = mapped_keys(cols, dim, derived, static_extensions)
+            if mapped is None:
+                continue
+            base_name, mapped_keys_ = mapped
+            base_counts = counted.get(base_name)
+            if base_counts is None:
+                counted[base_name] = base_counts = Counter(mapped_keys_.base)
+            hits = mapped_keys_.fold(base_counts)
+            keys = mapped_keys_
+            if dim == "visitors":
+                agg.visitors = visitor_hashes(cols, keys, hits)
         elif dim in DERIVED_SET:
             found = derived_keys(cols, dim, derived, static_extensions)
             if found is None:
@@ -176,11 +193,15 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
             if column is None:
                 continue
             keys = column
-        hits = agg.status if dim == "status" else Counter(keys)
+        if hits is None:
+            hits = agg.status if dim == "status" else Counter(keys)
+            if dim in ("agent", "referer", "path"):
+                counted[dim] = hits
         nbytes = _sum_by(keys, sizes, hits) if dim in byte_dimensions else {}
         classes = {}
         if odd:
-            pairs = Counter(zip([keys[i] for i in odd], odd_classes))
+            odd_keys = keys.at(odd) if isinstance(keys, MappedKeys) else [keys[i] for i in odd]
+            pairs = Counter(zip(odd_keys, odd_classes))
             for (key, cls), count in pairs.items():
                 per_class = classes.get(cls)
                 if per_class is None:

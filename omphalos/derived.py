@@ -43,8 +43,9 @@ from urllib.parse import urlsplit
 from .lib.hll import hashes64
 from .records import Columns
 
-__all__ = ["DERIVED_DIMENSIONS", "FILTERED", "STATIC_EXTENSIONS", "SKIP", "derived_keys",
-           "visitor_hashes", "day_of", "referring_site"]
+__all__ = ["DERIVED_DIMENSIONS", "FILTERED", "MAPPED", "MappedKeys", "mapped_keys",
+           "STATIC_EXTENSIONS", "SKIP", "derived_keys", "visitor_hashes", "day_of",
+           "referring_site"]
 
 #: Extensions the ``static`` dimension counts by default (GoAccess's list, lower case).
 STATIC_EXTENSIONS: tuple[str, ...] = (
@@ -180,6 +181,82 @@ def _static(cols: Columns, extensions: Collection[str]) -> list[Any]:
     return _by_value(cols.path, key)
 
 
+#: Dimensions that are a function of one column's value (the agent's browser, a path's
+#: being static...): counted by folding that column's counts, never line by line.
+MAPPED = frozenset({"browser", "os", "device", "crawler", "visitors", "hour",
+                    "referring_site", "static"})
+
+
+class MappedKeys(Sequence[Any]):
+    """The key of each line of a :data:`MAPPED` dimension, computed only when asked
+    (the few non-2xx lines, or every line for bytes and durations per key)."""
+
+    __slots__ = ("base", "table")
+
+    def __init__(self, base: Sequence[Any], table: dict[Any, Any]) -> None:
+        self.base = base
+        self.table = table
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return list(map(self.table.__getitem__, self.base[index]))
+        return self.table[self.base[index]]
+
+    def __iter__(self) -> Any:
+        return map(self.table.__getitem__, self.base)
+
+    def at(self, indexes: Sequence[int]) -> list[Any]:
+        """The keys of the lines at ``indexes`` (at C speed)."""
+        return list(map(self.table.__getitem__, map(self.base.__getitem__, indexes)))
+
+    def fold(self, counts: dict[Any, int]) -> dict[Any, int]:
+        """The key counts, from the base column's ``counts``."""
+        table = self.table
+        out: dict[Any, int] = {}
+        get = out.get
+        for value, count in counts.items():
+            key = table[value]
+            out[key] = get(key, 0) + count
+        return out
+
+
+def mapped_keys(cols: Columns, dim: str, cache: dict[str, Any],
+                static_extensions: Collection[str] = STATIC_EXTENSIONS
+                ) -> tuple[str, MappedKeys] | None:
+    """For a :data:`MAPPED` dimension: the name of its base column (``agent``, ``hours``,
+    ``referer``, ``path``) and its :class:`MappedKeys`; None when the format lacks it."""
+    if dim in ("browser", "os", "device", "crawler"):
+        if cols.agent is None:
+            return None
+        infos = cache.get("agent_table")
+        if infos is None:
+            from .lib.useragent import agent_info
+
+            infos = cache["agent_table"] = {a: agent_info(a) for a in set(cols.agent)}
+        index = ("browser", "os", "device", "crawler").index(dim)
+        return "agent", MappedKeys(cols.agent, {a: i[index] for a, i in infos.items()})
+    if dim in ("visitors", "hour"):
+        hours = cache.get("hours")
+        if hours is None:
+            hours = cache["hours"] = _hours(cols.time)
+        part = 0 if dim == "visitors" else 1
+        return "hours", MappedKeys(hours, {h: _hour_key(h)[part] for h in set(hours)})
+    if dim == "referring_site":
+        if cols.referer is None:
+            return None
+        return "referer", MappedKeys(cols.referer,
+                                     {r: referring_site(r) for r in set(cols.referer)})
+    if dim == "static":
+        exts = tuple(static_extensions)
+        return "path", MappedKeys(cols.path, {
+            p: p if p.rsplit("/", 1)[-1].lower().endswith(exts) else SKIP
+            for p in set(cols.path)})
+    raise ValueError(f"{dim!r} is not a mapped dimension")
+
+
 def derived_keys(cols: Columns, dim: str, cache: dict[str, Any],
                  static_extensions: Collection[str] = STATIC_EXTENSIONS) -> list[Any] | None:
     """One key per line of ``cols`` for the derived dimension ``dim`` (:data:`SKIP` for a
@@ -208,11 +285,14 @@ def derived_keys(cols: Columns, dim: str, cache: dict[str, Any],
     raise ValueError(f"unknown derived dimension {dim!r}")
 
 
-def visitor_hashes(cols: Columns, days: Sequence[str]) -> dict[str, list[int]]:
+def visitor_hashes(cols: Columns, days: Sequence[str],
+                   distinct_days: Collection[str] | None = None) -> dict[str, list[int]]:
     """Per UTC date, the :func:`~omphalos.lib.hll.hash64` of each distinct
-    (client, date, agent) of the batch: GoAccess's unique visitor."""
+    (client, date, agent) of the batch: GoAccess's unique visitor (the hashed text is
+    ``client|date|agent``, the agent empty when missing)."""
     agents = cols.agent if cols.agent is not None else [""] * len(cols)
-    distinct_days = set(days)
+    if distinct_days is None:
+        distinct_days = set(days)
     if len(distinct_days) == 1:  # the usual batch: no grouping by day
         day = next(iter(distinct_days))
         return {day: hashes64([f"{client}|{day}|{agent or ''}"
