@@ -35,7 +35,7 @@ for the column dimensions.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -147,40 +147,6 @@ def _tls(cols: Columns) -> list[Any] | None:
     return out if found else None
 
 
-def _agent_part(index: int) -> Callable[[Columns, dict[str, Any]], list[Any] | None]:
-    def keys(cols: Columns, cache: dict[str, Any]) -> list[Any] | None:
-        if cols.agent is None:
-            return None
-        infos = cache.get("agent")
-        if infos is None:
-            from .lib.useragent import agent_infos
-
-            infos = cache["agent"] = agent_infos(cols.agent)
-        return [info[index] for info in infos]
-    return keys
-
-
-def _by_value(values: Sequence[Any], fn: Callable[[Any], Any]) -> list[Any]:
-    table = {v: fn(v) for v in set(values)}
-    return list(map(table.__getitem__, values))
-
-
-def _hour_keys(cols: Columns, cache: dict[str, Any], part: int) -> list[Any]:
-    hours = cache.get("hours")
-    if hours is None:
-        hours = cache["hours"] = _hours(cols.time)
-    return _by_value(hours, lambda h: _hour_key(h)[part])
-
-
-def _static(cols: Columns, extensions: Collection[str]) -> list[Any]:
-    exts = tuple(extensions)
-
-    def key(path: str) -> Any:
-        last = path.rsplit("/", 1)[-1].lower()
-        return path if last.endswith(exts) else SKIP
-    return _by_value(cols.path, key)
-
-
 #: Dimensions that are a function of one column's value (the agent's browser, a path's
 #: being static...): counted by folding that column's counts, never line by line.
 MAPPED = frozenset({"browser", "os", "device", "crawler", "visitors", "hour",
@@ -262,22 +228,15 @@ def derived_keys(cols: Columns, dim: str, cache: dict[str, Any],
     """One key per line of ``cols`` for the derived dimension ``dim`` (:data:`SKIP` for a
     line it does not count), None when the format lacks what it is derived from.
     ``cache`` is shared by the dimensions of one batch (the agents are parsed once)."""
-    if dim in ("browser", "os", "device", "crawler"):
-        return _agent_part(("browser", "os", "device", "crawler").index(dim))(cols, cache)
-    if dim == "visitors":
-        return _hour_keys(cols, cache, 0)
-    if dim == "hour":
-        return _hour_keys(cols, cache, 1)
+    if dim in MAPPED:
+        found = mapped_keys(cols, dim, cache, static_extensions)
+        return None if found is None else list(found[1])
     if dim == "protocol":
         return cols.protocol
     if dim == "remote_user":
         return cols.user
-    if dim == "referring_site":
-        return None if cols.referer is None else _by_value(cols.referer, referring_site)
     if dim == "not_found":
         return [p if s == 404 else SKIP for p, s in zip(cols.path, cols.status)]
-    if dim == "static":
-        return _static(cols, static_extensions)
     if dim == "tls":
         return _tls(cols)
     if dim in _EXTRA_KEYS:
