@@ -31,7 +31,10 @@ UA = BASE + ", browser, os, device, crawler, visitors"
 
 def config(directory: Path, name: str, dimensions: str) -> Path:
     path = directory / f"{name}.conf"
-    path.write_text(f"[collector:summary]\ndimensions = {dimensions}\nmax_hosts = 0\n")
+    # durable = false: a [collector:summary] section of a config replaces the replay's own
+    # (in memory), and a durable summary would add every run to the last
+    path.write_text(f"[collector:summary]\ndurable = false\ndimensions = {dimensions}\n"
+                    "max_hosts = 0\n")
     return path
 
 
@@ -57,8 +60,8 @@ def main() -> None:
             "omphalos report -o": [*cmd, "report", "--format", "combined", "-o",
                                    str(d / "omphalos.html"), str(log)],
         }, args.runs)
-        counts = {json.loads(best[n].output)["requests"] for n in best if "replay" in n}
-        if counts != {args.lines}:
+        counts = {n: json.loads(best[n].output)["requests"] for n in best if "replay" in n}
+        if set(counts.values()) != {args.lines}:
             raise SystemExit(f"the runs counted {counts}, not {args.lines}")
         rows = list(best.values())
         if not args.no_goaccess and (goaccess := ensure_goaccess()):

@@ -40,7 +40,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from .lib.hll import hashes64
+from .lib.hll import hash64, seeded_hashes
 from .records import Columns
 
 __all__ = ["DERIVED_DIMENSIONS", "FILTERED", "MAPPED", "MappedKeys", "mapped_keys",
@@ -246,20 +246,27 @@ def derived_keys(cols: Columns, dim: str, cache: dict[str, Any],
 
 def visitor_hashes(cols: Columns, days: Sequence[str],
                    distinct_days: Collection[str] | None = None) -> dict[str, list[int]]:
-    """Per UTC date, the :func:`~omphalos.lib.hll.hash64` of each distinct
-    (client, date, agent) of the batch: GoAccess's unique visitor (the hashed text is
-    ``client|date|agent``, the agent empty when missing)."""
+    """Per UTC date, a 64-bit hash of each distinct (client, date, agent) of the batch:
+    GoAccess's unique visitor. The hash is :func:`~omphalos.lib.hll.seeded_hashes` of
+    the client, seeded with :func:`~omphalos.lib.hll.hash64` of ``date|agent`` (the agent
+    empty when missing): the same in every process, and no text is built per visitor."""
     agents = cols.agent if cols.agent is not None else [""] * len(cols)
     if distinct_days is None:
         distinct_days = set(days)
     if len(distinct_days) == 1:  # the usual batch: no grouping by day
         day = next(iter(distinct_days))
-        return {day: hashes64([f"{client}|{day}|{agent or ''}"
-                               for client, agent in set(zip(cols.client, agents))])}
-    texts: dict[str, list[str]] = {}
+        clients, of_agent = zip(*set(zip(cols.client, agents)))  # unzipped at C speed
+        seeds = {a: hash64(f"{day}|{a or ''}") for a in set(of_agent)}
+        return {day: seeded_hashes(clients, list(map(seeds.__getitem__, of_agent)))}
+    grouped: dict[str, tuple[list[str], list[int]]] = {}
+    day_seeds: dict[tuple[str, Any], int] = {}
     for client, day, agent in set(zip(cols.client, days, agents)):
-        found = texts.get(day)
+        found = grouped.get(day)
         if found is None:
-            texts[day] = found = []
-        found.append(f"{client}|{day}|{agent or ''}")
-    return {day: hashes64(found) for day, found in texts.items()}
+            grouped[day] = found = ([], [])
+        seed = day_seeds.get((day, agent))
+        if seed is None:
+            day_seeds[(day, agent)] = seed = hash64(f"{day}|{agent or ''}")
+        found[0].append(client)
+        found[1].append(seed)
+    return {day: seeded_hashes(clients, seeds) for day, (clients, seeds) in grouped.items()}

@@ -17,13 +17,13 @@ faster than BLAKE2b here, which matters when almost every line is a new visitor)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from xxhash import xxh3_64_intdigest
 
-__all__ = ["HyperLogLog", "KeyedUniques", "union_estimate", "hash64", "hashes64", "standard_error",
-           "DEFAULT_PRECISION"]
+__all__ = ["HyperLogLog", "KeyedUniques", "union_estimate", "hash64", "seeded_hashes",
+           "standard_error", "DEFAULT_PRECISION"]
 
 #: Registers are ``2 ** precision``; 14 gives 16 KiB and 0.81% standard error.
 DEFAULT_PRECISION = 14
@@ -34,13 +34,14 @@ def hash64(text: str) -> int:
     return xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
 
 
-def hashes64(texts: Iterable[str]) -> list[int]:
-    """:func:`hash64` of each of ``texts`` (at C speed when all are plain UTF-8)."""
-    texts = list(texts)
+def seeded_hashes(texts: Sequence[str], seeds: Sequence[int]) -> list[int]:
+    """The 64-bit hash of each of ``texts`` (its UTF-8) with the seed at the same place
+    (at C speed when all are plain UTF-8): a pair hashed without building its text."""
     try:
-        return list(map(xxh3_64_intdigest, map(str.encode, texts)))
+        return list(map(xxh3_64_intdigest, map(str.encode, texts), seeds))
     except UnicodeEncodeError:  # a lone surrogate (bytes a parser kept as they were)
-        return list(map(hash64, texts))
+        return [xxh3_64_intdigest(t.encode("utf-8", "surrogatepass"), s)
+                for t, s in zip(texts, seeds)]
 
 
 def standard_error(precision: int = DEFAULT_PRECISION) -> float:
