@@ -185,3 +185,28 @@ def test_a_format_without_extra_leaves_those_dimensions_out(tmp_path: Path) -> N
                    offset=[0])
     agg = aggregate(cols, "h", ("vhost", "tls", "browser", "protocol", "hour"))
     assert sorted(agg.dims) == ["hour"]
+
+
+def test_counted_batches_carry_the_visitors_across_the_wire() -> None:
+    """A sender that counts (``workers = N``) ships each day's visitor hashes: the
+    receiver's sketch is the one it would have built from the records."""
+    import msgpack
+
+    from omphalos.counts import counts_from_wire, counts_to_wire
+    from omphalos.query import DIMENSIONS
+    from tests.collectors.test_real_log import real_batches
+
+    direct, shipped = Breakdown(2000, DIMENSIONS), Breakdown(2000, DIMENSIONS)
+    for cols in real_batches():
+        agg = aggregate(cols, "vm", DIMENSIONS)
+        direct.add(agg, "vm")
+        wire = msgpack.unpackb(msgpack.packb(counts_to_wire(agg)), strict_map_key=False)
+        shipped.add(counts_from_wire(wire), "vm")
+    assert shipped.visitors.sketches.keys() == direct.visitors.sketches.keys()
+    for day, sketch in direct.visitors.sketches.items():
+        assert shipped.visitors.sketches[day].registers == sketch.registers
+    assert shipped.top("browser", 5) == direct.top("browser", 5)
+    body = counts_to_wire(aggregate(real_batches()[0], "vm", ("visitors",)))
+    body["v"] = {"2015-05-17": [-1]}
+    with pytest.raises(TypeError, match="64-bit hashes"):
+        counts_from_wire(body)
