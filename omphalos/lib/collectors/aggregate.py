@@ -94,8 +94,11 @@ class Breakdown:
         """Add one batch's counts (of source ``host``, when the batch has one)."""
         if not agg.requests:
             return
-        if host is not None and self.per_host is not None:
-            self.per_host.add(host, agg, self)
+        if self.per_host is not None:
+            if host is not None:
+                self.per_host.add(host, agg, self)
+            else:  # lines of no known host: the sole host's part is no longer the whole
+                self.per_host.split(self)
         self.requests += agg.requests
         self.bytes += agg.bytes
         self.status.update(agg.status)
@@ -188,7 +191,7 @@ class HostBreakdowns:
             self.hosts[host] = found = self.make()
         return found
 
-    def _split(self, whole: Breakdown) -> None:
+    def split(self, whole: Breakdown) -> None:
         """The sole host's part becomes a breakdown of its own (a copy of the whole)."""
         if self.sole is not None:
             part = self.make()
@@ -203,7 +206,7 @@ class HostBreakdowns:
         if self.sole is None and not self.hosts and not whole.requests:
             self.sole = host
             return
-        self._split(whole)
+        self.split(whole)
         found = self._get(host)
         if found is not None:
             found.add(agg)
@@ -226,7 +229,7 @@ class HostBreakdowns:
             self.sole = next(iter(incoming))
             return
         if set(incoming) != {self.sole}:
-            self._split(whole)
+            self.split(whole)
         if self.sole is not None:  # the same one host on both sides
             return
         for host, breakdown in incoming.items():
