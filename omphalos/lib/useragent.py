@@ -7,6 +7,10 @@ from ``crawlerdetect`` (the CrawlerDetect list, which knows about twice the bots
 calls ``Spider`` on ``tests/data/apache_logs.combined.log``), with uap-core's spiders as
 well. Every distinct agent string is looked up once and kept in a bounded LRU cache
 (:data:`CACHE_SIZE` strings), so a batch costs one dictionary look-up per line.
+
+The libraries are imported with this module (0.07 s), not at the first agent: a daemon
+imports everything before it drops to another user, who may not read the interpreter's
+own library (``contextvars``...); their rules are still loaded at the first agent.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
-__all__ = ["AgentInfo", "agent_info", "agent_infos", "CACHE_SIZE", "HUMAN"]
+import ua_parser
+import ua_parser_builtins.lazy  # noqa: F401  (what ua_parser imports at its first parse)
+from crawlerdetect import CrawlerDetect
+
+__all__ = ["AgentInfo", "agent_info", "agent_infos", "warm", "CACHE_SIZE", "HUMAN"]
 
 #: Distinct agent strings whose answer is kept (least recently used ones go first).
 CACHE_SIZE = 50_000
@@ -40,9 +48,6 @@ _MISSING = AgentInfo("-", "-", "-", HUMAN)
 def _parsers() -> tuple[object, object]:
     """ua-parser's default parser and a CrawlerDetect (built once: loading the rules takes
     a fraction of a second)."""
-    import ua_parser
-    from crawlerdetect import CrawlerDetect
-
     return ua_parser, CrawlerDetect()
 
 
@@ -63,6 +68,11 @@ def agent_info(agent: str | None) -> AgentInfo:
     elif family == "Spider":
         crawler = browser
     return AgentInfo(browser, system, family, crawler)
+
+
+def warm() -> None:
+    """Load the rules now (a collector's setup), not at the first batch of agents."""
+    _parsers()
 
 
 def _match(detect: object) -> str:

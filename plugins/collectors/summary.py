@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from omphalos.config import option
-from omphalos.derived import STATIC_EXTENSIONS
+from omphalos.derived import STATIC_EXTENSIONS, prepare
 from omphalos.lib.collectors.aggregate import Breakdown, aggregate
 from omphalos.lib.collectors.interleave import InterleavedCollector
 from omphalos.lib.collectors.sketch import quantiles_of
@@ -96,6 +96,7 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
         unknown = set(self.config.dimensions) - set(DIMENSIONS)
         if unknown:
             raise ValueError(f"{self.context.name}: unknown dimension(s) {sorted(unknown)}")
+        prepare(self.config.dimensions)
         self.reset()
 
     def reset(self) -> None:

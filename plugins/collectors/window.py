@@ -37,7 +37,7 @@ from itertools import groupby
 from typing import Any, ClassVar
 
 from omphalos.config import option
-from omphalos.derived import STATIC_EXTENSIONS
+from omphalos.derived import STATIC_EXTENSIONS, prepare
 from omphalos.lib.collectors.aggregate import (
     BYTE_DIMENSIONS,
     COMPOSITES,
@@ -683,6 +683,7 @@ class WindowCollector(InterleavedCollector[WindowConfig]):
 
     def setup(self) -> None:
         self.store = WindowStore(self.config)
+        prepare(self.config.dimensions)
         self.alerts = AlertState(self.log, self.config.alert_history,
                                  fire_after_secs=self.config.fire_after_secs,
                                  resolve_after_secs=self.config.resolve_after_secs)
