@@ -25,6 +25,17 @@ from itertools import compress
 from typing import Any
 
 from .counts import BatchAgg, DimAgg
+from .derived import (
+    DERIVED_DIMENSIONS,
+    FILTERED,
+    MAPPED,
+    SKIP,
+    STATIC_EXTENSIONS,
+    MappedKeys,
+    derived_keys,
+    mapped_keys,
+    visitor_hashes,
+)
 from .records import Columns
 
 __all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "DEFAULT_ALPHA", "MIN_VALUE",
@@ -99,6 +110,10 @@ COMPOSITES: dict[str, tuple[str, str]] = {"path_status": ("path", "status"),
 #: Dimensions whose bytes per key are counted by default (others answer ``bytes: null``).
 BYTE_DIMENSIONS: tuple[str, ...] = ("path", "host")
 INV_LOG_GAMMA = inverse_log_gamma(DEFAULT_ALPHA)
+DERIVED_SET = frozenset(DERIVED_DIMENSIONS)
+#: Dimensions whose rows have duration figures (p95, min, avg, max): each key keeps its
+#: duration buckets.
+DURATION_DIMENSIONS = frozenset({"path", "not_found", "static", "vhost"})
 _CLASS_NAMES = {1: "1xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 
 
@@ -112,11 +127,12 @@ def _sum_by(keys: Sequence[Any], sizes: Sequence[int],
 
 def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
               byte_dimensions: Collection[str] = BYTE_DIMENSIONS,
-              inv_log_gamma: float = INV_LOG_GAMMA) -> BatchAgg:
+              inv_log_gamma: float = INV_LOG_GAMMA,
+              static_extensions: Collection[str] = STATIC_EXTENSIONS) -> BatchAgg:
     """Count ``cols`` per dimension (``dimensions`` among path, client, method, agent,
-    referer, status, host); dimensions whose column the format lacks are left out. Bytes per
-    key are summed only for ``byte_dimensions`` (a Python loop per line: the one cost that
-    is not at C speed)."""
+    referer, status, host and the derived ones of :mod:`omphalos.derived`); dimensions
+    whose column the format lacks are left out. Bytes per key are summed only for
+    ``byte_dimensions`` (a Python loop per line: the one cost that is not at C speed)."""
     n = len(cols)
     agg = BatchAgg(requests=n)
     if not n:
@@ -140,7 +156,10 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
         present: list[float] = list(compress(durations, has_dur))  # type: ignore[arg-type]
         agg.duration_sum = sum(present)
         agg.duration_count = len(present)
+    derived: dict[str, Any] = {}  # what the derived dimensions share (parsed agents...)
+    counted: dict[str, Any] = {}  # columns' counts, which mapped dimensions fold
     for dim in dimensions:
+        hits: Any = None
         if dim == "host":
             classes = {c: {host: k} for c, k in Counter(odd_classes).items()}
             agg.dims[dim] = DimAgg({host: n}, {host: agg.bytes}, classes)
@@ -150,23 +169,46 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
         elif dim in COMPOSITES:
             first, second = COMPOSITES[dim]
             keys = list(zip(getattr(cols, first), getattr(cols, second)))
+        elif dim in MAPPED:
+            mapped = mapped_keys(cols, dim, derived, static_extensions)
+            if mapped is None:
+                continue
+            base_name, mapped_keys_ = mapped
+            base_counts = counted.get(base_name)
+            if base_counts is None:
+                counted[base_name] = base_counts = Counter(mapped_keys_.base)
+            hits = mapped_keys_.fold(base_counts)
+            keys = mapped_keys_
+            if dim == "visitors":
+                agg.visitors = visitor_hashes(cols, keys, hits)
+        elif dim in DERIVED_SET:
+            found = derived_keys(cols, dim, derived, static_extensions)
+            if found is None:
+                continue
+            keys = found
+            if dim == "visitors":
+                agg.visitors = visitor_hashes(cols, keys)
         else:
             column = getattr(cols, dim, None)
             if column is None:
                 continue
             keys = column
-        hits = agg.status if dim == "status" else Counter(keys)
+        if hits is None:
+            hits = agg.status if dim == "status" else Counter(keys)
+            if dim in ("agent", "referer", "path"):
+                counted[dim] = hits
         nbytes = _sum_by(keys, sizes, hits) if dim in byte_dimensions else {}
         classes = {}
         if odd:
-            pairs = Counter(zip([keys[i] for i in odd], odd_classes))
+            odd_keys = keys.at(odd) if isinstance(keys, MappedKeys) else [keys[i] for i in odd]
+            pairs = Counter(zip(odd_keys, odd_classes))
             for (key, cls), count in pairs.items():
                 per_class = classes.get(cls)
                 if per_class is None:
                     classes[cls] = per_class = {}
                 per_class[key] = count
         dim_agg = DimAgg(hits, nbytes, classes)
-        if dim == "path" and buckets is not None and has_dur is not None:
+        if dim in DURATION_DIMENSIONS and buckets is not None and has_dur is not None:
             per: dict[Any, Counter[int]] = {}
             for (key, index), count in Counter(zip(compress(keys, has_dur), buckets)).items():
                 c = per.get(key)
@@ -174,8 +216,25 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
                     per[key] = c = Counter()
                 c[index] = count
             dim_agg.durations = per
+        if dim in FILTERED:
+            _drop_skipped(dim_agg)
+            if not dim_agg.hits:
+                continue
         agg.dims[dim] = dim_agg
     return agg
+
+
+def _drop_skipped(d: DimAgg) -> None:
+    """Take the lines a filtered dimension does not count out of its counts."""
+    d.hits = dict(d.hits)
+    d.hits.pop(SKIP, None)
+    if d.bytes:
+        d.bytes.pop(SKIP, None)
+    for per_class in d.classes.values():
+        per_class.pop(SKIP, None)
+    d.classes = {c: v for c, v in d.classes.items() if v}
+    if d.durations:
+        d.durations.pop(SKIP, None)
 
 
 def reduce_counts(agg: BatchAgg, capacity: int) -> BatchAgg:

@@ -47,6 +47,9 @@ class BatchAgg:
     #: Sum and number of the durations (seconds) the batch has, for an exact mean.
     duration_sum: float = 0.0
     duration_count: int = 0
+    #: Per UTC date, the 64-bit hashes of the batch's distinct unique visitors (client,
+    #: date, agent), for the ``visitors`` dimension's HyperLogLog (empty when not counted).
+    visitors: dict[str, list[int]] = field(default_factory=dict)
 
 
 def counts_to_wire(agg: BatchAgg) -> dict[str, Any]:
@@ -54,6 +57,7 @@ def counts_to_wire(agg: BatchAgg) -> dict[str, Any]:
     return {
         "n": agg.requests, "b": agg.bytes, "s": dict(agg.status), "d": dict(agg.durations),
         "t0": agg.first, "t1": agg.last, "ds": agg.duration_sum, "dc": agg.duration_count,
+        "v": agg.visitors,
         "k": {dim: [d.hits, d.bytes, d.classes,
                     None if d.durations is None else {k: dict(v) for k, v in d.durations.items()},
                     d.cut, d.total]
@@ -90,7 +94,14 @@ def counts_from_wire(body: Any) -> BatchAgg:
     requests = _int(body["n"])
     if requests < 0:
         raise ValueError("negative request count")
-    return BatchAgg(requests=requests, bytes=_int(body["b"]),
+    visitors = body.get("v", {})
+    if not isinstance(visitors, dict):
+        raise TypeError("visitors are not a map")
+    for day, hashes in visitors.items():
+        if not (isinstance(day, str) and isinstance(hashes, list)
+                and all(type(h) is int and 0 <= h < 1 << 64 for h in hashes)):
+            raise TypeError("visitors: expected dates and lists of 64-bit hashes")
+    return BatchAgg(requests=requests, visitors=visitors, bytes=_int(body["b"]),
                     status=Counter(_ints(body["s"], "status")),
                     durations=Counter(_ints(body["d"], "duration buckets")), dims=dims,
                     first=_float(body["t0"]), last=_float(body["t1"]),
@@ -181,3 +192,7 @@ def add_counts(into: BatchAgg, more: BatchAgg) -> None:
                     mine.durations[key] = Counter(buckets)
                 else:
                     have.update(buckets)
+    for date, hashes in more.visitors.items():  # distinct hashes: a HyperLogLog's input
+        have_hashes = into.visitors.get(date)
+        into.visitors[date] = (list(hashes) if have_hashes is None
+                               else list(dict.fromkeys([*have_hashes, *hashes])))

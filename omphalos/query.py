@@ -17,11 +17,12 @@ Kinds (parameters with defaults; the answer):
     Totals since start: the shape of :mod:`omphalos.report` (``requests``, ``bytes``,
     ``status``, ``status_class``, ``top_paths``, ``hosts``...) plus ``rate``, ``methods``,
     ``top_clients``, ``top_agents``, ``top_referers``, ``duration`` (p50/p95/p99/mean).
-``top`` ``{dimension=path, window=all, limit=20, sort=hits, filter=None}``
+``top`` ``{dimension=path, window=all, limit=20, sort=hits, filter=None, host=None}``
     ``dimension`` is one of :data:`DIMENSIONS`, ``sort`` one of :data:`SORTS`, ``filter`` a
     regular expression searched in the key, compiled by RE2 (linear time whatever the
-    pattern; no backreferences or lookaround: refused). Answer :class:`TopAnswer`.
-``series`` ``{window=5m, step_secs=0 (the window's bucket), path=None}``
+    pattern; no backreferences or lookaround: refused). ``host``: only the lines of that
+    source host (web server). Answer :class:`TopAnswer`.
+``series`` ``{window=5m, step_secs=0 (the window's bucket), path=None, host=None}``
     Answer :class:`SeriesAnswer`: one point per step, oldest first. ``step_secs`` is at
     most :data:`MAX_WINDOW_SECS` and gives at most :data:`MAX_POINTS` points; a step
     longer than the window gives one point.
@@ -52,19 +53,25 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict
 
 import re2
 
-__all__ = ["DIMENSIONS", "SORTS", "KINDS", "STATUS_CLASSES", "validate", "window_secs",
-           "window_label", "status_class", "compile_filter", "sort_key", "TopRow",
+from .derived import DERIVED_DIMENSIONS
+
+__all__ = ["DIMENSIONS", "BASE_DIMENSIONS", "SORTS", "KINDS", "STATUS_CLASSES", "validate",
+           "window_secs", "window_label", "status_class", "compile_filter", "sort_key", "TopRow",
            "TopAnswer", "SeriesPoint", "SeriesAnswer", "OverviewAnswer", "DrillAnswer",
            "HostRow", "HostsAnswer", "AlertRow", "AlertEvent", "AlertsAnswer", "KindSpec",
            "Filter", "MAX_LIMIT", "MAX_WINDOW_SECS", "MAX_POINTS"]
 
 #: What a ``top`` list can be grouped by (names of :class:`omphalos.records.Record` fields,
 #: ``host`` being the source host, the web server).
-DIMENSIONS: tuple[str, ...] = ("path", "client", "host", "status", "agent", "referer", "method")
+#: The first seven are columns of the record; the others are derived from it
+#: (:mod:`omphalos.derived`: GoAccess's panels).
+BASE_DIMENSIONS: tuple[str, ...] = ("path", "client", "host", "status", "agent", "referer",
+                                    "method")
+DIMENSIONS: tuple[str, ...] = BASE_DIMENSIONS + DERIVED_DIMENSIONS
 #: Status classes, the keys of every ``status`` breakdown.
 STATUS_CLASSES: tuple[str, ...] = ("1xx", "2xx", "3xx", "4xx", "5xx")
 #: What a ``top`` list can be sorted by (descending).
@@ -99,6 +106,15 @@ class TopRow(TypedDict):
     errors: int
     status: dict[str, int]
     p95: float | None
+    #: Fastest, mean and slowest duration of the key (seconds, within the sketch's 1%),
+    #: None without durations; only the dimensions of
+    #: ``omphalos.counting.DURATION_DIMENSIONS`` keep durations per key.
+    min: float | None
+    avg: float | None
+    max: float | None
+    #: ``visitors`` rows only: the day's unique visitors (HyperLogLog, 0.81% standard
+    #: error).
+    visitors: NotRequired[int]
 
 
 class TopAnswer(TypedDict):
@@ -424,11 +440,13 @@ KINDS: dict[str, KindSpec] = {
         "limit": _LIMIT,
         "sort": (_one_of("sort", SORTS), "hits"),
         "filter": (_filter, None),
+        "host": (_text("host"), None),
     }),
     "series": KindSpec("Requests, bytes, status classes and percentiles per step.", {
         "window": (_window, "5m"),
         "step_secs": (_as_float("step_secs", 0.0, MAX_WINDOW_SECS), 0.0),
         "path": (_text("path"), None),
+        "host": (_text("host"), None),
     }),
     "overview": KindSpec("The header numbers over a window.", {"window": (_window, "1m")}),
     "drill": KindSpec("One path in detail.", {

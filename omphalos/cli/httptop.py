@@ -19,7 +19,9 @@ from cement import Controller, ex
 
 THEMES = ("auto", "dark", "light", "mono")
 WINDOWS = ("1m", "5m", "1h", "all")
-VIEWS = ("paths", "clients", "hosts", "status", "agents", "referers")
+VIEWS = ("paths", "clients", "hosts", "status", "agents", "referers", "visitors", "browsers",
+         "os", "crawlers", "devices", "notfound", "static", "hours", "vhosts", "sites",
+         "protocols", "users", "methods", "tls", "mime", "cache")
 
 #: The examples at the end of ``httptop --help``.
 EXAMPLES = """examples:

@@ -14,10 +14,11 @@ from .base import EXIT_CONFIG, Base
 from .demo import Demo
 from .httptop import Httptop
 from .keys import Keys
+from .report import Report
 from .roles import Roles
 
 #: Controllers of the command; each adds its subcommands to ``omphalos``.
-HANDLERS: list[type] = [Base, Keys, Roles, Httptop, Demo]
+HANDLERS: list[type] = [Base, Keys, Roles, Httptop, Demo, Report]
 
 
 class OmphalosApp(App):

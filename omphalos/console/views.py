@@ -28,9 +28,27 @@ VIEWS: tuple[View, ...] = (
     View("status", "status", "status codes", "4", "status"),
     View("agents", "agent", "user agents", "5", "top_agents"),
     View("referers", "referer", "referrers", "6", "top_referers"),
+    # GoAccess's panels (docs/goaccess.rst): four on keys, the others through tab
+    View("visitors", "visitors", "requests per day (visitors)", "7", ""),
+    View("browsers", "browser", "browsers", "8", ""),
+    View("os", "os", "operating systems", "9", ""),
+    View("crawlers", "crawler", "crawlers", "0", ""),
+    View("devices", "device", "devices", "", ""),
+    View("notfound", "not_found", "not found (404)", "", ""),
+    View("static", "static", "static files", "", ""),
+    View("hours", "hour", "hour of day (UTC)", "", ""),
+    View("vhosts", "vhost", "virtual hosts", "", ""),
+    View("sites", "referring_site", "referring sites", "", ""),
+    View("protocols", "protocol", "protocols", "", ""),
+    View("users", "remote_user", "remote users", "", ""),
+    View("methods", "method", "methods", "", ""),
+    View("tls", "tls", "TLS", "", ""),
+    View("mime", "mime", "MIME types", "", ""),
+    View("cache", "cache", "cache status", "", ""),
 )
 VIEW_BY_NAME = {v.name: v for v in VIEWS}
-VIEW_BY_KEY = {v.key: v for v in VIEWS}
+#: Views with a key of their own (the others are reached with tab).
+VIEW_BY_KEY = {v.key: v for v in VIEWS if v.key}
 
 WINDOWS: tuple[str, ...] = ("1m", "5m", "1h", "all")
 

@@ -25,6 +25,8 @@ Markup = list[Any]
 
 KEYS_HELP: tuple[tuple[str, str], ...] = (
     ("1..6, tab", "views: paths, clients, source hosts, status codes, agents, referrers"),
+    ("7 8 9 0", "visitors per day, browsers, operating systems, crawlers (tab: the "
+                "other GoAccess panels)"),
     ("up/down, pgup/pgdn", "select a row"),
     ("enter", "drill into the selected path (esc goes back)"),
     ("< >", "sort by the column to the left / right"),

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from omphalos.config import option
 from omphalos.counting import reduce_counts
 from omphalos.counts import BatchAgg
+from omphalos.derived import STATIC_EXTENSIONS, prepare
 from omphalos.lib.collectors.aggregate import Breakdown, aggregate
 from omphalos.lib.collectors.interleave import InterleavedCollector
 from omphalos.lib.collectors.sketch import quantiles_of
@@ -44,8 +45,18 @@ class SummaryConfig(DurableConfig):
     capacity: int = option(2000, "Keys each top table keeps (memory is at most four times "
                                  "this per dimension). Counts are at most "
                                  "requests / (capacity + 1) too low.")
-    dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted (path, client, "
-                                         "host, status, agent, referer, method).")
+    dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted: path, client, "
+                                         "host, status, agent, referer, method and the "
+                                         "derived ones (browser, os, device, crawler, "
+                                         "visitors, vhost, protocol, referring_site, "
+                                         "remote_user, not_found, static, hour, tls, mime, "
+                                         "cache; see omphalos.derived). Default: all.")
+    max_hosts: int = option(64, "Source hosts whose counts are also kept apart (top lists "
+                                "of one web server: the top query's host); 0: none.")
+    static_extensions: tuple[str, ...] = option(list(STATIC_EXTENSIONS),
+                                                "File extensions the static dimension "
+                                                "counts (lower case, with the dot). "
+                                                "Default: GoAccess's list.")
 
 
 def _duration_stats(counts: dict[int, int] | Counter[int]) -> dict[str, float | None]:
@@ -101,6 +112,7 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
         unknown = set(self.config.dimensions) - set(DIMENSIONS)
         if unknown:
             raise ValueError(f"{self.context.name}: unknown dimension(s) {sorted(unknown)}")
+        prepare(self.config.dimensions)
         self.reset()
 
     def reset(self) -> None:
@@ -112,7 +124,8 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
         self.bad_lines: list[BadLine] = []
         self.duration_sum = 0.0
         self.duration_count = 0
-        self.breakdown = Breakdown(self.config.capacity, self.config.dimensions)
+        self.breakdown = Breakdown(self.config.capacity, self.config.dimensions,
+                                   max_hosts=self.config.max_hosts)
 
     def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
         """The totals and the breakdown, whole: bounded by the tables' capacity."""
@@ -150,12 +163,13 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
         if batch.counts is not None:  # counted by the sender
             agg = batch.counts
         elif len(cols):
-            agg = aggregate(cols, batch.source.host, self.config.dimensions)
+            agg = aggregate(cols, batch.source.host, self.config.dimensions,
+                            static_extensions=self.config.static_extensions)
         else:
             return
         self.duration_sum += agg.duration_sum
         self.duration_count += agg.duration_count
-        self.breakdown.add(agg)
+        self.breakdown.add(agg, batch.source.host)
 
     def answer(self, query: Query) -> Any:
         if query.kind not in self.answers:
@@ -179,10 +193,11 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
         if params["window"] != "all":
             raise ValueError(f"{self.context.name} counts since start: window must be 'all', "
                              f"not {params['window']!r}")
-        rows, bound = self.breakdown.top(params["dimension"], params["limit"], params["sort"],
+        breakdown = self.breakdown.for_host(params["host"])
+        rows, bound = breakdown.top(params["dimension"], params["limit"], params["sort"],
                                          compile_filter(params["filter"]), self.elapsed())
         return {"dimension": params["dimension"], "window": "all", "sort": params["sort"],
-                "rows": rows, "error_bound": bound}
+                "rows": rows, "error_bound": bound, "host": params["host"]}
 
     def _rows(self, dim: str, limit: int) -> list[dict[str, Any]]:
         if dim not in self.breakdown.tables:

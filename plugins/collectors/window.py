@@ -37,6 +37,7 @@ from itertools import groupby
 from typing import Any, ClassVar
 
 from omphalos.config import option
+from omphalos.derived import STATIC_EXTENSIONS, prepare
 from omphalos.lib.collectors.aggregate import (
     BYTE_DIMENSIONS,
     COMPOSITES,
@@ -76,7 +77,14 @@ class WindowConfig(DurableConfig):
                                       "LENGTH of event time in buckets of STEP; every STEP "
                                       "must be a multiple of the smallest one.")
     capacity: int = option(100, "Keys per dimension each bucket keeps (Space-Saving).")
-    dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted.")
+    dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted (the summary's "
+                                         "list; default: all).")
+    max_hosts: int = option(16, "Source hosts whose counts each bucket also keeps apart "
+                                "(top and series of one web server: the query's host); "
+                                "0: none.")
+    static_extensions: tuple[str, ...] = option(list(STATIC_EXTENSIONS),
+                                                "File extensions the static dimension "
+                                                "counts. Default: GoAccess's list.")
     drill: bool = option(True, "Also count (path, status) and (path, client) pairs, for "
                                "drill queries.")
     clock: str = option("auto", "Window head: event (newest event time), wall (wall clock) "
@@ -163,8 +171,10 @@ class Ring:
         """The oldest bucket index inside the window ending at ``head``."""
         return self.index(head) - self.n + 1
 
-    def add(self, t: float, agg: Any, count: int, head: float) -> bool:
-        """Add ``agg`` (events at time ``t``) unless it is older than the window."""
+    def add(self, t: float, agg: Any, count: int, head: float, host: str | None = None
+            ) -> bool:
+        """Add ``agg`` (events at time ``t``, of source ``host``) unless it is older than
+        the window."""
         idx = self.index(t)
         if idx < self.lowest(head):
             self.late += count
@@ -172,7 +182,7 @@ class Ring:
         bucket = self.buckets.get(idx)
         if bucket is None:
             self.buckets[idx] = bucket = self.make()
-        bucket.add(agg)
+        bucket.add(agg, host)
         self.dirty.add(idx)
         self.changed.add(idx)
         if self.first is None or t < self.first:
@@ -252,7 +262,24 @@ class WindowStore:
             self.ring(window_label(window_secs(name)))
 
     def _make(self) -> Breakdown:
-        return Breakdown(self.config.capacity, self.dimensions, self.byte_dimensions, slack=2)
+        return Breakdown(self.config.capacity, self.dimensions, self.byte_dimensions, slack=2,
+                         max_hosts=self.config.max_hosts)
+
+    def _of_host(self, buckets: list[Breakdown], host: str | None) -> list[Breakdown]:
+        """``buckets``, or their parts of source ``host`` (ValueError when hosts are not
+        kept apart)."""
+        if host is None:
+            return buckets
+        if not self.config.max_hosts:
+            raise ValueError("this collector does not keep source hosts apart "
+                             "(max_hosts = 0)")
+        out = []
+        for b in buckets:
+            if b.per_host is not None:
+                part = b.per_host.parts(b).get(host)
+                if part is not None:
+                    out.append(part)
+        return out
 
     # -- time ---------------------------------------------------------------------------
     def head(self) -> float:
@@ -307,9 +334,10 @@ class WindowStore:
                     r.late += length
             if not live:
                 continue
-            agg = aggregate(part, host, self.dimensions, self.byte_dimensions)
+            agg = aggregate(part, host, self.dimensions, self.byte_dimensions,
+                            static_extensions=self.config.static_extensions)
             for r in live:
-                r.add(t, agg, length, head)
+                r.add(t, agg, length, head, host)
 
     def expire(self) -> None:
         head = self.head()
@@ -326,11 +354,14 @@ class WindowStore:
         dim = p["dimension"]
         if dim not in self.dimensions:
             raise ValueError(f"this collector does not count {dim!r}")
-        tables = self._tables(ring, dim)
+        buckets = self._of_host([b for _, b in ring.window(self.head())], p.get("host"))
+        tables = [b.tables[dim] for b in buckets if dim in b.tables]
+        uniques = [b.visitors for b in buckets] if dim == "visitors" else []
         rows = merged_top(tables, dim, p["limit"], p["sort"], compile_filter(p["filter"]),
-                          ring.span(self.head()), dim in self.byte_dimensions)
+                          ring.span(self.head()), dim in self.byte_dimensions,
+                          uniques=uniques)
         return {"dimension": dim, "window": ring.label, "sort": p["sort"], "rows": rows,
-                "error_bound": sum(t.floor for t in tables)}
+                "error_bound": sum(t.floor for t in tables), "host": p.get("host")}
 
     def _point(self, t: float, buckets: list[Breakdown], path: str | None) -> dict[str, Any]:
         point: dict[str, Any] = {"t": t, "requests": 0, "bytes": 0}
@@ -360,12 +391,15 @@ class WindowStore:
         return point
 
     def series(self, window: str, step_secs: float = 0.0, path: str | None = None,
-               history: History | None = None) -> dict[str, Any]:
+               history: History | None = None, host: str | None = None) -> dict[str, Any]:
         length = window_secs(window)
         assert length is not None
         ring = self.rings.get(window)
         if ring is None and history is not None and length > max(
                 r.length for r in self.rings.values()):
+            if host is not None:
+                raise ValueError("the per-minute history is of the whole fleet: a series "
+                                 "of one host covers the windows kept only")
             return self._history_series(history, length, step_secs, path)
         ring = self.ring(window)
         head = self.head()
@@ -378,8 +412,11 @@ class WindowStore:
         points = []
         for slot in range(first, ring.index(head) + 1, per):
             members = [buckets[i] for i in range(slot, slot + per) if i in buckets]
-            points.append(self._point(slot * ring.step, members, path))
-        return {"window": ring.label, "step": step, "path": path, "points": points}
+            points.append(self._point(slot * ring.step, self._of_host(members, host), path))
+        out = {"window": ring.label, "step": step, "path": path, "points": points}
+        if host is not None:
+            out["host"] = host
+        return out
 
     def _history_series(self, history: History, length: float, step_secs: float,
                         path: str | None) -> dict[str, Any]:
@@ -646,6 +683,7 @@ class WindowCollector(InterleavedCollector[WindowConfig]):
 
     def setup(self) -> None:
         self.store = WindowStore(self.config)
+        prepare(self.config.dimensions)
         self.alerts = AlertState(self.log, self.config.alert_history,
                                  fire_after_secs=self.config.fire_after_secs,
                                  resolve_after_secs=self.config.resolve_after_secs)
@@ -713,7 +751,7 @@ class WindowCollector(InterleavedCollector[WindowConfig]):
                 raise ValueError(f"{self.context.name} keeps sliding windows, not 'all'")
             return s.top(p)
         if kind == "series":
-            return s.series(p["window"], p["step_secs"], p["path"], self.history)
+            return s.series(p["window"], p["step_secs"], p["path"], self.history, p["host"])
         if kind == "overview":
             return s.overview(p["window"])
         if kind == "drill":

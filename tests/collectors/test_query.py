@@ -9,9 +9,11 @@ from omphalos.query import KINDS, classes_of, validate, window_label, window_sec
 
 def test_defaults_and_http_strings_are_converted() -> None:
     assert validate("top") == {"dimension": "path", "window": "all", "limit": 20,
-                               "sort": "hits", "filter": None}
-    assert validate("top", {"window": "300", "limit": "5", "sort": "5xx", "filter": "^/a"}) == {
-        "dimension": "path", "window": "5m", "limit": 5, "sort": "5xx", "filter": "^/a"}
+                               "sort": "hits", "filter": None, "host": None}
+    assert validate("top", {"window": "300", "limit": "5", "sort": "5xx", "filter": "^/a",
+                            "host": "web1"}) == {
+        "dimension": "path", "window": "5m", "limit": 5, "sort": "5xx", "filter": "^/a",
+        "host": "web1"}
     assert validate("clear_alert", {"all": "true"}) == {"path": None, "all": True}
     assert validate("series", {"step_secs": "10"})["step_secs"] == 10.0
 

@@ -60,7 +60,7 @@ def test_top_lists_within_the_documented_bound(batches: list[Columns], capacity:
     assert capacity < 5000 or rows[0] == {
         "key": "/favicon.ico", "hits": 807, "rate": 0.0, "bytes": rows[0]["bytes"],
         "errors": 0, "status": {"1xx": 0, "2xx": 796, "3xx": 11, "4xx": 0, "5xx": 0},
-        "p95": None}
+        "p95": None, "min": None, "avg": None, "max": None}
 
 
 def test_percentiles_of_real_response_sizes(batches: list[Columns]) -> None:

@@ -25,11 +25,13 @@ from omphalos.counts import BatchAgg, DimAgg
 from omphalos.query import Filter, sort_key, status_class
 from omphalos.state import object_state, restore_object
 
+from ..hll import KeyedUniques, union_estimate
 from .sketch import DEFAULT_ALPHA, DDSketch, quantiles_of
 from .topk import NON_2XX, SLACK, TopTable
 
 __all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "BatchAgg", "DimAgg",
-           "aggregate", "reduce_counts", "Breakdown", "merged_top", "display_key"]
+           "aggregate", "reduce_counts", "Breakdown", "HostBreakdowns", "merged_top",
+           "display_key", "duration_range"]
 
 
 def display_key(dim: str, key: Any) -> str:
@@ -49,13 +51,17 @@ class Breakdown:
         "durations",
         "first",
         "last",
+        "per_host",
         "requests",
         "status",
         "tables",
+        "visitors",
     )
 
     def __init__(self, capacity: int, dimensions: Iterable[str],
-                 byte_dimensions: Collection[str] = BYTE_DIMENSIONS, slack: int = SLACK) -> None:
+                 byte_dimensions: Collection[str] = BYTE_DIMENSIONS, slack: int = SLACK,
+                 max_hosts: int = 0) -> None:
+        dimensions = tuple(dimensions)
         self.capacity = capacity
         self.byte_dimensions = tuple(byte_dimensions)
         self.requests = 0
@@ -63,6 +69,13 @@ class Breakdown:
         self.status: Counter[int] = Counter()
         self.durations = DDSketch(DEFAULT_ALPHA)
         self.tables = {dim: TopTable(capacity, slack) for dim in dimensions}
+        #: Unique visitors per UTC date (when ``visitors`` is counted).
+        self.visitors = KeyedUniques()
+        #: The same breakdown per source host, for the first ``max_hosts`` hosts (rows and
+        #: series of one web server); None when not kept.
+        self.per_host = HostBreakdowns(
+            lambda: Breakdown(capacity, dimensions, byte_dimensions, slack), max_hosts) \
+            if max_hosts else None
         self.first: float | None = None
         self.last: float | None = None
 
@@ -77,9 +90,15 @@ class Breakdown:
         longer configured is dropped."""
         restore_object(self, data, keep=("capacity", "byte_dimensions"))
 
-    def add(self, agg: BatchAgg) -> None:
+    def add(self, agg: BatchAgg, host: str | None = None) -> None:
+        """Add one batch's counts (of source ``host``, when the batch has one)."""
         if not agg.requests:
             return
+        if self.per_host is not None:
+            if host is not None:
+                self.per_host.add(host, agg, self)
+            else:  # lines of no known host: the sole host's part is no longer the whole
+                self.per_host.split(self)
         self.requests += agg.requests
         self.bytes += agg.bytes
         self.status.update(agg.status)
@@ -91,9 +110,13 @@ class Breakdown:
             table = self.tables.get(dim)
             if table is not None:
                 table.add(d.hits, d.bytes, d.classes, d.durations, d.cut, d.total)
+        if agg.visitors and "visitors" in self.tables:
+            self.visitors.add(agg.visitors)
 
     def merge(self, other: Breakdown) -> None:
         """Add every count of ``other`` (a restored minute, a bucket)."""
+        if self.per_host is not None:
+            self.per_host.merge(other, self)
         self.requests += other.requests
         self.bytes += other.bytes
         self.status.update(other.status)
@@ -106,6 +129,24 @@ class Breakdown:
             mine = self.tables.get(dim)
             if mine is not None:
                 mine.merge(table)
+        if other.visitors:
+            self.visitors.merge(other.visitors)
+
+    def for_host(self, host: str | None) -> Breakdown:
+        """This breakdown, or its part of source ``host`` (ValueError when hosts are not
+        kept apart, or ``host`` was never seen or not among the first ``max_hosts``)."""
+        if host is None:
+            return self
+        if self.per_host is None:
+            raise ValueError("this collector does not keep source hosts apart "
+                             "(max_hosts = 0)")
+        if self.per_host.sole == host:
+            return self
+        found = self.per_host.hosts.get(host)
+        if found is None:
+            raise ValueError(f"no counts of source host {host!r} (not seen, or beyond the "
+                             f"first {self.per_host.max_hosts} hosts)")
+        return found
 
     def status_classes(self) -> dict[str, int]:
         out = dict.fromkeys(("1xx", "2xx", "3xx", "4xx", "5xx"), 0)
@@ -121,7 +162,95 @@ class Breakdown:
         if table is None:
             raise ValueError(f"this collector does not count {dim!r}")
         return (merged_top([table], dim, limit, sort, pattern, secs,
-                           dim in self.byte_dimensions), table.error_bound())
+                           dim in self.byte_dimensions, uniques=[self.visitors]),
+                table.error_bound())
+
+
+class HostBreakdowns:
+    """One :class:`Breakdown` per source host, for the first ``max_hosts`` hosts seen.
+
+    While a breakdown has seen one host only (one web server replayed, most window
+    buckets), that host's part is the whole breakdown: nothing is counted twice
+    (``sole``). The part is copied out of the whole when a second host arrives."""
+
+    __slots__ = ("hosts", "make", "max_hosts", "sole")
+
+    def __init__(self, make: Callable[[], Breakdown], max_hosts: int) -> None:
+        self.make = make
+        self.max_hosts = max_hosts
+        self.hosts: dict[str, Breakdown] = {}
+        #: The one host the whole breakdown is of (None: none yet, or several).
+        self.sole: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.hosts) or self.sole is not None
+
+    def _get(self, host: str) -> Breakdown | None:
+        found = self.hosts.get(host)
+        if found is None and len(self.hosts) < self.max_hosts:
+            self.hosts[host] = found = self.make()
+        return found
+
+    def split(self, whole: Breakdown) -> None:
+        """The sole host's part becomes a breakdown of its own (a copy of the whole)."""
+        if self.sole is not None:
+            part = self.make()
+            part.merge(whole)
+            self.hosts[self.sole] = part
+            self.sole = None
+
+    def add(self, host: str, agg: BatchAgg, whole: Breakdown) -> None:
+        """Count ``agg`` of ``host`` (``whole``: the breakdown, before ``agg`` is added)."""
+        if self.sole == host:
+            return
+        if self.sole is None and not self.hosts and not whole.requests:
+            self.sole = host
+            return
+        self.split(whole)
+        found = self._get(host)
+        if found is not None:
+            found.add(agg)
+
+    def parts(self, whole: Breakdown) -> dict[str, Breakdown]:
+        """Each host's part of ``whole``."""
+        return {self.sole: whole} if self.sole is not None else self.hosts
+
+    def merge(self, other: Breakdown, whole: Breakdown) -> None:
+        """Add the host parts of ``other`` (``whole``: the breakdown, before ``other``'s
+        totals are added)."""
+        theirs = other.per_host
+        if theirs is None:
+            return
+        incoming = theirs.parts(other)
+        if not incoming:
+            return
+        if (len(incoming) == 1 and not self.hosts and not whole.requests
+                and self.sole is None):
+            self.sole = next(iter(incoming))
+            return
+        if set(incoming) != {self.sole}:
+            self.split(whole)
+        if self.sole is not None:  # the same one host on both sides
+            return
+        for host, breakdown in incoming.items():
+            found = self._get(host)
+            if found is not None:
+                found.merge(breakdown)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"sole": self.sole,
+                "hosts": {host: b.to_state() for host, b in self.hosts.items()}}
+
+    def restore_state(self, data: dict[str, Any] | None) -> None:
+        self.hosts = {}
+        if not isinstance(data, dict):  # saved while hosts were not kept apart
+            self.sole = None
+            return
+        self.sole = data.get("sole")
+        for host, saved in dict(data.get("hosts", {})).items():
+            found = self._get(host)
+            if found is not None:
+                found.restore_state(saved)
 
 
 def _summed(dicts: Iterable[dict[Any, int]]) -> dict[Any, int]:
@@ -145,10 +274,12 @@ P95_CANDIDATES = 20
 def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hits",
                pattern: Filter | None = None, secs: float = 0.0,
                with_bytes: bool = True, select: Callable[[Any], bool] | None = None,
-               label: Callable[[Any], str] | None = None) -> list[dict[str, Any]]:
+               label: Callable[[Any], str] | None = None,
+               uniques: Sequence[KeyedUniques] = ()) -> list[dict[str, Any]]:
     """Top ``limit`` rows of the sum of ``tables`` (buckets of a window, or one table);
     ``bytes`` is None in rows when ``with_bytes`` is false (bytes not counted per key).
     ``select`` keeps only some keys, ``label`` shows a key (default :func:`display_key`).
+    ``uniques``: the unique visitors of the same buckets (``visitors`` rows show them).
 
     Only the hits are merged over every key (plus the one measure sorted by); the other
     figures are summed for the rows shown."""
@@ -185,7 +316,8 @@ def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hi
         rows.append({"key": show(key), "hits": h,
                      "rate": round(h / secs, 3) if secs > 0 else 0.0,
                      "bytes": row["bytes"] if with_bytes else None, "errors": status["5xx"],
-                     "status": status, "p95": None, "_k": key})
+                     "status": status, "p95": None, "min": None, "avg": None, "max": None,
+                     "_k": key})
     if any(t.durations for t in tables):
         for row in rows:
             merged: Counter[int] = Counter()
@@ -195,12 +327,29 @@ def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hi
                     merged.update(found)
             if merged:
                 row["p95"] = quantiles_of(merged, (0.95,))[0]
+                row["min"], row["avg"], row["max"] = duration_range(merged)
+    if dim == "visitors":
+        for row in rows:
+            row["visitors"] = union_estimate(uniques, row["_k"])
     if sort == "p95":
         rows.sort(key=sort_key(sort), reverse=True)
         rows = rows[:limit]
     for row in rows:
         del row["_k"]
     return rows
+
+
+def duration_range(buckets: Counter[int] | dict[int, int]) -> tuple[float, float, float]:
+    """The fastest, mean and slowest duration of sketch ``buckets`` (each within the
+    sketch's relative accuracy: a bucket stands for every value in it)."""
+    value = _SKETCH.value
+    lowest, highest = min(buckets), max(buckets)
+    n = sum(buckets.values())
+    mean = sum(value(i) * c for i, c in buckets.items()) / n
+    return value(lowest), mean, value(highest)
+
+
+_SKETCH = DDSketch(DEFAULT_ALPHA)
 
 
 def _row(tables: Sequence[TopTable], key: Any) -> dict[str, Any]:

@@ -240,7 +240,8 @@ def top_body(span: TimeRange, dimension: str, sort: str, limit: int,
     return {"size": 0, "track_total_hits": True, "query": span.query(), "aggs": {
         "first": {"min": {"field": TIME}}, "last": {"max": {"field": TIME}},
         "top": {**_terms(FIELDS[dimension], size, order=_ORDER[sort]), "aggs": {
-            "bytes": {"sum": {"field": BYTES}}, "dur": _percentiles(95), **_classes()}}}}
+            "bytes": {"sum": {"field": BYTES}}, "dur": _percentiles(95),
+            "dstats": {"stats": {"field": DURATION}}, **_classes()}}}}
 
 
 def _rows(buckets: list[dict[str, Any]], rate_of: Any) -> list[dict[str, Any]]:
@@ -251,7 +252,8 @@ def _rows(buckets: list[dict[str, Any]], rate_of: Any) -> list[dict[str, Any]]:
         rows.append({"key": str(b["key"]), "hits": hits, "rate": rate_of(hits),
                      "bytes": int(b.get("bytes", {}).get("value") or 0),
                      "errors": status["5xx"], "status": status,
-                     "p95": _pct(b.get("dur"), 95)})
+                     "p95": _pct(b.get("dur"), 95),
+                     **{k: _secs((b.get("dstats") or {}).get(k)) for k in ("min", "avg", "max")}})
     return rows
 
 

@@ -100,6 +100,18 @@ class ElasticsearchCollector(CollectorPlugin[ElasticsearchConfig]):
         {"summary", "top", "series", "overview", "hosts", "drill"})
     config: ElasticsearchConfig
 
+    @classmethod
+    def declines(cls, config: ElasticsearchConfig, query: Query) -> str | None:
+        """Top lists of the indexed fields only (the derived dimensions of
+        ``omphalos.derived`` are not indexed), and no per-host ``host`` filter yet."""
+        if query.kind in ("top", "series") and query.params.get("host") is not None:
+            return "no per-host filter on indexed records yet"
+        if query.kind == "top":
+            dim = query.params.get("dimension", "path")
+            if dim not in aggs.FIELDS:
+                return f"{dim!r} is not an indexed field"
+        return super().declines(config, query)
+
     def tick_interval(self) -> float:
         return max(0.05, min(1.0, self.config.flush_interval_secs / 2))
 

@@ -242,7 +242,11 @@
   // -- the top table: a dimension, a filter, a drill into a path -------------------------------
   var DIM_TITLES = { path: "paths", client: "clients", status: "status codes",
                      agent: "user agents", referer: "referrers" };
-  var topView = { dim: "path", filter: "", rows: null, note: "" };
+  // the other dimensions are named by the "more" menu's options
+  Array.prototype.forEach.call(document.querySelectorAll("#more-dims option"), function (o) {
+    if (o.value) { DIM_TITLES[o.value] = o.textContent; }
+  });
+  var topView = { dim: "path", filter: "", host: "", rows: null, note: "" };
   var drillPath = null;
 
   function apiGet(kind, q) {
@@ -260,12 +264,15 @@
 
   // The snapshot has the unfiltered top paths; another dimension or a filter is asked for.
   function fetchTop() {
-    if (topView.dim === "path" && !topView.filter) { topView.rows = null; return Promise.resolve(); }
+    if (topView.dim === "path" && !topView.filter && !topView.host) {
+      topView.rows = null; return Promise.resolve();
+    }
     var q = { dimension: topView.dim, window: current, limit: "10" };
     if (topView.filter) { q.filter = topView.filter; }
-    var asked = topView.dim + "\u0000" + topView.filter + "\u0000" + current;
+    if (topView.host) { q.host = topView.host; }
+    var asked = [topView.dim, topView.filter, topView.host, current].join("\u0000");
     return apiGet("top", q).then(function (data) {
-      if (asked !== topView.dim + "\u0000" + topView.filter + "\u0000" + current) { return; }
+      if (asked !== [topView.dim, topView.filter, topView.host, current].join("\u0000")) { return; }
       topView.rows = data.rows || [];
       topView.note = "";
     }).catch(function (err) { topView.rows = []; topView.note = "not answered: " + err.message; });
@@ -285,7 +292,8 @@
     setText("top-note", topView.note || (topView.dim === "path" ? "click a path for its details" : ""));
     renderTable("top-paths", rows, function (r) {
       return [{ text: r.key, cls: "path", title: r.key },
-              { text: fmtCount(r.hits), cls: "num" },
+              { text: fmtCount(r.hits) + (r.visitors != null ? " (" + fmtCount(r.visitors) + " visitors)" : ""),
+                cls: "num" },
               { text: fmtRate(r.rate), cls: "num opt" },
               { text: fmtBytes(r.bytes), cls: "num" },
               { text: r.errors == null ? "–" : fmtCount(r.errors), cls: "num opt" },
@@ -299,6 +307,8 @@
     d3.selectAll("#dimensions button").attr("aria-pressed", function () {
       return String(this.getAttribute("data-dim") === dim);
     });
+    var more = document.getElementById("more-dims");
+    more.value = more.querySelector('option[value="' + dim + '"]') ? dim : "";
     setText("top-title", DIM_TITLES[dim]);
     setText("top-key", dim === "referer" ? "referrer" : dim);
     refreshNow();
@@ -340,6 +350,15 @@
       var h = (snap.summary || {}).hosts || {};
       rows = Object.keys(h).map(function (k) { return { host: k, requests: h[k], rate: null, last_seen: null }; });
     }
+    var pick = document.getElementById("host-filter");
+    rows.forEach(function (r) {
+      if (r.host && !pick.querySelector('option[value="' + CSS.escape(r.host) + '"]')) {
+        var o = document.createElement("option");
+        o.value = r.host;
+        o.textContent = r.host;
+        pick.appendChild(o);
+      }
+    });
     renderTable("hosts", rows, function (r) {
       return [{ text: r.host + (r.silent ? " (silent)" : "") }, { text: fmtCount(r.requests), cls: "num" },
               { text: fmtRate(r.rate), cls: "num" },
@@ -516,6 +535,14 @@
   });
   d3.selectAll("#dimensions button").on("click", function () {
     selectDim(this.getAttribute("data-dim"));
+  });
+  document.getElementById("more-dims").addEventListener("change", function (ev) {
+    if (ev.target.value) { selectDim(ev.target.value); }
+  });
+  document.getElementById("host-filter").addEventListener("change", function (ev) {
+    topView.host = ev.target.value;
+    topView.rows = null;
+    refreshNow();
   });
   var filterTimer = null;
   document.getElementById("filter").addEventListener("input", function (ev) {
