@@ -23,12 +23,17 @@ import ua_parser
 import ua_parser_builtins.lazy  # noqa: F401  (what ua_parser imports at its first parse)
 from crawlerdetect import CrawlerDetect
 
-__all__ = ["AgentInfo", "agent_info", "agent_infos", "warm", "CACHE_SIZE", "HUMAN"]
+__all__ = ["AgentInfo", "agent_info", "agent_infos", "warm", "CACHE_SIZE", "HUMAN",
+           "MAX_AGENT_CHARS"]
 
 #: Distinct agent strings whose answer is kept (least recently used ones go first).
 CACHE_SIZE = 50_000
 #: The ``crawler`` key of an agent that is not a known crawler.
 HUMAN = "no"
+#: Characters of an agent string that decide what it is. Real agents are shorter; a longer
+#: one (hostile, or a line cut at ``max_line_bytes``) is looked at only this far, because
+#: the CrawlerDetect patterns take time quadratic in the length (4 KB: 2 s, 64 KB: minutes).
+MAX_AGENT_CHARS = 256
 
 
 class AgentInfo(NamedTuple):
@@ -51,11 +56,20 @@ def _parsers() -> tuple[object, object]:
     return ua_parser, CrawlerDetect()
 
 
-@lru_cache(maxsize=CACHE_SIZE)
 def agent_info(agent: str | None) -> AgentInfo:
-    """What ``agent`` is (``-`` throughout for a missing one)."""
+    """What ``agent`` is (``-`` throughout for a missing one). Cached per distinct string
+    of at most :data:`MAX_AGENT_CHARS` characters, so a long hostile agent is never kept
+    whole."""
     if not agent or agent == "-":
         return _MISSING
+    if len(agent) > MAX_AGENT_CHARS:
+        return _agent_info(agent[:MAX_AGENT_CHARS])
+    return _agent_info(agent)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _agent_info(agent: str) -> AgentInfo:
+    """What an agent of at most :data:`MAX_AGENT_CHARS` characters is."""
     uap, detect = _parsers()
     result = uap.parse(agent)  # type: ignore[attr-defined]
     ua, os_, device = result.user_agent, result.os, result.device
