@@ -6,7 +6,7 @@ collector uses, with the same wire format: the root info (version, and the
 ``_bulk`` with per-item results (including 429 rejections and mapping conflicts from a
 simple dynamic mapping), ``_search`` with the aggregations the collector asks
 (``terms``, ``filter``, ``date_histogram``, ``sum``, ``min``, ``max``, ``avg``,
-``cardinality``, ``percentiles``), ``_refresh``, ``_doc`` and data streams (``create`` only,
+``cardinality``, ``percentiles``, ``stats``), ``_refresh``, ``_doc`` and data streams (``create`` only,
 409 on an existing id). Faults are injected through attributes (``reject_items``,
 ``reject_requests``). Exact where Elasticsearch approximates (percentiles, cardinality).
 """
@@ -355,6 +355,12 @@ def _one(docs: list[dict[str, Any]], kind: str, params: dict[str, Any],
     if kind in ("min", "max"):
         value = (min if kind == "min" else max)(values) if values else None
         return {"value": None if value is None else float(value)}
+    if kind == "stats":  # the shape Elasticsearch and OpenSearch answer
+        floats = [float(v) for v in values]
+        return {"count": len(floats), "min": min(floats) if floats else None,
+                "max": max(floats) if floats else None,
+                "avg": sum(floats) / len(floats) if floats else None,
+                "sum": float(sum(floats))}
     if kind == "value_count":
         return {"value": len(values)}
     if kind == "cardinality":
