@@ -6,8 +6,8 @@ collector uses, with the same wire format: the root info (version, and the
 ``_bulk`` with per-item results (including 429 rejections and mapping conflicts from a
 simple dynamic mapping), ``_search`` with the aggregations the collector asks
 (``terms``, ``filter``, ``date_histogram``, ``sum``, ``min``, ``max``, ``avg``,
-``cardinality``, ``percentiles``, ``stats``), ``_refresh``, ``_doc`` and data streams (``create`` only,
-409 on an existing id). Faults are injected through attributes (``reject_items``,
+``cardinality``, ``percentiles``, ``stats``), ``_refresh``, ``_doc`` and data streams
+(``create`` only, 409 on an existing id). Faults are injected through attributes (``reject_items``,
 ``reject_requests``). Exact where Elasticsearch approximates (percentiles, cardinality).
 """
 
