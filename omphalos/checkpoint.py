@@ -21,13 +21,14 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS offsets (
     PRIMARY KEY (monitor, file_id))"""
 
 
-def _create(path: str) -> None:
-    """Make the database under another name, then link it into place: whoever opens
-    ``path`` finds the table, never an empty file (a hard link fails if someone was first)."""
+def create_database(path: str, schema: str = SCHEMA) -> None:
+    """Make the database with ``schema`` under another name, then link it into place:
+    whoever opens ``path`` finds the tables, never an empty file (a hard link fails if
+    someone was first). Shared with :mod:`omphalos.state`."""
     tmp = f"{path}.new-{os.getpid()}-{threading.get_ident()}"
     db = sqlite3.connect(tmp)
     try:
-        db.execute(SCHEMA)
+        db.executescript(schema)
         db.commit()
     finally:
         db.close()
@@ -105,7 +106,7 @@ class CheckpointStore:
             if path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
                 if not os.path.exists(path):
-                    _create(path)
+                    create_database(path)
             self._db = self._connect()
         except (sqlite3.Error, OSError) as exc:
             if not is_disk_trouble(exc):

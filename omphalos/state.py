@@ -41,6 +41,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .checkpoint import create_database
 from .config import option
 
 __all__ = ["DurableConfig", "SavedState", "StateError", "StateStore", "decode", "encode",
@@ -234,25 +235,6 @@ class SavedState:
     generation: int = 0
 
 
-def _create(path: str) -> None:
-    """Make the database under another name, then link it into place: whoever opens
-    ``path`` finds the tables, never an empty file (a hard link fails if someone was
-    first). The same recipe as :mod:`omphalos.checkpoint`."""
-    tmp = f"{path}.new-{os.getpid()}-{threading.get_ident()}"
-    db = sqlite3.connect(tmp)
-    try:
-        db.executescript(SCHEMA)
-        db.commit()
-    finally:
-        db.close()
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        os.unlink(tmp)
-
-
 class StateStore:
     """Saved states per collector key, each save one transaction.
 
@@ -264,7 +246,7 @@ class StateStore:
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             if not os.path.exists(path):
-                _create(path)
+                create_database(path, SCHEMA)
         self.path = path
         self._lock = threading.Lock()
         try:
