@@ -48,6 +48,7 @@ import pykka
 
 from .api import PipelineAPI
 from .config import option
+from .dedupe import MAX_HOLES, Range, keep_ranges, record, unapplied
 from .messages import (
     Ack,
     Applied,
@@ -602,6 +603,8 @@ class CollectorPlugin(Plugin[C]):
         super().__init__(context, config)
         #: end offset applied per de-duplication key, least recently used first
         self._applied: OrderedDict[Hashable, int] = OrderedDict()
+        #: byte ranges below that end never applied (:mod:`omphalos.dedupe`), per key
+        self._holes: dict[Hashable, list[Range]] = {}
         self._applied_changed: set[Hashable] = set()  # since the last save
         self._applied_forgotten: set[Hashable] = set()
         #: what the last save held when this actor started (empty without durability)
@@ -648,6 +651,7 @@ class CollectorPlugin(Plugin[C]):
         self.saved = self._store.load(self._state_key)
         for key, end in self.saved.applied:
             self._applied[key] = end
+        self._holes.update(self.saved.holes)
 
     def on_stop(self) -> None:
         if self._wake is not None:
@@ -738,8 +742,9 @@ class CollectorPlugin(Plugin[C]):
         started = time.perf_counter()
         parts, dropped = self.state_parts(full)
         applied = {k: self._applied[k] for k in self._applied_changed if k in self._applied}
+        holes = {k: self._holes[k] for k in applied if k in self._holes}
         written = self._store.save(self._state_key, parts, dropped, applied,
-                                   self._applied_forgotten, replace=full)
+                                   self._applied_forgotten, replace=full, holes=holes)
         self._applied_changed.clear()
         self._applied_forgotten.clear()
         self._unsaved_since = None
@@ -856,26 +861,42 @@ class CollectorPlugin(Plugin[C]):
                                self.context.name)
             return None
         file_id = self.dedupe_key(batch)
-        done = self._applied.get(file_id, 0)
-        if batch.end <= done:
+        done = self._applied.get(file_id)
+        holes = self._holes.get(file_id, ())
+        fresh = unapplied(done, holes, batch.start, batch.end)
+        if not fresh and (batch.end > batch.start or (done is not None
+                                                      and batch.end <= done)):
             self.counters["duplicate_batches"] += 1
             return None
-        if batch.start < done:
+        if fresh and fresh != [(batch.start, batch.end)]:
             if batch.counts is None:
-                batch, dropped = drop_before(batch, done)
+                batch, dropped = keep_ranges(batch, fresh)
                 self.counters["duplicate_lines"] += dropped
             else:  # counts cannot be cut at a line: senders trim before counting
                 self.counters["overlapping_counted_batches"] += 1
                 self.log.warning("%s: a counted batch of %s overlaps what was applied "
                                  "(bytes %d-%d, applied to %d): counted in full",
                                  self.context.name, batch.source.path, batch.start,
-                                 batch.end, done)
-        self._applied[file_id] = batch.end
+                                 batch.end, done or 0)
+        if done is not None and fresh and fresh[0][0] < done:
+            self.counters["late_batches"] += 1  # it fills a hole: overtaken, not lost
+        end, holes, given_up = record(done, holes, batch.start, batch.end)
+        if given_up:
+            self.counters["holes_given_up"] += given_up
+            self.log.warning("%s: %s has more than %d ranges not yet applied; the oldest "
+                             "is given up (its lines, if they come, count as duplicates)",
+                             self.context.name, batch.source.path, MAX_HOLES)
+        if holes:
+            self._holes[file_id] = holes
+        else:
+            self._holes.pop(file_id, None)
+        self._applied[file_id] = end
         self._applied.move_to_end(file_id)
         self._applied_changed.add(file_id)
         self._applied_forgotten.discard(file_id)
         if len(self._applied) > self.max_tracked_files:
             forgotten, _ = self._applied.popitem(last=False)
+            self._holes.pop(forgotten, None)
             self._applied_changed.discard(forgotten)
             self._applied_forgotten.add(forgotten)
         self.state_changed()
@@ -892,19 +913,6 @@ class CollectorPlugin(Plugin[C]):
     @abstractmethod
     def apply(self, batch: Batch) -> None:
         """Add the records of ``batch`` (already de-duplicated)."""
-
-
-def drop_before(batch: Batch, start: int) -> tuple[Batch, int]:
-    """``batch`` without its lines before byte ``start`` (now its start), and how many
-    records were dropped."""
-    offsets = batch.records.offsets()
-    keep = [i for i, off in enumerate(offsets) if off >= start]
-    bad = tuple(b for b in batch.bad if b.offset >= start)
-    lines = len(keep) + len(bad)
-    trimmed = Batch(batch.source, batch.seq, start, batch.end, batch.records.select(keep),
-                    lines, unparsed=len(bad),
-                    unparsed_reasons=dict(Counter(b.reason for b in bad)), bad=bad)
-    return trimmed, len(offsets) - len(keep)
 
 
 class OutputPlugin(Plugin[C]):

@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS parts (
     PRIMARY KEY (collector, part));
 CREATE TABLE IF NOT EXISTS applied (
     collector TEXT NOT NULL, key TEXT NOT NULL, end_offset INTEGER NOT NULL,
-    updated INTEGER NOT NULL, PRIMARY KEY (collector, key));
+    updated INTEGER NOT NULL, holes TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (collector, key));
 CREATE TABLE IF NOT EXISTS saves (
     collector TEXT PRIMARY KEY, format INTEGER NOT NULL, saved REAL NOT NULL,
     generation INTEGER NOT NULL);
@@ -226,13 +227,24 @@ def restore_object(obj: Any, data: Mapping[str, Any], keep: Iterable[str] = ()) 
 
 @dataclass
 class SavedState:
-    """What a collector saved last: its parts, its de-duplication offsets (oldest first),
-    and when (epoch seconds; None when nothing was ever saved)."""
+    """What a collector saved last: its parts, its de-duplication offsets (oldest first)
+    with the holes below them (:mod:`omphalos.dedupe`), and when (epoch seconds; None when
+    nothing was ever saved)."""
 
     parts: dict[str, Any] = field(default_factory=dict)
     applied: list[tuple[Hashable, int]] = field(default_factory=list)
+    holes: dict[Hashable, list[tuple[int, int]]] = field(default_factory=dict)
     saved: float | None = None
     generation: int = 0
+
+
+def _holes_of(text: str) -> list[tuple[int, int]]:
+    """The holes saved as ``text`` (a JSON list of ``[start, end]``)."""
+    try:
+        value = json.loads(text)
+        return [(int(lo), int(hi)) for lo, hi in value]
+    except (ValueError, TypeError) as exc:
+        raise StateError(f"unreadable de-duplication holes {text[:80]!r}") from exc
 
 
 class StateStore:
@@ -253,6 +265,10 @@ class StateStore:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                        timeout=30)
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(applied)")}
+            if "holes" not in columns:  # a store of the version before holes were kept
+                self._db.execute("ALTER TABLE applied ADD COLUMN holes TEXT NOT NULL "
+                                 "DEFAULT ''")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
@@ -270,27 +286,32 @@ class StateStore:
                                  f"{row[0]}, this version reads {FORMAT}")
             parts = self._db.execute("SELECT part, data FROM parts WHERE collector = ?",
                                      (collector,)).fetchall()
-            applied = self._db.execute("SELECT key, end_offset FROM applied WHERE "
+            applied = self._db.execute("SELECT key, end_offset, holes FROM applied WHERE "
                                        "collector = ? ORDER BY updated", (collector,)
                                        ).fetchall()
         try:
             decoded = {name: decode(data) for name, data in parts}
+            holes = {text_key(k): _holes_of(text) for k, _, text in applied if text}
         except StateError as exc:
             raise StateError(f"{self.path}: state of {collector}: {exc}") from exc
-        return SavedState(decoded, [(text_key(k), int(end)) for k, end in applied],
-                          float(row[1]), int(row[2]))
+        return SavedState(decoded, [(text_key(k), int(end)) for k, end, _ in applied],
+                          holes, float(row[1]), int(row[2]))
 
     def save(self, collector: str, parts: Mapping[str, Any], dropped: Iterable[str] = (),
              applied: Mapping[Hashable, int] | None = None,
-             forgotten: Iterable[Hashable] = (), *, replace: bool = False) -> int:
+             forgotten: Iterable[Hashable] = (), *, replace: bool = False,
+             holes: Mapping[Hashable, Iterable[tuple[int, int]]] | None = None) -> int:
         """Save, in one transaction, the ``parts`` that changed (plain data), drop the
-        parts ``dropped``, record the de-duplication offsets ``applied`` and forget the
-        keys ``forgotten``. ``replace``: the parts given are the whole state (every other
-        part is dropped). Returns the number of bytes of parts written."""
+        parts ``dropped``, record the de-duplication offsets ``applied`` (with the
+        ``holes`` below them, none for a key not in it) and forget the keys
+        ``forgotten``. ``replace``: the parts given are the whole state (every other part
+        is dropped). Returns the number of bytes of parts written."""
         blobs = [(collector, name, encode(data)) for name, data in parts.items()]
         now = time.time()
         stamp = time.time_ns()
-        rows = [(collector, key_text(k), int(end), stamp + i)
+        gaps = holes or {}
+        rows = [(collector, key_text(k), int(end), stamp + i,
+                 json.dumps([[int(lo), int(hi)] for lo, hi in gaps[k]]) if k in gaps else "")
                 for i, (k, end) in enumerate((applied or {}).items())]
         with self._lock:
             db = self._db
@@ -302,7 +323,8 @@ class StateStore:
                     db.executemany("DELETE FROM parts WHERE collector = ? AND part = ?",
                                    [(collector, name) for name in dropped])
                 db.executemany("INSERT OR REPLACE INTO parts VALUES (?, ?, ?)", blobs)
-                db.executemany("INSERT OR REPLACE INTO applied VALUES (?, ?, ?, ?)", rows)
+                db.executemany("INSERT OR REPLACE INTO applied (collector, key, end_offset, "
+                               "updated, holes) VALUES (?, ?, ?, ?, ?)", rows)
                 db.executemany("DELETE FROM applied WHERE collector = ? AND key = ?",
                                [(collector, key_text(k)) for k in forgotten])
                 db.execute("INSERT INTO saves VALUES (?, ?, ?, 1) ON CONFLICT (collector) DO "

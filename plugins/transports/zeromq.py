@@ -63,10 +63,11 @@ from zmq.utils.monitor import recv_monitor_message
 
 from omphalos.config import option
 from omphalos.counting import aggregate, reduce_counts
+from omphalos.dedupe import drop_before
 from omphalos.delivery import Outbox
 from omphalos.lib.transports.common import Incoming, RateLimitedLog, is_loopback, qualify
 from omphalos.messages import Ack, Batch
-from omphalos.plugin import CountedBatches, Loopback, TransportPlugin, drop_before
+from omphalos.plugin import CountedBatches, Loopback, TransportPlugin
 from omphalos.query import DIMENSIONS
 from omphalos.records import Columns
 from omphalos.spool import Spool, spool_path, worker_spool_dir
