@@ -179,12 +179,28 @@ class Pipeline:
         wanted = set(names)
         supervisor = self._supervisor.proxy() if self._supervisor is not None else None
         for kind in kinds:
+            started = []
             for name in self.names(kind):
                 if name not in wanted:
                     continue
-                self._start_child(name)
+                started.append(self._start_child(name))
                 if supervisor is not None:
                     supervisor.watch(name).get(timeout=self.settings.ask_timeout_secs)
+            for ref in started:
+                self._wait_set_up(ref)
+
+    def _wait_set_up(self, ref: pykka.ActorRef[Any]) -> None:
+        """Wait until the component of ``ref`` is set up (its first message is answered
+        after its ``setup``), so that what starts next finds it bound and listening, and
+        ``start()`` returns a pipeline that is up. A component that failed to set up is
+        the supervisor's to report and restart; one slower than ``ask_timeout_secs`` is
+        not waited for longer."""
+        try:
+            ref.ask(Query("status", {}), timeout=self.settings.ask_timeout_secs)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            pass
+        except Exception:  # its failure is reported by the supervisor
+            log.debug("%s failed its first status", ref, exc_info=True)
 
     def stop_components(self, names: Iterable[str], deadline: float) -> None:
         """Stop the running components ``names`` (outputs first, collectors last), each

@@ -39,6 +39,10 @@ class ChildState:
     restart_at: float = 0.0
 
 
+#: What a child's death is called until (or unless) it reports why it died.
+UNEXPECTED = "stopped unexpectedly"
+
+
 @dataclass(frozen=True)
 class ChildFailed:
     """Child ``name`` died of ``error``."""
@@ -106,7 +110,15 @@ class Supervisor(pykka.ThreadingActor):
 
     def _failed(self, name: str, error: str) -> None:
         child = self.health.children.get(name)
-        if child is None or child.state in ("failed", "stopped", "restarting"):
+        if child is None or child.state == "stopped":
+            return
+        if child.state in ("failed", "restarting"):
+            if child.last_error == UNEXPECTED and error != UNEXPECTED:
+                # the actor's own report of this death came after the tick noticed it
+                def explain(c: ChildState = child) -> None:
+                    c.last_error = error
+
+                self.health.update(explain)
             return
         now = time.monotonic()
         window = self.settings.restart_window_secs
@@ -151,7 +163,7 @@ class Supervisor(pykka.ThreadingActor):
             elif child.state == "running":
                 ref = self.directory.get(child.name)
                 if ref is None or not ref.is_alive():
-                    self._failed(child.name, "stopped unexpectedly")
+                    self._failed(child.name, UNEXPECTED)
 
     def forget(self, name: str) -> None:
         """Stop supervising ``name`` (a reload is about to stop or rebuild it)."""
