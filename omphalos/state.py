@@ -344,6 +344,12 @@ class StateStore:
                 self._db.execute(f"DELETE FROM {table} WHERE collector = ?", (collector,))
             self._db.execute("COMMIT")
 
+    def keys(self) -> list[str]:
+        """The collector keys that saved something."""
+        with self._lock:
+            rows = self._db.execute("SELECT collector FROM saves ORDER BY collector")
+            return [str(row[0]) for row in rows]
+
     def size(self, collector: str) -> int:
         """Bytes of parts saved for ``collector``."""
         with self._lock:

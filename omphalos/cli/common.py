@@ -8,9 +8,17 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from omphalos.config import ConfigError, ConfigSource, default_config_files, load_ini
+from omphalos.config import (
+    ConfigError,
+    ConfigSource,
+    RawSection,
+    default_config_files,
+    load_ini,
+)
 from omphalos.pipeline import PipelineAPI
 from omphalos.plugin import KINDS
+from omphalos.registry import config_type, default_registry
+from omphalos.state import DurableConfig
 from omphalos.topology import SETTINGS_SECTION
 
 from .logs import configure_logging
@@ -71,8 +79,37 @@ def files_pipeline(source: ConfigSource, files: list[str], *, parser: str = "aut
         out.sections[SETTINGS_SECTION] = settings
     for name, section in source.sections.items():
         if name.startswith("collector:"):  # errors still name the config file
-            out.sections[name] = section
+            out.sections[name] = _ad_hoc(section, sections["collector:summary"], saved_as)
     return out
+
+
+def _ad_hoc(section: RawSection, ours: Mapping[str, Any], saved_as: str) -> RawSection:
+    """A config's collector ``section`` for a run on files: unless the section says
+    ``durable`` itself, its ``summary`` keeps the run's own durability (``ours``: in
+    memory, under ``saved_as``, or in ``replay --state``'s file), and any other collector
+    with a durable state is in memory, or saved under ``saved_as``. So replaying a file
+    twice with the daemon's config never adds to the daemon's saved counts."""
+    if "durable" in section.values:
+        return section
+    kind, short = section.name.split(":", 1)
+    registry = default_registry()
+    plugin = str(section.values.get("plugin", "")).strip()
+    if not plugin:
+        plugin = short if registry.has(kind, short) else (registry.default(kind) or short)
+    if not registry.has(kind, plugin):
+        return section  # the pipeline reports the unknown plugin, naming the file
+    cls = registry.get(kind, plugin)
+    config = config_type(cls) or cls.Config
+    if not issubclass(config, DurableConfig):
+        return section
+    if section.name == "collector:summary":
+        values = dict(ours)
+    else:
+        values = {"durable": bool(saved_as)}
+        if saved_as:
+            values["state_key"] = f"{saved_as}/{section.name}"
+    return RawSection(section.name, {**values, **section.values}, dict(section.origins),
+                      section.file)
 
 
 def run_until_stopped(pipeline: PipelineAPI, stop: StopFlag, files: FileWatch | None = None,

@@ -67,6 +67,8 @@ def start_over(settings: Settings, key: str) -> None:
     if os.path.exists(path):
         state = StateStore(path)
         try:
-            state.clear(key)
+            for saved in state.keys():  # the summary's, and the config's collectors'
+                if saved == key or saved.startswith(key + "/"):
+                    state.clear(saved)
         finally:
             state.close()

@@ -142,3 +142,27 @@ def test_awk_agrees_with_corpus_readme() -> None:
                       "416": 2, "403": 2}
     assert sum(Counter(counts).values()) == 10_000
     time.sleep(0)
+
+
+@pytest.mark.timeout(180)
+def test_replay_with_the_daemons_config_never_adds_to_its_saved_counts(tmp_path: Path
+                                                                        ) -> None:
+    """The config's durable collectors are in memory for a replay, unless it says so."""
+    state = tmp_path / "state"
+    config = tmp_path / "omphalos.conf"
+    config.write_text(f"[omphalos]\nstate_dir = {state}\n\n[collector:summary]\n"
+                      "plugin = summary\n\n[collector:window]\nplugin = window\n"
+                      "clock = event\n")
+    for _ in range(2):
+        proc = omphalos("replay", "-c", str(config), str(REAL_LOG), "--json", "-w", "1")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["requests"] == 10_000
+    assert not (state / "collectors.sqlite").exists()
+    # said in the config: the counts are kept, and the same file is not counted twice
+    config.write_text(config.read_text().replace("plugin = summary\n",
+                                                 "plugin = summary\ndurable = yes\n"))
+    for _ in range(2):
+        proc = omphalos("replay", "-c", str(config), str(REAL_LOG), "--json", "-w", "1")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["requests"] == 10_000
+    assert (state / "collectors.sqlite").exists()
