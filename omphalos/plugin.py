@@ -645,9 +645,15 @@ class CollectorPlugin(Plugin[C]):
         if not isinstance(cfg, DurableConfig) or not cfg.durable:
             return
         path = cfg.state_path or os.path.join(self.context.settings.state_path, DEFAULT_FILE)
-        self._store = StateStore(os.path.expanduser(path))
-        self._durable = cfg
+        store = StateStore(os.path.expanduser(path))
         self._state_key = cfg.state_key or self.context.name
+        try:
+            store.claim(self._state_key)
+        except BaseException:
+            store.close()
+            raise
+        self._store = store
+        self._durable = cfg
         self.saved = self._store.load(self._state_key)
         for key, end in self.saved.applied:
             self._applied[key] = end

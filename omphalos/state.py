@@ -28,7 +28,9 @@ senders then send those batches again, and they are counted once).
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
 import io
 import json
 import os
@@ -83,7 +85,8 @@ class DurableConfig:
                                  "STATE_DIR/collectors.sqlite (shared by the collectors of "
                                  "a process, each under its state_key).")
     state_key: str = option("", "Name the state is saved under in state_path; empty: the "
-                                "component name (collector:summary).")
+                                "component name (collector:summary). One collector at a "
+                                "time may hold it: a second is refused, naming the holder.")
     save_interval_secs: float = option(1.0, "Longest a batch waits, once applied, for the "
                                             "save that includes it (and for its "
                                             "acknowledgement); a save is made sooner when "
@@ -261,6 +264,7 @@ class StateStore:
                 create_database(path, SCHEMA)
         self.path = path
         self._lock = threading.Lock()
+        self._claims: list[int] = []  # lock files held by claim()
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                        timeout=30)
@@ -357,6 +361,34 @@ class StateStore:
                                    "collector = ?", (collector,)).fetchone()
         return int(row[0])
 
+    def claim(self, collector: str) -> None:
+        """Make the state of ``collector`` this store's alone until :meth:`close`: a second
+        collector (in this process or another) saving under the same key in the same file
+        would overwrite it, and is refused with a :class:`StateError` naming both. The
+        claim is a ``flock`` on a small file beside the store, which the kernel releases
+        when the process dies, however it dies."""
+        if self.path == ":memory:":
+            return
+        folder = self.path + ".claims"
+        os.makedirs(folder, exist_ok=True)
+        digest = hashlib.sha1(collector.encode("utf-8")).hexdigest()[:20]
+        fd = os.open(os.path.join(folder, f"{digest}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            os.close(fd)
+            raise StateError(f"{self.path}: the state of {collector} is in use by another "
+                             f"collector ({holder or 'unknown process'}); give this one "
+                             "its own state_key or state_path") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}"
+                  .encode(), 0)
+        self._claims.append(fd)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            for fd in self._claims:
+                os.close(fd)  # releases the flock
+            self._claims.clear()

@@ -93,6 +93,8 @@ class Supervisor(pykka.ThreadingActor):
         self.directory = directory
         self.health = health
         self.start_child = start_child
+        #: deaths reported before the child was watched (it failed in its setup)
+        self._early: dict[str, str] = {}
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, ChildFailed):
@@ -107,10 +109,17 @@ class Supervisor(pykka.ThreadingActor):
             self.health.children.setdefault(name, ChildState(name)).state = "running"
 
         self.health.update(add)
+        early = self._early.pop(name, None)
+        if early is not None:
+            self._failed(name, early)
 
     def _failed(self, name: str, error: str) -> None:
         child = self.health.children.get(name)
-        if child is None or child.state == "stopped":
+        if child is None:
+            if error != UNEXPECTED:
+                self._early[name] = error  # its watch comes next
+            return
+        if child.state == "stopped":
             return
         if child.state in ("failed", "restarting"):
             if child.last_error == UNEXPECTED and error != UNEXPECTED:
@@ -171,6 +180,7 @@ class Supervisor(pykka.ThreadingActor):
             self.health.children.pop(name, None)
 
         self.health.update(drop)
+        self._early.pop(name, None)
 
     def stop_watching(self) -> None:
         def mark() -> None:

@@ -6,6 +6,7 @@ monitor, must answer exactly the same from the saved state.
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
 import sqlite3
@@ -123,3 +124,25 @@ def test_dedupe_keys_of_any_shape_round_trip(tmp_path: Path) -> None:
     store.clear("c")
     assert store.load("c").saved is None
     store.close()
+
+
+@pytest.mark.timeout(60)
+def test_two_collectors_never_share_one_saved_state(tmp_path: Path) -> None:
+    """A second pipeline with the same state file and component name is refused (it would
+    overwrite the first's counts); once the first stops, the state is free again."""
+    cfg = config(tmp_path, False)
+    del cfg["collector:window"]
+    with Pipeline.from_config(cfg) as first:
+        second = Pipeline.from_config(cfg).start()
+        try:
+            error = wait_for(lambda: second.health.snapshot()["actors"][
+                "collector:summary"]["last_error"], 20)
+            assert "the state of collector:summary is in use by another collector" in error
+            assert str(tmp_path / "state" / "collectors.sqlite") in error
+            assert f"process {os.getpid()}" in error
+            assert first.query("summary")["requests"] == 0  # the first is untouched
+        finally:
+            second.stop(timeout=5)
+    with Pipeline.from_config(cfg) as third:
+        assert third.query("summary")["requests"] == 0
+        assert third.health.snapshot()["actors"]["collector:summary"]["last_error"] == ""
