@@ -45,6 +45,7 @@ VIEWS: tuple[View, ...] = (
     View("tls", "tls", "TLS", "", ""),
     View("mime", "mime", "MIME types", "", ""),
     View("cache", "cache", "cache status", "", ""),
+    View("countries", "country", "countries", "", ""),
 )
 VIEW_BY_NAME = {v.name: v for v in VIEWS}
 #: Views with a key of their own (the others are reached with tab).

@@ -49,6 +49,7 @@ from omphalos.lib.collectors.alerts import AlertState, Condition, beyond, resolv
 from omphalos.lib.collectors.history import History, restore, rollup
 from omphalos.lib.collectors.interleave import InterleavedCollector
 from omphalos.lib.collectors.sketch import quantiles_of
+from omphalos.lib.geoip import check_database
 from omphalos.messages import Batch, Query
 from omphalos.query import (
     DIMENSIONS,
@@ -85,6 +86,11 @@ class WindowConfig(DurableConfig):
     static_extensions: tuple[str, ...] = option(list(STATIC_EXTENSIONS),
                                                 "File extensions the static dimension "
                                                 "counts. Default: GoAccess's list.")
+    geoip_database: str = option("", "MaxMind DB file (.mmdb: GeoLite2-Country, DB-IP's "
+                                     "IP to Country Lite...) the country dimension reads; "
+                                     "needs the maxminddb package. Empty: the registries' "
+                                     "data the iptocc package ships.")
+
     drill: bool = option(True, "Also count (path, status) and (path, client) pairs, for "
                                "drill queries.")
     clock: str = option("auto", "Window head: event (newest event time), wall (wall clock) "
@@ -122,6 +128,11 @@ class WindowConfig(DurableConfig):
                                          "(0: at once).")
     resolve_after_secs: float = option(30.0, "A firing alert's value must stay past its "
                                              "resolve level this long before it resolves.")
+
+    def validate(self) -> None:
+        """The durable-state checks, and a readable ``geoip_database``."""
+        super().validate()
+        check_database(self.geoip_database)
 
 
 def parse_windows(specs: Iterable[str]) -> list[tuple[float, float]]:
@@ -335,7 +346,8 @@ class WindowStore:
             if not live:
                 continue
             agg = aggregate(part, host, self.dimensions, self.byte_dimensions,
-                            static_extensions=self.config.static_extensions)
+                            static_extensions=self.config.static_extensions,
+                            geoip_database=self.config.geoip_database)
             for r in live:
                 r.add(t, agg, length, head, host)
 
