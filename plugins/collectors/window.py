@@ -50,6 +50,7 @@ from omphalos.lib.collectors.history import History, restore, rollup
 from omphalos.lib.collectors.interleave import InterleavedCollector
 from omphalos.lib.collectors.sketch import quantiles_of
 from omphalos.lib.geoip import check_database
+from omphalos.lib.hll import union_estimate
 from omphalos.messages import Batch, Query
 from omphalos.query import (
     DIMENSIONS,
@@ -441,6 +442,11 @@ class WindowStore:
             groups.setdefault(slot, []).append(
                 restore(data, self.config.capacity, self.dimensions, self.byte_dimensions))
         points = [self._point(slot, groups[slot], path) for slot in sorted(groups)]
+        if path is None and "visitors" in self.dimensions:
+            for point in points:  # the unique visitors of the point's minutes, per date
+                members = [b.visitors for b in groups[point["t"]]]
+                days = {day for u in members for day in u.sketches}
+                point["visitors"] = sum(union_estimate(members, day) for day in days)
         return {"window": window_label(length), "step": step, "path": path, "points": points,
                 "source": "history"}
 
