@@ -17,8 +17,8 @@ Two sources, both offline (nothing is downloaded at run time):
 
 Keys are ISO 3166-1 alpha-2 codes (``US``, ``DE``); an address the data has no country
 for (private, reserved, not an address) is :data:`UNKNOWN`. Answers are kept per address
-string in a bounded cache (:data:`CACHE_SIZE` addresses per source; the oldest half goes
-when it is full), so a batch costs one dictionary look-up per distinct client.
+string in a bounded cache (:data:`CACHE_SIZE` addresses per source, emptied when full), so
+a batch costs one dictionary look-up per distinct client it has seen before.
 """
 
 from __future__ import annotations
@@ -55,16 +55,16 @@ class CountryLookup:
     def countries(self, addresses: Collection[str]) -> dict[str, str]:
         """Address -> country code (or :data:`UNKNOWN`) for each of ``addresses``."""
         cache = self._cache
-        new = [a for a in addresses if a not in cache]
+        found = dict(zip(addresses, map(cache.get, addresses)))  # None: not known yet
+        new = [a for a, code in found.items() if code is None]
         if new:
-            codes = self._look_up(new)
+            fresh = dict(zip(new, self._look_up(new)))
+            found.update(fresh)
             with self._lock:
-                if len(cache) + len(new) > CACHE_SIZE:
-                    for old in list(cache)[: len(cache) // 2 + len(new)]:
-                        del cache[old]
-                cache.update(zip(new, codes))
-        get = cache.get
-        return {a: get(a) or self._look_up([a])[0] for a in addresses}
+                if len(cache) + len(fresh) > CACHE_SIZE:
+                    cache.clear()  # cheaper than evicting one by one; only hits are lost
+                cache.update(fresh)
+        return found  # type: ignore[return-value]  (every None was replaced)
 
     def _look_up(self, addresses: list[str]) -> list[str]:
         if self._reader is None:
