@@ -51,7 +51,8 @@ class SummaryConfig(DurableConfig):
                                          "derived ones (browser, os, device, crawler, "
                                          "visitors, vhost, protocol, referring_site, "
                                          "remote_user, not_found, static, hour, tls, mime, "
-                                         "cache; see omphalos.derived). Default: all.")
+                                         "cache, country; see omphalos.derived). Default: "
+                                         "all.")
     max_hosts: int = option(64, "Source hosts whose counts are also kept apart (top lists "
                                 "of one web server: the top query's host); 0: none.")
     static_extensions: tuple[str, ...] = option(list(STATIC_EXTENSIONS),
