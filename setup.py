@@ -78,6 +78,8 @@ setup(
         "ua-parser[regex]>=1.0,<2",
         "crawlerdetect>=0.4,<1",
         "xxhash>=3,<5",
+        # the country dimension's default data (the registries' delegations, in the wheel)
+        "iptocc>=3.3,<4",
     ],
     extras_require={
         "zmq": ["pyzmq>=25,<28"],
@@ -88,11 +90,14 @@ setup(
         "opensearch": ["opensearch-py>=2.4,<4"],
         # JSON lines decoded twice as fast (the stdlib does it without, same results)
         "fast": ["orjson>=3.9,<4"],
+        # countries from a MaxMind DB file (geoip_database = FILE.mmdb)
+        "geoip": ["maxminddb>=2.5,<4"],
         "all": ["pyzmq>=25,<28", "kombu>=5.3,<6", "aiohttp>=3.9,<4", "prometheus_client>=0.20,<1",
-                "elasticsearch8>=8.12,<9", "opensearch-py>=2.4,<4", "orjson>=3.9,<4"],
+                "elasticsearch8>=8.12,<9", "opensearch-py>=2.4,<4", "orjson>=3.9,<4",
+                "maxminddb>=2.5,<4"],
         "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.6",
                  "mypy>=1.10", "selenium>=4.20", "openapi-spec-validator>=0.7",
-                 "wheel>=0.40,<1"],
+                 "wheel>=0.40,<1", "mmdb-writer>=0.2.7,<1"],
     },
     entry_points={
         "console_scripts": ["omphalos = omphalos.cli.main:main",

@@ -128,11 +128,14 @@ def _sum_by(keys: Sequence[Any], sizes: Sequence[int],
 def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
               byte_dimensions: Collection[str] = BYTE_DIMENSIONS,
               inv_log_gamma: float = INV_LOG_GAMMA,
-              static_extensions: Collection[str] = STATIC_EXTENSIONS) -> BatchAgg:
+              static_extensions: Collection[str] = STATIC_EXTENSIONS,
+              geoip_database: str = "") -> BatchAgg:
     """Count ``cols`` per dimension (``dimensions`` among path, client, method, agent,
     referer, status, host and the derived ones of :mod:`omphalos.derived`); dimensions
-    whose column the format lacks are left out. Bytes per key are summed only for
-    ``byte_dimensions`` (a Python loop per line: the one cost that is not at C speed)."""
+    whose column the format lacks are left out. ``geoip_database``: the ``.mmdb`` file
+    the ``country`` dimension reads (empty: the data ``iptocc`` ships). Bytes per key
+    are summed only for ``byte_dimensions`` (a Python loop per line: the one cost that is
+    not at C speed)."""
     n = len(cols)
     agg = BatchAgg(requests=n)
     if not n:
@@ -170,7 +173,7 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
             first, second = COMPOSITES[dim]
             keys = list(zip(getattr(cols, first), getattr(cols, second)))
         elif dim in MAPPED:
-            mapped = mapped_keys(cols, dim, derived, static_extensions)
+            mapped = mapped_keys(cols, dim, derived, static_extensions, geoip_database)
             if mapped is None:
                 continue
             base_name, mapped_keys_ = mapped
@@ -182,7 +185,7 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
             if dim == "visitors":
                 agg.visitors = visitor_hashes(cols, keys, hits)
         elif dim in DERIVED_SET:
-            found = derived_keys(cols, dim, derived, static_extensions)
+            found = derived_keys(cols, dim, derived, static_extensions, geoip_database)
             if found is None:
                 continue
             keys = found
@@ -195,7 +198,7 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
             keys = column
         if hits is None:
             hits = agg.status if dim == "status" else Counter(keys)
-            if dim in ("agent", "referer", "path"):
+            if dim in ("agent", "referer", "path", "client"):
                 counted[dim] = hits
         nbytes = _sum_by(keys, sizes, hits) if dim in byte_dimensions else {}
         classes = {}

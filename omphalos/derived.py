@@ -26,6 +26,8 @@ dimension          key
 ``mime``           ``extra["content_type"]`` where logged
 ``cache``          ``extra["cache_status"]`` (or ``upstream_cache_status``,
                    ``squid_code``) where logged
+``country``        the client's country, ISO 3166 code (:mod:`omphalos.lib.geoip`:
+                   the data ``iptocc`` ships, or a ``.mmdb`` file), ``-`` unknown
 =================  ==============================================================
 
 A dimension whose source column the format lacks is left out of the batch's counts, as
@@ -40,6 +42,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from .lib.geoip import lookup as country_lookup
 from .lib.hll import hash64, seeded_hashes
 from .lib.useragent import agent_info, warm
 from .records import Columns
@@ -61,7 +64,7 @@ STATIC_EXTENSIONS: tuple[str, ...] = (
 #: The derived dimensions, in the order answers list them.
 DERIVED_DIMENSIONS: tuple[str, ...] = (
     "browser", "os", "device", "crawler", "visitors", "vhost", "protocol", "referring_site",
-    "remote_user", "not_found", "static", "hour", "tls", "mime", "cache",
+    "remote_user", "not_found", "static", "hour", "tls", "mime", "cache", "country",
 )
 #: Dimensions that count only some lines (the others are keyed :data:`SKIP`).
 FILTERED = frozenset({"not_found", "static"})
@@ -151,7 +154,7 @@ def _tls(cols: Columns) -> list[Any] | None:
 #: Dimensions that are a function of one column's value (the agent's browser, a path's
 #: being static...): counted by folding that column's counts, never line by line.
 MAPPED = frozenset({"browser", "os", "device", "crawler", "visitors", "hour",
-                    "referring_site", "static"})
+                    "referring_site", "static", "country"})
 
 
 class MappedKeys(Sequence[Any]):
@@ -191,10 +194,12 @@ class MappedKeys(Sequence[Any]):
 
 
 def mapped_keys(cols: Columns, dim: str, cache: dict[str, Any],
-                static_extensions: Collection[str] = STATIC_EXTENSIONS
-                ) -> tuple[str, MappedKeys] | None:
+                static_extensions: Collection[str] = STATIC_EXTENSIONS,
+                geoip_database: str = "") -> tuple[str, MappedKeys] | None:
     """For a :data:`MAPPED` dimension: the name of its base column (``agent``, ``hours``,
-    ``referer``, ``path``) and its :class:`MappedKeys`; None when the format lacks it."""
+    ``referer``, ``path``, ``client``) and its :class:`MappedKeys`; None when the format
+    lacks it. ``geoip_database``: the ``.mmdb`` file of ``country`` (empty: the data
+    ``iptocc`` ships)."""
     if dim in ("browser", "os", "device", "crawler"):
         if cols.agent is None:
             return None
@@ -214,6 +219,9 @@ def mapped_keys(cols: Columns, dim: str, cache: dict[str, Any],
             return None
         return "referer", MappedKeys(cols.referer,
                                      {r: referring_site(r) for r in set(cols.referer)})
+    if dim == "country":
+        return "client", MappedKeys(cols.client,
+                                    country_lookup(geoip_database).countries(set(cols.client)))
     if dim == "static":
         exts = tuple(static_extensions)
         return "path", MappedKeys(cols.path, {
@@ -233,12 +241,13 @@ def prepare(dimensions: Collection[str]) -> None:
 
 
 def derived_keys(cols: Columns, dim: str, cache: dict[str, Any],
-                 static_extensions: Collection[str] = STATIC_EXTENSIONS) -> list[Any] | None:
+                 static_extensions: Collection[str] = STATIC_EXTENSIONS,
+                 geoip_database: str = "") -> list[Any] | None:
     """One key per line of ``cols`` for the derived dimension ``dim`` (:data:`SKIP` for a
     line it does not count), None when the format lacks what it is derived from.
     ``cache`` is shared by the dimensions of one batch (the agents are parsed once)."""
     if dim in MAPPED:
-        found = mapped_keys(cols, dim, cache, static_extensions)
+        found = mapped_keys(cols, dim, cache, static_extensions, geoip_database)
         return None if found is None else list(found[1])
     if dim == "protocol":
         return cols.protocol

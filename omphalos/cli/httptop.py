@@ -21,7 +21,7 @@ THEMES = ("auto", "dark", "light", "mono")
 WINDOWS = ("1m", "5m", "1h", "all")
 VIEWS = ("paths", "clients", "hosts", "status", "agents", "referers", "visitors", "browsers",
          "os", "crawlers", "devices", "notfound", "static", "hours", "vhosts", "sites",
-         "protocols", "users", "methods", "tls", "mime", "cache")
+         "protocols", "users", "methods", "tls", "mime", "cache", "countries")
 
 #: The examples at the end of ``httptop --help``.
 EXAMPLES = """examples:

@@ -29,7 +29,7 @@ VIEWS: tuple[View, ...] = (
     View("agents", "agent", "user agents", "5", "top_agents"),
     View("referers", "referer", "referrers", "6", "top_referers"),
     # GoAccess's panels (docs/goaccess.rst): four on keys, the others through tab
-    View("visitors", "visitors", "requests per day (visitors)", "7", ""),
+    View("visitors", "visitors", "unique visitors per day", "7", ""),
     View("browsers", "browser", "browsers", "8", ""),
     View("os", "os", "operating systems", "9", ""),
     View("crawlers", "crawler", "crawlers", "0", ""),
@@ -45,6 +45,7 @@ VIEWS: tuple[View, ...] = (
     View("tls", "tls", "TLS", "", ""),
     View("mime", "mime", "MIME types", "", ""),
     View("cache", "cache", "cache status", "", ""),
+    View("countries", "country", "countries", "", ""),
 )
 VIEW_BY_NAME = {v.name: v for v in VIEWS}
 #: Views with a key of their own (the others are reached with tab).
@@ -85,14 +86,27 @@ COLUMNS: tuple[Column, ...] = (
     Column("p95", "p95", 6, "p95", lambda r: fmt.duration(r.get("p95")), 1),
 )
 SORTS: tuple[str, ...] = tuple(c.sort for c in COLUMNS)
+#: The ``visitors`` view's own column, next to its hits: the day's unique visitors (the
+#: rows' HyperLogLog estimate, GoAccess's "Visitors"). Not a sort of the query (``sort``
+#: empty): it never drops before hits' neighbours.
+VISITORS = Column("visitors", "visitors", 8, "", lambda r: fmt.count(r.get("visitors")), 98)
+
+
+def columns_for(dimension: str) -> tuple[Column, ...]:
+    """The numeric columns of a view listing ``dimension`` (visitors rows have their own)."""
+    if dimension == "visitors":
+        return (COLUMNS[0], VISITORS, *COLUMNS[1:])
+    return COLUMNS
 #: The narrowest key column before numeric columns are dropped to make room.
 MIN_KEY_WIDTH = 14
 
 
-def fit_columns(width: int) -> tuple[int, list[Column]]:
-    """The key column's width and the numeric columns that fit in ``width`` characters."""
-    shown = list(COLUMNS)
-    for victim in sorted(COLUMNS, key=lambda c: c.drop):
+def fit_columns(width: int, dimension: str = "") -> tuple[int, list[Column]]:
+    """The key column's width and the numeric columns of a view of ``dimension`` that fit
+    in ``width`` characters."""
+    columns = columns_for(dimension)
+    shown = list(columns)
+    for victim in sorted(columns, key=lambda c: c.drop):
         used = sum(c.width + 1 for c in shown)
         if width - used >= MIN_KEY_WIDTH or victim.name == "hits":
             break

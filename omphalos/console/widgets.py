@@ -131,8 +131,9 @@ def third_line(head: Header, width: int) -> Markup:
 
 
 # -- table --
-def column_titles(width: int, sort: str, reverse: bool, key_title: str) -> Markup:
-    key_width, shown = fit_columns(width)
+def column_titles(width: int, sort: str, reverse: bool, key_title: str,
+                  dimension: str = "") -> Markup:
+    key_width, shown = fit_columns(width, dimension)
     out: Markup = [("colhead", fmt.clip(key_title, key_width).ljust(key_width))]
     for col in shown:
         arrow = "▲" if reverse else "▼"
@@ -141,9 +142,11 @@ def column_titles(width: int, sort: str, reverse: bool, key_title: str) -> Marku
     return out
 
 
-def row_markup(row: dict[str, Any], width: int, focus: bool = False) -> Markup:
-    """One table row: the key, clipped, then the numbers that fit."""
-    key_width, shown = fit_columns(width)
+def row_markup(row: dict[str, Any], width: int, focus: bool = False,
+               dimension: str = "") -> Markup:
+    """One table row: the key, clipped, then the numbers that fit (those of a view of
+    ``dimension``)."""
+    key_width, shown = fit_columns(width, dimension)
     key = fmt.clip(str(row.get("key", "")), key_width).ljust(key_width)
     if focus:
         text = key + "".join(" " + c.text(row).rjust(c.width)[-c.width:] for c in shown)
@@ -163,9 +166,10 @@ class RowWidget(urwid.Widget):
     _selectable = True
     ignore_focus = False
 
-    def __init__(self, row: dict[str, Any]) -> None:
+    def __init__(self, row: dict[str, Any], dimension: str = "") -> None:
         super().__init__()
         self.row = row
+        self.dimension = dimension
 
     @property
     def key(self) -> str:
@@ -176,7 +180,7 @@ class RowWidget(urwid.Widget):
 
     def render(self, size: tuple[int], focus: bool = False) -> urwid.Canvas:
         (width,) = size
-        return line(row_markup(self.row, width, focus), width)
+        return line(row_markup(self.row, width, focus, self.dimension), width)
 
     def keypress(self, size: tuple[int], key: str) -> str | None:
         return key
@@ -189,11 +193,13 @@ class Table(urwid.ListBox):
         self.walker = urwid.SimpleFocusListWalker([])
         super().__init__(self.walker)
 
-    def set_rows(self, rows: list[dict[str, Any]], selected: str | None) -> None:
+    def set_rows(self, rows: list[dict[str, Any]], selected: str | None,
+                 dimension: str = "") -> None:
+        """Show ``rows`` (of a view of ``dimension``), the row of ``selected`` focused."""
         focus = 0
         widgets = []
         for i, row in enumerate(rows):
-            widget = RowWidget(row)
+            widget = RowWidget(row, dimension)
             if selected is not None and widget.key == selected:
                 focus = i
             widgets.append(widget)
@@ -327,7 +333,7 @@ class ConsoleWidget(urwid.Widget):
     def refresh(self) -> None:
         """Take the state's rows into the table (keeping the selection) and redraw."""
         rows = self.state.table_rows() or []
-        self.table.set_rows(rows, self.state.selected)
+        self.table.set_rows(rows, self.state.selected, self.state.current.dimension)
         self.drawn = self.table.texts()
         self._invalidate()
 
@@ -369,7 +375,8 @@ class ConsoleWidget(urwid.Widget):
             return line([("colhead", " " * cols)], cols)
         note = state.table_note()
         key_title = state.current.title + (f" ({note})" if note else "")
-        return line(column_titles(cols, state.sort, state.reverse, key_title), cols)
+        return line(column_titles(cols, state.sort, state.reverse, key_title,
+                                  state.current.dimension), cols)
 
     def _body(self, cols: int, rows: int) -> urwid.Canvas:
         state = self.state

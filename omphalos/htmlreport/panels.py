@@ -45,6 +45,7 @@ PANELS: tuple[Panel, ...] = (
     Panel("referring_site", "Referring sites"),
     Panel("status", "HTTP status codes"),
     Panel("remote_user", "Remote users (HTTP authentication)"),
+    Panel("country", "Geo location (country)"),
     Panel("protocol", "HTTP protocols"),
     Panel("method", "HTTP methods"),
     Panel("tls", "TLS version and cipher"),

@@ -144,6 +144,16 @@ class KeyedUniques:
             mine.merge(sketch)
         self._trim()
 
+    def merge_sketches(self, sketches: dict[Any, HyperLogLog]) -> None:
+        """Add one sketch per key (those of a stored minute)."""
+        for key, sketch in sketches.items():
+            mine = self.sketches.get(key)
+            if mine is None:
+                self.sketches[key] = sketch
+            else:
+                mine.merge(sketch)
+        self._trim()
+
     def estimate(self, key: Any) -> int:
         sketch = self.sketches.get(key)
         return 0 if sketch is None else sketch.estimate()

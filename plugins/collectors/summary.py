@@ -30,6 +30,7 @@ from omphalos.derived import STATIC_EXTENSIONS, prepare
 from omphalos.lib.collectors.aggregate import Breakdown, aggregate
 from omphalos.lib.collectors.interleave import InterleavedCollector
 from omphalos.lib.collectors.sketch import quantiles_of
+from omphalos.lib.geoip import check_database
 from omphalos.messages import BadLine, Batch, Query
 from omphalos.query import DIMENSIONS, compile_filter, validate
 from omphalos.records import Columns
@@ -50,13 +51,23 @@ class SummaryConfig(DurableConfig):
                                          "derived ones (browser, os, device, crawler, "
                                          "visitors, vhost, protocol, referring_site, "
                                          "remote_user, not_found, static, hour, tls, mime, "
-                                         "cache; see omphalos.derived). Default: all.")
+                                         "cache, country; see omphalos.derived). Default: "
+                                         "all.")
     max_hosts: int = option(64, "Source hosts whose counts are also kept apart (top lists "
                                 "of one web server: the top query's host); 0: none.")
     static_extensions: tuple[str, ...] = option(list(STATIC_EXTENSIONS),
                                                 "File extensions the static dimension "
                                                 "counts (lower case, with the dot). "
                                                 "Default: GoAccess's list.")
+    geoip_database: str = option("", "MaxMind DB file (.mmdb: GeoLite2-Country, DB-IP's "
+                                     "IP to Country Lite...) the country dimension reads; "
+                                     "needs the maxminddb package. Empty: the registries' "
+                                     "data the iptocc package ships.")
+
+    def validate(self) -> None:
+        """The durable-state checks, and a readable ``geoip_database``."""
+        super().validate()
+        check_database(self.geoip_database)
 
 
 def _duration_stats(counts: dict[int, int] | Counter[int]) -> dict[str, float | None]:
@@ -164,7 +175,8 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
             agg = batch.counts
         elif len(cols):
             agg = aggregate(cols, batch.source.host, self.config.dimensions,
-                            static_extensions=self.config.static_extensions)
+                            static_extensions=self.config.static_extensions,
+                            geoip_database=self.config.geoip_database)
         else:
             return
         self.duration_sum += agg.duration_sum

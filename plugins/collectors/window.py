@@ -49,6 +49,8 @@ from omphalos.lib.collectors.alerts import AlertState, Condition, beyond, resolv
 from omphalos.lib.collectors.history import History, restore, rollup
 from omphalos.lib.collectors.interleave import InterleavedCollector
 from omphalos.lib.collectors.sketch import quantiles_of
+from omphalos.lib.geoip import check_database
+from omphalos.lib.hll import union_estimate
 from omphalos.messages import Batch, Query
 from omphalos.query import (
     DIMENSIONS,
@@ -85,6 +87,11 @@ class WindowConfig(DurableConfig):
     static_extensions: tuple[str, ...] = option(list(STATIC_EXTENSIONS),
                                                 "File extensions the static dimension "
                                                 "counts. Default: GoAccess's list.")
+    geoip_database: str = option("", "MaxMind DB file (.mmdb: GeoLite2-Country, DB-IP's "
+                                     "IP to Country Lite...) the country dimension reads; "
+                                     "needs the maxminddb package. Empty: the registries' "
+                                     "data the iptocc package ships.")
+
     drill: bool = option(True, "Also count (path, status) and (path, client) pairs, for "
                                "drill queries.")
     clock: str = option("auto", "Window head: event (newest event time), wall (wall clock) "
@@ -122,6 +129,11 @@ class WindowConfig(DurableConfig):
                                          "(0: at once).")
     resolve_after_secs: float = option(30.0, "A firing alert's value must stay past its "
                                              "resolve level this long before it resolves.")
+
+    def validate(self) -> None:
+        """The durable-state checks, and a readable ``geoip_database``."""
+        super().validate()
+        check_database(self.geoip_database)
 
 
 def parse_windows(specs: Iterable[str]) -> list[tuple[float, float]]:
@@ -335,7 +347,8 @@ class WindowStore:
             if not live:
                 continue
             agg = aggregate(part, host, self.dimensions, self.byte_dimensions,
-                            static_extensions=self.config.static_extensions)
+                            static_extensions=self.config.static_extensions,
+                            geoip_database=self.config.geoip_database)
             for r in live:
                 r.add(t, agg, length, head, host)
 
@@ -429,6 +442,11 @@ class WindowStore:
             groups.setdefault(slot, []).append(
                 restore(data, self.config.capacity, self.dimensions, self.byte_dimensions))
         points = [self._point(slot, groups[slot], path) for slot in sorted(groups)]
+        if path is None and "visitors" in self.dimensions:
+            for point in points:  # the unique visitors of the point's minutes, per date
+                members = [b.visitors for b in groups[point["t"]]]
+                days = {day for u in members for day in u.sketches}
+                point["visitors"] = sum(union_estimate(members, day) for day in days)
         return {"window": window_label(length), "step": step, "path": path, "points": points,
                 "source": "history"}
 

@@ -292,6 +292,9 @@ def _matches(doc: dict[str, Any], query: dict[str, Any] | None) -> bool:
         (field, value), = query["term"].items()
         value = value["value"] if isinstance(value, dict) else value
         return doc.get(field) == value
+    if "terms" in query:
+        (field, values), = query["terms"].items()
+        return doc.get(field) in values
     if "range" in query:
         (field, bounds), = query["range"].items()
         value = doc.get(field)
@@ -374,17 +377,23 @@ def _one(docs: list[dict[str, Any]], kind: str, params: dict[str, Any],
         return {"doc_count": len(chosen), **_aggregate(chosen, sub)}
     if kind == "terms":
         groups: defaultdict[Any, list[dict[str, Any]]] = defaultdict(list)
+        missing_key = params.get("missing")  # the bucket of documents lacking the field
         for d in docs:
-            if d.get(field) is not None:
-                groups[d[field]].append(d)
+            value = d.get(field, missing_key)
+            if value is not None:
+                groups[value].append(d)
         buckets = [{"key": key, "doc_count": len(group), **_aggregate(group, sub)}
                    for key, group in groups.items()]
         order = params.get("order", {"_count": "desc"})
-        (path, direction), = (order if isinstance(order, dict) else order[0]).items()
+        criteria = [next(iter(o.items())) for o in
+                    ([order] if isinstance(order, dict) else order)]
+        path = criteria[0][0]
         buckets.sort(key=lambda b: str(b["key"]))
         present = [b for b in buckets if _order_value(b, path) is not None]
         missing = [b for b in buckets if _order_value(b, path) is None]
-        present.sort(key=lambda b: _order_value(b, path), reverse=direction == "desc")
+        for crit, direction in reversed(criteria):  # stable sorts: the first criterion last
+            present.sort(key=lambda b, c=crit: _order_value(b, c) or 0,
+                         reverse=direction == "desc")
         size = int(params.get("size", 10))
         chosen = (present + missing)[:size]
         return {"doc_count_error_upper_bound": 0,

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import iptocc
 import pytest
 from omphalos.plugins.collectors.elasticsearch import ElasticsearchCollector, ElasticsearchConfig
 from omphalos.plugins.collectors.elasticsearch.client import Auth, Cluster, ClusterError, detect
@@ -26,6 +27,7 @@ from omphalos.plugins.collectors.elasticsearch.ecs import daily_index, doc_id
 from omphalos import Pipeline
 from omphalos.messages import Deliver, Query
 from tests.conftest import REAL_LOG, omphalos_threads, wait_for
+from tests.report.test_dimensions import truth
 
 from .es_standin import StandInElasticsearch
 from .helpers import Replies, batch, context, free_port, http
@@ -136,6 +138,23 @@ def test_real_log_indexed_as_ecs_and_queried_by_aggregations(tmp_path: Path, es:
         drill = pipeline.query("drill", collector="es", path="/favicon.ico", window="all")
         assert drill["requests"] == next(p["hits"] for p in summary["top_paths"]
                                          if p["path"] == "/favicon.ico")
+        # GoAccess's panels from the stored fields, per host too; the stand-in's
+        # cardinality is exact, so visitors per day are the count made from the file
+        hostname = next(iter(summary["hosts"]))
+        for dim in ("browser", "crawler", "not_found", "static", "country", "hour"):
+            for host in (None, hostname):
+                ours = pipeline.query("top", collector="es", dimension=dim, limit=1000,
+                                      window="all", host=host)
+                theirs = pipeline.query("top", collector="summary", dimension=dim,
+                                        limit=1000, window="all", host=host)
+                assert theirs["rows"] and len(theirs["rows"]) < 1000  # every key, both
+                # (the order within a tie is each one's own)
+                assert sorted((-r["hits"], r["key"]) for r in ours["rows"]) == sorted(
+                    (-r["hits"], r["key"]) for r in theirs["rows"]), (dim, host)
+        days = pipeline.query("top", collector="es", dimension="visitors", window="all")
+        assert {r["key"]: r["visitors"] for r in days["rows"]} == dict(truth()["unique"])
+        assert pipeline.query("top", collector="es", dimension="path", window="all",
+                              host="elsewhere")["rows"] == []
         with pytest.raises(ValueError, match="dimension"):
             pipeline.ask("collector:es", Query("top", {"dimension": "nope"}))
     finally:
@@ -157,6 +176,12 @@ def test_real_log_indexed_as_ecs_and_queried_by_aggregations(tmp_path: Path, es:
     assert doc["url.path"] and doc["source.address"] == first.split()[0]
     assert doc["http.request.method"] == "GET" and doc["log.offset"] == 0
     assert doc["user_agent.original"] and doc["log.file.path"] == str(REAL_LOG)
+    assert (doc["user_agent.name"], doc["user_agent.os.name"], doc["omphalos.crawler"],
+            doc["url.extension"], doc["omphalos.day"], doc["omphalos.hour"],
+            doc["omphalos.protocol"], doc["omphalos.referring_site"]) == (
+        "Chrome", "Mac OS X", "no", "png", "2015-05-17", "10", "HTTP/1.1", "semicomplete.com")
+    assert doc["source.geo.country_iso_code"] == iptocc.country_code(first.split()[0])
+    assert "user.name" not in doc and "url.domain" not in doc  # not in a combined log
 
 
 def _file_ids(target: Target) -> list[str]:

@@ -20,10 +20,13 @@ from omphalos.plugins.collectors.elasticsearch.client import Auth, detect
 from omphalos.plugins.collectors.elasticsearch.ecs import daily_index, doc_id
 
 from omphalos import Pipeline
+from omphalos.derived import DERIVED_DIMENSIONS
+from omphalos.lib.hll import hash64, seeded_hashes, standard_error
 from omphalos.messages import Deliver, Query
 from omphalos.query import BASE_DIMENSIONS, DIMENSIONS, STATUS_CLASSES
 from tests.conftest import REAL_LOG, wait_for
 from tests.opensearch.node import OpenSearchNode
+from tests.report.test_dimensions import truth
 
 from .helpers import Replies, batch, context, free_port
 
@@ -147,7 +150,14 @@ def test_template_installed_and_documents_mapped_by_it(tmp_path: Path, target: T
         "http.response.body.bytes": 10, "event.kind": "event", "event.category": "web",
         "event.outcome": "success", "url.original": "/p0", "http.request.method": "GET",
         "http.version": "1.1", "event.duration": 250_000_000,
-        "omphalos.extra": {"upstream": 5}}
+        "omphalos.extra": {"upstream": 5},
+        # the derived dimensions (no agent, referrer or extension in this batch; a private
+        # address has no country)
+        "omphalos.day": "2023-11-14", "omphalos.hour": "22", "omphalos.protocol": "HTTP/1.1",
+        "source.geo.country_iso_code": "-",
+        "omphalos.visitor": f"{seeded_hashes(['10.0.0.0'], [hash64('2023-11-14|')])[0]:016x}"}
+    assert props["source"]["properties"]["geo"]["properties"]["country_iso_code"] == {
+        "type": "keyword", "ignore_above": 2048}
 
 
 # -- bulk: idempotent ids, partial failures ------------------------------------------------------
@@ -362,7 +372,7 @@ def same_rows(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], limit: i
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("dimension", BASE_DIMENSIONS)  # the derived ones are not indexed
+@pytest.mark.parametrize("dimension", BASE_DIMENSIONS)
 def test_top_answers_equal_the_summary_collectors(indexed: tuple[Pipeline, Any],
                                                   dimension: str) -> None:
     pipeline, _ = indexed
@@ -432,6 +442,56 @@ def test_series_overview_hosts_and_drill_agree_with_the_summary_collector(
         assert classes == row["status"]
         assert sum(p["requests"] for p in drill["series"]) == row["hits"]
         assert sum(r["hits"] for r in drill["clients"]) <= row["hits"]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("dimension", DERIVED_DIMENSIONS)
+def test_derived_dimensions_equal_the_summary_collectors(indexed: tuple[Pipeline, Any],
+                                                        dimension: str) -> None:
+    """GoAccess's panels from the fields stored in each document: the same keys and counts
+    as the summary collector; a format's missing fields (vhost, TLS, MIME, cache in a
+    combined log) give no rows in either; visitors per day by the engine's cardinality
+    aggregation, within the HyperLogLog's error of the exact count made from the file."""
+    pipeline, _ = indexed
+    for sort in ("hits", "errors", "4xx"):
+        params: dict[str, Any] = {"dimension": dimension, "sort": sort, "limit": 50,
+                                  "window": "all"}
+        ours = pipeline.query("top", collector="es", **params)
+        theirs = pipeline.query("top", collector="summary", **params)
+        assert theirs["error_bound"] == 0 and ours["error_bound"] == 0
+        if dimension in ("vhost", "tls", "mime", "cache"):
+            assert ours["rows"] == theirs["rows"] == []
+            continue
+        assert theirs["rows"], dimension
+        visitors = {r["key"]: r.pop("visitors") for r in ours["rows"] if "visitors" in r}
+        their_visitors = {r["key"]: r.pop("visitors") for r in theirs["rows"]
+                          if "visitors" in r}
+        same_rows(ours["rows"], theirs["rows"], 50, f"{dimension} by {sort}")
+        if dimension == "visitors":
+            exact = truth()["unique"]
+            assert visitors.keys() == their_visitors.keys() == exact.keys()
+            for day, n in exact.items():
+                for got in (visitors[day], their_visitors[day]):
+                    assert abs(got - n) <= 3 * standard_error() * n, (day, got, n)
+
+
+@pytest.mark.timeout(300)
+def test_rows_and_series_of_one_host(indexed: tuple[Pipeline, Any]) -> None:
+    pipeline, summary = indexed
+    (host,) = summary["hosts"]
+    for dimension in ("path", "browser", "country"):
+        params: dict[str, Any] = {"dimension": dimension, "limit": 20, "window": "all"}
+        ours = pipeline.query("top", collector="es", host=host, **params)
+        theirs = pipeline.query("top", collector="summary", host=host, **params)
+        assert ours["host"] == host
+        same_rows(ours["rows"], theirs["rows"], 20, dimension)
+        other = pipeline.query("top", collector="es", host="not-" + host, **params)
+        assert other["rows"] == [] and other["host"] == "not-" + host
+    series = pipeline.query("series", collector="es", window="all", host=host)
+    assert series["host"] == host
+    assert sum(p["requests"] for p in series["points"]) == summary["requests"]
+    none = pipeline.query("series", collector="es", window="all", host="not-" + host)
+    assert none["points"] == []
 
 
 # -- omphalos replay into the collector -----------------------------------------------------------

@@ -48,6 +48,14 @@ def test_browsers_and_one_host_on_the_page(start_web: Any, browser: Any) -> None
     assert day["key"] == "2015-05-19" and day["hits"] == 2896
     wait_for(lambda: first_rows(browser)[:1] == [f"2015-05-19=2,896 ({day['visitors']} "
                                                  "visitors)"], timeout=20)
+    # countries (the data iptocc ships), as the summary counts them for this host
+    Select(browser.find_element("id", "more-dims")).select_by_value("country")
+    countries = run.pipeline.query("top", collector="summary", dimension="country",
+                                   window="all", host=host, limit=2)["rows"]
+    assert countries[0]["key"] == "US"
+    wait_for(lambda: first_rows(browser)[:2] == [f"{r['key']}={r['hits']:,}"
+                                                  for r in countries], timeout=20)
+    assert browser.find_element("id", "top-title").text == "countries"
     browser.set_window_size(390, 844)
     wait_for(lambda: browser.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth + 1"), timeout=10)

@@ -20,7 +20,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from omphalos.derived import STATIC_EXTENSIONS
 from omphalos.query import STATUS_CLASSES, compile_filter, sort_key, window_label
+
+from .derived_fields import DAY, EXTENSION, STORED, VISITOR
 
 __all__ = ["FIELDS", "TIME", "TimeRange", "range_body", "summary_body", "summary_answer",
            "top_body", "top_answer", "series_body", "series_answer", "overview_body",
@@ -40,7 +43,16 @@ FIELDS: dict[str, str] = {
     "agent": "user_agent.original",
     "referer": "http.request.referrer",
     "method": "http.request.method",
+    # the derived dimensions, stored at index time (.derived_fields)
+    **STORED,
+    "remote_user": "user.name",
+    "visitors": DAY,
+    "not_found": PATH,  # of the documents answered 404
+    "static": PATH,  # of the documents whose url.extension is static
 }
+#: ``precision_threshold`` of the visitors' ``cardinality``: the engines' largest, below
+#: which counts are close to exact (HyperLogLog++ above it).
+VISITORS_PRECISION = 40_000
 #: Keys fetched before a ``filter`` regex is applied to a top list.
 FILTER_FETCH = 2000
 #: Points a series over ``all`` has when no step is given.
@@ -61,7 +73,10 @@ class TimeRange:
             return cls(hi - window, hi, window)
         return cls(since, until, None)
 
-    def query(self, path: str | None = None) -> dict[str, Any]:
+    def query(self, path: str | None = None, host: str | None = None,
+              more: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The range, and the documents of one ``path``, of one source ``host``, and those
+        ``more`` filters select."""
         bounds: dict[str, Any] = {"format": "epoch_millis"}
         if self.lo is not None:
             bounds["gte"] = int(self.lo * 1000)
@@ -72,6 +87,9 @@ class TimeRange:
             filters.append({"range": {TIME: bounds}})
         if path is not None:
             filters.append({"term": {PATH: path}})
+        if host is not None:
+            filters.append({"term": {"host.name": host}})
+        filters += more or []
         return {"bool": {"filter": filters}}
 
     @property
@@ -123,10 +141,15 @@ SHARD_SIZE_MIN = 1000
 SHARD_SIZE_MAX = 10_000
 
 
+#: Fields only some formats log: documents without them are not counted (no ``-`` bucket),
+#: as the in-memory collectors leave such a dimension out for a format that lacks it.
+FORMAT_FIELDS = frozenset({STORED["vhost"], STORED["tls"], STORED["mime"], STORED["cache"]})
+
+
 def _terms(field: str, size: int, **extra: Any) -> dict[str, Any]:
     """A terms aggregation; on keyword fields, documents lacking the field (no referer, no
     agent) form the ``-`` bucket, as in the in-memory collectors' answers."""
-    if field != STATUS:
+    if field != STATUS and field not in FORMAT_FIELDS:
         extra = {"missing": MISSING, **extra}
     shard_size = min(max(size * 10, SHARD_SIZE_MIN), SHARD_SIZE_MAX)
     return {"terms": {"field": field, "size": size, "shard_size": max(shard_size, size),
@@ -139,8 +162,9 @@ def _error_bound(agg: dict[str, Any]) -> int:
 
 
 # -- range: the first and last record time ------------------------------------------------------
-def range_body(span: TimeRange, path: str | None = None) -> dict[str, Any]:
-    return {"size": 0, "track_total_hits": True, "query": span.query(path),
+def range_body(span: TimeRange, path: str | None = None,
+               host: str | None = None) -> dict[str, Any]:
+    return {"size": 0, "track_total_hits": True, "query": span.query(path, host),
             "aggs": {"first": {"min": {"field": TIME}}, "last": {"max": {"field": TIME}}}}
 
 
@@ -229,19 +253,40 @@ def summary_answer(response: dict[str, Any], span: TimeRange) -> dict[str, Any]:
 
 
 # -- top lists ---------------------------------------------------------------------------------
-_ORDER = {"hits": {"_count": "desc"}, "rate": {"_count": "desc"}, "bytes": {"bytes": "desc"},
-          "errors": {"s5xx": "desc"}, "p95": {"dur.95": "desc"},
-          **{c: {f"s{c}": "desc"} for c in STATUS_CLASSES}}
+#: Each sort's bucket order; ties are broken by hits, as the in-memory collectors do (so
+#: the keys kept at the cut are the same).
+_ORDER: dict[str, Any] = {
+    "hits": {"_count": "desc"}, "rate": {"_count": "desc"},
+    **{sort: [{path: "desc"}, {"_count": "desc"}] for sort, path in (
+        ("bytes", "bytes"), ("errors", "s5xx"), ("p95", "dur.95"),
+        *((c, f"s{c}") for c in STATUS_CLASSES))}}
+
+
+def dimension_filter(dimension: str, static_extensions: tuple[str, ...] = STATIC_EXTENSIONS
+                     ) -> list[dict[str, Any]]:
+    """The documents a filtered dimension counts: answered 404 (``not_found``), of a static
+    extension (``static``: the extensions without their dot); none for the others."""
+    if dimension == "not_found":
+        return [{"term": {STATUS: 404}}]
+    if dimension == "static":
+        return [{"terms": {EXTENSION: sorted({e.lstrip(".").lower()
+                                              for e in static_extensions})}}]
+    return []
 
 
 def top_body(span: TimeRange, dimension: str, sort: str, limit: int,
-             pattern: str | None) -> dict[str, Any]:
+             pattern: str | None, host: str | None = None,
+             static_extensions: tuple[str, ...] = STATIC_EXTENSIONS) -> dict[str, Any]:
     size = max(limit, FILTER_FETCH) if pattern else limit
-    return {"size": 0, "track_total_hits": True, "query": span.query(), "aggs": {
+    row: dict[str, Any] = {"bytes": {"sum": {"field": BYTES}}, "dur": _percentiles(95),
+                           "dstats": {"stats": {"field": DURATION}}, **_classes()}
+    if dimension == "visitors":
+        row["visitors"] = {"cardinality": {"field": VISITOR,
+                                           "precision_threshold": VISITORS_PRECISION}}
+    query = span.query(host=host, more=dimension_filter(dimension, static_extensions))
+    return {"size": 0, "track_total_hits": True, "query": query, "aggs": {
         "first": {"min": {"field": TIME}}, "last": {"max": {"field": TIME}},
-        "top": {**_terms(FIELDS[dimension], size, order=_ORDER[sort]), "aggs": {
-            "bytes": {"sum": {"field": BYTES}}, "dur": _percentiles(95),
-            "dstats": {"stats": {"field": DURATION}}, **_classes()}}}}
+        "top": {**_terms(FIELDS[dimension], size, order=_ORDER[sort]), "aggs": row}}}
 
 
 def _rows(buckets: list[dict[str, Any]], rate_of: Any) -> list[dict[str, Any]]:
@@ -254,11 +299,13 @@ def _rows(buckets: list[dict[str, Any]], rate_of: Any) -> list[dict[str, Any]]:
                      "errors": status["5xx"], "status": status,
                      "p95": _pct(b.get("dur"), 95),
                      **{k: _secs((b.get("dstats") or {}).get(k)) for k in ("min", "avg", "max")}})
+        if "visitors" in b:
+            rows[-1]["visitors"] = int(b["visitors"].get("value") or 0)
     return rows
 
 
 def top_answer(response: dict[str, Any], span: TimeRange, dimension: str, sort: str,
-               limit: int, pattern: str | None) -> dict[str, Any]:
+               limit: int, pattern: str | None, host: str | None = None) -> dict[str, Any]:
     aggs = response.get("aggregations", {})
     first, last = range_answer(response)
     rows = _rows(aggs["top"]["buckets"], lambda h: _rate(h, span, first, last))
@@ -267,7 +314,7 @@ def top_answer(response: dict[str, Any], span: TimeRange, dimension: str, sort: 
         rows = [r for r in rows if regex.search(r["key"])]
     rows.sort(key=sort_key(sort), reverse=True)
     return {"dimension": dimension, "window": span.label, "sort": sort, "rows": rows[:limit],
-            "error_bound": _error_bound(aggs["top"])}
+            "error_bound": _error_bound(aggs["top"]), "host": host}
 
 
 # -- series ------------------------------------------------------------------------------------
@@ -287,9 +334,10 @@ def _histogram(lo: float, hi: float, step: float, sub: dict[str, Any]) -> dict[s
 
 
 def series_body(span: TimeRange, lo: float, hi: float, step: float,
-                path: str | None) -> dict[str, Any]:
-    return {"size": 0, "query": span.query(path), "aggs": {"series": _histogram(lo, hi, step, {
-        "bytes": {"sum": {"field": BYTES}}, "dur": _percentiles(50, 95, 99), **_classes()})}}
+                path: str | None, host: str | None = None) -> dict[str, Any]:
+    return {"size": 0, "query": span.query(path, host), "aggs": {"series": _histogram(
+        lo, hi, step, {"bytes": {"sum": {"field": BYTES}}, "dur": _percentiles(50, 95, 99),
+                       **_classes()})}}
 
 
 def _points(agg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -305,9 +353,12 @@ def _points(agg: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def series_answer(response: dict[str, Any], span: TimeRange, step: float,
-                  path: str | None) -> dict[str, Any]:
-    return {"window": span.label, "step": step, "path": path,
-            "points": _points(response.get("aggregations", {}).get("series", {}))}
+                  path: str | None, host: str | None = None) -> dict[str, Any]:
+    out = {"window": span.label, "step": step, "path": path,
+           "points": _points(response.get("aggregations", {}).get("series", {}))}
+    if host is not None:
+        out["host"] = host
+    return out
 
 
 # -- overview ----------------------------------------------------------------------------------

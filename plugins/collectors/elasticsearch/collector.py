@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from omphalos.config import option
+from omphalos.derived import STATIC_EXTENSIONS
+from omphalos.lib.geoip import check_database
 from omphalos.messages import Applied, Batch, Deliver, Query
 from omphalos.plugin import CollectorPlugin
 from omphalos.query import validate, window_secs
@@ -76,6 +78,15 @@ class ElasticsearchConfig:
     query_timeout_secs: float = option(4.0, "Timeout of a query's search request.")
     silent_secs: float = option(60.0, "A host with no record for this long before the end of "
                                       "the range is reported silent.")
+    static_extensions: tuple[str, ...] = option(list(STATIC_EXTENSIONS),
+                                                "File extensions the static dimension "
+                                                "answers (with or without the dot, one dot "
+                                                "each; applied at query time). Default: "
+                                                "GoAccess's list.")
+    geoip_database: str = option("", "MaxMind DB file (.mmdb) the country stored in each "
+                                     "document comes from (at index time); needs the "
+                                     "maxminddb package. Empty: the registries' data the "
+                                     "iptocc package ships.")
 
     def validate(self) -> None:
         """Reject values no cluster could work with (ValueError(reason, key))."""
@@ -88,6 +99,7 @@ class ElasticsearchConfig:
         if self.replicas < -1:
             raise ValueError("must be -1 (the cluster's default) or more", "replicas")
         check_delivery_options(self)
+        check_database(self.geoip_database)
 
 
 class ElasticsearchCollector(CollectorPlugin[ElasticsearchConfig]):
@@ -102,10 +114,8 @@ class ElasticsearchCollector(CollectorPlugin[ElasticsearchConfig]):
 
     @classmethod
     def declines(cls, config: ElasticsearchConfig, query: Query) -> str | None:
-        """Top lists of the indexed fields only (the derived dimensions of
-        ``omphalos.derived`` are not indexed), and no per-host ``host`` filter yet."""
-        if query.kind in ("top", "series") and query.params.get("host") is not None:
-            return "no per-host filter on indexed records yet"
+        """Top lists of the indexed fields (every dimension: the derived ones are stored
+        in each document, :mod:`.derived_fields`)."""
         if query.kind == "top":
             dim = query.params.get("dimension", "path")
             if dim not in aggs.FIELDS:
@@ -160,7 +170,8 @@ class ElasticsearchCollector(CollectorPlugin[ElasticsearchConfig]):
         stream = cfg.data_stream if cfg.index_mode == "datastream" else None
         if not self._ops:
             self._since = time.monotonic()
-        self._ops.extend(bulk_lines(batch, index_prefix=cfg.index_prefix, data_stream=stream))
+        self._ops.extend(bulk_lines(batch, index_prefix=cfg.index_prefix, data_stream=stream,
+                                    geoip_database=cfg.geoip_database))
 
     def on_tick(self, now: float) -> None:
         if self._ops and now - self._since >= self.config.flush_interval_secs:
@@ -198,19 +209,21 @@ class ElasticsearchCollector(CollectorPlugin[ElasticsearchConfig]):
             return aggs.summary_answer(self._search(cluster, aggs.summary_body(span, p["limit"])),
                                        span)
         if kind == "top":
-            body = aggs.top_body(span, p["dimension"], p["sort"], p["limit"], p["filter"])
+            body = aggs.top_body(span, p["dimension"], p["sort"], p["limit"], p["filter"],
+                                 p["host"], tuple(self.config.static_extensions))
             return aggs.top_answer(self._search(cluster, body), span, p["dimension"], p["sort"],
-                                   p["limit"], p["filter"])
+                                   p["limit"], p["filter"], p["host"])
         if kind == "hosts":
             return aggs.hosts_answer(self._search(cluster, aggs.hosts_body(span)), span,
                                      self.config.silent_secs)
-        lo, hi = self._bounds(cluster, span, p.get("path"))
+        lo, hi = self._bounds(cluster, span, p.get("path"), p.get("host"))
         if lo is None or hi is None:
             return _empty(kind, span, p)
         step = aggs.auto_step(lo, hi, p.get("step_secs", 0.0) if kind == "series" else 0.0)
         if kind == "series":
-            body = aggs.series_body(span, lo, hi, step, p["path"])
-            return aggs.series_answer(self._search(cluster, body), span, step, p["path"])
+            body = aggs.series_body(span, lo, hi, step, p["path"], p["host"])
+            return aggs.series_answer(self._search(cluster, body), span, step, p["path"],
+                                      p["host"])
         if kind == "overview":
             body = aggs.overview_body(span, lo, hi, step)
             return aggs.overview_answer(self._search(cluster, body), span, lo, hi, step)
@@ -236,11 +249,12 @@ class ElasticsearchCollector(CollectorPlugin[ElasticsearchConfig]):
             raise ValueError(f"{self.context.name}: search failed: {exc}") from None
         return dict(answer)
 
-    def _bounds(self, cluster: Cluster, span: aggs.TimeRange, path: str | None
-                ) -> tuple[float | None, float | None]:
+    def _bounds(self, cluster: Cluster, span: aggs.TimeRange, path: str | None,
+                host: str | None = None) -> tuple[float | None, float | None]:
         if span.lo is not None and span.hi is not None:
             return span.lo, span.hi
-        first, last = aggs.range_answer(self._search(cluster, aggs.range_body(span, path)))
+        first, last = aggs.range_answer(self._search(cluster, aggs.range_body(span, path,
+                                                                              host)))
         lo = span.lo if span.lo is not None else first
         hi = span.hi if span.hi is not None else (None if last is None else last + 1e-3)
         return lo, hi

@@ -18,6 +18,8 @@ from typing import Any
 
 from omphalos.messages import Batch
 
+from .derived_fields import derived_columns
+
 __all__ = ["doc_id", "documents", "bulk_lines", "daily_index", "Op"]
 
 #: Fields of the common record and the ECS key each one is stored under.
@@ -80,8 +82,11 @@ def daily_index(prefix: str, t: float) -> str:
     return f"{prefix}-{time.strftime('%Y.%m.%d', time.gmtime(t))}"
 
 
-def documents(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """``(id, day, document)`` for each record of ``batch``; ``day`` is ``YYYY.MM.DD``."""
+def documents(batch: Batch, geoip_database: str = ""
+              ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(id, day, document)`` for each record of ``batch``; ``day`` is ``YYYY.MM.DD``.
+    Documents carry the derived dimensions too (:mod:`.derived_fields`; ``geoip_database``:
+    the ``.mmdb`` file of the country, empty for the data ``iptocc`` ships)."""
     cols = batch.records
     n = len(cols)
     if not n:
@@ -93,12 +98,14 @@ def documents(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
     optional = [c if c is not None else nones for c in (
         cols.user, cols.method, cols.query, cols.protocol, cols.referer, cols.agent,
         cols.duration, cols.extra)]
+    derived = derived_columns(cols, geoip_database)
     id_prefix = f"{source.host}\0{source.file_id}\0"
     blake = hashlib.blake2b
     b64 = base64.urlsafe_b64encode
-    for t, client, path, status, size, offset, user, method, query, protocol, referer, \
-            agent, duration, extra in zip(cols.time, cols.client, cols.path, cols.status,
-                                          cols.bytes, offsets, *optional):
+    for i, (t, client, path, status, size, offset, user, method, query, protocol, referer,
+            agent, duration, extra) in enumerate(zip(cols.time, cols.client, cols.path,
+                                                     cols.status, cols.bytes, offsets,
+                                                     *optional)):
         doc: dict[str, Any] = {
             "@timestamp": stamps.format(t),
             "host.name": source.host,
@@ -132,17 +139,21 @@ def documents(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
             doc["event.duration"] = int(duration * 1e9)
         if extra:
             doc["omphalos.extra"] = extra
+        for field, values in derived:
+            value = values[i]
+            if value is not None:
+                doc[field] = value
         key = f"{id_prefix}{offset}".encode("utf-8", "surrogatepass")
         yield b64(blake(key, digest_size=15).digest()).decode(), stamps.day, doc
 
 
 def bulk_lines(batch: Batch, *, index_prefix: str = "omphalos",
-               data_stream: str | None = None) -> list[Op]:
+               data_stream: str | None = None, geoip_database: str = "") -> list[Op]:
     """The bulk operations indexing ``batch``: ``index`` into daily indices, or ``create``
     into ``data_stream`` (a data stream accepts only ``create``; a re-sent line then gets a
     409 conflict, which means it is already there)."""
     ops: list[Op] = []
-    for _id, day, doc in documents(batch):
+    for _id, day, doc in documents(batch, geoip_database):
         if data_stream:
             action = {"create": {"_index": data_stream, "_id": _id}}
         else:

@@ -38,6 +38,22 @@ MAPPING: dict[str, dict[str, Any]] = {
     "event.kind": _KEYWORD,
     "event.category": _KEYWORD,
     "event.outcome": _KEYWORD,
+    # the derived dimensions (.derived_fields)
+    "user_agent.name": _KEYWORD,
+    "user_agent.os.name": _KEYWORD,
+    "user_agent.device.name": _KEYWORD,
+    "url.domain": _KEYWORD,
+    "url.extension": _KEYWORD,
+    "http.response.mime_type": _KEYWORD,
+    "source.geo.country_iso_code": _KEYWORD,
+    "omphalos.crawler": _KEYWORD,
+    "omphalos.protocol": _KEYWORD,
+    "omphalos.referring_site": _KEYWORD,
+    "omphalos.hour": _KEYWORD,
+    "omphalos.tls": _KEYWORD,
+    "omphalos.cache": _KEYWORD,
+    "omphalos.day": _KEYWORD,
+    "omphalos.visitor": _KEYWORD,
 }
 
 
