@@ -39,9 +39,9 @@ SHARED = Path(os.environ.get("OMPHALOS_SHARED", ROOT.parent / "shared")) / "benc
 sys.path.insert(0, str(ROOT))
 
 from omphalos.plugins.parsers.auto import candidates  # noqa: E402
-from omphalos.plugins.parsers.examples import EXAMPLES  # noqa: E402
 
 from omphalos.lib.parsers.clf_format import COMBINED_TOKENS, clf_format  # noqa: E402
+from omphalos.lib.parsers.format_examples import EXAMPLES  # noqa: E402
 from omphalos.lib.parsers.json_format import JsonFormat  # noqa: E402
 from omphalos.lib.parsers.linefmt import LineFormat  # noqa: E402
 from omphalos.lib.parsers.nginx_format import compile_nginx  # noqa: E402

@@ -11,7 +11,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from omphalos.plugins.parsers.jsonpresets import CADDY_FIELDS, caddy_format
 
 from omphalos.lib.parsers import json_format as jsonl
 from omphalos.lib.parsers.convert import (
@@ -22,6 +21,7 @@ from omphalos.lib.parsers.convert import (
     urls,
 )
 from omphalos.lib.parsers.json_format import JsonFormat
+from omphalos.lib.parsers.json_presets import CADDY_FIELDS, caddy_format
 from omphalos.lib.parsers.w3c_format import compile_fields
 from omphalos.records import Record
 
