@@ -23,7 +23,7 @@ from omphalos.lib.parsers.linefmt import BAD_LINE_SAMPLE_CHARS, Result, line_pro
 from omphalos.lib.parsers.timestamps import TimeCache, parse_any_time
 from omphalos.messages import BadLine
 from omphalos.records import Columns
-from omphalos.validate import OUT_OF_RANGE
+from omphalos.validate import OUT_OF_RANGE, extra_column_ok
 
 try:  # an optional decoder at twice the stdlib's speed (``pip install omphalos[fast]``)
     import orjson
@@ -142,16 +142,18 @@ def _load_array(text: bytes) -> Any:
 
 
 def _unmapped(objs: Sequence[Mapping[str, Any]], keys: set[str], top: set[str]
-              ) -> list[dict[str, Any]]:
-    """Per object, its keys in ``keys`` (those no mapping names) with their values. When
-    every object has all of them (one log's lines usually have the same keys) the dicts are
-    built a column at a time, at C speed; otherwise object by object."""
+              ) -> tuple[list[dict[str, Any]], bool]:
+    """Per object, its keys in ``keys`` (those no mapping names) with their values, and
+    whether those values were range-checked. When every object has all of them (one log's
+    lines usually have the same keys) the dicts are built a column at a time, at C speed,
+    and each column is checked whole; otherwise object by object, unchecked."""
     names = [k for k in objs[0] if k in keys]  # in the order the lines write them
     columns = [list(map(dict.get, objs, repeat(k))) for k in names]  # type: ignore[arg-type]
     if len(names) != len(keys) or any(None in column for column in columns):
         # some object lacks one of them (or has it null): object by object
-        return [{k: v for k, v in o.items() if k not in top} for o in objs]
-    return list(map(dict, map(zip, repeat(names), zip(*columns))))
+        return [{k: v for k, v in o.items() if k not in top} for o in objs], False
+    return (list(map(dict, map(zip, repeat(names), zip(*columns)))),
+            all(map(extra_column_ok, columns)))
 
 
 class JsonFormat:
@@ -241,16 +243,18 @@ class JsonFormat:
                 setattr(out, name, column)
         if self.keep_unmapped and not present <= self.top_keys:
             top = self.top_keys
-            rest = _unmapped(objs, present - top, top)
+            rest, checked = _unmapped(objs, present - top, top)
             if any(rest):
                 for name, values in extra.items():
                     for row, value in zip(rest, values):
                         row[name] = value
                 out.extra = [r or None for r in rest]
+                out.extra_checked = checked and all(map(extra_column_ok, extra.values()))
                 return out
         if extra:
             names = list(extra)
             out.extra = [dict(zip(names, vals)) for vals in zip(*extra.values())]
+            out.extra_checked = all(map(extra_column_ok, extra.values()))
         return out
 
     def _fill(self, target: str, values: list[Any]) -> dict[str, list[Any]]:

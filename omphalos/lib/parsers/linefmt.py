@@ -83,6 +83,26 @@ BAD_LINE_SAMPLE_CHARS = 2048
 Result = tuple[Columns, int, list[BadLine], Counter[str]]
 
 
+#: Targets :meth:`LineFormat.columns` converts whose share of ``extra`` (if any) is text by
+#: construction: strings cut from the line (or None, or a list of them), never numbers or
+#: maps built from its content. A format made only of these (and ``extra:NAME``) marks its
+#: columns :attr:`.Columns.extra_checked`, so the range check skips its extras; a target
+#: added to ``columns`` without being listed here only costs that check.
+PLAIN_EXTRA_TARGETS = frozenset({
+    "path", "client", "client_list", "client_port", "vhost_port", "trailing", "url",
+    "user", "method", "query", "protocol", "referer", "agent", "method!", "protocol!",
+    "query!", "query_q", "agent_plus", "agent_pct", "uri", "status", "bytes", "status_neg",
+    "timers", "time_epoch", "time_ms", "time_us", "zone", "frac_ms", "frac_us", "date",
+    "time_of_day", "time_clf", "time_iso", "time_w3c", "duration_s", "duration_ms",
+    "duration_us", "duration_s_neg"})
+
+
+def _plain_extra(targets: Sequence[str]) -> bool:
+    """Whether every target of a format puts only text into ``extra`` (see above)."""
+    return all(t in PLAIN_EXTRA_TARGETS or t.startswith(("extra:", "time_strf:"))
+               for t in targets)
+
+
 class LineFormat:
     """A compiled log format: ``parse(data, start)`` turns complete lines into columns."""
 
@@ -134,6 +154,8 @@ class LineFormat:
         self.lenient = re.compile("".join(lenient))
         self.lenient_vars = lenient_vars
         self.single = len(self.targets) == 1
+        #: Every value is text cut from the line, so ``extra`` needs no range check.
+        self.extra_plain = _plain_extra(self.targets)
         #: The separator, when the format is nothing but values of any text without it,
         #: each after the last (W3C's tab-separated logs, CloudFront's): lines are then
         #: cut with ``str.split``, which gives the same values several times faster.
@@ -319,6 +341,7 @@ class LineFormat:
             out.extra = extra_dicts(extra)
         if row_extra is not None:
             out.extra = merge_extra(out.extra, row_extra)
+        out.extra_checked = self.extra_plain
         return out
 
     # -- parsing -------------------------------------------------------------------------
