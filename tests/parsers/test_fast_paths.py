@@ -17,6 +17,7 @@ from omphalos.lib.parsers.convert import (
     _same_scheme_urls,
     extra_dicts,
     percent_decoded,
+    row_dicts,
     split_url,
     urls,
 )
@@ -144,6 +145,19 @@ def test_extra_dicts_from_columns() -> None:
     shared = extra_dicts({"a": ["1", "2"] + ["1"] * 8, "b": ["p", "q"] + ["p"] * 8})
     assert shared == [{"a": "1", "b": "p"}, {"a": "2", "b": "q"}] + [{"a": "1", "b": "p"}] * 8
     assert shared[0] is shared[9]
+
+
+def test_row_dicts_take_any_key_as_a_literal() -> None:
+    """Keys come from log files (W3C ``#Fields``): quotes, backslashes, braces, newlines
+    and text that looks like code stay keys; nothing of them is run."""
+    keys = ("a'b", 'c"d', "e\\f", "g\nh", "}{", "__import__('os').getpid()", "é", "v0")
+    rows = row_dicts(keys)([["1", "2"], [None, "x"], [3, 4], ["n", "m"], ["p", "q"],
+                            ["r", "s"], ["t", "u"], ["w", "z"]])
+    assert rows == [dict(zip(keys, ("1", None, 3, "n", "p", "r", "t", "w"))),
+                    dict(zip(keys, ("2", "x", 4, "m", "q", "s", "u", "z")))]
+    assert [list(r) for r in rows] == [list(keys)] * 2
+    assert row_dicts(keys) is row_dicts(keys)  # compiled once per tuple of keys
+    assert row_dicts(("only",))([["a", "b"]]) == [{"only": "a"}, {"only": "b"}]
 
 
 def test_percent_decoded_once_per_value() -> None:

@@ -15,10 +15,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
-from operator import methodcaller
+from operator import methodcaller, mul
 from typing import Any
 
-from omphalos.lib.parsers.convert import none_for_dash, split_request
+from omphalos.lib.parsers.convert import none_for_dash, row_dicts, split_request
 from omphalos.lib.parsers.linefmt import BAD_LINE_SAMPLE_CHARS, Result, line_problem
 from omphalos.lib.parsers.timestamps import TimeCache, parse_any_time
 from omphalos.messages import BadLine
@@ -96,6 +96,13 @@ def _float(value: Any, scale: float) -> float | None:
     return float(value) * scale
 
 
+def _floats(values: list[Any], scale: float) -> list[float | None]:
+    """A column of JSON numbers times ``scale``; all numbers (the usual case) at C speed."""
+    if set(map(type, values)) <= {int, float}:
+        return list(map(mul, map(float, values), repeat(scale)))
+    return [_float(v, scale) for v in values]
+
+
 #: Order in which targets fill the fields they share, where several spellings are present
 #: in one line: a field named directly wins over one derived from ``uri``, which wins over
 #: one split from ``request``.
@@ -142,18 +149,17 @@ def _load_array(text: bytes) -> Any:
 
 
 def _unmapped(objs: Sequence[Mapping[str, Any]], keys: set[str], top: set[str]
-              ) -> tuple[list[dict[str, Any]], bool]:
-    """Per object, its keys in ``keys`` (those no mapping names) with their values, and
-    whether those values were range-checked. When every object has all of them (one log's
-    lines usually have the same keys) the dicts are built a column at a time, at C speed,
-    and each column is checked whole; otherwise object by object, unchecked."""
+              ) -> tuple[list[str], list[list[Any]]] | list[dict[str, Any]]:
+    """Per object, its keys in ``keys`` (those no mapping names) with their values. When
+    every object has all of them (one log's lines usually have the same keys): the keys
+    (in the order the lines write them) and one column per key, for the dicts to be built
+    a column at a time; otherwise the dicts, object by object."""
     names = [k for k in objs[0] if k in keys]  # in the order the lines write them
     columns = [list(map(dict.get, objs, repeat(k))) for k in names]  # type: ignore[arg-type]
     if len(names) != len(keys) or any(None in column for column in columns):
         # some object lacks one of them (or has it null): object by object
-        return [{k: v for k, v in o.items() if k not in top} for o in objs], False
-    return (list(map(dict, map(zip, repeat(names), zip(*columns)))),
-            all(map(extra_column_ok, columns)))
+        return [{k: v for k, v in o.items() if k not in top} for o in objs]
+    return names, columns
 
 
 class JsonFormat:
@@ -199,7 +205,7 @@ class JsonFormat:
                 values = list(map(methodcaller("get", key), objs))
             else:
                 values = [self._get(o, key) for o in objs]
-            if all(v is None for v in values):
+            if values.count(None) == len(values):
                 continue
             old = groups.get(target)
             groups[target] = values if old is None else [
@@ -243,17 +249,18 @@ class JsonFormat:
                 setattr(out, name, column)
         if self.keep_unmapped and not present <= self.top_keys:
             top = self.top_keys
-            rest, checked = _unmapped(objs, present - top, top)
-            if any(rest):
+            rest = _unmapped(objs, present - top, top)
+            if isinstance(rest, tuple):  # columns: added to the mapped extra ones, which
+                names, columns = rest    # win for a name both have (a later key wins)
+                extra = {**dict(zip(names, columns)), **extra}
+            elif any(rest):
                 for name, values in extra.items():
                     for row, value in zip(rest, values):
                         row[name] = value
                 out.extra = [r or None for r in rest]
-                out.extra_checked = checked and all(map(extra_column_ok, extra.values()))
                 return out
         if extra:
-            names = list(extra)
-            out.extra = [dict(zip(names, vals)) for vals in zip(*extra.values())]
+            out.extra = row_dicts(tuple(extra))(list(extra.values()))
             out.extra_checked = all(map(extra_column_ok, extra.values()))
         return out
 
@@ -275,7 +282,7 @@ class JsonFormat:
         if target.startswith("duration"):
             scale = {"duration": 1.0, "duration_ms": 0.001, "duration_us": 1e-6,
                      "duration_ns": 1e-9}[target]
-            return {"duration": [_float(v, scale) for v in values]}
+            return {"duration": _floats(values, scale)}
         if target == "uri":
             paths, queries = [], []
             for v in _texts(values):
@@ -289,7 +296,7 @@ class JsonFormat:
                     "query": [p[2] or None for p in parts],
                     "protocol": [p[3] or None for p in parts]}
         if target == "vhost":
-            return {"extra:vhost": [_text(v) for v in values]}
+            return {"extra:vhost": _texts(values)}
         if target.startswith("extra:"):
             return {target: values}
         return {}  # "ignore"

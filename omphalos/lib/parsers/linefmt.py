@@ -28,6 +28,7 @@ from .convert import (
     CONVERSION_ERRORS,
     add_row_extra,
     as_list,
+    at_least_zero,
     client_lists,
     client_ports,
     concat,
@@ -36,6 +37,7 @@ from .convert import (
     floats,
     ints,
     join_space,
+    last_timer_seconds,
     line_offsets,
     merge_extra,
     none_for_dash,
@@ -43,6 +45,7 @@ from .convert import (
     percent_decoded,
     plus_to_space,
     query_q,
+    scaled_ints,
     split_request,
     split_uri,
     trailing_fields,
@@ -277,11 +280,10 @@ class LineFormat:
             elif target in ("status", "bytes"):
                 setattr(out, target, ints(values))
             elif target == "status_neg":  # HAProxy: -1 when there was no response
-                out.status = [0 if s < 0 else s for s in ints(values)]
+                out.status = at_least_zero(ints(values))
             elif target == "timers":  # HAProxy's TR/Tw/Tc/Tr/Ta: the last is the total, ms
                 extra["timers"] = as_list(values)  # type: ignore[assignment]
-                total = [int(v.rpartition("/")[2]) for v in values]
-                out.duration = [None if t < 0 else t / 1000.0 for t in total]
+                out.duration = last_timer_seconds(values)
             elif target == "time_epoch":
                 times = list(map(float, values))
             elif target == "time_ms":
@@ -291,7 +293,7 @@ class LineFormat:
             elif target == "zone":
                 zone = list(map(zone_seconds, values))
             elif target == "frac_ms" or target == "frac_us":
-                fraction = [int(v) * (0.001 if target == "frac_ms" else 1e-6) for v in values]
+                fraction = scaled_ints(values, 0.001 if target == "frac_ms" else 1e-6)
             elif target == "date":
                 date = values
             elif target == "time_of_day":
