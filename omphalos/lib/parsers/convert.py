@@ -27,6 +27,12 @@ def as_list(values: Sequence[str]) -> list[str]:
 
 
 def none_for_dash(values: Sequence[str]) -> list[str | None]:
+    """``-`` and empty values as None. A column holding one value throughout (a server's
+    name, a cipher) becomes one object repeated, which also makes :func:`extra_dicts`'s
+    test for constant columns a comparison of identities."""
+    if values and values[-1] == values[0] and values.count(values[0]) == len(values):
+        first = values[0]
+        return [None if first == "-" or first == "" else first] * len(values)
     distinct = set(values)
     if "-" not in distinct and "" not in distinct:
         return as_list(values)  # type: ignore[return-value]
