@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
-from operator import methodcaller, mul
+from operator import itemgetter, methodcaller, mul
 from typing import Any
 
 from omphalos.lib.parsers.convert import none_for_dash, row_dicts, split_request
@@ -202,7 +202,7 @@ class JsonFormat:
             if key.split(".", 1)[0] not in present:
                 continue  # most of the default mapping's keys: skipped at set speed
             if key in present:
-                values = list(map(methodcaller("get", key), objs))
+                values = list(map(dict.get, objs, repeat(key)))  # type: ignore[arg-type]
             else:
                 values = [self._get(o, key) for o in objs]
             if values.count(None) == len(values):
@@ -269,12 +269,16 @@ class JsonFormat:
         line, from its JSON values (None where the line has none)."""
         if target == "time":
             times = self._times
-            if set(map(type, values)) == {str}:
+            kinds = set(map(type, values))
+            if kinds == {str}:
                 return {"time": times.many(values)}
+            if kinds <= {int, float} and max(values) <= 1e11:  # epoch seconds (Caddy's)
+                return {"time": list(map(float, values))}
             return {"time": [times.one(v) if isinstance(v, str) else
                              (parse_any_time(v) if v is not None else 0.0) for v in values]}
         if target in ("client", "path"):
-            return {target: [v or "" for v in _texts(values)]}
+            texts = _texts(values)
+            return {target: texts if None not in texts else [v or "" for v in texts]}
         if target in ("user", "method", "query", "protocol", "referer", "agent"):
             return {target: _texts(values)}
         if target in ("status", "bytes"):
@@ -284,12 +288,14 @@ class JsonFormat:
                      "duration_ns": 1e-9}[target]
             return {"duration": _floats(values, scale)}
         if target == "uri":
-            paths, queries = [], []
-            for v in _texts(values):
-                path, sep, query = (v or "").partition("?")
-                paths.append(path)
-                queries.append(query if sep else None)
-            return {"path": paths, "query": queries}
+            uris = _texts(values)
+            if None in uris:
+                uris = [v or "" for v in uris]
+            if "?" not in "\n".join(uris):  # type: ignore[arg-type]
+                return {"path": uris, "query": [None] * len(uris)}
+            parts = list(map(methodcaller("partition", "?"), uris))
+            return {"path": list(map(itemgetter(0), parts)),
+                    "query": [query if sep else None for _, sep, query in parts]}
         if target == "request":
             parts = [split_request(_text(v) or "") for v in values]
             return {"method": [p[0] or None for p in parts], "path": [p[1] for p in parts],
