@@ -213,7 +213,10 @@ def test_tab_separated_split_field_by_field() -> None:
 URL_COLUMNS = [
     (["http://h/a?b", "http://h:80/", "http://x/y/z?q=1&r", "http://h/?"], True),
     (["http:///a", "http://h/a?b?c", "http://h/a b"], True),
-    (["https://h/a", "http://h/b"], False),      # two schemes
+    (["https://h/a", "http://h/b"], True),       # two schemes, each as split_url reads it
+    (["abcdefghijklm://h/a"], True),             # the longest scheme split_url takes
+    (["abcdefghijklmn://h/a"], False),           # one longer: a path to split_url
+    (["1http://h/a"], False),                    # no scheme (split_url: host "h")
     (["http://h", "http://h/a"], False),         # no slash after the host
     (["http://h?x/y", "http://h/a"], False),     # a query right after the host
     (["/a", "/b?c"], False),                     # relative
@@ -223,7 +226,7 @@ URL_COLUMNS = [
 
 @pytest.mark.parametrize(("column", "fast"), URL_COLUMNS)
 def test_url_columns_match_split_url(column: list[str], fast: bool) -> None:
-    """Absolute URLs of one scheme, split a column at a time, give what :func:`split_url`
+    """Absolute URLs, split a column at a time, give what :func:`split_url`
     gives value by value (the column-wise path taken only where it applies)."""
     triples = [split_url("" if v == "-" else v) for v in column]
     hosts = [h for _, _, h in triples]
