@@ -15,6 +15,7 @@ import pytest
 from omphalos.lib.parsers import json_format as jsonl
 from omphalos.lib.parsers.convert import (
     _same_scheme_urls,
+    client_ports,
     extra_dicts,
     percent_decoded,
     row_dicts,
@@ -145,6 +146,25 @@ def test_extra_dicts_from_columns() -> None:
     shared = extra_dicts({"a": ["1", "2"] + ["1"] * 8, "b": ["p", "q"] + ["p"] * 8})
     assert shared == [{"a": "1", "b": "p"}, {"a": "2", "b": "q"}] + [{"a": "1", "b": "p"}] * 8
     assert shared[0] is shared[9]
+
+
+def reference_client_port(value: str) -> tuple[str, str | None]:
+    """The documented rule, value by value: the address up to the last colon when digits
+    follow it (brackets of an IPv6 address dropped, ``-`` as empty), else no port."""
+    address, _, port = value.rpartition(":")
+    if not address or not port.isdigit():
+        address, port = value, ""
+    return ("" if address == "-" else address.strip("[]")), (port or None)
+
+
+@pytest.mark.parametrize("column", [
+    ["192.0.2.1:80", "198.51.100.7:443"], ["::1:80", "fe80::1:8080"], ["a:12:34"],
+    ["-:80", "192.0.2.1:80"], ["192.0.2.1:", "192.0.2.1:80"], ["192.0.2.1", "b:1"],
+    ["[2001:db8::1]:443"], ["a:b"], [":80"], ["-"], [],
+])
+def test_client_port_columns_match_the_rule_value_by_value(column: list[str]) -> None:
+    pairs = [reference_client_port(v) for v in column]
+    assert client_ports(column) == ([c for c, _ in pairs], [p for _, p in pairs])
 
 
 def test_row_dicts_take_any_key_as_a_literal() -> None:

@@ -351,12 +351,25 @@ def client_lists(values: Sequence[str]
     return clients, lists
 
 
+#: One ``addr:port`` per line: the address up to the last colon (a port has no colon,
+#: so the one backtracking finds first from the right), digits after it.
+_ADDRESS_PORT_LINE = re.compile(r"^([^\n\[]+):([0-9]++)\n", re.MULTILINE)
+
+
 def client_ports(values: Sequence[str]) -> tuple[list[str], list[str | None]]:
-    """``addr:port`` (load balancers; IPv6 addresses keep their colons) to two columns."""
+    """``addr:port`` (load balancers; IPv6 addresses keep their colons) to two columns.
+
+    A column of plain ``addr:port`` values is cut by one regex pass over the whole column;
+    any other (an address without a port, ``-``, ``[v6]:port``) value by value."""
+    if values:
+        flat = _ADDRESS_PORT_LINE.split("\n".join(values) + "\n")
+        if len(flat) == 3 * len(values) + 1 and not any(flat[0::3]):
+            if "-" not in flat[1::3]:
+                return flat[1::3], flat[2::3]
     parts = list(map(methodcaller("rpartition", ":"), values))
     clients: list[str] = list(map(itemgetter(0), parts))
     ports: list[str | None] = list(map(itemgetter(2), parts))
-    odd = set(clients) & {"", "-"} or "[" in "".join(clients)
+    odd = set(clients) & {"", "-"} or "[" in "".join(clients) or "" in ports
     if odd or not "".join(ports).isdigit():  # type: ignore[arg-type]
         for i, (value, (address, _, port)) in enumerate(zip(values, parts)):
             if not address or not (port or "").isdigit():
