@@ -82,12 +82,12 @@ def last_timer_seconds(values: Sequence[str]) -> list[float | None]:
 
 
 def floats(values: Sequence[str], scale: float) -> list[float | None]:
-    if scale == 1.0:
-        try:
+    try:
+        if scale == 1.0:
             return list(map(float, values))
-        except ValueError:
-            pass
-    return [None if v == "-" or v == "" else float(v) * scale for v in values]
+        return list(map(mul, map(float, values), repeat(scale)))
+    except ValueError:  # a "-" or an empty value somewhere: None there
+        return [None if v == "-" or v == "" else float(v) * scale for v in values]
 
 
 def query_q(values: Sequence[str]) -> list[str | None]:
