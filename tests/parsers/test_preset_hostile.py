@@ -6,16 +6,20 @@ at a time (JSON presets, :attr:`.Columns.extra_checked`).
 Each chunk is a preset's example line, a hostile copy of it and the example again, parsed
 by the preset's format and checked by ``enforce_ranges`` as every parser plugin's batch
 is: exactly the hostile line must come out unparsed as ``value out of range``, the others
-whole.
+whole. The last test sends such lines through a real pipeline.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
 from omphalos.lib.parsers.format_examples import EXAMPLES
 from omphalos.lib.parsers.presets import PRESETS
 from omphalos.messages import Batch, LineChunk, Source
+from omphalos.pipeline import Pipeline
 from omphalos.records import Columns, Record
 from omphalos.validate import (
     MAX_DEPTH,
@@ -137,3 +141,40 @@ def test_extra_column_ok_decides_each_kind_of_column() -> None:
         deep = [deep]
     assert extra_column_ok([deep]) is False
     assert extra_column_ok([object()]) is False
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", ["caddy", "s3"])
+def test_hostile_preset_lines_through_a_real_pipeline(tmp_path: Path, name: str) -> None:
+    """A real file, monitor, ``preset`` parser and summary: every hostile line (spread
+    through 600 good ones, so they share chunks with them) is unparsed as out of range,
+    in the dead letters, and no good line is lost."""
+    example = EXAMPLES[name][2]
+    hostile = [example.replace("512", HUGE, 1)]
+    if name == "caddy":
+        field = EXTRA_KEYS[name].split(":", 1)[0]
+        hostile += [example.replace(EXTRA_KEYS[name], f"{field}:{value}", 1)
+                    for value in BAD_EXTRA_VALUES.values()]
+    lines = [example] * 600
+    for k, line in enumerate(hostile):
+        lines.insert(40 + k * 61, line)
+    log = tmp_path / f"{name}.log"
+    log.write_text("".join(x + "\n" for x in lines))
+    dead = tmp_path / "dead.jsonl"
+    pipeline = Pipeline.from_config({
+        "omphalos": {"state_dir": str(tmp_path / "state")},
+        "monitor:app": {"paths": str(log), "follow": False, "checkpoints": False},
+        "parser:app": {"plugin": "preset", "preset": name, "dead_letter": str(dead),
+                       "inputs": "monitor:app"},
+        "collector:summary": {},
+    })
+    with pipeline:
+        assert pipeline.wait_idle(timeout=90)
+        summary = pipeline.query("summary")
+    assert summary["requests"] == 600
+    assert summary["status"] == {"200": 600}
+    assert summary["unparsed"] == len(hostile)
+    assert summary["unparsed_reasons"] == {OUT_OF_RANGE: len(hostile)}
+    letters = [json.loads(x) for x in dead.read_text().splitlines()]
+    assert sorted(x["line"] for x in letters) == sorted(hostile)
+    assert {x["reason"] for x in letters} == {OUT_OF_RANGE}
