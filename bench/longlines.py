@@ -3,9 +3,9 @@
 
   python bench/longlines.py [--mb 4] [--formats combined,w3c,...]
 
-For each format (``plugins/parsers/examples.py``: one example line each) it builds about
-``--mb`` MB of lines of each size by stretching the example's request path, in two shapes:
-``path`` (a long path, the line otherwise valid) and ``no-proto`` (the same without the
+For each format (``omphalos/lib/parsers/format_examples.py``: one example line each) it
+builds about ``--mb`` MB of lines of each size by stretching the example's request path, in
+two shapes: ``path`` (a long path, the line otherwise valid) and ``no-proto`` (the same without the
 request's protocol: the shape of a line cut at ``max_line_bytes``, which made the request
 pattern backtrack before: 5 s at 16 KB, 90 s at 64 KB, a 2 MB line never finished). The
 data is handed to the parser as the monitor does, in chunks of complete lines of at least
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from omphalos.plugins.parsers.examples import EXAMPLES, stretched  # noqa: E402
+from omphalos.lib.parsers.format_examples import EXAMPLES, stretched  # noqa: E402
 
 SIZES = [("200 B", 200), ("16 KB", 16 << 10), ("64 KB", 64 << 10), ("2 MB", 2 << 20)]
 CHUNK = 1 << 20

@@ -2,7 +2,7 @@
 """Parser throughput: lines per second for each format, and the ratio to the pure-Python floor.
 
   python bench/parse.py [-n 1000000] [--formats combined,common,combined_rt,w3c,json,presets]
-                        [--rounds N] [--against REV]
+                        [--rounds N] [--against REV [--against-presets]]
 
 Generates the logs with ``../shared/bench/genlog.py`` (relative to the project root) into a
 temporary directory, parses each one the way the pipeline does (the file read in 1 MiB chunks
@@ -15,7 +15,9 @@ logs of the server presets (``presets`` in ``--formats``: Traefik, Caddy, ALB, E
 S3, Squid, HAProxy, vhost_common; each line carries the combined line's request with that
 server's other fields), each compared with the combined parser's CPU per line (target: within
 1.5x). ``--against REV`` also runs the combined parser of git revision REV (exported with ``git
-archive``) on the same file, alternated with this one, to show it did not slow.
+archive``) on the same file, alternated with this one, to show it did not slow;
+``--against-presets`` does the same for each preset (its format and the range check every
+parser plugin runs), for before/after figures.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ SHARED = Path(os.environ.get("OMPHALOS_SHARED", ROOT.parent / "shared")) / "benc
 sys.path.insert(0, str(ROOT))
 
 from omphalos.plugins.parsers.auto import candidates  # noqa: E402
-from omphalos.plugins.parsers.examples import EXAMPLES  # noqa: E402
 
 from omphalos.lib.parsers.clf_format import COMBINED_TOKENS, clf_format  # noqa: E402
+from omphalos.lib.parsers.format_examples import EXAMPLES  # noqa: E402
 from omphalos.lib.parsers.json_format import JsonFormat  # noqa: E402
 from omphalos.lib.parsers.linefmt import LineFormat  # noqa: E402
 from omphalos.lib.parsers.nginx_format import compile_nginx  # noqa: E402
@@ -238,17 +240,44 @@ print(time.process_time() - c0)
 """
 
 
-def against(rev: str, tmp: str, path: Path) -> float:
+AGAINST_PRESET = """
+import sys, time
+root, path, name = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, root)
+import omphalos.plugins.parsers as pp
+pp.__path__[:] = [root + "/plugins/parsers"]
+try:
+    from omphalos.lib.parsers.presets import PRESETS
+except ImportError:  # before the presets' table moved out of the plugin folder
+    from omphalos.plugins.parsers.preset import PRESETS
+from omphalos.validate import out_of_range_rows
+fmt = PRESETS[name][0]()
+data = open(path, "rb").read()
+pieces, i = [], 0
+while i < len(data):
+    j = data.rfind(b"\\n", i, i + (1 << 20)) + 1
+    pieces.append((data[i:j], i))
+    i = j
+c0 = time.process_time()
+for chunk, start in pieces:
+    out_of_range_rows(fmt.parse(chunk, start)[0])
+print(time.process_time() - c0)
+"""
+
+
+def against(rev: str, tmp: str, path: Path, preset: str = "") -> float:
     """CPU seconds of revision ``rev``'s combined parser on ``path`` (child process; ``rev``
-    empty: this tree's, the same way, so both sides run in a fresh process)."""
+    empty: this tree's, the same way, so both sides run in a fresh process); with
+    ``preset``, that preset's format and the range check instead."""
     tree = Path(tmp) / f"rev-{rev}" if rev else ROOT
     if not tree.exists():
         tree.mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True,
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-    out = subprocess.run([sys.executable, "-c", AGAINST, str(tree), str(path)], check=True,
-                         capture_output=True, text=True).stdout
+    script, args = (AGAINST_PRESET, [preset]) if preset else (AGAINST, [])
+    out = subprocess.run([sys.executable, "-c", script, str(tree), str(path), *args],
+                         check=True, capture_output=True, text=True).stdout
     return float(out.strip())
 
 
@@ -261,6 +290,9 @@ def main() -> None:
                     help="runs of every format, round-robin; the best of each is shown")
     ap.add_argument("--against", default="", metavar="REV",
                     help="also run git revision REV's combined parser, alternated")
+    ap.add_argument("--against-presets", action="store_true",
+                    help="with --against: also each preset's format (and the range check) "
+                         "of REV and of this tree, alternated in child processes")
     ap.add_argument("--repeat", type=int, default=3,
                     help="combined/floor.py runs, alternated; the best of each is compared")
     a = ap.parse_args()
@@ -322,13 +354,28 @@ def main() -> None:
                 listed = ", ".join(f"{x:.2f}" for x in runs)
                 print(f"{label:<12} {min(runs):7.2f} {a.n / min(runs):11,.0f}   (best of "
                       f"{len(runs)}: {listed}; child process, same file)")
+        presets = [p for p in PRESETS if p in results]
+        if presets:  # the rounds' combined figure may be a loaded one: the best as well
+            print("\npresets / combined* (its best run, rounds and repeats): " + ", ".join(
+                f"{p} {results[p] / combined:.2f}x" for p in presets))
         print(f"\ncombined parser / floor.py CPU time: {combined / floor_cpu:.2f}x "
               f"(target: within 1.3x)")
         if old_runs:
             print(f"combined parser / {a.against}'s, both in a child process: "
                   f"{min(new_runs) / min(old_runs):.2f}x (target: no slower)")
-        slowest = max((results[p] / results["combined"], p) for p in PRESETS
-                      if p in results) if set(PRESETS) & set(results) else None
+        if a.against and a.against_presets:
+            print(f"\npresets, {a.against} -> this tree (CPU s, best of {a.repeat}, child "
+                  "processes alternated, parse + range check; /combined: this tree's against "
+                  "this tree's combined in the same kind of process)")
+            for name in (p for p in PRESETS if p in logs):
+                old, new = [], []
+                for _ in range(a.repeat):
+                    old.append(against(a.against, tmp, logs[name], name))
+                    new.append(against("", tmp, logs[name], name))
+                print(f"{name:<12} {min(old):7.2f} -> {min(new):5.2f}  "
+                      f"({min(new) / min(old):.2f}x; /combined "
+                      f"{min(new) / min(new_runs):.2f}x)")
+        slowest = max((results[p] / combined, p) for p in presets) if presets else None
         if slowest:
             print(f"slowest preset / combined CPU per line: {slowest[0]:.2f}x ({slowest[1]}; "
                   "target: within 1.5x)")

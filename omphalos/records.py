@@ -97,6 +97,12 @@ class Columns:
     #: Set instead of ``offset`` by parsers whose every line parsed: the chunk's bytes and
     #: its start offset, from which :meth:`offsets` derives line offsets when asked.
     raw: tuple[builtins.bytes, int] | None = None
+    #: Set by a parser whose ``extra`` values were checked when it built them (text cut
+    #: from the line by construction, or whole columns checked by
+    #: :func:`omphalos.validate.extra_column_ok`): the range check then skips them instead
+    #: of looking at each line's dict. Never sent on the wire, not compared, and not
+    #: carried by :meth:`slice`, :meth:`select` or ``concat``: any other extras are checked.
+    extra_checked: bool = field(default=False, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.time)

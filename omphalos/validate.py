@@ -10,6 +10,10 @@ Two users:
   ``extra`` value no encoder can carry (an integer outside the signed 64-bit range, a
   non-finite float, nesting deeper than :data:`MAX_DEPTH`) becomes unparsed with the reason
   :data:`OUT_OF_RANGE`. Nothing out of range reaches an encoder, a sketch or an answer.
+  The ``extra`` dicts of a parser that set :attr:`.Columns.extra_checked` are not looked
+  at line by line: it built them from text cut from the line (the regex formats, declared
+  per target in :data:`.linefmt.PLAIN_EXTRA_TARGETS`) or checked each of their columns
+  with :func:`extra_column_ok` (JSON formats).
 - a batch decoded from the wire goes through :func:`check_batch` before any collector sees
   it: the type and range of every element of every column, the column lengths and the
   contents of a counted batch (:class:`ValueError` with the reason otherwise).
@@ -29,13 +33,15 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 from .counts import BatchAgg
 from .messages import BadLine, Batch, LineChunk
 from .records import COLUMN_FIELDS, OPTIONAL_COLUMNS, Columns
 
-__all__ = ["OUT_OF_RANGE", "MAX_INT", "MAX_DEPTH", "out_of_range_rows", "enforce_ranges",
+__all__ = ["OUT_OF_RANGE", "MAX_INT", "MAX_DEPTH", "out_of_range_rows", "extra_column_ok",
+           "enforce_ranges",
            "check_columns", "check_counts", "check_batch", "Rejects", "finite_json"]
 
 #: The unparsed reason of a line holding a value out of range.
@@ -53,6 +59,8 @@ _FLOAT_FIELDS = ("time", "duration")
 _TEXT_FIELDS = ("client", "path")
 _OPTIONAL_TEXT = ("user", "method", "query", "protocol", "referer", "agent")
 _NONE = type(None)
+#: Types of ``extra`` values that are always fine.
+_PLAIN: set[type] = {str, _NONE, bool}
 
 
 # -- value predicates ----------------------------------------------------------------------
@@ -140,9 +148,22 @@ def out_of_range_rows(cols: Columns) -> list[int]:
         if not _floats_ok(present):
             bad.update(i for i, v in enumerate(values)
                        if v is not None and not _float_ok(v))
-    if cols.extra is not None:
+    if cols.extra is not None and not cols.extra_checked:
         bad.update(i for i, e in enumerate(cols.extra) if e is not None and not _extra_ok(e))
     return sorted(bad)
+
+
+def extra_column_ok(values: Sequence[Any]) -> bool:
+    """True when every value of one ``extra`` field's column (one value per line) passes
+    :func:`value_ok`: what a parser checks before it sets :attr:`.Columns.extra_checked`.
+    Columns of text and None, or of integers, are decided at C speed."""
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN:
+        return True
+    if kinds <= _PLAIN | {int}:
+        ints = values if kinds == {int} else [v for v in values if type(v) is int]
+        return -MAX_INT <= min(ints) and max(ints) < MAX_INT
+    return all(map(value_ok, values, repeat(1)))
 
 
 def _line_at(data: bytes, start: int, offset: int) -> str:

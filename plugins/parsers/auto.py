@@ -10,20 +10,17 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Literal
 
 from omphalos.config import option
 from omphalos.lib.parsers.apache_format import compile_apache
 from omphalos.lib.parsers.base import BaseParser, ParserConfig
 from omphalos.lib.parsers.clf_format import clf_format, vhost_clf_format
-from omphalos.lib.parsers.linefmt import LineFormat, Result
+from omphalos.lib.parsers.json_presets import detect_json
+from omphalos.lib.parsers.linefmt import LineFormat
 from omphalos.lib.parsers.nginx_format import compile_nginx
-from omphalos.lib.parsers.w3c_format import IIS_DEFAULT_FIELDS, W3CStream, compile_fields
-from omphalos.messages import BadLine, LineChunk
-from omphalos.records import Columns
-
-from .jsonpresets import detect_json
-from .servers import (
+from omphalos.lib.parsers.presets import ChunkFormat
+from omphalos.lib.parsers.server_formats import (
     alb_format,
     elb_format,
     haproxy_format,
@@ -31,17 +28,12 @@ from .servers import (
     squid_format,
     traefik_format,
 )
+from omphalos.lib.parsers.w3c_format import IIS_DEFAULT_FIELDS, W3CStream, compile_fields
+from omphalos.messages import BadLine, LineChunk
+from omphalos.records import Columns
 
 #: Bytes read from the start of a file first seen mid-way, to detect its format.
 HEAD_BYTES = 65536
-
-
-class ChunkParser(Protocol):
-    """What a detected format is: a name and ``parse(data, start)``."""
-
-    name: str
-
-    def parse(self, data: bytes, start: int) -> Result: ...
 
 
 def candidates() -> list[LineFormat]:
@@ -114,10 +106,10 @@ class AutoParser(BaseParser[AutoConfig]):
     def setup(self) -> None:
         super().setup()
         self.formats = candidates()
-        self.chosen: dict[str, ChunkParser] = {}
+        self.chosen: dict[str, ChunkFormat] = {}
         self.undetected: set[str] = set()
 
-    def detect(self, data: bytes, path: str = "") -> ChunkParser | None:
+    def detect(self, data: bytes, path: str = "") -> ChunkFormat | None:
         """The format of a file whose first bytes are ``data``; None when none reads any
         of its first lines."""
         sample = _sample(data, self.config.sample_lines)

@@ -11,17 +11,19 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from omphalos.plugins.parsers.jsonpresets import CADDY_FIELDS, caddy_format
 
 from omphalos.lib.parsers import json_format as jsonl
 from omphalos.lib.parsers.convert import (
     _same_scheme_urls,
+    client_ports,
     extra_dicts,
     percent_decoded,
+    row_dicts,
     split_url,
     urls,
 )
 from omphalos.lib.parsers.json_format import JsonFormat
+from omphalos.lib.parsers.json_presets import CADDY_FIELDS, caddy_format
 from omphalos.lib.parsers.w3c_format import compile_fields
 from omphalos.records import Record
 
@@ -146,6 +148,38 @@ def test_extra_dicts_from_columns() -> None:
     assert shared[0] is shared[9]
 
 
+def reference_client_port(value: str) -> tuple[str, str | None]:
+    """The documented rule, value by value: the address up to the last colon when digits
+    follow it (brackets of an IPv6 address dropped, ``-`` as empty), else no port."""
+    address, _, port = value.rpartition(":")
+    if not address or not port.isdigit():
+        address, port = value, ""
+    return ("" if address == "-" else address.strip("[]")), (port or None)
+
+
+@pytest.mark.parametrize("column", [
+    ["192.0.2.1:80", "198.51.100.7:443"], ["::1:80", "fe80::1:8080"], ["a:12:34"],
+    ["-:80", "192.0.2.1:80"], ["192.0.2.1:", "192.0.2.1:80"], ["192.0.2.1", "b:1"],
+    ["[2001:db8::1]:443"], ["a:b"], [":80"], ["-"], [],
+])
+def test_client_port_columns_match_the_rule_value_by_value(column: list[str]) -> None:
+    pairs = [reference_client_port(v) for v in column]
+    assert client_ports(column) == ([c for c, _ in pairs], [p for _, p in pairs])
+
+
+def test_row_dicts_take_any_key_as_a_literal() -> None:
+    """Keys come from log files (W3C ``#Fields``): quotes, backslashes, braces, newlines
+    and text that looks like code stay keys; nothing of them is run."""
+    keys = ("a'b", 'c"d', "e\\f", "g\nh", "}{", "__import__('os').getpid()", "é", "v0")
+    rows = row_dicts(keys)([["1", "2"], [None, "x"], [3, 4], ["n", "m"], ["p", "q"],
+                            ["r", "s"], ["t", "u"], ["w", "z"]])
+    assert rows == [dict(zip(keys, ("1", None, 3, "n", "p", "r", "t", "w"))),
+                    dict(zip(keys, ("2", "x", 4, "m", "q", "s", "u", "z")))]
+    assert [list(r) for r in rows] == [list(keys)] * 2
+    assert row_dicts(keys) is row_dicts(keys)  # compiled once per tuple of keys
+    assert row_dicts(("only",))([["a", "b"]]) == [{"only": "a"}, {"only": "b"}]
+
+
 def test_percent_decoded_once_per_value() -> None:
     assert percent_decoded(["Mozilla/5.0%20(X11)", "-", "curl", "Mozilla/5.0%20(X11)",
                             "caf%C3%A9"]) == ["Mozilla/5.0 (X11)", None, "curl",
@@ -199,7 +233,10 @@ def test_tab_separated_split_field_by_field() -> None:
 URL_COLUMNS = [
     (["http://h/a?b", "http://h:80/", "http://x/y/z?q=1&r", "http://h/?"], True),
     (["http:///a", "http://h/a?b?c", "http://h/a b"], True),
-    (["https://h/a", "http://h/b"], False),      # two schemes
+    (["https://h/a", "http://h/b"], True),       # two schemes, each as split_url reads it
+    (["abcdefghijklm://h/a"], True),             # the longest scheme split_url takes
+    (["abcdefghijklmn://h/a"], False),           # one longer: a path to split_url
+    (["1http://h/a"], False),                    # no scheme (split_url: host "h")
     (["http://h", "http://h/a"], False),         # no slash after the host
     (["http://h?x/y", "http://h/a"], False),     # a query right after the host
     (["/a", "/b?c"], False),                     # relative
@@ -209,7 +246,7 @@ URL_COLUMNS = [
 
 @pytest.mark.parametrize(("column", "fast"), URL_COLUMNS)
 def test_url_columns_match_split_url(column: list[str], fast: bool) -> None:
-    """Absolute URLs of one scheme, split a column at a time, give what :func:`split_url`
+    """Absolute URLs, split a column at a time, give what :func:`split_url`
     gives value by value (the column-wise path taken only where it applies)."""
     triples = [split_url("" if v == "-" else v) for v in column]
     hosts = [h for _, _, h in triples]

@@ -9,8 +9,8 @@ hours), so a quadratic pattern cannot pass unnoticed.
 from __future__ import annotations
 
 import pytest
-from omphalos.plugins.parsers.examples import EXAMPLES, PATH, stretched
 
+from omphalos.lib.parsers.format_examples import EXAMPLES, PATH, stretched
 from omphalos.lib.parsers.w3c_format import W3CStream
 from tests.parsers.test_robust import all_parsers
 

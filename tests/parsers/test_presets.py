@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from omphalos.plugins.parsers.auto import AutoConfig, AutoParser
-from omphalos.plugins.parsers.preset import PRESETS
 
+from omphalos.lib.parsers.presets import PRESETS
 from omphalos.messages import LineChunk, Source
 from omphalos.plugin import PluginContext
 from omphalos.records import FIELDS, Record

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from omphalos.plugins.parsers.auto import AutoConfig, AutoParser
-from omphalos.plugins.parsers.preset import format_section
 
 from omphalos.config import _type_name
 from omphalos.lib.parsers.apache_format import compile_apache
 from omphalos.lib.parsers.clf_format import clf_format
 from omphalos.lib.parsers.formatstr import FormatError
 from omphalos.lib.parsers.nginx_format import compile_nginx
+from omphalos.lib.parsers.presets import format_section
 from omphalos.lib.parsers.w3c_format import W3CStream
 from omphalos.messages import LineChunk, Source
 from omphalos.plugin import PluginContext

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate, repeat
-from operator import add, itemgetter, methodcaller, setitem
+from operator import add, itemgetter, methodcaller, mul, setitem, truediv
 from typing import Any
 from urllib.parse import unquote
 
@@ -27,6 +27,12 @@ def as_list(values: Sequence[str]) -> list[str]:
 
 
 def none_for_dash(values: Sequence[str]) -> list[str | None]:
+    """``-`` and empty values as None. A column holding one value throughout (a server's
+    name, a cipher) becomes one object repeated, which also makes :func:`extra_dicts`'s
+    test for constant columns a comparison of identities."""
+    if values and values[-1] == values[0] and values.count(values[0]) == len(values):
+        first = values[0]
+        return [None if first == "-" or first == "" else first] * len(values)
     distinct = set(values)
     if "-" not in distinct and "" not in distinct:
         return as_list(values)  # type: ignore[return-value]
@@ -54,13 +60,34 @@ def ints(values: Sequence[str]) -> list[int]:
         return [0 if v == "-" or v == "" else int(v) for v in values]
 
 
+def at_least_zero(values: list[int]) -> list[int]:
+    """``values`` with negative ones as 0 (HAProxy's -1 status: no response)."""
+    if not values or min(values) >= 0:
+        return values
+    return [0 if v < 0 else v for v in values]
+
+
+def scaled_ints(values: Sequence[str], scale: float) -> list[float]:
+    """Integers times ``scale`` (a fraction of a second in ms or us), at C speed."""
+    return list(map(mul, map(int, values), repeat(scale)))
+
+
+def last_timer_seconds(values: Sequence[str]) -> list[float | None]:
+    """HAProxy's timers (``TR/Tw/Tc/Tr/Ta``, ms): the last, the total, in seconds (None
+    where it is -1: the request never completed)."""
+    total = list(map(int, map(itemgetter(2), map(methodcaller("rpartition", "/"), values))))
+    if total and min(total) >= 0:
+        return list(map(truediv, total, repeat(1000.0)))
+    return [None if t < 0 else t / 1000.0 for t in total]
+
+
 def floats(values: Sequence[str], scale: float) -> list[float | None]:
-    if scale == 1.0:
-        try:
+    try:
+        if scale == 1.0:
             return list(map(float, values))
-        except ValueError:
-            pass
-    return [None if v == "-" or v == "" else float(v) * scale for v in values]
+        return list(map(mul, map(float, values), repeat(scale)))
+    except ValueError:  # a "-" or an empty value somewhere: None there
+        return [None if v == "-" or v == "" else float(v) * scale for v in values]
 
 
 def query_q(values: Sequence[str]) -> list[str | None]:
@@ -221,6 +248,27 @@ def zone_seconds(zone: str) -> int:
     return seconds
 
 
+_ROW_DICTS: dict[tuple[str, ...], Callable[[Sequence[Sequence[Any]]], list[Any]]] = {}
+
+
+def row_dicts(keys: tuple[str, ...]) -> Callable[[Sequence[Sequence[Any]]], list[Any]]:
+    """A function from columns (one per key, in order) to one dict per row, compiled once
+    per tuple of keys: a dict display with constant keys (``{'a': v0, 'b': v1}``) is the
+    fastest way to build a dict in CPython, twice as fast as ``dict(zip(keys, row))``.
+    The keys enter the code only as ``repr`` literals; at most 256 are cached."""
+    made = _ROW_DICTS.get(keys)
+    if made is None:
+        names = [f"v{i}" for i in range(len(keys))]
+        display = ", ".join(f"{key!r}: {name}" for key, name in zip(keys, names))
+        code = f"lambda columns: [{{{display}}} for {', '.join(names)}, in zip(*columns)]"
+        # the keys enter the code only as repr literals: no text of a line becomes code
+        made = eval(code, {"__builtins__": {"zip": zip}})
+        if len(_ROW_DICTS) >= 256:
+            _ROW_DICTS.clear()
+        _ROW_DICTS[keys] = made
+    return made
+
+
 def extra_dicts(columns: Mapping[str, Sequence[str | None]]) -> list[dict[str, Any] | None]:
     """One ``extra`` dict per row from its columns (name -> values), built at C speed.
 
@@ -239,12 +287,15 @@ def extra_dicts(columns: Mapping[str, Sequence[str | None]]) -> list[dict[str, A
     if not varying:
         return [base] * n
     if len(varying) * 2 > len(keys):  # few constant ones: a dict from each row, rows
-        rows = list(zip(*values))     # with the same values sharing one
-        distinct = set(rows)
-        if len(distinct) * 4 <= n:
-            table = {row: dict(zip(keys, row)) for row in distinct}
-            return list(map(table.__getitem__, rows))
-        return list(map(dict, map(zip, repeat(keys), rows)))
+        # with the same values sharing one; they can only be few if the first varying
+        # column has few distinct values (one set of it is cheaper than one of the rows)
+        if len(set(varying[0][1])) * 4 <= n:
+            rows = list(zip(*values))
+            distinct = set(rows)
+            if len(distinct) * 4 <= n:
+                table = {row: dict(zip(keys, row)) for row in distinct}
+                return list(map(table.__getitem__, rows))
+        return row_dicts(tuple(keys))(values)
     out: list[dict[str, Any]] = list(map(dict.copy, repeat(base, n)))
     for key, column in varying:
         deque(map(setitem, out, repeat(key), column), maxlen=0)
@@ -300,13 +351,26 @@ def client_lists(values: Sequence[str]
     return clients, lists
 
 
+#: One ``addr:port`` per line: the address up to the last colon (a port has no colon,
+#: so the one backtracking finds first from the right), digits after it.
+_ADDRESS_PORT_LINE = re.compile(r"^([^\n\[]+):([0-9]++)\n", re.MULTILINE)
+
+
 def client_ports(values: Sequence[str]) -> tuple[list[str], list[str | None]]:
-    """``addr:port`` (load balancers; IPv6 addresses keep their colons) to two columns."""
+    """``addr:port`` (load balancers; IPv6 addresses keep their colons) to two columns.
+
+    A column of plain ``addr:port`` values is cut by one regex pass over the whole column;
+    any other (an address without a port, ``-``, ``[v6]:port``) value by value."""
+    if values:
+        flat = _ADDRESS_PORT_LINE.split("\n".join(values) + "\n")
+        if len(flat) == 3 * len(values) + 1 and not any(flat[0::3]):
+            if "-" not in flat[1::3]:
+                return flat[1::3], flat[2::3]
     parts = list(map(methodcaller("rpartition", ":"), values))
-    clients = [a for a, _, _ in parts]
-    ports: list[str | None] = [p for _, _, p in parts]
-    odd = set(clients) & {"", "-"} or "[" in "".join(clients)
-    if odd or not "".join(p for p in ports if p).isdigit():
+    clients: list[str] = list(map(itemgetter(0), parts))
+    ports: list[str | None] = list(map(itemgetter(2), parts))
+    odd = set(clients) & {"", "-"} or "[" in "".join(clients) or "" in ports
+    if odd or not "".join(ports).isdigit():  # type: ignore[arg-type]
         for i, (value, (address, _, port)) in enumerate(zip(values, parts)):
             if not address or not (port or "").isdigit():
                 address, port = value, ""
@@ -354,29 +418,24 @@ def urls(values: Sequence[str]
             hosts if any(h is not None for h in hosts) else None)
 
 
+#: One absolute URL per line, as :func:`split_url` reads it: a scheme of at most 13
+#: characters (``find("://", 0, 16)``), a host without ``/`` or ``?``, a path, maybe a query.
+_URL_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,12}+://([^/?\n]*+)(/[^?\n]*+)"
+                       r"(?:\?([^\n]*+))?+\n", re.MULTILINE)
+
+
 def _same_scheme_urls(values: list[str]
                       ) -> tuple[list[str], list[str | None], list[str | None]] | None:
-    """:func:`urls` of absolute URLs that all start with the same ``scheme://`` and have a
-    ``/`` after the host and no ``?`` in it (what a proxy's or load balancer's chunk holds),
-    a whole column at a time at C speed; None for any other column."""
+    """:func:`urls` of a column of absolute URLs that each have a ``/`` after their host
+    (what a proxy's or load balancer's chunk holds): one regex ``split`` of the whole
+    column, each field then one slice; None for any other column (a relative path, no
+    path, an odd scheme: :func:`split_url` then reads it value by value)."""
     if not values:
         return None
-    cut = values[0].find("://", 0, 16)
-    if cut <= 0:
+    flat = _URL_LINE.split("\n".join(values) + "\n")
+    if len(flat) != 4 * len(values) + 1 or any(flat[0::4]):
         return None
-    prefix = values[0][:cut + 3]
-    if not all(map(methodcaller("startswith", prefix), values)):
-        return None
-    parts = list(map(methodcaller("partition", "/"),
-                     map(itemgetter(slice(cut + 3, None)), values)))
-    hosts: list[str | None] = list(map(itemgetter(0), parts))
-    if "" in set(map(itemgetter(1), parts)) or "?" in "\n".join(hosts):  # type: ignore[arg-type]
-        return None
-    targets = list(map(add, repeat("/"), map(itemgetter(2), parts)))
-    if "?" not in "\n".join(targets):
-        return targets, [None] * len(targets), hosts
-    split = list(map(methodcaller("partition", "?"), targets))
-    return ([p for p, _, _ in split], [q if sep else None for _, sep, q in split], hosts)
+    return flat[2::4], flat[3::4], flat[1::4]
 
 
 def percent_decoded(values: Sequence[str]) -> list[str | None]:

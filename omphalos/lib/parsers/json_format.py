@@ -15,15 +15,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
-from operator import methodcaller
+from operator import itemgetter, methodcaller, mul
 from typing import Any
 
-from omphalos.lib.parsers.convert import none_for_dash, split_request
+from omphalos.lib.parsers.convert import none_for_dash, row_dicts, split_request
 from omphalos.lib.parsers.linefmt import BAD_LINE_SAMPLE_CHARS, Result, line_problem
 from omphalos.lib.parsers.timestamps import TimeCache, parse_any_time
 from omphalos.messages import BadLine
 from omphalos.records import Columns
-from omphalos.validate import OUT_OF_RANGE
+from omphalos.validate import OUT_OF_RANGE, extra_column_ok
 
 try:  # an optional decoder at twice the stdlib's speed (``pip install omphalos[fast]``)
     import orjson
@@ -96,6 +96,13 @@ def _float(value: Any, scale: float) -> float | None:
     return float(value) * scale
 
 
+def _floats(values: list[Any], scale: float) -> list[float | None]:
+    """A column of JSON numbers times ``scale``; all numbers (the usual case) at C speed."""
+    if set(map(type, values)) <= {int, float}:
+        return list(map(mul, map(float, values), repeat(scale)))
+    return [_float(v, scale) for v in values]
+
+
 #: Order in which targets fill the fields they share, where several spellings are present
 #: in one line: a field named directly wins over one derived from ``uri``, which wins over
 #: one split from ``request``.
@@ -142,16 +149,17 @@ def _load_array(text: bytes) -> Any:
 
 
 def _unmapped(objs: Sequence[Mapping[str, Any]], keys: set[str], top: set[str]
-              ) -> list[dict[str, Any]]:
+              ) -> tuple[list[str], list[list[Any]]] | list[dict[str, Any]]:
     """Per object, its keys in ``keys`` (those no mapping names) with their values. When
-    every object has all of them (one log's lines usually have the same keys) the dicts are
-    built a column at a time, at C speed; otherwise object by object."""
+    every object has all of them (one log's lines usually have the same keys): the keys
+    (in the order the lines write them) and one column per key, for the dicts to be built
+    a column at a time; otherwise the dicts, object by object."""
     names = [k for k in objs[0] if k in keys]  # in the order the lines write them
     columns = [list(map(dict.get, objs, repeat(k))) for k in names]  # type: ignore[arg-type]
     if len(names) != len(keys) or any(None in column for column in columns):
         # some object lacks one of them (or has it null): object by object
         return [{k: v for k, v in o.items() if k not in top} for o in objs]
-    return list(map(dict, map(zip, repeat(names), zip(*columns))))
+    return names, columns
 
 
 class JsonFormat:
@@ -194,10 +202,10 @@ class JsonFormat:
             if key.split(".", 1)[0] not in present:
                 continue  # most of the default mapping's keys: skipped at set speed
             if key in present:
-                values = list(map(methodcaller("get", key), objs))
+                values = list(map(dict.get, objs, repeat(key)))  # type: ignore[arg-type]
             else:
                 values = [self._get(o, key) for o in objs]
-            if all(v is None for v in values):
+            if values.count(None) == len(values):
                 continue
             old = groups.get(target)
             groups[target] = values if old is None else [
@@ -242,15 +250,18 @@ class JsonFormat:
         if self.keep_unmapped and not present <= self.top_keys:
             top = self.top_keys
             rest = _unmapped(objs, present - top, top)
-            if any(rest):
+            if isinstance(rest, tuple):  # columns: added to the mapped extra ones, which
+                names, columns = rest    # win for a name both have (a later key wins)
+                extra = {**dict(zip(names, columns)), **extra}
+            elif any(rest):
                 for name, values in extra.items():
                     for row, value in zip(rest, values):
                         row[name] = value
                 out.extra = [r or None for r in rest]
                 return out
         if extra:
-            names = list(extra)
-            out.extra = [dict(zip(names, vals)) for vals in zip(*extra.values())]
+            out.extra = row_dicts(tuple(extra))(list(extra.values()))
+            out.extra_checked = all(map(extra_column_ok, extra.values()))
         return out
 
     def _fill(self, target: str, values: list[Any]) -> dict[str, list[Any]]:
@@ -258,12 +269,16 @@ class JsonFormat:
         line, from its JSON values (None where the line has none)."""
         if target == "time":
             times = self._times
-            if set(map(type, values)) == {str}:
+            kinds = set(map(type, values))
+            if kinds == {str}:
                 return {"time": times.many(values)}
+            if kinds <= {int, float} and max(values) <= 1e11:  # epoch seconds (Caddy's)
+                return {"time": list(map(float, values))}
             return {"time": [times.one(v) if isinstance(v, str) else
                              (parse_any_time(v) if v is not None else 0.0) for v in values]}
         if target in ("client", "path"):
-            return {target: [v or "" for v in _texts(values)]}
+            texts = _texts(values)
+            return {target: texts if None not in texts else [v or "" for v in texts]}
         if target in ("user", "method", "query", "protocol", "referer", "agent"):
             return {target: _texts(values)}
         if target in ("status", "bytes"):
@@ -271,21 +286,23 @@ class JsonFormat:
         if target.startswith("duration"):
             scale = {"duration": 1.0, "duration_ms": 0.001, "duration_us": 1e-6,
                      "duration_ns": 1e-9}[target]
-            return {"duration": [_float(v, scale) for v in values]}
+            return {"duration": _floats(values, scale)}
         if target == "uri":
-            paths, queries = [], []
-            for v in _texts(values):
-                path, sep, query = (v or "").partition("?")
-                paths.append(path)
-                queries.append(query if sep else None)
-            return {"path": paths, "query": queries}
+            uris = _texts(values)
+            if None in uris:
+                uris = [v or "" for v in uris]
+            if "?" not in "\n".join(uris):  # type: ignore[arg-type]
+                return {"path": uris, "query": [None] * len(uris)}
+            parts = list(map(methodcaller("partition", "?"), uris))
+            return {"path": list(map(itemgetter(0), parts)),
+                    "query": [query if sep else None for _, sep, query in parts]}
         if target == "request":
             parts = [split_request(_text(v) or "") for v in values]
             return {"method": [p[0] or None for p in parts], "path": [p[1] for p in parts],
                     "query": [p[2] or None for p in parts],
                     "protocol": [p[3] or None for p in parts]}
         if target == "vhost":
-            return {"extra:vhost": [_text(v) for v in values]}
+            return {"extra:vhost": _texts(values)}
         if target.startswith("extra:"):
             return {target: values}
         return {}  # "ignore"

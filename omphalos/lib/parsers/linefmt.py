@@ -28,6 +28,7 @@ from .convert import (
     CONVERSION_ERRORS,
     add_row_extra,
     as_list,
+    at_least_zero,
     client_lists,
     client_ports,
     concat,
@@ -36,6 +37,7 @@ from .convert import (
     floats,
     ints,
     join_space,
+    last_timer_seconds,
     line_offsets,
     merge_extra,
     none_for_dash,
@@ -43,6 +45,7 @@ from .convert import (
     percent_decoded,
     plus_to_space,
     query_q,
+    scaled_ints,
     split_request,
     split_uri,
     trailing_fields,
@@ -81,6 +84,26 @@ __all__ = ["BAD_LINE_SAMPLE_CHARS", "CONVERSION_ERRORS", "QUOTED_LENIENT",
 BAD_LINE_SAMPLE_CHARS = 2048
 
 Result = tuple[Columns, int, list[BadLine], Counter[str]]
+
+
+#: Targets :meth:`LineFormat.columns` converts whose share of ``extra`` (if any) is text by
+#: construction: strings cut from the line (or None, or a list of them), never numbers or
+#: maps built from its content. A format made only of these (and ``extra:NAME``) marks its
+#: columns :attr:`.Columns.extra_checked`, so the range check skips its extras; a target
+#: added to ``columns`` without being listed here only costs that check.
+PLAIN_EXTRA_TARGETS = frozenset({
+    "path", "client", "client_list", "client_port", "vhost_port", "trailing", "url",
+    "user", "method", "query", "protocol", "referer", "agent", "method!", "protocol!",
+    "query!", "query_q", "agent_plus", "agent_pct", "uri", "status", "bytes", "status_neg",
+    "timers", "time_epoch", "time_ms", "time_us", "zone", "frac_ms", "frac_us", "date",
+    "time_of_day", "time_clf", "time_iso", "time_w3c", "duration_s", "duration_ms",
+    "duration_us", "duration_s_neg"})
+
+
+def _plain_extra(targets: Sequence[str]) -> bool:
+    """Whether every target of a format puts only text into ``extra`` (see above)."""
+    return all(t in PLAIN_EXTRA_TARGETS or t.startswith(("extra:", "time_strf:"))
+               for t in targets)
 
 
 class LineFormat:
@@ -134,6 +157,8 @@ class LineFormat:
         self.lenient = re.compile("".join(lenient))
         self.lenient_vars = lenient_vars
         self.single = len(self.targets) == 1
+        #: Every value is text cut from the line, so ``extra`` needs no range check.
+        self.extra_plain = _plain_extra(self.targets)
         #: The separator, when the format is nothing but values of any text without it,
         #: each after the last (W3C's tab-separated logs, CloudFront's): lines are then
         #: cut with ``str.split``, which gives the same values several times faster.
@@ -255,11 +280,10 @@ class LineFormat:
             elif target in ("status", "bytes"):
                 setattr(out, target, ints(values))
             elif target == "status_neg":  # HAProxy: -1 when there was no response
-                out.status = [0 if s < 0 else s for s in ints(values)]
+                out.status = at_least_zero(ints(values))
             elif target == "timers":  # HAProxy's TR/Tw/Tc/Tr/Ta: the last is the total, ms
                 extra["timers"] = as_list(values)  # type: ignore[assignment]
-                total = [int(v.rpartition("/")[2]) for v in values]
-                out.duration = [None if t < 0 else t / 1000.0 for t in total]
+                out.duration = last_timer_seconds(values)
             elif target == "time_epoch":
                 times = list(map(float, values))
             elif target == "time_ms":
@@ -269,7 +293,7 @@ class LineFormat:
             elif target == "zone":
                 zone = list(map(zone_seconds, values))
             elif target == "frac_ms" or target == "frac_us":
-                fraction = [int(v) * (0.001 if target == "frac_ms" else 1e-6) for v in values]
+                fraction = scaled_ints(values, 0.001 if target == "frac_ms" else 1e-6)
             elif target == "date":
                 date = values
             elif target == "time_of_day":
@@ -319,6 +343,7 @@ class LineFormat:
             out.extra = extra_dicts(extra)
         if row_extra is not None:
             out.extra = merge_extra(out.extra, row_extra)
+        out.extra_checked = self.extra_plain
         return out
 
     # -- parsing -------------------------------------------------------------------------

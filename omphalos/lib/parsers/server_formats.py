@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from omphalos.lib.parsers.linefmt import VARIABLES, LineFormat, Token
-from omphalos.lib.parsers.variables import (
+from .linefmt import VARIABLES, LineFormat, Token
+from .variables import (
     QUOTED_LENIENT,
     QUOTED_STRICT,
     WORD,

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from omphalos.lib.parsers.apache_format import compile_apache
-from omphalos.lib.parsers.clf_format import clf_format
-from omphalos.lib.parsers.json_format import JsonFormat
-from omphalos.lib.parsers.nginx_format import compile_nginx
-from omphalos.lib.parsers.w3c_format import W3CStream
-
-from .preset import PRESETS
+from .apache_format import compile_apache
+from .clf_format import clf_format
+from .json_format import JsonFormat
+from .nginx_format import compile_nginx
+from .presets import PRESETS
+from .w3c_format import W3CStream
 
 PATH = "/index.html"
 _CLF = '192.0.2.1 - - [01/Nov/2026:10:00:00 +0100] "GET /index.html HTTP/1.1" 200 512'

@@ -13,7 +13,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from omphalos.lib.parsers.json_format import JsonFormat
+from .json_format import JsonFormat
 
 #: Caddy's ``http.log.access`` entries (``log { format json }``, the default), as the
 #: ``json`` parser's dotted keys (``fields = ...`` gives the same result, more slowly).
