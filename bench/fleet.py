@@ -162,6 +162,9 @@ def collector_main(args: argparse.Namespace) -> None:
             peak = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
         print(json.dumps({"done": done, "peak_rss_kib": peak, "counters": statuses,
                           "lines": summary["lines"], "hosts": summary["hosts"]}), flush=True)
+        # the senders finish once their last acknowledgements (sent after a save) are in:
+        # the collector stays up until the driver says they are all done
+        sys.stdin.readline()
     finally:
         pipeline.stop(timeout=10)
 
@@ -193,7 +196,7 @@ def run(senders: int, lines: int, counted: bool) -> dict[str, Any]:
     me = [*me, "--batch-lines", str(BATCH_LINES)]
     collector = subprocess.Popen([*me, "collector", "--port", str(port), "--expect",
                                   str(expect), *(["--counted"] if counted else [])],
-                                 stdout=subprocess.PIPE, text=True)
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert collector.stdout is not None and collector.stdout.readline().strip() == "ready"
     procs = [subprocess.Popen([*me, "sender", "--port", str(port), "--index", str(i),
                                "--lines", str(lines), "--go", str(go),
@@ -203,11 +206,12 @@ def run(senders: int, lines: int, counted: bool) -> dict[str, Any]:
         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
     started = time.time()
     go.touch()
+    result = json.loads(collector.stdout.readline())
     outs = []
     for p in procs:
         out, _ = p.communicate(timeout=1800)
         outs.append(json.loads(out.strip().splitlines()[-1]))
-    result = json.loads(collector.communicate(timeout=600)[0].strip().splitlines()[-1])
+    collector.communicate("stop\n", timeout=600)
     batches = sum(o["sent"] for o in outs)
     resends = sum(o["resends"] for o in outs)
     summary_counters = result["counters"]["collector:summary"]

@@ -17,6 +17,7 @@ faster than BLAKE2b here, which matters when almost every line is a new visitor)
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -93,13 +94,23 @@ class HyperLogLog:
         return round(raw)
 
     def to_state(self) -> dict[str, Any]:
-        """Precision and registers as plain data (bytes pack well in msgpack and JSON-free
-        stores alike)."""
-        return {"precision": self.precision, "registers": bytes(self.registers)}
+        """Precision and registers as plain data, the registers deflated: a sketch of a few
+        hundred visitors (a window bucket's) leaves almost all of its 16 KiB at zero, and
+        a durable window saves hundreds of them (zlib at level 1: tens of microseconds)."""
+        return {"precision": self.precision,
+                "deflated": zlib.compress(self.registers, 1)}
 
     def restore_state(self, data: dict[str, Any]) -> None:
-        registers = bytes(data["registers"])
+        """Load :meth:`to_state`'s data (or an older state's raw ``registers``);
+        ValueError when the registers do not fit the precision."""
         precision = int(data["precision"])
+        if "deflated" in data:
+            try:
+                registers = zlib.decompress(bytes(data["deflated"]), bufsize=1 << precision)
+            except zlib.error as exc:
+                raise ValueError(f"saved HyperLogLog registers are damaged: {exc}") from exc
+        else:
+            registers = bytes(data["registers"])
         if len(registers) != 1 << precision:
             raise ValueError("saved HyperLogLog registers do not match its precision")
         self.precision = precision

@@ -170,7 +170,8 @@ class Ring:
         self.first: float | None = None
         self.dirty: set[int] = set()  # minutes whose rollup the history has not written
         self.changed: set[int] = set()  # buckets the durable state has not saved
-        self.removed: set[int] = set()  # buckets dropped since the last save
+        self.removed: set[int] = set()  # saved buckets dropped since the last save
+        self.stored: set[int] = set()  # buckets the state file holds
 
     @property
     def label(self) -> str:
@@ -211,10 +212,12 @@ class Ring:
             del self.buckets[idx]
             self.dirty.discard(idx)
             self.changed.discard(idx)
-            self.removed.add(idx)
+            if idx in self.stored:  # one made and dropped between two saves: nothing to do
+                self.stored.discard(idx)
+                self.removed.add(idx)
 
     #: Ring attributes that come from the config or are bookkeeping of the saves.
-    NOT_STATE = ("length", "step", "n", "make", "buckets", "changed", "removed")
+    NOT_STATE = ("length", "step", "n", "make", "buckets", "changed", "removed", "stored")
 
     def state_parts(self, name: str, full: bool, head: float
                     ) -> tuple[dict[str, Any], list[str]]:
@@ -225,9 +228,13 @@ class Ring:
         prefix = f"bucket/{name}"
         lo = self.lowest(head)
         changed = self.buckets if full else self.changed
-        parts = {f"{prefix}/{i}": self.buckets[i].to_state() for i in changed
-                 if i in self.buckets and (i >= lo or i in self.dirty)}
+        saved = [i for i in changed if i in self.buckets and (i >= lo or i in self.dirty)]
+        parts = {f"{prefix}/{i}": self.buckets[i].to_state() for i in saved}
         dropped = [f"{prefix}/{i}" for i in self.removed]
+        if full:
+            self.stored = set(saved)
+        else:
+            self.stored.update(saved)
         self.changed = set()
         self.removed = set()
         return parts, dropped
@@ -627,6 +634,7 @@ class WindowStore:
             bucket = self._make()
             bucket.restore_state(data)
             ring.buckets[int(index)] = bucket
+            ring.stored.add(int(index))
 
     def restore(self, history: History) -> int:
         """Load the newest minutes of ``history`` into the windows; minutes loaded."""
@@ -740,6 +748,20 @@ class WindowCollector(InterleavedCollector[WindowConfig]):
 
     def apply(self, batch: Batch) -> None:
         self.store.add(batch.records, batch.source.host, batch.lines, batch.unparsed)
+
+    def slice_stop(self, batch: Batch, start: int, stop: int) -> int:
+        """A slice ends where a bucket of the finest step does (up to ``max_slice_lines``
+        further): a bucket's lines of one batch are counted in one piece, not in two."""
+        times = batch.records.time
+        limit = min(len(times), start + self.max_slice_lines)
+        if stop >= limit:
+            return stop
+        fine = self.store.fine
+        floor = math.floor
+        key = floor(times[stop - 1] / fine)
+        while stop < limit and floor(times[stop] / fine) == key:
+            stop += 1
+        return stop
 
     def on_tick(self, now: float) -> None:
         self.store.expire()

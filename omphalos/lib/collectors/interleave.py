@@ -119,8 +119,9 @@ class InterleavedCollector(CollectorPlugin[C]):
             if position == 0 and total <= size:
                 piece, position = admitted, total
             else:
-                piece = slice_batch(admitted, position, min(total, position + size))
-                position += size
+                stop = self.slice_stop(admitted, position, min(total, position + size))
+                piece = slice_batch(admitted, position, stop)
+                position = stop
             started = time.perf_counter()
             try:
                 self.apply(piece)
@@ -135,6 +136,12 @@ class InterleavedCollector(CollectorPlugin[C]):
         self._current = None
         if isinstance(message, Deliver):
             self.acknowledge(message)
+
+    def slice_stop(self, batch: Batch, start: int, stop: int) -> int:
+        """Where the slice of ``batch`` from ``start`` ends, given the ``stop`` its measured
+        size asks for (more than ``start``, at most the batch's length): a collector may
+        move it to a boundary of its own (the window: the end of an event second)."""
+        return stop
 
     def _reject(self, message: Deliver | Batch, batch: Batch, error: BaseException) -> None:
         """``batch`` made ``apply`` raise: quarantine it (its slices not yet applied are
