@@ -49,6 +49,7 @@ from typing import Any
 
 from .config import ConfigSource
 from .counts import BatchAgg, add_counts
+from .derived import AGENT_DIMENSIONS
 from .directory import Directory
 from .messages import BadLine, Batch, LineChunk, Query, Source
 from .records import Columns
@@ -247,6 +248,7 @@ def count_range(item: FileRange) -> RangeCounts:
     source = Source(job.host, item.path, _file_id(item.path, item.start), "monitor:files")
     out = RangeCounts()
     sample = getattr(job.parser.config, "bad_sample", 20)
+    visitors: dict[str, set[int]] = {}
     prelude = directives_before(item.path, item.start)
     if prelude:  # the directives in force: the parser's state, not lines of this range
         parser.parse(LineChunk(source, 0, 0, len(prelude), prelude))
@@ -264,8 +266,14 @@ def count_range(item: FileRange) -> RangeCounts:
             out.bad.extend(batch.bad)
             del out.bad[: -job.bad_kept]
         if len(batch.records):
-            add_counts(out.counts, job.counter.count_records(batch.records, job.host,
-                                                            job.dimensions))
+            counted = job.counter.count_records(batch.records, job.host, job.dimensions)
+            # the visitors' hashes are made distinct once per range, not at every chunk
+            # (add_counts rebuilds the list: quadratic in the range's visitors)
+            for day, hashes in counted.visitors.items():
+                visitors.setdefault(day, set()).update(hashes)
+            counted.visitors = {}
+            add_counts(out.counts, counted)
+    out.counts.visitors = {day: list(hashes) for day, hashes in visitors.items()}
     if job.capacity:
         out.counts = job.counter.cut_counts(out.counts, job.capacity)
     return out
@@ -339,9 +347,13 @@ class ParallelReplay:
             ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods
                                               else "spawn")
             if ctx.get_start_method() == "forkserver":
-                # imported once by the fork server, not once per worker
-                ctx.set_forkserver_preload(sorted({
-                    __name__, self.job.parser.cls.__module__, self.job.counter.__module__}))
+                # imported once by the fork server, not once per worker (the user-agent
+                # rules too, when an agent dimension is counted)
+                preload = {__name__, self.job.parser.cls.__module__,
+                           self.job.counter.__module__}
+                if AGENT_DIMENSIONS.intersection(self.job.dimensions):
+                    preload.add("omphalos.lib.useragent_preload")
+                ctx.set_forkserver_preload(sorted(preload))
             with ctx.Pool(max(1, min(workers, len(ranges) or 1)), _init_worker,
                           (self.job,)) as pool:
                 done = 0
