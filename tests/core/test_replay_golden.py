@@ -12,8 +12,9 @@ Inputs: the two real corpora of ``tests/data`` and a JSON-lines file written her
 fixed seed (durations, virtual hosts, TLS, MIME and cache fields, over a thousand distinct
 clients, two UTC days). Every input has fewer distinct keys per dimension than the top
 tables' capacity: counts are then exact, whatever the batching (above it they are within
-the ``error_bounds`` the answer gives, and depend on how lines were batched). Regenerate the files only for a change that
-is meant to change answers: ``python tests/core/test_replay_golden.py``.
+the ``error_bounds`` the answer gives, and depend on how lines were batched). Regenerate
+the files only for a change that is meant to change answers:
+``python tests/core/test_replay_golden.py``.
 """
 
 from __future__ import annotations
