@@ -131,8 +131,11 @@ def _class_groups(status: Sequence[int], codes: Collection[int]) -> list[tuple[s
     by_class: dict[str, set[int]] = {}
     for code in codes:
         by_class.setdefault(_CLASS_NAMES.get(code // 100, "other"), set()).add(code)
-    n = len(status)
-    groups = [(cls, list(compress(range(n), map(frozenset(of).__contains__, status))))
+    odd = list(compress(range(len(status)), map(frozenset(codes).__contains__, status)))
+    if len(by_class) == 1:
+        return [(next(iter(by_class)), odd)]
+    odd_status = list(map(status.__getitem__, odd))
+    groups = [(cls, list(compress(odd, map(frozenset(of).__contains__, odd_status))))
               for cls, of in by_class.items()]
     groups.sort(key=lambda group: group[1][0])
     return groups
