@@ -59,12 +59,16 @@ from .topology import ComponentSpec, build_components, build_settings
 from .validate import enforce_ranges
 
 __all__ = ["FileRange", "RangeCounts", "ParallelReplay", "plan_ranges", "can_count",
-           "parallel_replay", "MIN_RANGE_BYTES", "RANGES_PER_WORKER"]
+           "parallel_replay", "MIN_RANGE_BYTES", "MAX_RANGE_BYTES", "RANGES_PER_WORKER"]
 
 #: Smallest range planned by default: below this, a process costs more than it saves.
 MIN_RANGE_BYTES = 4 << 20
 #: Ranges planned per worker by default: enough for the last ones to even out the load.
 RANGES_PER_WORKER = 4
+#: Largest range planned by default (about 380,000 combined lines): a worker holds a
+#: range's exact counts until it ends, as many keys as the range has distinct values, so
+#: a file of gigabytes is cut finer rather than into ``4 x workers`` huge ranges.
+MAX_RANGE_BYTES = 64 << 20
 #: W3C directives a range must know when it starts mid-file (what ``W3CStream`` keeps).
 _STATE_DIRECTIVES = (b"fields", b"date")
 _SCAN_BLOCK = 1 << 20
@@ -329,14 +333,16 @@ class ParallelReplay:
             progress: Callable[[int], None] | None = None,
             stopped: Callable[[], bool] | None = None) -> bool:
         """Count ``paths`` with ``workers`` processes and feed the collectors; ``range_bytes``
-        0: about ``total / (workers * RANGES_PER_WORKER)``, at least MIN_RANGE_BYTES.
+        0: about ``total / (workers * RANGES_PER_WORKER)``, at least MIN_RANGE_BYTES and
+        at most MAX_RANGE_BYTES.
         False when ``stopped()`` turned true first (the workers are then ended, and the
         collectors hold the ranges counted so far)."""
         if self.refused:
             raise ValueError(f"cannot replay in parallel: {self.refused}")
         total = sum(os.path.getsize(p) for p in paths)
         if range_bytes <= 0:
-            range_bytes = max(MIN_RANGE_BYTES, -(-total // (workers * RANGES_PER_WORKER)))
+            range_bytes = min(MAX_RANGE_BYTES, max(
+                MIN_RANGE_BYTES, -(-total // (workers * RANGES_PER_WORKER))))
         ranges = plan_ranges(paths, range_bytes)
         for spec in self.collector_specs:
             collector = spec.cls(_context(spec.name, self.settings), spec.config)

@@ -184,7 +184,7 @@ class Base(Controller):
                    (["--range-bytes"], {"type": int, "default": 0, "metavar": "BYTES",
                                         "help": "with workers: bytes of whole lines per piece "
                                                 "of work (default 0: the files' size / "
-                                                "(4 x workers), at least 4 MiB)"})])
+                                                "(4 x workers), at least 4 MiB, at most 64 MiB)"})])
     def replay(self) -> None:
         pargs = self.app.pargs
         files = [f for pattern in pargs.files for f in (sorted(glob.glob(pattern)) or [pattern])]
