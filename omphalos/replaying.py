@@ -6,9 +6,11 @@ moved forward to just after a newline, so no line is ever split (a cut that fall
 JSON line, between a ``\\r`` and its ``\\n`` or inside a W3C header block lands after that
 line). A pool of N worker processes (``forkserver``, else ``spawn``: never ``fork``, the
 caller may run threads) parses the ranges with the configured parser plugin and reduces
-each to counts (:class:`omphalos.counts.BatchAgg`, summed exactly with
-:func:`omphalos.counts.add_counts`), plus its line and unparsed counts and a sample of its
-unparsed lines. This process feeds the ranges' counts, in file order, to the collectors (the
+each to counts (:class:`omphalos.counts.BatchAgg`: totals summed exactly with
+:func:`omphalos.counts.add_counts`, each dimension's keys taken into a top table of the
+collectors' capacity, :class:`~omphalos.lib.collectors.topk.TopTable`, as the collectors'
+own tables take batches), plus its line and unparsed counts and a sample of its unparsed
+lines. This process feeds the ranges' counts, in file order, to the collectors (the
 same plugin code a one-process replay runs) and answers their queries.
 
 Why the answer is the one-process answer:
@@ -48,9 +50,10 @@ from itertools import pairwise
 from typing import Any
 
 from .config import ConfigSource
-from .counts import BatchAgg, add_counts
+from .counts import BatchAgg, DimAgg, add_counts
 from .derived import AGENT_DIMENSIONS
 from .directory import Directory
+from .lib.collectors.topk import TopTable
 from .messages import BadLine, Batch, LineChunk, Query, Source
 from .records import Columns
 from .registry import default_registry
@@ -253,6 +256,11 @@ def count_range(item: FileRange) -> RangeCounts:
     out = RangeCounts()
     sample = getattr(job.parser.config, "bad_sample", 20)
     visitors: dict[str, set[int]] = {}
+    # With a capacity, a range's keys go into top tables of that capacity, as the
+    # collectors' own tables take batches: at most 4 x capacity keys per dimension in
+    # memory, and none of the work of summing the many keys a table would drop (exact
+    # while a dimension has at most ``capacity`` keys: nothing is ever cut then).
+    tables: dict[str, TopTable] | None = {} if job.capacity else None
     prelude = directives_before(item.path, item.start)
     if prelude:  # the directives in force: the parser's state, not lines of this range
         parser.parse(LineChunk(source, 0, 0, len(prelude), prelude))
@@ -276,11 +284,28 @@ def count_range(item: FileRange) -> RangeCounts:
             for day, hashes in counted.visitors.items():
                 visitors.setdefault(day, set()).update(hashes)
             counted.visitors = {}
+            if tables is not None:  # each dimension into its bounded table
+                for dim, d in counted.dims.items():
+                    table = tables.get(dim)
+                    if table is None:
+                        tables[dim] = table = TopTable(job.capacity)
+                    table.add(d.hits, d.bytes, d.classes, d.durations, d.cut, d.total)
+                counted.dims = {}
             add_counts(out.counts, counted)
     out.counts.visitors = {day: list(hashes) for day, hashes in visitors.items()}
+    if tables is not None:
+        out.counts.dims = {dim: _table_counts(t) for dim, t in tables.items()}
     if job.capacity:
         out.counts = job.counter.cut_counts(out.counts, job.capacity)
     return out
+
+
+def _table_counts(table: TopTable) -> DimAgg:
+    """A range's table as counts: what it kept, what it cut and the hits it was given."""
+    return DimAgg(dict(table.hits), dict(table.bytes),
+                  {c: dict(v) for c, v in table.classes.items() if v},
+                  {k: Counter(v) for k, v in table.durations.items()} or None,
+                  table.floor, table.total)
 
 
 def can_count(collectors: Sequence[ComponentSpec]) -> str | None:
