@@ -125,6 +125,46 @@ def _sum_by(keys: Sequence[Any], sizes: Sequence[int],
     return out
 
 
+def _class_groups(status: Sequence[int], codes: Collection[int]) -> list[tuple[str, list[int]]]:
+    """The lines of each status class among ``codes`` (the batch's non-2xx codes), classes
+    in the order of their first line: what every dimension's error counts are made of."""
+    by_class: dict[str, set[int]] = {}
+    for code in codes:
+        by_class.setdefault(_CLASS_NAMES.get(code // 100, "other"), set()).add(code)
+    odd = list(compress(range(len(status)), map(frozenset(codes).__contains__, status)))
+    if len(by_class) == 1:
+        return [(next(iter(by_class)), odd)]
+    odd_status = list(map(status.__getitem__, odd))
+    groups = [(cls, list(compress(odd, map(frozenset(of).__contains__, odd_status))))
+              for cls, of in by_class.items()]
+    groups.sort(key=lambda group: group[1][0])
+    return groups
+
+
+def _per_class(keys: Sequence[Any], groups: list[tuple[str, list[int]]],
+               odd_counted: dict[str, Any], base_name: str | None) -> dict[str, dict[Any, int]]:
+    """Each class's hits per key (keys in the order of their first line of the class); a
+    mapped dimension folds the counts of its base column's values, counted once for every
+    dimension derived from that column."""
+    if base_name is None:
+        return {cls: Counter(map(keys.__getitem__, lines)) for cls, lines in groups}
+    mapped = isinstance(keys, MappedKeys)
+    base_counts = odd_counted.get(base_name)
+    if base_counts is None:
+        base = keys.base if isinstance(keys, MappedKeys) else keys
+        odd_counted[base_name] = base_counts = [
+            Counter(map(base.__getitem__, lines)) for _, lines in groups]
+    if not mapped:  # the column's own counts (read, never changed, by mapped ones)
+        return {cls: counts for (cls, _), counts in zip(groups, base_counts)}
+    assert isinstance(keys, MappedKeys)
+    return {cls: keys.fold(counts) for (cls, _), counts in zip(groups, base_counts)}
+
+
+def _line_buckets(has_dur: list[bool], buckets: list[int]) -> dict[int, int]:
+    """Line number to duration bucket, for the lines that have a duration."""
+    return dict(zip(compress(range(len(has_dur)), has_dur), buckets))
+
+
 def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
               byte_dimensions: Collection[str] = BYTE_DIMENSIONS,
               inv_log_gamma: float = INV_LOG_GAMMA,
@@ -135,7 +175,10 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
     whose column the format lacks are left out. ``geoip_database``: the ``.mmdb`` file
     the ``country`` dimension reads (empty: the data ``iptocc`` ships). Bytes per key
     are summed only for ``byte_dimensions`` (a Python loop per line: the one cost that is
-    not at C speed)."""
+    not at C speed).
+
+    Error classes are counted over the non-2xx lines only, class by class (no pair built
+    per line), and ``not_found`` over the 404 lines only."""
     n = len(cols)
     agg = BatchAgg(requests=n)
     if not n:
@@ -145,10 +188,9 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
     agg.bytes = sum(sizes)
     agg.status = Counter(status)
     agg.first, agg.last = min(cols.time), max(cols.time)
-    # the few non-2xx lines, with their class, shared by every dimension
-    odd_codes = frozenset(c for c in agg.status if not 200 <= c < 300)
-    odd = list(compress(range(n), map(odd_codes.__contains__, status))) if odd_codes else []
-    odd_classes = [_CLASS_NAMES.get(status[i] // 100, "other") for i in odd]
+    # the few non-2xx lines, by class, shared by every dimension
+    odd_codes = [c for c in agg.status if not 200 <= c < 300]
+    groups = _class_groups(status, odd_codes) if odd_codes else []
     durations = cols.duration
     buckets: list[int] | None = None
     has_dur: list[bool] | None = None
@@ -161,11 +203,33 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
         agg.duration_count = len(present)
     derived: dict[str, Any] = {}  # what the derived dimensions share (parsed agents...)
     counted: dict[str, Any] = {}  # columns' counts, which mapped dimensions fold
+    odd_counted: dict[str, Any] = {}  # the same for the non-2xx lines, class by class
+    line_buckets: dict[int, int] | None = None
     for dim in dimensions:
         hits: Any = None
+        base_name: str | None = None
         if dim == "host":
-            classes = {c: {host: k} for c, k in Counter(odd_classes).items()}
+            classes = {c: {host: len(lines)} for c, lines in groups}
             agg.dims[dim] = DimAgg({host: n}, {host: agg.bytes}, classes)
+            continue
+        if dim == "not_found":  # the 404 lines only: a batch of their own
+            lines404 = [i for c, lines in groups if c == "4xx"
+                        for i in compress(lines, map((404).__eq__,
+                                                     map(status.__getitem__, lines)))]
+            if not lines404:
+                continue
+            keys404 = list(map(cols.path.__getitem__, lines404))
+            hits = Counter(keys404)
+            dim_agg = DimAgg(hits, _sum_by(keys404, list(map(sizes.__getitem__, lines404)),
+                                           hits) if dim in byte_dimensions else {},
+                             {"4xx": dict(hits)})
+            if dim in DURATION_DIMENSIONS and buckets is not None and has_dur is not None:
+                if line_buckets is None:
+                    line_buckets = _line_buckets(has_dur, buckets)
+                timed = [i for i in lines404 if i in line_buckets]
+                dim_agg.durations = _durations_per_key(
+                    map(cols.path.__getitem__, timed), map(line_buckets.__getitem__, timed))
+            agg.dims[dim] = dim_agg
             continue
         if dim == "status":
             keys: Sequence[Any] = status
@@ -196,35 +260,33 @@ def aggregate(cols: Columns, host: str, dimensions: Iterable[str],
             if column is None:
                 continue
             keys = column
+            base_name = dim
         if hits is None:
             hits = agg.status if dim == "status" else Counter(keys)
             if dim in ("agent", "referer", "path", "client"):
                 counted[dim] = hits
         nbytes = _sum_by(keys, sizes, hits) if dim in byte_dimensions else {}
-        classes = {}
-        if odd:
-            odd_keys = keys.at(odd) if isinstance(keys, MappedKeys) else [keys[i] for i in odd]
-            pairs = Counter(zip(odd_keys, odd_classes))
-            for (key, cls), count in pairs.items():
-                per_class = classes.get(cls)
-                if per_class is None:
-                    classes[cls] = per_class = {}
-                per_class[key] = count
+        classes = _per_class(keys, groups, odd_counted, base_name) if groups else {}
         dim_agg = DimAgg(hits, nbytes, classes)
         if dim in DURATION_DIMENSIONS and buckets is not None and has_dur is not None:
-            per: dict[Any, Counter[int]] = {}
-            for (key, index), count in Counter(zip(compress(keys, has_dur), buckets)).items():
-                c = per.get(key)
-                if c is None:
-                    per[key] = c = Counter()
-                c[index] = count
-            dim_agg.durations = per
+            dim_agg.durations = _durations_per_key(compress(keys, has_dur), buckets)
         if dim in FILTERED:
             _drop_skipped(dim_agg)
             if not dim_agg.hits:
                 continue
         agg.dims[dim] = dim_agg
     return agg
+
+
+def _durations_per_key(keys: Iterable[Any], buckets: Iterable[int]) -> dict[Any, Counter[int]]:
+    """Each key's duration buckets (keys and buckets of the same lines, in line order)."""
+    per: dict[Any, Counter[int]] = {}
+    for (key, index), count in Counter(zip(keys, buckets)).items():
+        c = per.get(key)
+        if c is None:
+            per[key] = c = Counter()
+        c[index] = count
+    return per
 
 
 def _drop_skipped(d: DimAgg) -> None:

@@ -95,10 +95,6 @@ def _hour_key(hour: int) -> tuple[str, str]:
     return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}", f"{t.tm_hour:02d}"
 
 
-def _hours(times: Sequence[float]) -> list[int]:
-    return [int(t // 3600) for t in times]
-
-
 def day_of(when: float) -> str:
     """The UTC date of ``when`` (a ``visitors`` key)."""
     return _hour_key(int(when // 3600))[0]
@@ -196,7 +192,7 @@ class MappedKeys(Sequence[Any]):
 def mapped_keys(cols: Columns, dim: str, cache: dict[str, Any],
                 static_extensions: Collection[str] = STATIC_EXTENSIONS,
                 geoip_database: str = "") -> tuple[str, MappedKeys] | None:
-    """For a :data:`MAPPED` dimension: the name of its base column (``agent``, ``hours``,
+    """For a :data:`MAPPED` dimension: the name of its base column (``agent``, ``time``,
     ``referer``, ``path``, ``client``) and its :class:`MappedKeys`; None when the format
     lacks it. ``geoip_database``: the ``.mmdb`` file of ``country`` (empty: the data
     ``iptocc`` ships)."""
@@ -209,11 +205,13 @@ def mapped_keys(cols: Columns, dim: str, cache: dict[str, Any],
         index = ("browser", "os", "device", "crawler").index(dim)
         return "agent", MappedKeys(cols.agent, {a: i[index] for a, i in infos.items()})
     if dim in ("visitors", "hour"):
-        hours = cache.get("hours")
-        if hours is None:
-            hours = cache["hours"] = _hours(cols.time)
+        # keyed by the time itself: a batch has few distinct seconds, so the hour of each
+        # is worked out once, not once per line
+        keys = cache.get("time_keys")
+        if keys is None:
+            keys = cache["time_keys"] = {t: _hour_key(int(t // 3600)) for t in set(cols.time)}
         part = 0 if dim == "visitors" else 1
-        return "hours", MappedKeys(hours, {h: _hour_key(h)[part] for h in set(hours)})
+        return "time", MappedKeys(cols.time, {t: k[part] for t, k in keys.items()})
     if dim == "referring_site":
         if cols.referer is None:
             return None
@@ -264,18 +262,22 @@ def derived_keys(cols: Columns, dim: str, cache: dict[str, Any],
 
 def visitor_hashes(cols: Columns, days: Sequence[str],
                    distinct_days: Collection[str] | None = None) -> dict[str, list[int]]:
-    """Per UTC date, a 64-bit hash of each distinct (client, date, agent) of the batch:
+    """Per UTC date, the 64-bit hashes of the batch's distinct (client, date, agent):
     GoAccess's unique visitor. The hash is :func:`~omphalos.lib.hll.seeded_hashes` of
     the client, seeded with :func:`~omphalos.lib.hll.hash64` of ``date|agent`` (the agent
-    empty when missing): the same in every process, and no text is built per visitor."""
+    empty when missing): the same in every process, and no text is built per visitor.
+
+    Every line is hashed (at C speed: a seed looked up per line, no tuple built per line)
+    and the hashes made distinct afterwards, which costs less than finding the distinct
+    pairs first; a HyperLogLog's registers do not depend on the order of its input."""
     agents = cols.agent if cols.agent is not None else [""] * len(cols)
     if distinct_days is None:
         distinct_days = set(days)
     if len(distinct_days) == 1:  # the usual batch: no grouping by day
         day = next(iter(distinct_days))
-        clients, of_agent = zip(*set(zip(cols.client, agents)))  # unzipped at C speed
-        seeds = {a: hash64(f"{day}|{a or ''}") for a in set(of_agent)}
-        return {day: seeded_hashes(clients, list(map(seeds.__getitem__, of_agent)))}
+        seeds = {a: hash64(f"{day}|{a or ''}") for a in set(agents)}
+        return {day: list(set(seeded_hashes(cols.client, list(map(seeds.__getitem__,
+                                                                   agents)))))}
     grouped: dict[str, tuple[list[str], list[int]]] = {}
     day_seeds: dict[tuple[str, Any], int] = {}
     for client, day, agent in set(zip(cols.client, days, agents)):

@@ -6,9 +6,11 @@ moved forward to just after a newline, so no line is ever split (a cut that fall
 JSON line, between a ``\\r`` and its ``\\n`` or inside a W3C header block lands after that
 line). A pool of N worker processes (``forkserver``, else ``spawn``: never ``fork``, the
 caller may run threads) parses the ranges with the configured parser plugin and reduces
-each to counts (:class:`omphalos.counts.BatchAgg`, summed exactly with
-:func:`omphalos.counts.add_counts`), plus its line and unparsed counts and a sample of its
-unparsed lines. This process feeds the ranges' counts, in file order, to the collectors (the
+each to counts (:class:`omphalos.counts.BatchAgg`: totals summed exactly with
+:func:`omphalos.counts.add_counts`, each dimension's keys taken into a top table of the
+collectors' capacity, :class:`~omphalos.lib.collectors.topk.TopTable`, as the collectors'
+own tables take batches), plus its line and unparsed counts and a sample of its unparsed
+lines. This process feeds the ranges' counts, in file order, to the collectors (the
 same plugin code a one-process replay runs) and answers their queries.
 
 Why the answer is the one-process answer:
@@ -48,8 +50,10 @@ from itertools import pairwise
 from typing import Any
 
 from .config import ConfigSource
-from .counts import BatchAgg, add_counts
+from .counts import BatchAgg, DimAgg, add_counts
+from .derived import AGENT_DIMENSIONS
 from .directory import Directory
+from .lib.collectors.topk import TopTable
 from .messages import BadLine, Batch, LineChunk, Query, Source
 from .records import Columns
 from .registry import default_registry
@@ -58,12 +62,16 @@ from .topology import ComponentSpec, build_components, build_settings
 from .validate import enforce_ranges
 
 __all__ = ["FileRange", "RangeCounts", "ParallelReplay", "plan_ranges", "can_count",
-           "parallel_replay", "MIN_RANGE_BYTES", "RANGES_PER_WORKER"]
+           "parallel_replay", "MIN_RANGE_BYTES", "MAX_RANGE_BYTES", "RANGES_PER_WORKER"]
 
 #: Smallest range planned by default: below this, a process costs more than it saves.
 MIN_RANGE_BYTES = 4 << 20
 #: Ranges planned per worker by default: enough for the last ones to even out the load.
 RANGES_PER_WORKER = 4
+#: Largest range planned by default (about 380,000 combined lines): a worker holds a
+#: range's exact counts until it ends, as many keys as the range has distinct values, so
+#: a file of gigabytes is cut finer rather than into ``4 x workers`` huge ranges.
+MAX_RANGE_BYTES = 64 << 20
 #: W3C directives a range must know when it starts mid-file (what ``W3CStream`` keeps).
 _STATE_DIRECTIVES = (b"fields", b"date")
 _SCAN_BLOCK = 1 << 20
@@ -247,6 +255,12 @@ def count_range(item: FileRange) -> RangeCounts:
     source = Source(job.host, item.path, _file_id(item.path, item.start), "monitor:files")
     out = RangeCounts()
     sample = getattr(job.parser.config, "bad_sample", 20)
+    visitors: dict[str, set[int]] = {}
+    # With a capacity, a range's keys go into top tables of that capacity, as the
+    # collectors' own tables take batches: at most 4 x capacity keys per dimension in
+    # memory, and none of the work of summing the many keys a table would drop (exact
+    # while a dimension has at most ``capacity`` keys: nothing is ever cut then).
+    tables: dict[str, TopTable] | None = {} if job.capacity else None
     prelude = directives_before(item.path, item.start)
     if prelude:  # the directives in force: the parser's state, not lines of this range
         parser.parse(LineChunk(source, 0, 0, len(prelude), prelude))
@@ -264,11 +278,34 @@ def count_range(item: FileRange) -> RangeCounts:
             out.bad.extend(batch.bad)
             del out.bad[: -job.bad_kept]
         if len(batch.records):
-            add_counts(out.counts, job.counter.count_records(batch.records, job.host,
-                                                            job.dimensions))
+            counted = job.counter.count_records(batch.records, job.host, job.dimensions)
+            # the visitors' hashes are made distinct once per range, not at every chunk
+            # (add_counts rebuilds the list: quadratic in the range's visitors)
+            for day, hashes in counted.visitors.items():
+                visitors.setdefault(day, set()).update(hashes)
+            counted.visitors = {}
+            if tables is not None:  # each dimension into its bounded table
+                for dim, d in counted.dims.items():
+                    table = tables.get(dim)
+                    if table is None:
+                        tables[dim] = table = TopTable(job.capacity)
+                    table.add(d.hits, d.bytes, d.classes, d.durations, d.cut, d.total)
+                counted.dims = {}
+            add_counts(out.counts, counted)
+    out.counts.visitors = {day: list(hashes) for day, hashes in visitors.items()}
+    if tables is not None:
+        out.counts.dims = {dim: _table_counts(t) for dim, t in tables.items()}
     if job.capacity:
         out.counts = job.counter.cut_counts(out.counts, job.capacity)
     return out
+
+
+def _table_counts(table: TopTable) -> DimAgg:
+    """A range's table as counts: what it kept, what it cut and the hits it was given."""
+    return DimAgg(dict(table.hits), dict(table.bytes),
+                  {c: dict(v) for c, v in table.classes.items() if v},
+                  {k: Counter(v) for k, v in table.durations.items()} or None,
+                  table.floor, table.total)
 
 
 def can_count(collectors: Sequence[ComponentSpec]) -> str | None:
@@ -321,14 +358,16 @@ class ParallelReplay:
             progress: Callable[[int], None] | None = None,
             stopped: Callable[[], bool] | None = None) -> bool:
         """Count ``paths`` with ``workers`` processes and feed the collectors; ``range_bytes``
-        0: about ``total / (workers * RANGES_PER_WORKER)``, at least MIN_RANGE_BYTES.
+        0: about ``total / (workers * RANGES_PER_WORKER)``, at least MIN_RANGE_BYTES and
+        at most MAX_RANGE_BYTES.
         False when ``stopped()`` turned true first (the workers are then ended, and the
         collectors hold the ranges counted so far)."""
         if self.refused:
             raise ValueError(f"cannot replay in parallel: {self.refused}")
         total = sum(os.path.getsize(p) for p in paths)
         if range_bytes <= 0:
-            range_bytes = max(MIN_RANGE_BYTES, -(-total // (workers * RANGES_PER_WORKER)))
+            range_bytes = min(MAX_RANGE_BYTES, max(
+                MIN_RANGE_BYTES, -(-total // (workers * RANGES_PER_WORKER))))
         ranges = plan_ranges(paths, range_bytes)
         for spec in self.collector_specs:
             collector = spec.cls(_context(spec.name, self.settings), spec.config)
@@ -339,9 +378,13 @@ class ParallelReplay:
             ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods
                                               else "spawn")
             if ctx.get_start_method() == "forkserver":
-                # imported once by the fork server, not once per worker
-                ctx.set_forkserver_preload(sorted({
-                    __name__, self.job.parser.cls.__module__, self.job.counter.__module__}))
+                # imported once by the fork server, not once per worker (the user-agent
+                # rules too, when an agent dimension is counted)
+                preload = {__name__, self.job.parser.cls.__module__,
+                           self.job.counter.__module__}
+                if AGENT_DIMENSIONS.intersection(self.job.dimensions):
+                    preload.add("omphalos.lib.useragent_preload")
+                ctx.set_forkserver_preload(sorted(preload))
             with ctx.Pool(max(1, min(workers, len(ranges) or 1)), _init_worker,
                           (self.job,)) as pool:
                 done = 0

@@ -164,3 +164,32 @@ def test_queries_shorten_the_switch_interval_while_they_wait(tmp_path: Path) -> 
         finally:
             pipeline.stop()
         assert sys.getswitchinterval() == before
+
+
+def test_a_summary_with_whole_batches_applies_each_batch_in_one_slice(tmp_path: Path) -> None:
+    """``whole_batches`` (what ``omphalos replay`` sets): one slice per batch, however
+    large, and no query sees part of one."""
+    pipeline = Pipeline.from_config({"omphalos": {"state_dir": str(tmp_path)},
+                                     "collector:summary": {"plugin": "summary",
+                                                           "whole_batches": True}})
+    pipeline.start()
+    recorder = Recorder.start()
+    try:
+        ref = pipeline.directory.get("collector:summary")
+        assert ref is not None
+        for seq in (1, 2, 3):
+            ref.tell(Deliver(batch(seq, lines=60_000), recorder))
+        seen = set()
+        for _ in range(100):
+            requests = pipeline.query("summary", collector="summary", timeout=10)["requests"]
+            seen.add(requests)
+            if requests == 180_000:
+                break
+        wait_for(lambda: len(recorder.ask("seen", timeout=5)) == 3, timeout=30)
+        assert seen <= {0, 60_000, 120_000, 180_000} and 180_000 in seen
+        status = ref.ask(Query("status"), timeout=10)
+        assert status["counters"]["slices"] == 3
+        assert status["counters"]["records"] == 180_000
+    finally:
+        recorder.stop()
+        pipeline.stop()
