@@ -26,6 +26,7 @@ from .common import (
     replay_until_done,
     run_until_stopped,
 )
+from .compressed import CompressedError, decompressed, is_compressed
 from .paths import monitor_paths, path_problems, write_problems
 from .progress import Progress
 from .resume import ask_key, resume_notes, start_over
@@ -202,8 +203,6 @@ class Base(Controller):
             extra["collector:summary"].update({"durable": True, "state_key": "replay",
                                                "state_path": os.path.abspath(pargs.state),
                                                "ack_when_saved": False})
-        source = self._source(files, parser=pargs.format, follow=False, checkpoints=False,
-                              extra={**extra, **self._parser_section(pargs.format)})
         unreadable = [p for p in path_problems(("", f) for f in files) if p.fatal]
         if unreadable:
             for problem in unreadable:
@@ -211,6 +210,18 @@ class Base(Controller):
                       file=sys.stderr)
             self.app.exit_code = EXIT_FAILED
             return
+        if pargs.state and any(map(is_compressed, files)):
+            raise ConfigError("--state: compressed files cannot be replayed into a state "
+                              "file (a decompressed copy is a new file each time, and "
+                              "would be counted again): decompress them first")
+        try:
+            files = decompressed(files)
+        except CompressedError as exc:
+            print(f"omphalos: cannot read {exc}", file=sys.stderr)
+            self.app.exit_code = EXIT_FAILED
+            return
+        source = self._source(files, parser=pargs.format, follow=False, checkpoints=False,
+                              extra={**extra, **self._parser_section(pargs.format)})
         if self._replay_parallel(source, files):
             return
         pipeline = Pipeline.from_config(source)

@@ -24,6 +24,7 @@ from omphalos.validate import finite_json
 
 from .base import CONFIG_ARG, EXIT_FAILED, FORMAT_NAMES, Base, unread_files
 from .common import configure_logging, files_pipeline, gather_config, replay_until_done
+from .compressed import CompressedError, decompressed
 from .paths import path_problems
 from .signals import StopFlag
 
@@ -71,6 +72,12 @@ class Report(Controller):
                       file=sys.stderr)
             self.app.exit_code = EXIT_FAILED
             return
+        try:
+            shown, files = files, decompressed(files)
+        except CompressedError as exc:
+            print(f"omphalos: cannot read {exc}", file=sys.stderr)
+            self.app.exit_code = EXIT_FAILED
+            return
         configs = list(getattr(pargs, "config", []) or []) + list(pargs.sub_config or [])
         extra: dict[str, dict[str, Any]] = {"monitor:files": {"max_in_flight": 1}}
         source = files_pipeline(gather_config(configs), files, parser=pargs.format,
@@ -86,7 +93,7 @@ class Report(Controller):
                 os.path.getsize(f) for f in files if os.path.isfile(f)))
             failed = unread_files(pipeline)
             try:
-                data = gather(pipeline.query, max(1, min(pargs.top, 1000)), files)
+                data = gather(pipeline.query, max(1, min(pargs.top, 1000)), shown)
             except QueryError as exc:
                 print(f"omphalos: report: no counts: {exc}", file=sys.stderr)
                 self.app.exit_code = EXIT_FAILED

@@ -166,3 +166,41 @@ def test_replay_with_the_daemons_config_never_adds_to_its_saved_counts(tmp_path:
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout)["requests"] == 10_000
     assert (state / "collectors.sqlite").exists()
+
+
+@pytest.mark.timeout(180)
+def test_replay_reads_rotated_compressed_logs_as_their_text(tmp_path: Path) -> None:
+    """gzip, bzip2 and xz files (by their first bytes, whatever their names) count as the
+    plain log does; a truncated archive counts the lines before the damage, and says so."""
+    import bz2
+    import gzip
+    import lzma
+
+    data = REAL_LOG.read_bytes()
+    def counts(text: str) -> dict[str, object]:
+        summary = json.loads(text)
+        del summary["since"]  # when the run started
+        return summary
+
+    plain = counts(omphalos("replay", "--json", "-w", "1", str(REAL_LOG)).stdout)
+    files = {"access.log.2.gz": gzip.compress(data), "access.log.3.bz2": bz2.compress(data),
+             "access.log.4.xz": lzma.compress(data), "renamed.log": gzip.compress(data)}
+    for name, blob in files.items():
+        (tmp_path / name).write_bytes(blob)
+        proc = omphalos("replay", "--json", "-w", "1", str(tmp_path / name))
+        assert proc.returncode == 0, proc.stderr
+        assert counts(proc.stdout) == plain, name
+        assert f"{tmp_path / name}: " in proc.stderr and "read decompressed" in proc.stderr
+    whole = gzip.compress(data)
+    (tmp_path / "cut.gz").write_bytes(whole[: len(whole) // 3])
+    proc = omphalos("replay", "--json", "-w", "1", str(tmp_path / "cut.gz"))
+    assert proc.returncode == 0, proc.stderr
+    assert "damaged or truncated" in proc.stderr
+    got = json.loads(proc.stdout)
+    assert 0 < got["requests"] < 10_000 and got["unparsed"] <= 1  # a cut last line at most
+    (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b" + b"not gzip at all" * 10)
+    proc = omphalos("replay", str(tmp_path / "bad.gz"))
+    assert proc.returncode != 0 and f"cannot read {tmp_path / 'bad.gz'}" in proc.stderr
+    proc = omphalos("replay", "--state", str(tmp_path / "s.sqlite"),
+                    str(tmp_path / "access.log.2.gz"))
+    assert proc.returncode != 0 and "decompress them first" in proc.stderr
