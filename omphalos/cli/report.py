@@ -20,6 +20,7 @@ from omphalos.htmlreport.html import render
 from omphalos.htmlreport.panels import gather
 from omphalos.htmlreport.tabular import to_csv
 from omphalos.pipeline import Pipeline, QueryError
+from omphalos.query import DIMENSIONS
 from omphalos.validate import finite_json
 
 from .base import CONFIG_ARG, EXIT_FAILED, FORMAT_NAMES, Base, unread_files
@@ -79,7 +80,10 @@ class Report(Controller):
             self.app.exit_code = EXIT_FAILED
             return
         configs = list(getattr(pargs, "config", []) or []) + list(pargs.sub_config or [])
-        extra: dict[str, dict[str, Any]] = {"monitor:files": {"max_in_flight": 1}}
+        # every panel, the opt-in country too (a config's own summary section still wins)
+        extra: dict[str, dict[str, Any]] = {"monitor:files": {"max_in_flight": 1},
+                                            "collector:summary": {"dimensions":
+                                                                  list(DIMENSIONS)}}
         source = files_pipeline(gather_config(configs), files, parser=pargs.format,
                                 follow=False, checkpoints=False,
                                 extra={**extra, **Base._parser_section(pargs.format)})

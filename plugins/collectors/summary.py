@@ -32,7 +32,7 @@ from omphalos.lib.collectors.interleave import InterleavedCollector
 from omphalos.lib.collectors.sketch import quantiles_of
 from omphalos.lib.geoip import check_database
 from omphalos.messages import BadLine, Batch, Query
-from omphalos.query import DIMENSIONS, compile_filter, validate
+from omphalos.query import DEFAULT_DIMENSIONS, DIMENSIONS, compile_filter, validate
 from omphalos.records import Columns
 from omphalos.state import DurableConfig, restore_object
 
@@ -46,13 +46,14 @@ class SummaryConfig(DurableConfig):
     capacity: int = option(2000, "Keys each top table keeps (memory is at most four times "
                                  "this per dimension). Counts are at most "
                                  "requests / (capacity + 1) too low.")
-    dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted: path, client, "
-                                         "host, status, agent, referer, method and the "
-                                         "derived ones (browser, os, device, crawler, "
+    dimensions: tuple[str, ...] = option(list(DEFAULT_DIMENSIONS), "Dimensions counted: path, "
+                                         "client, host, status, agent, referer, method and "
+                                         "the derived ones (browser, os, device, crawler, "
                                          "visitors, vhost, protocol, referring_site, "
                                          "remote_user, not_found, static, hour, tls, mime, "
                                          "cache, country; see omphalos.derived). Default: "
-                                         "all.")
+                                         "all but country (a lookup per distinct client: "
+                                         "name it to count it).")
     max_hosts: int = option(64, "Source hosts whose counts are also kept apart (top lists "
                                 "of one web server: the top query's host); 0: none.")
     whole_batches: bool = option(False, "Apply each batch whole instead of a slice at a "

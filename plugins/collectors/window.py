@@ -53,6 +53,7 @@ from omphalos.lib.geoip import check_database
 from omphalos.lib.hll import union_estimate
 from omphalos.messages import Batch, Query
 from omphalos.query import (
+    DEFAULT_DIMENSIONS,
     DIMENSIONS,
     KINDS,
     classes_of,
@@ -79,8 +80,8 @@ class WindowConfig(DurableConfig):
                                       "LENGTH of event time in buckets of STEP; every STEP "
                                       "must be a multiple of the smallest one.")
     capacity: int = option(100, "Keys per dimension each bucket keeps (Space-Saving).")
-    dimensions: tuple[str, ...] = option(list(DIMENSIONS), "Dimensions counted (the summary's "
-                                         "list; default: all).")
+    dimensions: tuple[str, ...] = option(list(DEFAULT_DIMENSIONS), "Dimensions counted (the "
+                                         "summary's list; default: all but country).")
     max_hosts: int = option(16, "Source hosts whose counts each bucket also keeps apart "
                                 "(top and series of one web server: the query's host); "
                                 "0: none.")

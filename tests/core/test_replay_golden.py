@@ -36,7 +36,7 @@ from omphalos.cli.common import files_pipeline  # noqa: E402
 from omphalos.cli.signals import StopFlag  # noqa: E402
 from omphalos.config import ConfigSource  # noqa: E402
 from omphalos.pipeline import Pipeline  # noqa: E402
-from omphalos.query import DIMENSIONS  # noqa: E402
+from omphalos.query import DEFAULT_DIMENSIONS  # noqa: E402
 from omphalos.replaying import ParallelReplay  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -91,7 +91,7 @@ def _clean(summary: dict[str, Any]) -> dict[str, Any]:
 def _answers(ask: Any) -> dict[str, Any]:
     """The summary and every dimension's full top list from ``ask(kind, **params)``."""
     out: dict[str, Any] = {"summary": _clean(ask("summary", limit=LIMIT))}
-    for dim in DIMENSIONS:
+    for dim in DEFAULT_DIMENSIONS:
         try:
             top = ask("top", dimension=dim, window="all", limit=LIMIT)
         except ValueError as exc:  # a dimension the format lacks

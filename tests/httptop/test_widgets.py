@@ -26,6 +26,7 @@ from omphalos.console.state import ConsoleState, summary_rows
 from omphalos.console.views import VIEWS, WINDOWS, fit_columns
 from omphalos.console.widgets import MIN_COLS, MIN_ROWS, ConsoleWidget
 from omphalos.pipeline import Pipeline
+from omphalos.query import DIMENSIONS
 
 from ..conftest import REAL_LOG
 
@@ -49,7 +50,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     config = {"omphalos": {"state_dir": str(state_dir)},
               "monitor:files": {"plugin": "file", "paths": [str(REAL_LOG)], "follow": False,
                                 "checkpoints": False},
-              "collector:summary": {"plugin": "summary"}}
+              "collector:summary": {"plugin": "summary", "dimensions": ",".join(DIMENSIONS)}}
     with Pipeline.from_config(config) as pipeline:
         assert pipeline.wait_idle(timeout=60)
         out: dict[str, Any] = {"summary": pipeline.query("summary", limit=200)}

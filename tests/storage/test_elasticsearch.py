@@ -26,6 +26,7 @@ from omphalos.plugins.collectors.elasticsearch.ecs import daily_index, doc_id
 
 from omphalos import Pipeline
 from omphalos.messages import Deliver, Query
+from omphalos.query import DIMENSIONS
 from tests.conftest import REAL_LOG, omphalos_threads, wait_for
 from tests.report.test_dimensions import truth
 
@@ -84,7 +85,7 @@ def run_real_log(tmp_path: Path, target: Target, state: str = "state",
     pipeline = Pipeline.from_config({
         "omphalos": {"state_dir": str(tmp_path / state)},
         "monitor:web": {"paths": [str(REAL_LOG)], "follow": False},
-        "collector:summary": {},
+        "collector:summary": {"dimensions": ",".join(DIMENSIONS)},  # country too
         "collector:es": es_section(target, **extra),
     })
     pipeline.start()

@@ -115,7 +115,8 @@ def start_web(tmp_path: Path) -> Iterator[Callable[..., WebRun]]:
 
     def start(web: dict[str, Any] | None = None, *, copy_real_log: bool = True,
               windowed: dict[str, Any] | None = None,
-              parser: dict[str, dict[str, Any]] | None = None) -> WebRun:
+              parser: dict[str, dict[str, Any]] | None = None,
+              summary: dict[str, Any] | None = None) -> WebRun:
         log = tmp_path / f"access{len(runs)}.log"
         if copy_real_log:
             shutil.copy(REAL_LOG, log)
@@ -130,7 +131,7 @@ def start_web(tmp_path: Path) -> Iterator[Callable[..., WebRun]]:
         name = windowed_collector()
         if name is not None:
             config[f"collector:{name}"] = {"history": False, **(windowed or {})}
-        config["collector:summary"] = {}
+        config["collector:summary"] = dict(summary or {})
         config["collector:metrics"] = {}
         config["output:web"] = {"port": 0, **(web or {})}
         pipeline = Pipeline.from_config(config)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.support.ui import Select
 
+from omphalos.query import DIMENSIONS
 from tests.conftest import wait_for
 
 from .conftest import WebRun
@@ -29,7 +30,8 @@ def first_rows(driver: Any) -> list[str]:
 
 @pytest.mark.timeout(120)
 def test_browsers_and_one_host_on_the_page(start_web: Any, browser: Any) -> None:
-    run: WebRun = start_web({"update_secs": 0.5})
+    run: WebRun = start_web({"update_secs": 0.5},
+                            summary={"dimensions": ", ".join(DIMENSIONS)})  # with country
     assert run.pipeline.wait_idle(30)
     host = run.pipeline.query("top", collector="summary", dimension="host",
                               window="all")["rows"][0]["key"]
