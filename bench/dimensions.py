@@ -10,7 +10,7 @@
   visitors),
 * every dimension but ``country``, and every dimension, both with ``max_hosts = 0``
   (what ``country`` costs: one look-up per new client address),
-* the default summary (every dimension, hosts kept apart),
+* the default summary (every dimension but the opt-in ``country``, hosts kept apart),
 * ``omphalos report -o report.html`` (the default summary plus the report),
 
 then once ``goaccess LOG --log-format=COMBINED -o report.html``. The counts of every run
@@ -71,7 +71,7 @@ def main() -> None:
             "replay, all, no hosts": [*cmd, "-c", str(config(d, "all", ", ".join(DIMENSIONS))),
                                       "replay", *w, "--json", "--format", "combined",
                                       str(log)],
-            "replay, every dim": [*cmd, "replay", *w, "--json", "--format", "combined",
+            "replay, default dims": [*cmd, "replay", *w, "--json", "--format", "combined",
                                   str(log)],
             "omphalos report -o": [*cmd, "report", "--format", "combined", "-o",
                                    str(d / "omphalos.html"), str(log)],
@@ -88,9 +88,10 @@ def main() -> None:
     print(f"{'run':<26}{'wall s':>9}{'cpu s':>9}{'wall/base':>11}")
     for row in rows:
         print(f"{row.name:<26}{row.wall:>9.2f}{row.cpu:>9.2f}{row.wall / base.wall:>11.2f}")
-    every = best["replay, every dim"].wall / base.wall - 1
-    every_cpu = best["replay, every dim"].cpu / base.cpu - 1
-    print(f"every new dimension adds {every:.0%} wall, {every_cpu:.0%} cpu to replay "
+    every = best["replay, default dims"].wall / base.wall - 1
+    every_cpu = best["replay, default dims"].cpu / base.cpu - 1
+    print(f"the default's new dimensions (all but the opt-in country) add {every:.0%} wall, "
+          f"{every_cpu:.0%} cpu to replay "
           f"(target <= 40%): {'met' if every <= 0.40 else 'NOT met'} by wall")
     per_line = (best["replay, + agent/visitors"].wall - base.wall) / args.lines * 1e6
     print(f"agent and visitor dimensions: {per_line:.2f} us per line")
