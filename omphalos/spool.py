@@ -35,6 +35,7 @@ opening it gets SpoolError); its methods may be called from any thread.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import struct
@@ -42,6 +43,7 @@ import threading
 import zlib
 from collections import deque
 from pathlib import Path
+from typing import Any, Protocol, TypeVar, cast
 
 __all__ = ["Spool", "SpoolError", "spool_path"]
 
@@ -60,6 +62,22 @@ def worker_spool_dir(configured: str, state_dir: str, component: str, worker: in
     if configured:
         return os.path.join(os.path.expanduser(configured), f"worker-{worker}")
     return spool_path(state_dir, f"{component}-worker-{worker}")
+
+class _SpoolOptions(Protocol):
+    @property
+    def spool_dir(self) -> str: ...
+
+
+_S = TypeVar("_S", bound=_SpoolOptions)
+
+
+def spool_apart(config: _S, component: str, worker: int, state_dir: str) -> _S:
+    """``config`` (a dataclass with a ``spool_dir`` option) for ``component``'s copy in worker
+    process ``worker``: its own spool directory (:func:`worker_spool_dir`). What a spooling
+    transport's ``for_worker`` returns."""
+    spool = worker_spool_dir(config.spool_dir, state_dir, component, worker)
+    return cast(_S, dataclasses.replace(cast(Any, config), spool_dir=spool))
+
 
 _HEADER = struct.Struct("<II")
 _HEAD = struct.Struct("<QQ")  # the head file of spools written before the two slots

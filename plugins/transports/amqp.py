@@ -35,7 +35,7 @@ from omphalos.delivery import Backoff, Outbox, Pump
 from omphalos.lib.transports.common import Incoming, RateLimitedLog, qualify
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import TransportPlugin
-from omphalos.spool import Spool, spool_path, worker_spool_dir
+from omphalos.spool import Spool, spool_apart, spool_path
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_batch, encode_batch
 
 CONTENT_TYPE = "application/x-omphalos-batch"
@@ -89,8 +89,7 @@ class AmqpTransport(TransportPlugin[AmqpConfig]):
                    ) -> AmqpConfig:
         """Each worker's publisher spools apart: spool/NAME-worker-I, or worker-I under
         the configured spool_dir."""
-        return replace(config, spool_dir=worker_spool_dir(config.spool_dir, state_dir, name,
-                                                          worker))
+        return spool_apart(config, name, worker, state_dir)
 
     def setup(self) -> None:
         self.publisher = bool(self.context.inputs) or not self.context.outputs

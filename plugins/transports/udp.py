@@ -44,7 +44,7 @@ from omphalos.delivery import OVERSIZED_POLICY, Backoff, Outbox, Pump
 from omphalos.lib.transports.common import Incoming, RateLimitedLog, qualify
 from omphalos.messages import Ack, Batch
 from omphalos.plugin import TransportPlugin
-from omphalos.spool import Spool, spool_path, worker_spool_dir
+from omphalos.spool import Spool, spool_apart, spool_path
 from omphalos.wire import WireError, decode_batch, encode_batch
 
 MAGIC = "ou"
@@ -174,8 +174,7 @@ class UdpTransport(TransportPlugin[UdpConfig]):
                    ) -> UdpConfig:
         """Each worker's sender spools apart: spool/NAME-worker-I, or worker-I under the
         configured spool_dir."""
-        return replace(config, spool_dir=worker_spool_dir(config.spool_dir, state_dir, name,
-                                                          worker))
+        return spool_apart(config, name, worker, state_dir)
 
     def setup(self) -> None:
         cfg = self.config

@@ -70,7 +70,7 @@ from omphalos.messages import Ack, Batch
 from omphalos.plugin import CountedBatches, Loopback, TransportPlugin
 from omphalos.query import DIMENSIONS
 from omphalos.records import Columns
-from omphalos.spool import Spool, spool_path, worker_spool_dir
+from omphalos.spool import Spool, spool_apart, spool_path
 from omphalos.validate import Rejects
 from omphalos.wire import DEFAULT_MAX_BYTES, WireError, decode_ack, decode_batch, encode_ack
 from omphalos.wire import encode_batch as encode
@@ -237,8 +237,7 @@ class ZmqTransport(TransportPlugin[ZmqConfig]):
                    ) -> ZmqConfig:
         """Each worker's sender spools apart: spool/NAME-worker-I, or worker-I under the
         configured spool_dir."""
-        return replace(config, spool_dir=worker_spool_dir(config.spool_dir, state_dir, name,
-                                                       worker))
+        return spool_apart(config, name, worker, state_dir)
 
     def setup(self) -> None:
         """Context, spool (sender) or authenticator (receiver), I/O thread, wake socket:
