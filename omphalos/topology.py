@@ -70,6 +70,23 @@ def _split(name: str) -> tuple[str, str] | None:
     return (kind.strip(), short.strip()) if kind.strip() in KINDS and short.strip() else None
 
 
+def plugin_name(section: RawSection, registry: Registry) -> str:
+    """The plugin of component section ``KIND:NAME``: its ``plugin`` key, else the plugin
+    called NAME, else the kind's default."""
+    kind, short = section.name.split(":", 1)
+    name = str(section.values.get("plugin", "")).strip()
+    if name:
+        return name
+    return short if registry.has(kind, short) else (registry.default(kind) or short)
+
+
+def plugin_class(section: RawSection, registry: Registry) -> type[Plugin]:
+    """The plugin class of component section ``section`` (a ConfigError naming the file,
+    section and key when there is none)."""
+    return registry.get(section.name.split(":", 1)[0], plugin_name(section, registry),
+                        file=section.origin("plugin"), section=section.name)
+
+
 def build_settings(source: ConfigSource) -> Settings:
     settings: Settings = build_config(Settings, source.section(SETTINGS_SECTION))
     return settings
@@ -100,12 +117,8 @@ def build_components(source: ConfigSource, registry: Registry,
 
     specs: dict[str, ComponentSpec] = {}
     for name, section in sections.items():
-        kind, short = name.split(":", 1)
-        plugin_name = str(section.values.get("plugin", "")).strip()
-        if not plugin_name:
-            plugin_name = short if registry.has(kind, short) else (registry.default(kind)
-                                                                   or short)
-        cls = registry.get(kind, plugin_name, file=section.origin("plugin"), section=name)
+        kind = name.split(":", 1)[0]
+        cls = plugin_class(section, registry)
         config = build_config(cls.Config, section, ignore=PIPELINE_KEYS)
         specs[name] = ComponentSpec(name, kind, cls, config)
 

@@ -19,7 +19,7 @@ from omphalos.pipeline import PipelineAPI
 from omphalos.plugin import KINDS
 from omphalos.registry import config_type, default_registry
 from omphalos.state import DurableConfig
-from omphalos.topology import SETTINGS_SECTION
+from omphalos.topology import SETTINGS_SECTION, plugin_class, plugin_name
 
 from .logs import configure_logging
 from .progress import Progress
@@ -91,14 +91,10 @@ def _ad_hoc(section: RawSection, ours: Mapping[str, Any], saved_as: str) -> RawS
     twice with the daemon's config never adds to the daemon's saved counts."""
     if "durable" in section.values:
         return section
-    kind, short = section.name.split(":", 1)
     registry = default_registry()
-    plugin = str(section.values.get("plugin", "")).strip()
-    if not plugin:
-        plugin = short if registry.has(kind, short) else (registry.default(kind) or short)
-    if not registry.has(kind, plugin):
+    if not registry.has("collector", plugin_name(section, registry)):
         return section  # the pipeline reports the unknown plugin, naming the file
-    cls = registry.get(kind, plugin)
+    cls = plugin_class(section, registry)
     config = config_type(cls) or cls.Config
     if not issubclass(config, DurableConfig):
         return section
