@@ -156,6 +156,10 @@ class Plugin(pykka.ThreadingActor, Generic[C], metaclass=ABCMeta):
 
     # -- pykka lifecycle (actor thread) ---------------------------------------------------
     def on_start(self) -> None:
+        # Found under its name before setup: a monitor emits during setup, and the answer
+        # to what it sent (an acknowledgement, three actors away) may come back before
+        # the thread that started this actor got to register it.
+        self.context.directory.register(self.context.name, self.actor_ref)
         try:
             self.setup()
         except Exception as exc:

@@ -71,3 +71,43 @@ def test_a_complete_setup_is_torn_down_then_released(tmp_path: Path) -> None:
         assert not pipeline.degraded
     assert len(OPENED) == 1 and OPENED[0].closed
     assert (tmp_path / "taken").read_text() == "teardown\n"
+
+
+#: For each setup of the collector below: was it found under its own name then?
+FOUND_IN_SETUP: list[bool] = []
+
+
+class FoundInSetup(CollectorPlugin[HalfConfig]):
+    """Records, in setup, whether the directory already names this very actor."""
+
+    name = "found-in-setup"
+    description = "Test collector: looks itself up by name during setup"
+    Config: ClassVar[type] = HalfConfig
+
+    def setup(self) -> None:
+        FOUND_IN_SETUP.append(
+            self.context.directory.get(self.context.name) == self.actor_ref)
+
+    def apply(self, batch: Batch) -> None:
+        pass
+
+
+def test_a_component_is_found_by_name_while_it_sets_up_and_after_a_restart(
+        tmp_path: Path) -> None:
+    """A monitor emits during setup; the acknowledgement, addressed by name, may come back
+    before the starting thread registered the new actor (it did, under load: a whole
+    window of acknowledgements was lost and the monitor stalled for its time-out). So an
+    actor is registered before its setup runs, first start and restarts alike."""
+    FOUND_IN_SETUP.clear()
+    registry = Registry()
+    registry.add(FoundInSetup)
+    pipeline = Pipeline.from_config({
+        "omphalos": {"state_dir": str(tmp_path / "state"), "restart_backoff_secs": 0.01},
+        "collector:found": {"plugin": "found-in-setup"}}, registry=registry)
+    with pipeline:
+        assert FOUND_IN_SETUP == [True]
+        first = pipeline.directory.get("collector:found")
+        assert first is not None
+        first.stop()  # stopped behind the supervisor's back: restarted
+        wait_for(lambda: len(FOUND_IN_SETUP) >= 2, timeout=30)
+    assert all(FOUND_IN_SETUP), FOUND_IN_SETUP

@@ -73,3 +73,25 @@ def test_missing_path_and_non_regular_file_are_reported(tmp_path: Path) -> None:
         wait_for(lambda: len(seen(pipe)) == 2)
         states = {f["path"]: f["state"] for f in monitor_status(pipe)["files"]}
     assert states[str(missing)] == "waiting"  # read to its end, waiting for more
+
+
+@pytest.mark.timeout(60)
+def test_a_dangling_symlink_is_read_from_its_targets_first_line(tmp_path: Path) -> None:
+    """The link's target does not exist when the monitor first looks, then is created
+    empty (too small to fingerprint) in another directory, then written. Only the target's
+    directory reports those writes; ticks are made too rare here to find them instead."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    link = tmp_path / "current.log"
+    os.symlink(folder / "a0.log", link)
+    rare = {"stat_interval_secs": 120, "discover_interval_secs": 120}
+    with pipeline(tmp_path, [str(link)], **rare) as pipe:
+        assert monitor_status(pipe)["files"][0]["state"] == "missing"
+        target = folder / "a0.log"
+        target.touch()  # created empty: found, but waiting for bytes to fingerprint
+        wait_for(lambda: monitor_status(pipe)["counters"].get("wakeups", 0) >= 1, timeout=10)
+        with target.open("ab") as out:
+            for n in range(1, 51):
+                out.write(line(n))
+        wait_for(lambda: sum(seen(pipe).values()) >= 50, timeout=20)
+        assert exactly_once(seen(pipe), 1, 50) == []

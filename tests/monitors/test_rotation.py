@@ -120,12 +120,6 @@ def test_polling_mode_survives_rotations(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.xfail(strict=False, reason="bug found at the end of the fourth session, to fix "
-                   "next: a symlink whose target does not exist yet when the monitor first "
-                   "looks is left 'waiting'; the target's creation (in another directory) is "
-                   "not noticed, so the lines written there before the link moves on are never "
-                   "read. Pipeline.start() now returns once receivers are set up, which lets the "
-                   "monitor look before the writer creates the first target")
 def test_symlink_whose_target_changes(tmp_path: Path) -> None:
     folder = tmp_path / "logs"
     folder.mkdir()

@@ -216,8 +216,12 @@ class FileMonitor(MonitorPlugin[FileMonitorConfig]):
             elif kind == "created":
                 if path in tracker.paths or schedule.matches(path):
                     tracker.visit(path)
+                elif path in tracker.targets:
+                    tracker.visit(tracker.targets[path])
             elif path in tracker.paths:  # modified or deleted
                 tracker.visit(path)  # also opens a file that was too small to fingerprint
+            elif path in tracker.targets:  # a watched symlink's target, nothing open yet
+                tracker.visit(tracker.targets[path])
             else:
                 key = tracker.names.get(path)  # a symlink's target, a rotated file
                 tailer = tracker.tails.get(key) if key is not None else None

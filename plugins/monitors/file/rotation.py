@@ -45,6 +45,7 @@ class PathState:
     state: str = "waiting"  # waiting (too small to fingerprint), missing, error, open
     error: str = ""
     key: Key | None = None  # (dev, inode) of the tailer reading it
+    target: str = ""  # a symlink's target while no file is open there (see ``targets``)
 
 
 class FileTracker:
@@ -64,6 +65,9 @@ class FileTracker:
         self.by_id: dict[str, Tailer] = {}
         self.paths: dict[str, PathState] = {}
         self.names: dict[str, Key] = {}  # real paths of open files -> key
+        #: targets of watched symlinks with no file open there yet (missing, or too small
+        #: to fingerprint) -> the link: a change at the target is a change at the link
+        self.targets: dict[str, str] = {}
         self.ready: dict[Key, None] = {}  # files worth a read, in order
         #: new names of files moved away from a watched path, not opened yet -> give-up time
         self.followed: dict[str, float] = {}
@@ -72,6 +76,23 @@ class FileTracker:
     def visit(self, path: str, initial: bool = False) -> None:
         """Look at ``path`` now: open what is new there, notice what changed."""
         info = self.paths.setdefault(path, PathState())
+        self._look(path, info, initial)
+        self._note_target(path, info)
+
+    def _note_target(self, path: str, info: PathState) -> None:
+        """Remember where a symlink with nothing open points: its target's directory is
+        watched, not the link, so the target's first lines arrive as events there."""
+        target = ""
+        if info.state != "open" and os.path.islink(path):
+            target = os.path.realpath(path)
+        if info.target != target:
+            if self.targets.get(info.target) == path:
+                del self.targets[info.target]
+            info.target = target
+        if target:
+            self.targets[target] = path
+
+    def _look(self, path: str, info: PathState, initial: bool) -> None:
         current = self.tails.get(info.key) if info.key is not None else None
         try:
             st = os.stat(path)
@@ -111,6 +132,8 @@ class FileTracker:
         self.visit(path)
         info = self.paths.get(path)
         if info is not None and info.key is None:
+            if self.targets.get(info.target) == path:
+                del self.targets[info.target]
             del self.paths[path]
 
     def _open(self, path: str, info: PathState, initial: bool) -> None:
