@@ -173,10 +173,6 @@ def exactly_once(counts: Counter[int], first: int, last: int) -> list[str]:
     return problems
 
 
-
-
-
-
 @contextlib.contextmanager
 def tmpfs(point: Path, size: str = "4m") -> Iterator[Path]:
     """A real, small tmpfs mounted at ``point`` (needs root and mount permission, else the
