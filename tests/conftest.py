@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +37,14 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 @pytest.fixture
 def real_log() -> Path:
     return REAL_LOG
+
+
+def applied_lines(pipeline: Any, collector: str = "summary") -> int:
+    """Lines a summary collector has wholly applied: a record batch's line count goes with
+    its first slice, its records (hosts, statuses, ...) slice by slice, so ``lines`` alone
+    runs ahead of what the other answers show yet."""
+    summary = pipeline.query(collector)
+    return min(int(summary["lines"]), int(summary["requests"]) + int(summary["unparsed"]))
 
 
 def wait_for(condition, timeout: float = 10.0, interval: float = 0.02):  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ import pytest
 import zmq
 
 from omphalos.pipeline import Pipeline
-from tests.conftest import REAL_LOG, wait_for
+from tests.conftest import REAL_LOG, applied_lines, wait_for
 
 from .cluster import free_port
 
@@ -53,13 +53,6 @@ def _status() -> Any:
     from omphalos.messages import Query
 
     return Query("status")
-
-
-def lines(pipeline: Pipeline) -> int:
-    """Lines the receiver's summary has wholly applied: a batch's line count goes with its
-    first slice, its records slice by slice (so ``lines`` alone runs ahead)."""
-    summary = pipeline.query("summary")
-    return min(int(summary["lines"]), int(summary["requests"]) + int(summary["unparsed"]))
 
 
 @pytest.fixture
@@ -103,12 +96,12 @@ def test_unknown_curve_key_is_refused_and_logged(tmp_path: Path, pipelines: list
     pipelines.append(bad)
     wait_for(lambda: counters(recv, "transport:zmq")["counters"]["refused_keys"] > 0, 20)
     wait_for(lambda: counters(bad, "transport:zmq")["spool"]["items"] > 0, 20)
-    assert lines(recv) == 0
+    assert applied_lines(recv) == 0
     assert any("refused a sender" in r.getMessage() for r in caplog.records)
 
     good = sender(tmp_path, "good", client("good"))  # the same receiver lets a known key in
     pipelines.append(good)
-    wait_for(lambda: lines(recv) == TOTAL, 30)
+    wait_for(lambda: applied_lines(recv) == TOTAL, 30)
     assert recv.query("summary")["hosts"] == {"good": TOTAL}
 
 
@@ -139,7 +132,7 @@ def test_zmq_garbage_is_counted_and_the_receiver_keeps_working(
     wait_for(lambda: counters(recv, "transport:zmq")["counters"]["malformed"] >= 3, 30)
     wait_for(lambda: counters(recv, "transport:zmq")["counters"]["handshakes_failed"] >= 1, 30)
     pipelines.append(sender(tmp_path, "h1", {"transport:zmq": {"connect": endpoint}}))
-    wait_for(lambda: lines(recv) == TOTAL, 30)
+    wait_for(lambda: applied_lines(recv) == TOTAL, 30)
 
 
 @pytest.mark.timeout(60)
@@ -158,7 +151,7 @@ def test_amqp_garbage_is_counted_and_the_consumer_keeps_working(
             pipelines.append(recv)
             wait_for(lambda: counters(recv, "transport:amqp")["counters"]["malformed"] == 3, 20)
             pipelines.append(sender(tmp_path, "h1", {"transport:amqp": {"queue": queue}}))
-            wait_for(lambda: lines(recv) == TOTAL, 30)
+            wait_for(lambda: applied_lines(recv) == TOTAL, 30)
         finally:
             q(conn.default_channel).delete()
 
@@ -177,7 +170,7 @@ def test_udp_garbage_is_counted_and_the_receiver_keeps_working(
     pipelines.append(sender(tmp_path, "h1", {"transport:udp": {"connect": f"127.0.0.1:{port}",
                                                                "max_datagram_bytes": 8000}},
                             read_bytes=65536))
-    wait_for(lambda: lines(recv) > 0, 30)
+    wait_for(lambda: applied_lines(recv) > 0, 30)
 
 
 @pytest.mark.timeout(60)
@@ -197,7 +190,7 @@ def test_udp_losses_are_counted_and_reported(tmp_path: Path, pipelines: list[Pip
     lost = status["counters"]["datagrams_lost"]
     assert got + lost <= sent
     assert status["loss_ratio"] > 0
-    assert lines(recv) < TOTAL  # what was lost is missing, and said so
+    assert applied_lines(recv) < TOTAL  # what was lost is missing, and said so
 
 
 @pytest.mark.timeout(60)
@@ -217,7 +210,7 @@ def test_full_spool_stops_the_monitor_and_says_so(tmp_path: Path,
 
     recv = receiver(tmp_path, {"transport:zmq": {"bind": f"tcp://127.0.0.1:{port}"}})
     pipelines.append(recv)  # the collector comes: the spool drains, reading resumes
-    wait_for(lambda: lines(recv) == TOTAL, 30)
+    wait_for(lambda: applied_lines(recv) == TOTAL, 30)
     assert not counters(send, "transport:zmq")["paused"]
 
 

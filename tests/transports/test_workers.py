@@ -12,7 +12,7 @@ from omphalos.plugins.collectors.summary import SummaryConfig
 from omphalos.messages import Query
 from omphalos.pipeline import Pipeline
 from omphalos.workers import WorkerPipeline, pipeline_from_config, share_files
-from tests.conftest import REAL_LOG, wait_for
+from tests.conftest import REAL_LOG, applied_lines, wait_for
 
 TOTAL = 10000
 
@@ -45,7 +45,7 @@ def test_two_workers_count_every_line_once(tmp_path: Path) -> None:
     assert isinstance(pipeline, WorkerPipeline)
     pipeline.start()
     try:
-        wait_for(lambda: pipeline.query("summary")["lines"] == 3 * TOTAL, 60, 0.1)
+        wait_for(lambda: applied_lines(pipeline) == 3 * TOTAL, 60, 0.1)
         assert pipeline.wait_idle(30)
         workers = pipeline.worker_statuses()
         assert len(workers) == 2
@@ -77,7 +77,7 @@ def test_two_workers_send_to_a_remote_collector_each_with_its_own_spool(tmp_path
     assert isinstance(monitor, WorkerPipeline) and not monitor.components
     monitor.start()
     try:
-        wait_for(lambda: collector.query("summary")["lines"] == 2 * TOTAL, 60, 0.1)
+        wait_for(lambda: applied_lines(collector) == 2 * TOTAL, 60, 0.1)
         assert collector.query("summary")["hosts"] == {"web1": 2 * TOTAL}
         assert monitor.wait_idle(30)
         spools = sorted(p.name for p in (tmp_path / "state" / "spool").iterdir())
@@ -105,7 +105,7 @@ def test_workers_send_counts_to_a_summary_and_it_answers_the_same(tmp_path: Path
               "collector:summary": {}}
     plain = Pipeline.from_config(config).start()
     try:
-        wait_for(lambda: plain.query("summary")["lines"] == 2 * TOTAL, 60, 0.1)
+        wait_for(lambda: applied_lines(plain) == 2 * TOTAL, 60, 0.1)
         expected = _summary_of(plain)
     finally:
         plain.stop()
@@ -118,7 +118,7 @@ def test_workers_send_counts_to_a_summary_and_it_answers_the_same(tmp_path: Path
                for c in workers.worker_configs)
     workers.start()
     try:
-        wait_for(lambda: workers.query("summary")["lines"] == 2 * TOTAL, 60, 0.1)
+        wait_for(lambda: applied_lines(workers) == 2 * TOTAL, 60, 0.1)
         assert _summary_of(workers) == expected
         collector = workers.ask("collector:summary", Query("status"))["counters"]
         assert collector["records"] == 2 * TOTAL
@@ -160,7 +160,7 @@ def test_what_a_crash_left_in_a_worker_spool_is_sent_at_the_next_start(tmp_path:
         "collector:summary": {}})
     pipeline.start()
     try:
-        wait_for(lambda: pipeline.query("summary")["lines"] == TOTAL + 3, 60, 0.1)
+        wait_for(lambda: applied_lines(pipeline) == TOTAL + 3, 60, 0.1)
         top = pipeline.query("top", dimension="path", filter="^/left$", window="all")
         assert [(r["key"], r["hits"]) for r in top["rows"]] == [("/left", 3)]
     finally:
