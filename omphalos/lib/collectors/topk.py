@@ -79,7 +79,8 @@ class TopTable:
         self.slack = slack
         self.hits: dict[Any, int] = {}
         self.bytes: dict[Any, int] = {}
-        self.classes: dict[str, dict[Any, int]] = {c: {} for c in NON_2XX}
+        self.classes: dict[str, dict[Any, int]] = {
+            "1xx": {}, "3xx": {}, "4xx": {}, "5xx": {}, "other": {}}  # NON_2XX
         self.durations: dict[Any, dict[int, int]] = {}
         self.floor = 0
         self.total = 0
@@ -97,10 +98,11 @@ class TopTable:
         it made and the ``total`` of the hits before it."""
         self.total += sum(hits.values()) if total is None else total
         self.floor += cut
-        # reduce the batch first: most of its keys never reach the table
-        cut, hits, nbytes, classes, durations = reduce_batch(self.capacity, hits, nbytes,
-                                                             classes, durations)
-        self.floor += cut
+        if len(hits) > self.capacity:
+            # reduce the batch first: most of its keys never reach the table
+            cut, hits, nbytes, classes, durations = reduce_batch(self.capacity, hits, nbytes,
+                                                                 classes, durations)
+            self.floor += cut
         table = self.hits
         if not table:
             table.update(hits)
@@ -125,14 +127,17 @@ class TopTable:
                     _add_into(self.classes[cls], counts)
         if durations:
             dur = self.durations
-            for key, buckets in durations.items():
-                have = dur.get(key)
-                if have is None:
-                    dur[key] = dict(buckets)
-                else:
-                    hget = have.get
-                    for index, count in buckets.items():
-                        have[index] = hget(index, 0) + count
+            if not dur:  # a new bucket's table: copies only
+                self.durations = dict(zip(durations.keys(), map(dict, durations.values())))
+            else:
+                for key, buckets in durations.items():
+                    have = dur.get(key)
+                    if have is None:
+                        dur[key] = dict(buckets)
+                    else:
+                        hget = have.get
+                        for index, count in buckets.items():
+                            have[index] = hget(index, 0) + count
         if len(table) > self.slack * self.capacity:
             self.prune()
 
@@ -160,7 +165,9 @@ class TopTable:
     def to_state(self) -> dict[str, Any]:
         """The table as plain data: every slot, each already plain (dicts of counts), so
         taken as it is (the hot path of a save)."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {"bytes": self.bytes, "capacity": self.capacity, "classes": self.classes,
+                "durations": self.durations, "floor": self.floor, "hits": self.hits,
+                "slack": self.slack, "total": self.total}  # every slot
 
     def restore_state(self, data: dict[str, Any]) -> None:
         """Load a saved table; this table's capacity is kept (a table saved with a larger
