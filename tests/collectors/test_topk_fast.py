@@ -1,10 +1,11 @@
 """The top table's and the visitors' sketches' fast paths against their plain algorithms.
 
 ``TopTable.add`` skips the batch reduction when a batch has no more keys than the
-capacity and copies a new table's duration buckets at once; ``KeyedUniques.merge`` copies
-the registers of a sketch it did not have. Each is checked here against the plain
-algorithm (the reference below: the code before those paths), slot by slot and key order
-included, on batches that overflow the capacity and batches that do not.
+capacity, copies a new table's duration buckets at once and keeps a status class only once
+it has lines; ``KeyedUniques.merge`` copies the registers of a sketch it did not have.
+Each is checked here against the plain algorithm (the reference below: the code before
+those paths), slot by slot and key order included, on batches that overflow the capacity
+and batches that do not.
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ def reference_add(t: TopTable, hits: Mapping[Any, int], nbytes: Mapping[Any, int
     for key, count in (nbytes_ or {}).items():
         t.bytes[key] = t.bytes.get(key, 0) + count
     for cls, counts in (classes_ or {}).items():
+        mine = t.classes.setdefault(cls, {}) if counts else {}
         for key, count in counts.items():
-            t.classes[cls][key] = t.classes[cls].get(key, 0) + count
+            mine[key] = mine.get(key, 0) + count
     for key, buckets in (durations_ or {}).items():
         have = t.durations.setdefault(key, {})
         for index, count in buckets.items():
             have[index] = have.get(index, 0) + count
     if len(t.hits) > t.slack * t.capacity:
         t.prune()
+        t.classes = {c: d for c, d in t.classes.items() if d}
 
 
 def batch(rng: random.Random, keys: int, lines: int
@@ -97,10 +100,19 @@ def test_a_new_tables_durations_are_copies() -> None:
     assert t.durations == {"/a": {1: 5, 2: 1}}
 
 
-def test_state_and_classes_name_every_slot_and_class() -> None:
+def test_state_names_every_slot_and_a_row_every_class() -> None:
+    """Classes are kept only once they have lines; a row still shows every class, and a
+    state saved with empty classes (before) loads to the same table."""
     t = TopTable(5)
     assert list(t.to_state()) == sorted(TopTable.__slots__)
-    assert tuple(t.classes) == NON_2XX
+    t.add({"/a": 3, "/b": 1}, {}, {"5xx": {"/a": 1}, "4xx": {}}, {})
+    assert t.classes == {"5xx": {"/a": 1}}
+    assert t.row("/a") == {"hits": 3, "bytes": 0, "status": {
+        "1xx": 0, "3xx": 0, "4xx": 0, "5xx": 1, "other": 0, "2xx": 2}}
+    old = TopTable(5)
+    old.restore_state({**t.to_state(), "classes": {c: {} for c in NON_2XX} | {
+        "5xx": {"/a": 1}}})
+    assert slots(old) == slots(t)
 
 
 def test_merging_a_new_days_sketch_copies_its_registers() -> None:

@@ -79,8 +79,10 @@ class TopTable:
         self.slack = slack
         self.hits: dict[Any, int] = {}
         self.bytes: dict[Any, int] = {}
-        self.classes: dict[str, dict[Any, int]] = {
-            "1xx": {}, "3xx": {}, "4xx": {}, "5xx": {}, "other": {}}  # NON_2XX
+        #: Per non-2xx class (:data:`NON_2XX`) that has lines, its hits per key; a class
+        #: without any has no dict (most of a window's tables: five empty dicts each
+        #: were a ninth of a fleet collector's memory).
+        self.classes: dict[str, dict[Any, int]] = {}
         self.durations: dict[Any, dict[int, int]] = {}
         self.floor = 0
         self.total = 0
@@ -122,9 +124,14 @@ class TopTable:
         if nbytes:
             _add_into(self.bytes, nbytes)
         if classes:
+            mine = self.classes
             for cls, counts in classes.items():
                 if counts:
-                    _add_into(self.classes[cls], counts)
+                    have = mine.get(cls)
+                    if have is None:
+                        mine[cls] = dict(counts)
+                    else:
+                        _add_into(have, counts)
         if durations:
             dur = self.durations
             if not dur:  # a new bucket's table: copies only
@@ -151,8 +158,9 @@ class TopTable:
         self.floor += cut
         self.hits = keep
         self.bytes = {k: v for k, v in self.bytes.items() if k in keep}
-        self.classes = {c: {k: v for k, v in d.items() if k in keep}
-                        for c, d in self.classes.items()}
+        classes = {c: {k: v for k, v in d.items() if k in keep}
+                   for c, d in self.classes.items()}
+        self.classes = {c: d for c, d in classes.items() if d}
         if self.durations:
             self.durations = {k: v for k, v in self.durations.items() if k in keep}
 
@@ -173,8 +181,8 @@ class TopTable:
         """Load a saved table; this table's capacity is kept (a table saved with a larger
         one is reduced to it)."""
         restore_object(self, data, keep=("capacity", "slack"))
-        for cls in NON_2XX:
-            self.classes.setdefault(cls, {})
+        # states saved before classes were kept only when they have lines hold empty ones
+        self.classes = {c: d for c, d in self.classes.items() if d}
         if len(self.hits) > self.slack * self.capacity:
             self.prune()
 
@@ -185,6 +193,7 @@ class TopTable:
     def row(self, key: Any) -> dict[str, Any]:
         """Counts of ``key``: hits, bytes, per class (2xx derived)."""
         hits = self.hits.get(key, 0)
-        status = {c: d.get(key, 0) for c, d in self.classes.items()}
+        classes = self.classes
+        status = {c: classes[c].get(key, 0) if c in classes else 0 for c in NON_2XX}
         status["2xx"] = max(0, hits - sum(status.values()))
         return {"hits": hits, "bytes": self.bytes.get(key, 0), "status": status}
