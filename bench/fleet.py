@@ -9,8 +9,9 @@ feeding ``summary`` and ``window`` (record batches), or ``summary`` alone (count
 the window collector needs records). For each N it prints the lines/s at the collector,
 the collector's peak RSS, re-sent batches as a share of all batches, whether every line was
 counted exactly once, and, measured in the same run, the collectors' own apply rate in one
-process (the same decoded batches handed to ``summary`` and ``window`` directly) as the
-reference. The log is made by ../shared/bench/genlog.py (cached, see bench/common.py).
+process (the same decoded batches handed to ``summary`` and ``window`` directly, each from
+every sender's host in turn, as the collector receives them) as the reference. The log is
+made by ../shared/bench/genlog.py (cached, see bench/common.py).
 """
 
 from __future__ import annotations
