@@ -25,6 +25,7 @@ from omphalos.counting import DEFAULT_ALPHA, MIN_VALUE, ZERO, bucket_indexes, in
 
 __all__ = ["DEFAULT_ALPHA", "MIN_VALUE", "DDSketch", "bucket_indexes", "inverse_log_gamma"]
 
+
 @functools.lru_cache(maxsize=16)
 def _constants(alpha: float) -> tuple[float, float]:
     """``gamma`` and ``1 / log(gamma)`` of relative accuracy ``alpha``, worked out once per

@@ -80,8 +80,8 @@ class TopTable:
         self.hits: dict[Any, int] = {}
         self.bytes: dict[Any, int] = {}
         #: Per non-2xx class (:data:`NON_2XX`) that has lines, its hits per key; a class
-        #: without any has no dict (most of a window's tables: five empty dicts each
-        #: were a ninth of a fleet collector's memory).
+        #: without any has no dict (five empty dicts per table were 7% of what a fleet
+        #: collector's window holds).
         self.classes: dict[str, dict[Any, int]] = {}
         self.durations: dict[Any, dict[int, int]] = {}
         self.floor = 0
