@@ -9,8 +9,9 @@ feeding ``summary`` and ``window`` (record batches), or ``summary`` alone (count
 the window collector needs records). For each N it prints the lines/s at the collector,
 the collector's peak RSS, re-sent batches as a share of all batches, whether every line was
 counted exactly once, and, measured in the same run, the collectors' own apply rate in one
-process (the same decoded batches handed to ``summary`` and ``window`` directly) as the
-reference. The log is made by ../shared/bench/genlog.py (cached, see bench/common.py).
+process (the same decoded batches handed to ``summary`` and ``window`` directly, each from
+every sender's host in turn, as the collector receives them) as the reference. The log is
+made by ../shared/bench/genlog.py (cached, see bench/common.py).
 """
 
 from __future__ import annotations
@@ -170,8 +171,10 @@ def collector_main(args: argparse.Namespace) -> None:
 
 
 # -- the driver ------------------------------------------------------------------------------
-def in_process_rate(batches: list[Any], repeat: int) -> float:
-    """Lines/s of summary + window applying the decoded batches in this one process."""
+def in_process_rate(batches: list[Any], hosts: int, most: int = 200_000) -> float:
+    """Lines/s of summary + window applying the decoded batches in this one process, each
+    batch from each of ``hosts`` hosts in turn, as the fleet's senders send them (every
+    window bucket then holds the hosts' parts, as at the collector), up to ``most`` lines."""
     from dataclasses import replace
 
     state = tempfile.mkdtemp(prefix="fleet-inproc-")
@@ -179,12 +182,15 @@ def in_process_rate(batches: list[Any], repeat: int) -> float:
     window = _plugin("collector", "window", state)
     n = 0
     started = time.perf_counter()
-    for r in range(repeat):
-        for b in batches:
-            one = replace(b, source=replace(b.source, file_id=f"1:{r}:inproc"))
+    for i, b in enumerate(batches):
+        for h in range(hosts):
+            one = replace(b, source=replace(b.source, host=f"web{h:03d}",
+                                            file_id=f"1:{h}:{i}:inproc"))
             summary.receive(one)
             window.receive(one)
             n += len(one.records)
+            if n >= most:
+                return n / (time.perf_counter() - started)
     return n / (time.perf_counter() - started)
 
 
@@ -260,13 +266,14 @@ def main() -> None:
           f"{BATCH_LINES:,}")
     batches = templates(args.lines_per_sender, tempfile.mkdtemp(prefix="fleet-tpl-"))
     for n in args.senders:
-        before = in_process_rate(batches, 5)  # just before and just after, same load
+        before = in_process_rate(batches, n)  # just before and just after, same load
         for counted in (False, True):
             r = run(n, args.lines_per_sender, counted)
             if not counted:
-                after = in_process_rate(batches, 5)
+                after = in_process_rate(batches, n)
                 reference = (before + after) / 2
-                print(f"in-process apply rate (summary + window, same batches): "
+                print(f"in-process apply rate (summary + window, same batches from "
+                      f"{n} hosts): "
                       f"{before:,.0f} before, {after:,.0f} after the fleet run")
             kind = "counted" if counted else "records"
             ratio = "" if counted else f" ({r['lines_per_sec'] / reference:.2f}x in-process)"

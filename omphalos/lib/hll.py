@@ -150,9 +150,11 @@ class KeyedUniques:
         """Add every sketch of ``other`` (a restored bucket, another host's)."""
         for key, sketch in other.sketches.items():
             mine = self.sketches.get(key)
-            if mine is None:
+            if mine is None:  # a copy of the registers (no max taken over 16 KiB)
                 mine = self.sketches[key] = HyperLogLog(sketch.precision)
-            mine.merge(sketch)
+                mine.registers = bytearray(sketch.registers)
+            else:
+                mine.merge(sketch)
         self._trim()
 
     def merge_sketches(self, sketches: dict[Any, HyperLogLog]) -> None:

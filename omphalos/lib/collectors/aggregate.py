@@ -305,7 +305,7 @@ def merged_top(tables: Sequence[TopTable], dim: str, limit: int, sort: str = "hi
             if cls == "2xx":
                 measure = {k: _row(tables, k)["status"]["2xx"] for k in by_hits}
             else:
-                measure = _summed(t.classes[cls] for t in tables)
+                measure = _summed(t.classes.get(cls, {}) for t in tables)
         get = measure.get
         candidates = sorted(by_hits, key=lambda k: (get(k, 0), hits[k]), reverse=True)[:limit]
     rows = []

@@ -101,7 +101,7 @@ def restore(data: dict[str, Any], capacity: int, dimensions: Iterable[str],
             if nbytes:
                 table.bytes[k] = int(nbytes)
             for c, n in classes.items():
-                table.classes[c][k] = int(n)
+                table.classes.setdefault(c, {})[k] = int(n)
             if durations:
                 table.durations[k] = {int(i): int(n) for i, n in durations}
         table.total = sum(table.hits.values())

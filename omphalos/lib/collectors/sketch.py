@@ -15,6 +15,7 @@ collectors can aggregate them with ``Counter`` before they reach a sketch.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -24,6 +25,14 @@ from omphalos.counting import DEFAULT_ALPHA, MIN_VALUE, ZERO, bucket_indexes, in
 
 __all__ = ["DEFAULT_ALPHA", "MIN_VALUE", "DDSketch", "bucket_indexes", "inverse_log_gamma"]
 
+
+@functools.lru_cache(maxsize=16)
+def _constants(alpha: float) -> tuple[float, float]:
+    """``gamma`` and ``1 / log(gamma)`` of relative accuracy ``alpha``, worked out once per
+    accuracy (a window makes a sketch for every new bucket)."""
+    return (1.0 + alpha) / (1.0 - alpha), inverse_log_gamma(alpha)
+
+
 class DDSketch:
     """Counts of values per logarithmic bucket; quantiles within relative error ``alpha``."""
 
@@ -31,8 +40,7 @@ class DDSketch:
 
     def __init__(self, alpha: float = DEFAULT_ALPHA) -> None:
         self.alpha = alpha
-        self.gamma = (1.0 + alpha) / (1.0 - alpha)
-        self.inv = inverse_log_gamma(alpha)
+        self.gamma, self.inv = _constants(alpha)
         self.counts: dict[int, int] = {}
         self.count = 0
 
