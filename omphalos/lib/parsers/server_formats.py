@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .linefmt import VARIABLES, LineFormat, Token
+from .deferred_format import DeferredExtraFormat
+from .linefmt import VARIABLES, Token
 from .variables import (
     QUOTED_LENIENT,
     QUOTED_STRICT,
@@ -133,25 +134,25 @@ HAPROXY: list[Token] = [
     ' "', REQUEST, '"']
 
 
-def traefik_format() -> LineFormat:
-    return LineFormat("traefik", TRAEFIK)
+def traefik_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("traefik", TRAEFIK)
 
 
-def alb_format() -> LineFormat:
-    return LineFormat("alb", ALB, absolute_urls=True)
+def alb_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("alb", ALB, absolute_urls=True)
 
 
-def elb_format() -> LineFormat:
-    return LineFormat("elb", ELB, absolute_urls=True)
+def elb_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("elb", ELB, absolute_urls=True)
 
 
-def s3_format() -> LineFormat:
-    return LineFormat("s3", S3)
+def s3_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("s3", S3)
 
 
-def squid_format() -> LineFormat:
-    return LineFormat("squid", SQUID)
+def squid_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("squid", SQUID)
 
 
-def haproxy_format() -> LineFormat:
-    return LineFormat("haproxy", HAPROXY)
+def haproxy_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("haproxy", HAPROXY)

@@ -1,0 +1,162 @@
+"""A server preset's line format that cuts its ``extra`` fields only when someone reads them.
+
+A load balancer's or S3's line has two to three times the fields of a combined line, and
+the regex ``split`` pays for every captured group (each becomes a string): capturing the
+fields the record schema lacks was half of an ALB chunk's parsing, and the dicts built
+from them most of the rest, though most batches are counted without anyone reading
+``extra``. :class:`DeferredExtraFormat` therefore reads a chunk with a *light* pattern,
+the preset's own strict pattern with its ``extra:NAME`` groups made non-capturing (it
+matches exactly the same lines), and stores ``extra`` as a :class:`Reparse`: the chunk's
+text, cut by the preset's full pattern and converted by the same code as before the first
+time ``Columns.extra`` is read. A chunk with any line the strict pattern does not match is
+read by the full format right away, as before. Every answer is the same, down to the order
+of each dict's keys (``tests/parsers/test_deferred_extra.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from omphalos.records import LazyExtra
+
+from .linefmt import CONVERSION_ERRORS, LineFormat, Result, Token, Variable, unescape
+
+__all__ = ["DeferredExtraFormat", "Reparse", "uncaptured"]
+
+#: An opening parenthesis that starts a capturing group (not ``\(``, not ``(?``).
+_CAPTURING = re.compile(r"(?<!\\)\((?!\?)")
+
+
+def uncaptured(pattern: str) -> str:
+    """``pattern`` with its capturing groups made non-capturing (it matches the same text).
+    For the presets' own patterns, which hold no parenthesis inside a character class."""
+    out = _CAPTURING.sub("(?:", pattern)
+    if re.compile(out).groups:
+        raise ValueError(f"cannot make {pattern!r} non-capturing")
+    return out
+
+
+def _is_extra(token: Token) -> bool:
+    """Whether ``token`` fills only ``extra`` fields, straight from the line's text."""
+    if isinstance(token, str):
+        return False
+    if token.groups:
+        return all(g.startswith("extra:") for g in token.groups)
+    return token.target.startswith("extra:")
+
+
+def light_tokens(tokens: Sequence[Token]) -> list[Token]:
+    """``tokens`` with every plain ``extra`` field matched but not captured."""
+    return [Variable("ignore", uncaptured(t.strict), uncaptured(t.lenient))
+            if isinstance(t, Variable) and _is_extra(t) else t for t in tokens]
+
+
+class Reparse(LazyExtra):
+    """A chunk's ``extra`` column, made when first read: the chunk's text (every line of
+    which the full format's strict pattern matches) cut and converted by that format's own
+    fast path, the one that read such a chunk before."""
+
+    __slots__ = ("_done", "_rows", "fmt", "n", "text")
+
+    def __init__(self, fmt: LineFormat, text: str, n: int) -> None:
+        self.fmt, self.text, self.n = fmt, text, n
+        self._rows: list[dict[str, Any] | None] | None = None
+        self._done = False
+
+    def __len__(self) -> int:
+        return self.n
+
+    def materialise(self) -> list[dict[str, Any] | None] | None:
+        if not self._done:
+            fmt = self.fmt
+            columns = value_columns(fmt, fmt.strict.split(self.text), self.text)
+            # the light pattern matched every line and its columns converted, so the full
+            # one matches them too and converts the same values (extra: text never fails)
+            self._rows = fmt.columns(columns, [], strict=True).extra
+            self._done = True
+            self.text = ""  # the chunk's text is no longer needed
+        return self._rows
+
+    def slice(self, start: int, stop: int) -> LazyExtra:
+        return _Picked(self, range(self.n)[start:stop])
+
+    def select(self, keep: Sequence[int]) -> LazyExtra:
+        return _Picked(self, list(keep))
+
+
+class _Picked(LazyExtra):
+    """Some lines of another lazy column, in the given order (made when read)."""
+
+    __slots__ = ("keep", "parent")
+
+    def __init__(self, parent: LazyExtra, keep: Sequence[int]) -> None:
+        self.parent, self.keep = parent, keep
+
+    def __len__(self) -> int:
+        return len(self.keep)
+
+    def materialise(self) -> list[dict[str, Any] | None] | None:
+        rows = self.parent.materialise()
+        return None if rows is None else [rows[i] for i in self.keep]
+
+    def slice(self, start: int, stop: int) -> LazyExtra:
+        return _Picked(self.parent, self.keep[start:stop])
+
+    def select(self, keep: Sequence[int]) -> LazyExtra:
+        return _Picked(self.parent, [self.keep[i] for i in keep])
+
+
+def value_columns(fmt: LineFormat, flat: list[str], text: str) -> list[list[str]]:
+    """The value columns of ``fmt.strict.split(text)``, quoted values unescaped if need be
+    (what :class:`.LineFormat` does on its fast path)."""
+    k = len(fmt.targets) + 1
+    columns = [flat[i::k] for i in range(1, k)]
+    if fmt.quoted_groups and "\\" in text:
+        for i in fmt.quoted_groups:
+            columns[i] = list(map(unescape, columns[i]))
+    return columns
+
+
+class DeferredExtraFormat(LineFormat):
+    """A preset's :class:`.LineFormat` (every attribute and the slow paths are its own)
+    whose fast path defers cutting the ``extra`` fields until they are read (see the
+    module doc)."""
+
+    def __init__(self, name: str, tokens: Sequence[Token], *, absolute_urls: bool = False
+                 ) -> None:
+        super().__init__(name, tokens, absolute_urls=absolute_urls)
+        #: The same format with the ``extra`` fields matched but not captured.
+        self.light = LineFormat(name, light_tokens(tokens), absolute_urls=absolute_urls)
+
+    def parse(self, data: bytes, start: int) -> Result:
+        """As :meth:`.LineFormat.parse`, with ``extra`` deferred when every line matched
+        the strict pattern; any other chunk is read as before."""
+        if data:
+            fast = self._fast(data if data.endswith(b"\n") else data + b"\n", start)
+            if fast is not None:
+                return fast
+        return super().parse(data, start)
+
+    def _fast(self, data: bytes, start: int) -> Result | None:
+        """Every line matched by the light pattern and converted; None otherwise."""
+        n = data.count(b"\n")
+        text = data.decode("utf-8", "replace")
+        if "\r" in text:
+            text = text.replace("\r", "")
+        light = self.light
+        flat = light.strict.split(text)
+        between = flat[0 :: len(light.targets) + 1]
+        if len(between) != n + 1 or any(between):
+            return None
+        try:
+            out = light.columns(value_columns(light, flat, text), [], (data, start),
+                                strict=True)
+        except CONVERSION_ERRORS:
+            return None
+        out.set_lazy_extra(Reparse(self, text, n))
+        out.extra_checked = self.extra_plain
+        return out, n, [], Counter()
+
