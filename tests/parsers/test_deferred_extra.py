@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from omphalos.derived import derived_keys
 from omphalos.lib.parsers.deferred_format import DeferredExtraFormat, Reparse, uncaptured
 from omphalos.lib.parsers.extras import ExtraColumns
 from omphalos.lib.parsers.format_examples import EXAMPLES
@@ -176,3 +177,21 @@ def test_uncaptured_keeps_what_a_pattern_matches() -> None:
     assert uncaptured(r'(?: "([^"]*+)")?+ ([^\s]++)\(') == r'(?: "(?:[^"]*+)")?+ (?:[^\s]++)\('
     with pytest.raises(ValueError, match="non-capturing"):
         uncaptured(r"(?P<x>a)")
+
+
+@pytest.mark.parametrize("name", ["alb", "squid", "s3"])
+def test_derived_dimensions_read_lazy_extras_without_their_dicts(name: str) -> None:
+    fmt = PRESETS[name][0]()
+    example = EXAMPLES[name][2]
+    data = chunk([example, example.replace("TLSv1.2", "-").replace("example.com", "b.org"),
+                  example])
+    cols = fmt.parse(data, 0)[0]
+    old = LineFormat.parse(fmt, data, 0)[0]
+    eager = Columns(time=old.time, client=old.client, path=old.path, status=old.status,
+                    bytes=old.bytes, offset=[0, 1, 2], extra=old.extra)
+    for dim in ("vhost", "tls", "mime", "cache"):
+        assert derived_keys(cols, dim, {}) == derived_keys(eager, dim, {}), dim
+    assert isinstance(cols.lazy_extra(), LazyExtra)
+    hosts = {"alb": ["example.com:443", "b.org:443", "example.com:443"],
+             "squid": ["example.com", "b.org", "example.com"], "s3": None}
+    assert derived_keys(cols, "vhost", {}) == hosts[name]

@@ -55,30 +55,42 @@ def light_tokens(tokens: Sequence[Token]) -> list[Token]:
 
 
 class Reparse(LazyExtra):
-    """A chunk's ``extra`` column, made when first read: the chunk's text (every line of
+    """A chunk's ``extra`` column, cut when first read: the chunk's text (every line of
     which the full format's strict pattern matches) cut and converted by that format's own
-    fast path, the one that read such a chunk before."""
+    fast path, the one that read such a chunk before. That gives the extras as columns
+    (:class:`.ExtraColumns`), so one field's values still need no dicts."""
 
-    __slots__ = ("_done", "_rows", "fmt", "n", "text")
+    __slots__ = ("_done", "_inner", "fmt", "n", "text")
 
     def __init__(self, fmt: LineFormat, text: str, n: int) -> None:
         self.fmt, self.text, self.n = fmt, text, n
-        self._rows: list[dict[str, Any] | None] | None = None
+        self._inner: list[dict[str, Any] | None] | LazyExtra | None = None
         self._done = False
 
     def __len__(self) -> int:
         return self.n
 
-    def materialise(self) -> list[dict[str, Any] | None] | None:
+    def inner(self) -> list[dict[str, Any] | None] | LazyExtra | None:
+        """The full format's ``extra`` of the chunk, as it stored it (cut once)."""
         if not self._done:
             fmt = self.fmt
             columns = value_columns(fmt, fmt.strict.split(self.text), self.text)
             # the light pattern matched every line and its columns converted, so the full
             # one matches them too and converts the same values (extra: text never fails)
-            self._rows = fmt.columns(columns, [], strict=True).extra
+            self._inner = fmt.columns(columns, [], strict=True).lazy_extra()
             self._done = True
-            self.text = ""  # the chunk's text is no longer needed
-        return self._rows
+            self.text = ""  # no longer needed
+        return self._inner
+
+    def materialise(self) -> list[dict[str, Any] | None] | None:
+        inner = self.inner()
+        return inner.materialise() if isinstance(inner, LazyExtra) else inner
+
+    def values(self, name: str) -> list[Any] | None:
+        inner = self.inner()
+        if isinstance(inner, LazyExtra):
+            return inner.values(name)
+        return super().values(name)
 
     def slice(self, start: int, stop: int) -> LazyExtra:
         return _Picked(self, range(self.n)[start:stop])
