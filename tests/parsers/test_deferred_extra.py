@@ -54,7 +54,14 @@ def hostile(line: str) -> list[str]:
            line.replace("curl/8.0", 'cu\\"rl\\" 8 \\xC3\\xA9', 1),
            line.replace("curl/8.0", "curl/8.0 ünï€ 😀 \u2028", 1),
            line.replace("/index.html", "/caf%C3%A9/\u00e9?q=\u20ac&x=\"", 1),
-           line[: len(line) // 2], line + " trailing extra words", line.replace(" ", "  ", 1)]
+           line[: len(line) // 2], line + " trailing extra words", line.replace(" ", "  ", 1),
+           # addresses and URLs the light patterns leave to the full format
+           line.replace("192.0.2.1", "[2001:db8::1]", 1), line.replace("192.0.2.1", "::1", 1),
+           line.replace("192.0.2.1:", "-:", 1), line.replace("192.0.2.1:", ":", 1),
+           line.replace("https://example.com:443", "", 1).replace("http://example.com:80", ""),
+           line.replace("/index.html", "/a://b//c?u=http://x", 1),
+           line.replace("https://", "HTTPS://", 1).replace("http://", "git+ssh://", 1),
+           line.replace("example.com", "", 1), line.replace("/index.html", "", 1)]
     for i in range(len(words)):  # each field in turn a dash, then missing
         out.append(" ".join([*words[:i], "-", *words[i + 1:]]))
         out.append(" ".join(words[:i] + words[i + 1:]))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omphalos.records import LazyExtra
@@ -48,10 +48,19 @@ def _is_extra(token: Token) -> bool:
     return token.target.startswith("extra:")
 
 
-def light_tokens(tokens: Sequence[Token]) -> list[Token]:
-    """``tokens`` with every plain ``extra`` field matched but not captured."""
-    return [Variable("ignore", uncaptured(t.strict), uncaptured(t.lenient))
-            if isinstance(t, Variable) and _is_extra(t) else t for t in tokens]
+def light_tokens(tokens: Sequence[Token],
+                 narrower: Mapping[Variable, Sequence[Token]] | None = None) -> list[Token]:
+    """``tokens`` with every plain ``extra`` field matched but not captured, and each
+    variable in ``narrower`` replaced by its tokens there (see :class:`DeferredExtraFormat`)."""
+    out: list[Token] = []
+    for t in tokens:
+        if isinstance(t, Variable) and narrower and t in narrower:
+            out.extend(narrower[t])
+        elif isinstance(t, Variable) and _is_extra(t):
+            out.append(Variable("ignore", uncaptured(t.strict), uncaptured(t.lenient)))
+        else:
+            out.append(t)
+    return out
 
 
 class Reparse(LazyExtra):
@@ -137,11 +146,19 @@ class DeferredExtraFormat(LineFormat):
     whose fast path defers cutting the ``extra`` fields until they are read (see the
     module doc)."""
 
-    def __init__(self, name: str, tokens: Sequence[Token], *, absolute_urls: bool = False
-                 ) -> None:
+    def __init__(self, name: str, tokens: Sequence[Token], *, absolute_urls: bool = False,
+                 narrower: Mapping[Variable, Sequence[Token]] | None = None,
+                 light_absolute_urls: bool | None = None) -> None:
+        """``narrower``: variables the light pattern reads with other tokens, which must
+        match only values the variable matches and give the same record fields for them
+        (an ``addr:port`` as its address and an uncaptured port, say: no column split
+        afterwards); a line they do not match sends its chunk to the full format.
+        ``light_absolute_urls``: the light format's ``absolute_urls`` (default: the same)."""
         super().__init__(name, tokens, absolute_urls=absolute_urls)
         #: The same format with the ``extra`` fields matched but not captured.
-        self.light = LineFormat(name, light_tokens(tokens), absolute_urls=absolute_urls)
+        self.light = LineFormat(name, light_tokens(tokens, narrower),
+                                absolute_urls=absolute_urls if light_absolute_urls is None
+                                else light_absolute_urls)
 
     def parse(self, data: bytes, start: int) -> Result:
         """As :meth:`.LineFormat.parse`, with ``extra`` deferred when every line matched

@@ -18,7 +18,7 @@ from itertools import repeat
 from operator import itemgetter, methodcaller, mul
 from typing import Any
 
-from omphalos.lib.parsers.convert import none_for_dash, split_request
+from omphalos.lib.parsers.convert import line_offsets, none_for_dash, split_request
 from omphalos.lib.parsers.extras import ExtraColumns
 from omphalos.lib.parsers.linefmt import BAD_LINE_SAMPLE_CHARS, Result, line_problem
 from omphalos.lib.parsers.timestamps import TimeCache, parse_any_time
@@ -323,10 +323,7 @@ class JsonFormat:
         lines = data.split(b"\n")
         if lines[-1] == b"":
             lines.pop()
-        offsets, offset = [], start
-        for raw in lines:
-            offsets.append(offset)
-            offset += len(raw) + 1
+        offsets = line_offsets(lines, start)  # each line's start, at C speed
         objs: Any = None
         if _TWO_OBJECTS.search(data) is None:
             try:

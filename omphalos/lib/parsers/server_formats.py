@@ -134,16 +134,35 @@ HAPROXY: list[Token] = [
     ' "', REQUEST, '"']
 
 
+#: For the light patterns (:class:`.DeferredExtraFormat`): an ``addr:port`` whose address
+#: has no colon or bracket and is not ``-`` is the address (what ``client_ports`` makes of
+#: it) and an uncaptured port; an IPv6 address or an odd value sends its chunk to the full
+#: format.
+_LIGHT_CLIENT = {CLIENT_PORT: [Variable("client", r"(?!-:)[^\s:\[]++", WORD), ":",
+                               Variable("ignore", r"\d++", r"\d++")]}
+#: A request line whose URL is absolute (``scheme://host/path``): the path from its first
+#: ``/`` (what ``urls`` makes of it), scheme and host matched but not captured (the host
+#: is ``extra``); a relative or odd URL sends its chunk to the full format.
+_LIGHT_URL = {REQUEST: [Variable(
+    "request", r'([A-Z]++) (?:[A-Za-z][A-Za-z0-9+.-]{0,12}+://[^/?\s"]*+)'
+               r'(/[^\s?"]*+)\??([^\s"]*+) (HTTP/[0-9.]++)', REQUEST.lenient,
+    groups=REQUEST.groups, split=REQUEST.split, escaped=REQUEST.escaped)]}
+
+
 def traefik_format() -> DeferredExtraFormat:
     return DeferredExtraFormat("traefik", TRAEFIK)
 
 
 def alb_format() -> DeferredExtraFormat:
-    return DeferredExtraFormat("alb", ALB, absolute_urls=True)
+    return DeferredExtraFormat("alb", ALB, absolute_urls=True,
+                               narrower={**_LIGHT_CLIENT, **_LIGHT_URL},
+                               light_absolute_urls=False)
 
 
 def elb_format() -> DeferredExtraFormat:
-    return DeferredExtraFormat("elb", ELB, absolute_urls=True)
+    return DeferredExtraFormat("elb", ELB, absolute_urls=True,
+                               narrower={**_LIGHT_CLIENT, **_LIGHT_URL},
+                               light_absolute_urls=False)
 
 
 def s3_format() -> DeferredExtraFormat:
@@ -155,4 +174,4 @@ def squid_format() -> DeferredExtraFormat:
 
 
 def haproxy_format() -> DeferredExtraFormat:
-    return DeferredExtraFormat("haproxy", HAPROXY)
+    return DeferredExtraFormat("haproxy", HAPROXY, narrower=_LIGHT_CLIENT)
