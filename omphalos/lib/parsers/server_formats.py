@@ -138,12 +138,12 @@ HAPROXY: list[Token] = [
 #: has no colon or bracket and is not ``-`` is the address (what ``client_ports`` makes of
 #: it) and an uncaptured port; an IPv6 address or an odd value sends its chunk to the full
 #: format.
-_LIGHT_CLIENT = {CLIENT_PORT: [Variable("client", r"(?!-:)[^\s:\[]++", WORD), ":",
-                               Variable("ignore", r"\d++", r"\d++")]}
+_LIGHT_CLIENT: dict[Variable, list[Token]] = {CLIENT_PORT: [
+    Variable("client", r"(?!-:)[^\s:\[]++", WORD), ":", Variable("ignore", r"\d++", r"\d++")]}
 #: A request line whose URL is absolute (``scheme://host/path``): the path from its first
 #: ``/`` (what ``urls`` makes of it), scheme and host matched but not captured (the host
 #: is ``extra``); a relative or odd URL sends its chunk to the full format.
-_LIGHT_URL = {REQUEST: [Variable(
+_LIGHT_URL: dict[Variable, list[Token]] = {REQUEST: [Variable(
     "request", r'([A-Z]++) (?:[A-Za-z][A-Za-z0-9+.-]{0,12}+://[^/?\s"]*+)'
                r'(/[^\s?"]*+)\??([^\s"]*+) (HTTP/[0-9.]++)', REQUEST.lenient,
     groups=REQUEST.groups, split=REQUEST.split, escaped=REQUEST.escaped)]}
