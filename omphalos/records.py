@@ -28,6 +28,11 @@ duration   float | None     time taken to serve, seconds
 offset     int              byte offset of the line's start in its source file
 extra      dict | None      fields the format has and this schema lacks
 ========== ================ ==========================================================
+
+A parser may keep ``extra`` in its own form (a :class:`LazyExtra`: columns, or the chunk's
+text to cut again) until something reads ``Columns.extra``, which then always gives the
+dicts above; :meth:`Columns.extra_values`, :meth:`Columns.slice` and :meth:`Columns.select`
+answer without making them. Most batches are counted without anyone reading ``extra``.
 """
 
 from __future__ import annotations
