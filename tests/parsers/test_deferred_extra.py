@@ -13,6 +13,7 @@ answers without or before making the dicts.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -202,3 +203,24 @@ def test_derived_dimensions_read_lazy_extras_without_their_dicts(name: str) -> N
     hosts = {"alb": ["example.com:443", "b.org:443", "example.com:443"],
              "squid": ["example.com", "b.org", "example.com"], "s3": None}
     assert derived_keys(cols, "vhost", {}) == hosts[name]
+
+
+def test_threads_reading_one_batchs_extras_at_once_all_get_them() -> None:
+    # collectors run in threads of their own and may read the same batch's extras
+    fmt = PRESETS["alb"][0]()
+    example = EXAMPLES["alb"][2]
+    lines = [example.replace("2817", str(i), 1) for i in range(2000)]
+    expected = LineFormat.parse(fmt, chunk(lines), 0)[0].extra
+    for _ in range(5):
+        cols = fmt.parse(chunk(lines), 0)[0]
+        seen: list[Any] = []
+        def read(cols: Columns = cols, seen: list[Any] = seen) -> None:
+            seen.append(cols.extra_values("client_port"))
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert seen == [[e["client_port"] for e in expected]] * 4
+        assert cols.extra == expected

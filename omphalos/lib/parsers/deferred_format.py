@@ -16,6 +16,7 @@ of each dict's keys (``tests/parsers/test_deferred_extra.py``).
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -69,27 +70,31 @@ class Reparse(LazyExtra):
     fast path, the one that read such a chunk before. That gives the extras as columns
     (:class:`.ExtraColumns`), so one field's values still need no dicts."""
 
-    __slots__ = ("_done", "_inner", "fmt", "n", "text")
+    __slots__ = ("_done", "_inner", "_lock", "fmt", "n", "text")
 
     def __init__(self, fmt: LineFormat, text: str, n: int) -> None:
         self.fmt, self.text, self.n = fmt, text, n
         self._inner: list[dict[str, Any] | None] | LazyExtra | None = None
         self._done = False
+        #: Collectors in other threads may read one batch's extras at once: one cuts.
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self.n
 
     def inner(self) -> list[dict[str, Any] | None] | LazyExtra | None:
         """The full format's ``extra`` of the chunk, as it stored it (cut once)."""
-        if not self._done:
-            fmt = self.fmt
-            columns = value_columns(fmt, fmt.strict.split(self.text), self.text)
-            # the light pattern matched every line and its columns converted, so the full
-            # one matches them too and converts the same values (extra: text never fails)
-            self._inner = fmt.columns(columns, [], strict=True).lazy_extra()
-            self._done = True
-            self.text = ""  # no longer needed
-        return self._inner
+        with self._lock:
+            if not self._done:
+                fmt = self.fmt
+                columns = value_columns(fmt, fmt.strict.split(self.text), self.text)
+                # the light pattern matched every line and its columns converted, so the
+                # full one matches them too and converts the same values (extra: text
+                # never fails to convert)
+                self._inner = fmt.columns(columns, [], strict=True).lazy_extra()
+                self._done = True
+                self.text = ""  # no longer needed
+            return self._inner
 
     def materialise(self) -> list[dict[str, Any] | None] | None:
         inner = self.inner()
