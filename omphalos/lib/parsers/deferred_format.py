@@ -5,12 +5,14 @@ the regex ``split`` pays for every captured group (each becomes a string): captu
 fields the record schema lacks was half of an ALB chunk's parsing, and the dicts built
 from them most of the rest, though most batches are counted without anyone reading
 ``extra``. :class:`DeferredExtraFormat` therefore reads a chunk with a *light* pattern,
-the preset's own strict pattern with its ``extra:NAME`` groups made non-capturing (it
-matches exactly the same lines), and stores ``extra`` as a :class:`Reparse`: the chunk's
-text, cut by the preset's full pattern and converted by the same code as before the first
-time ``Columns.extra`` is read. A chunk with any line the strict pattern does not match is
-read by the full format right away, as before. Every answer is the same, down to the order
-of each dict's keys (``tests/parsers/test_deferred_extra.py``).
+the preset's own strict pattern with its ``extra:NAME`` groups made non-capturing (which
+matches the same lines) and maybe some variables read by narrower tokens (which match
+fewer), and stores ``extra`` as a :class:`Reparse`: the chunk's text, cut by the preset's
+full pattern and converted by the same code as before the first time ``Columns.extra`` is
+read. A chunk with any line the light pattern does not match is read by the full format,
+as before (its first ``split`` then is wasted: such chunks are rare and already slow).
+Every answer is the same, down to the order of each dict's keys
+(``tests/parsers/test_deferred_extra.py``).
 """
 
 from __future__ import annotations
