@@ -113,38 +113,27 @@ def referring_site(referer: str | None) -> str | None:
 
 
 def _extra(cols: Columns, names: tuple[str, ...]) -> list[Any] | None:
-    extra = cols.extra
-    if extra is None:
-        return None
-    out: list[Any] = []
-    found = False
-    for e in extra:
-        value = None
-        if e:
-            for name in names:
-                value = e.get(name)
-                if value is not None:
-                    found = True
-                    break
-        out.append(value)
-    return out if found else None
+    """Each line's first non-None ``extra`` value of ``names`` (None when no line has
+    one), from the columns of lazy extras without making their dicts."""
+    out: list[Any] | None = None
+    for name in names:
+        values = cols.extra_values(name)
+        if values is None:
+            continue
+        out = values if out is None else [a if a is not None else b
+                                           for a, b in zip(out, values)]
+    return out if out is not None and out.count(None) != len(out) else None
 
 
 def _tls(cols: Columns) -> list[Any] | None:
-    extra = cols.extra
-    if extra is None:
+    protos, ciphers = cols.extra_values("ssl_protocol"), cols.extra_values("ssl_cipher")
+    if protos is None and ciphers is None:
         return None
-    out: list[Any] = []
-    found = False
-    for e in extra:
-        value = None
-        if e:
-            proto, cipher = e.get("ssl_protocol"), e.get("ssl_cipher")
-            if proto is not None or cipher is not None:
-                found = True
-                value = " ".join(str(v) for v in (proto, cipher) if v is not None)
-        out.append(value)
-    return out if found else None
+    nones = [None] * len(cols)
+    out = [" ".join(str(v) for v in (proto, cipher) if v is not None)
+           if proto is not None or cipher is not None else None
+           for proto, cipher in zip(protos or nones, ciphers or nones)]
+    return out if out.count(None) != len(out) else None
 
 
 #: Dimensions that are a function of one column's value (the agent's browser, a path's

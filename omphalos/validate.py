@@ -148,7 +148,7 @@ def out_of_range_rows(cols: Columns) -> list[int]:
         if not _floats_ok(present):
             bad.update(i for i, v in enumerate(values)
                        if v is not None and not _float_ok(v))
-    if cols.extra is not None and not cols.extra_checked:
+    if not cols.extra_checked and cols.extra is not None:  # checked: not made into dicts
         bad.update(i for i, e in enumerate(cols.extra) if e is not None and not _extra_ok(e))
     return sorted(bad)
 

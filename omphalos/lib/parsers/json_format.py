@@ -18,7 +18,8 @@ from itertools import repeat
 from operator import itemgetter, methodcaller, mul
 from typing import Any
 
-from omphalos.lib.parsers.convert import none_for_dash, row_dicts, split_request
+from omphalos.lib.parsers.convert import line_offsets, none_for_dash, split_request
+from omphalos.lib.parsers.extras import ExtraColumns
 from omphalos.lib.parsers.linefmt import BAD_LINE_SAMPLE_CHARS, Result, line_problem
 from omphalos.lib.parsers.timestamps import TimeCache, parse_any_time
 from omphalos.messages import BadLine
@@ -260,7 +261,7 @@ class JsonFormat:
                 out.extra = [r or None for r in rest]
                 return out
         if extra:
-            out.extra = row_dicts(tuple(extra))(list(extra.values()))
+            out.set_lazy_extra(ExtraColumns(extra, None, n, text=False))
             out.extra_checked = all(map(extra_column_ok, extra.values()))
         return out
 
@@ -322,10 +323,7 @@ class JsonFormat:
         lines = data.split(b"\n")
         if lines[-1] == b"":
             lines.pop()
-        offsets, offset = [], start
-        for raw in lines:
-            offsets.append(offset)
-            offset += len(raw) + 1
+        offsets = line_offsets(lines, start)  # each line's start, at C speed
         objs: Any = None
         if _TWO_OBJECTS.search(data) is None:
             try:

@@ -33,13 +33,11 @@ from .convert import (
     client_ports,
     concat,
     dash_to_empty,
-    extra_dicts,
     floats,
     ints,
     join_space,
     last_timer_seconds,
     line_offsets,
-    merge_extra,
     none_for_dash,
     none_for_empty,
     percent_decoded,
@@ -55,6 +53,7 @@ from .convert import (
     w3c_unquote,
     zone_seconds,
 )
+from .extras import ExtraColumns
 from .timestamps import (
     TimeCache,
     parse_clf_time,
@@ -339,10 +338,8 @@ class LineFormat:
             out.status = [0] * n
         if not out.bytes:
             out.bytes = [0] * n
-        if extra:
-            out.extra = extra_dicts(extra)
-        if row_extra is not None:
-            out.extra = merge_extra(out.extra, row_extra)
+        if extra or row_extra is not None:  # dicts made when read (every batch pays
+            out.set_lazy_extra(ExtraColumns(extra, row_extra, n))  # otherwise)
         out.extra_checked = self.extra_plain
         return out
 

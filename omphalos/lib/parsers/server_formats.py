@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .linefmt import VARIABLES, LineFormat, Token
+from .deferred_format import DeferredExtraFormat
+from .linefmt import VARIABLES, Token
 from .variables import (
     QUOTED_LENIENT,
     QUOTED_STRICT,
@@ -133,25 +134,44 @@ HAPROXY: list[Token] = [
     ' "', REQUEST, '"']
 
 
-def traefik_format() -> LineFormat:
-    return LineFormat("traefik", TRAEFIK)
+#: For the light patterns (:class:`.DeferredExtraFormat`): an ``addr:port`` whose address
+#: has no colon or bracket and is not ``-`` is the address (what ``client_ports`` makes of
+#: it) and an uncaptured port; an IPv6 address or an odd value sends its chunk to the full
+#: format.
+_LIGHT_CLIENT: dict[Variable, list[Token]] = {CLIENT_PORT: [
+    Variable("client", r"(?!-:)[^\s:\[]++", WORD), ":", Variable("ignore", r"\d++", r"\d++")]}
+#: A request line whose URL is absolute (``scheme://host/path``): the path from its first
+#: ``/`` (what ``urls`` makes of it), scheme and host matched but not captured (the host
+#: is ``extra``); a relative or odd URL sends its chunk to the full format.
+_LIGHT_URL: dict[Variable, list[Token]] = {REQUEST: [Variable(
+    "request", r'([A-Z]++) (?:[A-Za-z][A-Za-z0-9+.-]{0,12}+://[^/?\s"]*+)'
+               r'(/[^\s?"]*+)\??([^\s"]*+) (HTTP/[0-9.]++)', REQUEST.lenient,
+    groups=REQUEST.groups, split=REQUEST.split, escaped=REQUEST.escaped)]}
 
 
-def alb_format() -> LineFormat:
-    return LineFormat("alb", ALB, absolute_urls=True)
+def traefik_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("traefik", TRAEFIK)
 
 
-def elb_format() -> LineFormat:
-    return LineFormat("elb", ELB, absolute_urls=True)
+def alb_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("alb", ALB, absolute_urls=True,
+                               narrower={**_LIGHT_CLIENT, **_LIGHT_URL},
+                               light_absolute_urls=False)
 
 
-def s3_format() -> LineFormat:
-    return LineFormat("s3", S3)
+def elb_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("elb", ELB, absolute_urls=True,
+                               narrower={**_LIGHT_CLIENT, **_LIGHT_URL},
+                               light_absolute_urls=False)
 
 
-def squid_format() -> LineFormat:
-    return LineFormat("squid", SQUID)
+def s3_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("s3", S3)
 
 
-def haproxy_format() -> LineFormat:
-    return LineFormat("haproxy", HAPROXY)
+def squid_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("squid", SQUID)
+
+
+def haproxy_format() -> DeferredExtraFormat:
+    return DeferredExtraFormat("haproxy", HAPROXY, narrower=_LIGHT_CLIENT)
