@@ -51,7 +51,7 @@ from typing import Any
 
 from .config import ConfigSource
 from .counts import BatchAgg, DimAgg, add_counts
-from .derived import AGENT_DIMENSIONS
+from .derived import AGENT_DIMENSIONS, fed_counts_only
 from .directory import Directory
 from .lib.collectors.topk import TopTable
 from .messages import BadLine, Batch, LineChunk, Query, Source
@@ -369,10 +369,6 @@ class ParallelReplay:
             range_bytes = min(MAX_RANGE_BYTES, max(
                 MIN_RANGE_BYTES, -(-total // (workers * RANGES_PER_WORKER))))
         ranges = plan_ranges(paths, range_bytes)
-        for spec in self.collector_specs:
-            collector = spec.cls(_context(spec.name, self.settings), spec.config)
-            collector.setup()
-            self.collectors.append(collector)
         try:
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods
@@ -389,6 +385,9 @@ class ParallelReplay:
                           (self.job,)) as pool:
                 done = 0
                 results = pool.imap(count_range, ranges)
+                # set up while the fork server starts and the workers count (a serial
+                # step before the pool otherwise); fed counts only, they load no rules
+                self._set_up_collectors()
                 for seq, item in enumerate(ranges, 1):
                     while True:
                         if stopped is not None and stopped():
@@ -407,6 +406,14 @@ class ParallelReplay:
             self.close()
             raise
         return True
+
+    def _set_up_collectors(self) -> None:
+        """The collectors the ranges' counts are fed to."""
+        with fed_counts_only():
+            for spec in self.collector_specs:
+                collector = spec.cls(_context(spec.name, self.settings), spec.config)
+                collector.setup()
+                self.collectors.append(collector)
 
     def _feed(self, seq: int, item: FileRange, counted: RangeCounts) -> None:
         batch = Batch(Source(self.job.host, item.path, _file_id(item.path, item.start),

@@ -43,6 +43,7 @@ from .convert import (
     percent_decoded,
     plus_to_space,
     query_q,
+    repeated_ints,
     scaled_ints,
     split_request,
     split_uri,
@@ -276,10 +277,12 @@ class LineFormat:
                 pairs = list(map(split_uri, values))
                 out.path = [p for p, _ in pairs]
                 out.query = [q for _, q in pairs]
-            elif target in ("status", "bytes"):
-                setattr(out, target, ints(values))
+            elif target == "status":
+                out.status = repeated_ints(values)
+            elif target == "bytes":
+                out.bytes = ints(values)
             elif target == "status_neg":  # HAProxy: -1 when there was no response
-                out.status = at_least_zero(ints(values))
+                out.status = at_least_zero(repeated_ints(values))
             elif target == "timers":  # HAProxy's TR/Tw/Tc/Tr/Ta: the last is the total, ms
                 extra["timers"] = as_list(values)  # type: ignore[assignment]
                 out.duration = last_timer_seconds(values)

@@ -149,7 +149,8 @@ class TimeCache:
 
     def many(self, texts: Iterable[str]) -> list[float]:
         """All of ``texts`` converted; raises ValueError if any is malformed."""
-        texts = list(texts)
+        if not isinstance(texts, list):
+            texts = list(texts)
         cache = self.cache
         missing = set(texts).difference(cache)
         if missing:
