@@ -26,11 +26,11 @@ from omphalos.delivery import Outbox
 from omphalos.messages import Deliver, Query, Stop
 from omphalos.pipeline import Pipeline
 from omphalos.spool import Spool
-from tests.conftest import REAL_LOG, wait_for
+from tests.conftest import REAL_LOG, applied_lines, wait_for
 from tests.storage.helpers import Replies, batch, context
 
 from .cluster import free_port
-from .test_inprocess import TOTAL, counters, lines, receiver
+from .test_inprocess import TOTAL, counters, receiver
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_zmq_sender_pauses_on_a_full_disk_and_resumes_by_itself(
         assert monitor["in_flight"] > 0 and not monitor["idle"]  # reading paused
         recv = receiver(tmp_path, {"transport:zmq": {"bind": f"tcp://127.0.0.1:{port}"}})
         # the spool drains although the disk is full, which makes room: reading resumes
-        wait_for(lambda: lines(recv) == TOTAL, 60)
+        wait_for(lambda: applied_lines(recv) == TOTAL, 60)
         status = wait_for(lambda: (s := counters(send, "transport:zmq"))["spool"]["items"]
                           == 0 and s, 30)
         assert status["disk_full"] == "" and not status["paused"]

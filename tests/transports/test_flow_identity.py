@@ -29,10 +29,10 @@ from omphalos.plugin import CollectorPlugin
 from omphalos.records import Columns
 from omphalos.registry import Registry
 from omphalos.wire import decode_ack, encode_batch
-from tests.conftest import REAL_LOG, wait_for
+from tests.conftest import REAL_LOG, applied_lines, wait_for
 
 from .cluster import free_port
-from .test_inprocess import TOTAL, counters, lines, make_keys, receiver, sender
+from .test_inprocess import TOTAL, counters, make_keys, receiver, sender
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def test_a_batch_forged_for_another_host_is_refused_and_that_hosts_lines_all_cou
         "connect": endpoint, "secret_key_file": str(keys / "web2.key_secret"),
         "server_key_file": str(keys / "collector.key")}})
     pipelines.append(web2)
-    wait_for(lambda: lines(recv) == TOTAL, 30)
+    wait_for(lambda: applied_lines(recv) == TOTAL, 30)
     summary = recv.query("summary")
     assert summary["hosts"] == {"web2": TOTAL}
     into = counters(recv, "transport:zmq")["counters"]
@@ -173,7 +173,7 @@ def test_udp_sender_id_of_the_wrong_type_does_not_kill_the_receiver(
         for sender_id in (["a", "list"], {"a": 1}, 7, None):  # unhashable, or not a string
             s.sendto(msgpack.packb(["ou", 1, sender_id, 1, good]), ("127.0.0.1", port))
         s.sendto(msgpack.packb(["ou", 1, "real", 1, good]), ("127.0.0.1", port))
-    wait_for(lambda: lines(recv) == 1, 20)
+    wait_for(lambda: applied_lines(recv) == 1, 20)
     status = counters(recv, "transport:udp")
     assert status["counters"]["malformed"] == 4 and status["counters"]["datagrams"] == 1
     assert status["io_thread_alive"] and status["senders"] == 1
@@ -204,8 +204,8 @@ def test_udp_receiver_takes_only_allowed_sources_and_signed_datagrams(
     pipelines.append(sender(tmp_path, "h1", {"transport:udp": {
         "connect": f"127.0.0.1:{port}", "shared_key_file": str(key_file),
         "max_datagram_bytes": 8000}}, read_bytes=65536))
-    wait_for(lambda: lines(signed) > 0, 30)
-    assert lines(fenced) == 0
+    wait_for(lambda: applied_lines(signed) > 0, 30)
+    assert applied_lines(fenced) == 0
     assert counters(signed, "transport:udp")["counters"]["bad_signatures"] == 2
 
 
@@ -224,7 +224,7 @@ def test_a_dead_receive_thread_is_seen_and_the_transport_restarted(
     wait_for(lambda: counters(recv, "transport:udp")["io_thread_alive"], 10)
     pipelines.append(sender(tmp_path, "h1", {"transport:udp": {
         "connect": f"127.0.0.1:{port}", "max_datagram_bytes": 8000}}, read_bytes=65536))
-    wait_for(lambda: lines(recv) > 0, 30)
+    wait_for(lambda: applied_lines(recv) > 0, 30)
 
 
 @pytest.mark.timeout(90)
@@ -244,7 +244,7 @@ def test_amqp_batches_are_bound_to_the_broker_user_that_published_them(
         pipelines.append(other)
         assert own.wait_idle(30) and other.wait_idle(30)
         chunks = counters(other, "monitor:web")["counters"]["chunks_sent"]
-        wait_for(lambda: lines(recv) == TOTAL, 30)
+        wait_for(lambda: applied_lines(recv) == TOTAL, 30)
         wait_for(lambda: counters(recv, "transport:amqp")["counters"]["forged_host"]
                  == chunks, 30)
         assert recv.query("summary")["hosts"] == {"guest": TOTAL}
@@ -276,7 +276,7 @@ def test_a_failing_zmq_io_thread_is_seen_and_the_transport_restarted(
                       and s, 10)
     assert status["counters"]["io_failures"] == 0  # the new instance starts counting anew
     pipelines.append(sender(tmp_path, "h1", {"transport:zmq": {"connect": endpoint}}))
-    wait_for(lambda: lines(recv) == TOTAL, 30)
+    wait_for(lambda: applied_lines(recv) == TOTAL, 30)
 
 
 @pytest.mark.timeout(60)
