@@ -29,9 +29,9 @@ import re
 import sys
 import zlib
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from itertools import chain
+from itertools import chain, repeat
+from operator import and_, lshift, or_, rshift, sub
 from typing import Any
 
 from xxhash import xxh3_64_intdigest
@@ -47,8 +47,8 @@ _VALUE_BITS = 6
 _VALUE_MASK = (1 << _VALUE_BITS) - 1
 #: The array type of sparse entries: 4 bytes (24 bits are needed at precision 18).
 _ENTRY = "I" if array("I").itemsize == 4 else "L"
-#: Up to this many new registers are inserted in place; more rebuild the sorted array.
-_INSERT_IN_PLACE = 32
+#: The sparse tail is sorted in when longer than this and than the settled entries.
+_TAIL_MIN = 64
 _NON_ZERO = re.compile(rb"[^\x00]")
 
 
@@ -75,7 +75,7 @@ def standard_error(precision: int = DEFAULT_PRECISION) -> float:
 def sparse_limit(precision: int = DEFAULT_PRECISION) -> int:
     """The most non-zero registers a sketch keeps sparse: ``2 ** precision // 16`` (its
     entries then take a quarter of the dense registers' bytes); one more makes it dense."""
-    return (1 << precision) >> 4
+    return (1 << precision) >> 5
 
 
 def _check_precision(precision: int) -> None:
@@ -83,29 +83,61 @@ def _check_precision(precision: int) -> None:
         raise ValueError(f"precision must be between 4 and 18, got {precision!r}")
 
 
+def _add_dense(regs: bytearray, hashes: Iterable[int], shift: int, low: int) -> None:
+    """Raise dense registers to the ranks of ``hashes`` (``shift`` = 64 - precision)."""
+    for h in hashes:
+        index = h >> shift
+        rank = shift - (h & low).bit_length() + 1
+        if rank > regs[index]:
+            regs[index] = rank
+
+
 class HyperLogLog:
     """Registers of one HyperLogLog sketch; add 64-bit hashes, merge, estimate.
 
-    ``_data`` is the dense ``bytearray`` of registers, or (sparse) the sorted ``array``
-    of ``index << 6 | value`` entries of the non-zero ones."""
+    ``_data`` is the dense ``bytearray`` of registers, or (sparse) an ``array`` of
+    ``index << 6 | value`` entries of the non-zero ones: its first ``_settled`` sorted,
+    one per register, then a tail of what was added since, in any order and with repeats.
+    The tail is sorted in (:meth:`_settle`) when it is as long as the settled part, and
+    before anything reads the registers, so adding costs no bytecode per hash."""
 
-    __slots__ = ("_data", "precision")
+    __slots__ = ("_data", "_settled", "precision")
 
     def __init__(self, precision: int = DEFAULT_PRECISION) -> None:
         _check_precision(precision)
         self.precision = precision
         self._data: bytearray | array[int] = array(_ENTRY)
+        self._settled = 0
 
     @property
     def is_sparse(self) -> bool:
         """Whether the sketch still holds only its non-zero registers."""
-        return not isinstance(self._data, bytearray)
+        return not isinstance(self._settle(), bytearray)
+
+    def _settle(self) -> bytearray | array[int]:
+        """The registers with the sparse tail sorted in, one entry per register (the
+        largest: a dict by register index keeps the last of each, in the sorted order of
+        first insertion); dense when more than :func:`sparse_limit` are then set."""
+        data = self._data
+        if isinstance(data, bytearray) or self._settled == len(data):
+            return data
+        merged = sorted(data)
+        best = dict(zip(map(rshift, merged, repeat(_VALUE_BITS)), merged))
+        if len(best) > sparse_limit(self.precision):
+            regs = bytearray(1 << self.precision)
+            for index, code in best.items():
+                regs[index] = code & _VALUE_MASK
+            self._data = regs
+            return regs
+        self._data = entries = array(_ENTRY, best.values())
+        self._settled = len(entries)
+        return entries
 
     @property
     def registers(self) -> bytearray:
         """The ``2 ** precision`` registers: the sketch's own when dense, a new copy when
         sparse (change them only through :meth:`add_hashes` and :meth:`merge`)."""
-        data = self._data
+        data = self._settle()
         if isinstance(data, bytearray):
             return data
         return self._dense_of(data)
@@ -115,8 +147,10 @@ class HyperLogLog:
         if len(registers) != 1 << self.precision:
             raise ValueError("HyperLogLog registers do not match its precision")
         self._data = self._compact(registers)
+        self._settled = len(self._data)
 
     def _dense_of(self, entries: array[int]) -> bytearray:
+        """The registers of settled entries."""
         regs = bytearray(1 << self.precision)
         for entry in entries:
             regs[entry >> _VALUE_BITS] = entry & _VALUE_MASK
@@ -134,64 +168,40 @@ class HyperLogLog:
         """An independent sketch with the same registers (and form)."""
         out = HyperLogLog.__new__(HyperLogLog)
         out.precision = self.precision
-        data = self._data
+        data = self._settle()
         out._data = bytearray(data) if isinstance(data, bytearray) else array(_ENTRY, data)
+        out._settled = len(out._data)
         return out
 
     def add_hashes(self, hashes: Iterable[int]) -> None:
-        """Add items given by their :func:`hash64`."""
-        p = self.precision
-        shift = 64 - p
+        """Add items given by their :func:`hash64`. A sparse sketch takes them in chunks
+        of twice its limit, so a huge batch never holds more than that many entries."""
+        shift = 64 - self.precision
         low = (1 << shift) - 1
         regs = self._data
         if isinstance(regs, bytearray):
-            for h in hashes:
-                index = h >> shift
-                rank = shift - (h & low).bit_length() + 1
-                if rank > regs[index]:
-                    regs[index] = rank
+            _add_dense(regs, hashes, shift, low)
             return
-        new: dict[int, int] = {}
-        get = new.get
-        for h in hashes:
-            index = h >> shift
-            rank = shift - (h & low).bit_length() + 1
-            if rank > get(index, 0):
-                new[index] = rank
-        if new:
-            self._update_sparse(new)
+        hs = hashes if isinstance(hashes, list) else list(hashes)
+        step = max(_TAIL_MIN, 2 * sparse_limit(self.precision))
+        for start in range(0, len(hs), step):
+            if isinstance(regs, bytearray):  # turned dense: the rest as dense
+                _add_dense(regs, hs[start:], shift, low)
+                return
+            chunk = hs[start:start + step] if len(hs) > step else hs
+            # each hash's entry, index << 6 | rank, onto the tail at C speed
+            ranks = map(sub, repeat(shift + 1),
+                        map(int.bit_length, map(and_, chunk, repeat(low))))
+            regs.extend(map(or_, map(lshift, map(rshift, chunk, repeat(shift)),
+                                     repeat(_VALUE_BITS)), ranks))
+            self._grown()
+            regs = self._data
 
-    def _update_sparse(self, new: dict[int, int]) -> None:
-        """Raise the sparse registers to ``new``'s values (index: value) where larger; the
-        sketch turns dense when more than :func:`sparse_limit` are then non-zero."""
-        entries = self._data
-        assert not isinstance(entries, bytearray)
-        limit = sparse_limit(self.precision)
-        if len(new) <= _INSERT_IN_PLACE:
-            for index, value in new.items():
-                key = index << _VALUE_BITS
-                at = bisect_left(entries, key)
-                if at < len(entries) and entries[at] >> _VALUE_BITS == index:
-                    if value > entries[at] & _VALUE_MASK:
-                        entries[at] = key | value
-                else:
-                    entries.insert(at, key | value)
-            if len(entries) > limit:
-                self._data = self._dense_of(entries)
-            return
-        merged = {entry >> _VALUE_BITS: entry & _VALUE_MASK for entry in entries}
-        get = merged.get
-        for index, value in new.items():
-            if value > get(index, 0):
-                merged[index] = value
-        if len(merged) > limit:
-            regs = bytearray(1 << self.precision)
-            for index, value in merged.items():
-                regs[index] = value
-            self._data = regs
-        else:
-            self._data = array(_ENTRY, sorted(
-                [index << _VALUE_BITS | value for index, value in merged.items()]))
+    def _grown(self) -> None:
+        """Settle a sparse tail as long as the settled part (and at least
+        ``_TAIL_MIN``): amortised, each entry is sorted in a few times at most."""
+        if len(self._data) - self._settled > max(_TAIL_MIN, self._settled):
+            self._settle()
 
     def merge(self, other: HyperLogLog) -> None:
         """The union of both sketches (same precision only)."""
@@ -214,15 +224,15 @@ class HyperLogLog:
                 index, value = entry >> _VALUE_BITS, entry & _VALUE_MASK
                 if value > mine[index]:
                     mine[index] = value
-        elif theirs:
-            self._update_sparse({entry >> _VALUE_BITS: entry & _VALUE_MASK
-                                 for entry in theirs})
+        elif theirs:  # repeats of a register are fine in the tail
+            mine.extend(theirs)
+            self._grown()
 
     def estimate(self) -> int:
         """The estimated number of distinct items added (the same for either form: a
         correctly rounded sum, :func:`math.fsum`, does not depend on how it is grouped)."""
         m = 1 << self.precision
-        data = self._data
+        data = self._settle()
         if isinstance(data, bytearray):
             zeros = data.count(0)
             if zeros == m:
@@ -244,7 +254,7 @@ class HyperLogLog:
         """Precision and registers as plain data: a sparse sketch's entries
         (``sparse``, 4 bytes each, little-endian), a dense one's registers deflated
         (``deflated``: zlib at level 1, tens of microseconds for 16 KiB)."""
-        data = self._data
+        data = self._settle()
         if isinstance(data, bytearray):
             return {"precision": self.precision, "deflated": zlib.compress(data, 1)}
         if sys.byteorder == "big":
@@ -276,6 +286,7 @@ class HyperLogLog:
             form = self._compact(registers)
         self.precision = precision
         self._data = form
+        self._settled = len(form)
 
     def _sparse_in(self, raw: bytes, precision: int) -> bytearray | array[int]:
         """The checked entries of a saved sparse sketch (dense if over the limit)."""
