@@ -7,13 +7,15 @@ distinct items, and a **relative standard error of** ``1.04 / sqrt(2 ** precisio
 (:func:`standard_error`: 0.81% at precision 14). Below about ``2.5 x 2 ** precision``
 items the linear-counting estimate is used, which is nearly exact for small counts.
 
-**Sparse until it fills.** A sketch starts *sparse*: a sorted array of its non-zero
-registers, 4 bytes each (``index << 6 | value``), so a window bucket's host part of a few
-hundred visitors holds a kilobyte or two, not 16 KiB of mostly zeros. Once more than
-:func:`sparse_limit` registers are set (``2 ** precision / 16``: 1,024 at precision 14,
-4 KiB of entries, a quarter of the dense size) it converts to the dense registers, for
-good. The form is invisible from outside: the registers (:attr:`HyperLogLog.registers`)
-and so every estimate are the same whichever form holds them.
+**Sparse until it fills.** A sketch starts *sparse*: an array of its non-zero registers,
+4 bytes each (``index << 6 | value``), so a window bucket's host part of a few hundred
+visitors holds a kilobyte or two, not 16 KiB of mostly zeros. Hashes are appended at C
+speed and sorted in (one entry per register, the largest) once the unsorted tail is as
+long as the sorted part. Once more than :func:`sparse_limit` registers are set
+(``2 ** precision / 32``: 512 at precision 14, 2 KiB of entries, an eighth of the dense
+size) it converts to the dense registers, for good. The form is invisible from outside:
+the registers (:attr:`HyperLogLog.registers`) and so every estimate are the same whichever
+form holds them, and saves of the dense layout load (as sparse when few are set).
 
 Sketches of the same precision merge by taking the larger register (:meth:`merge`): the
 union of what each saw, so counts merge across hosts, buckets of a window and worker
@@ -73,8 +75,8 @@ def standard_error(precision: int = DEFAULT_PRECISION) -> float:
 
 
 def sparse_limit(precision: int = DEFAULT_PRECISION) -> int:
-    """The most non-zero registers a sketch keeps sparse: ``2 ** precision // 16`` (its
-    entries then take a quarter of the dense registers' bytes); one more makes it dense."""
+    """The most non-zero registers a sketch keeps sparse: ``2 ** precision // 32`` (its
+    entries then take an eighth of the dense registers' bytes); one more makes it dense."""
     return (1 << precision) >> 5
 
 
