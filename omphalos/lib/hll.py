@@ -177,7 +177,8 @@ class HyperLogLog:
 
     def add_hashes(self, hashes: Iterable[int]) -> None:
         """Add items given by their :func:`hash64`. A sparse sketch takes them in chunks
-        of twice its limit, so a huge batch never holds more than that many entries."""
+        of twice its limit, so a huge batch never makes it hold more than three times
+        its limit of entries (settled ones and the tail)."""
         shift = 64 - self.precision
         low = (1 << shift) - 1
         regs = self._data
