@@ -7,6 +7,16 @@ distinct items, and a **relative standard error of** ``1.04 / sqrt(2 ** precisio
 (:func:`standard_error`: 0.81% at precision 14). Below about ``2.5 x 2 ** precision``
 items the linear-counting estimate is used, which is nearly exact for small counts.
 
+**Sparse until it fills.** A sketch starts *sparse*: an array of its non-zero registers,
+4 bytes each (``index << 6 | value``), so a window bucket's host part of a few hundred
+visitors holds a kilobyte or two, not 16 KiB of mostly zeros. Hashes are appended at C
+speed and sorted in (one entry per register, the largest) once the unsorted tail is as
+long as the sorted part. Once more than :func:`sparse_limit` registers are set
+(``2 ** precision / 32``: 512 at precision 14, 2 KiB of entries, an eighth of the dense
+size) it converts to the dense registers, for good. The form is invisible from outside:
+the registers (:attr:`HyperLogLog.registers`) and so every estimate are the same whichever
+form holds them, and saves of the dense layout load (as sparse when few are set).
+
 Sketches of the same precision merge by taking the larger register (:meth:`merge`): the
 union of what each saw, so counts merge across hosts, buckets of a window and worker
 processes. Items are hashed with :func:`hash64` (XXH3-64 from ``xxhash``: stable across
@@ -17,17 +27,31 @@ faster than BLAKE2b here, which matters when almost every line is a new visitor)
 from __future__ import annotations
 
 import math
+import re
+import sys
 import zlib
+from array import array
 from collections.abc import Iterable, Sequence
+from itertools import chain, repeat
+from operator import and_, lshift, or_, rshift, sub
 from typing import Any
 
 from xxhash import xxh3_64_intdigest
 
 __all__ = ["HyperLogLog", "KeyedUniques", "union_estimate", "hash64", "seeded_hashes",
-           "standard_error", "DEFAULT_PRECISION"]
+           "standard_error", "sparse_limit", "DEFAULT_PRECISION"]
 
 #: Registers are ``2 ** precision``; 14 gives 16 KiB and 0.81% standard error.
 DEFAULT_PRECISION = 14
+
+#: A sparse entry is ``index << _VALUE_BITS | value`` (a value is at most 61 < 64).
+_VALUE_BITS = 6
+_VALUE_MASK = (1 << _VALUE_BITS) - 1
+#: The array type of sparse entries: 4 bytes (24 bits are needed at precision 18).
+_ENTRY = "I" if array("I").itemsize == 4 else "L"
+#: The sparse tail is sorted in when longer than this and than the settled entries.
+_TAIL_MIN = 64
+_NON_ZERO = re.compile(rb"[^\x00]")
 
 
 def hash64(text: str) -> int:
@@ -50,71 +74,247 @@ def standard_error(precision: int = DEFAULT_PRECISION) -> float:
     return 1.04 / math.sqrt(1 << precision)
 
 
-class HyperLogLog:
-    """Registers of one HyperLogLog sketch; add 64-bit hashes, merge, estimate."""
+def sparse_limit(precision: int = DEFAULT_PRECISION) -> int:
+    """The most non-zero registers a sketch keeps sparse: ``2 ** precision // 32`` (its
+    entries then take an eighth of the dense registers' bytes); one more makes it dense."""
+    return (1 << precision) >> 5
 
-    __slots__ = ("precision", "registers")
+
+def _check_precision(precision: int) -> None:
+    if not 4 <= precision <= 18:
+        raise ValueError(f"precision must be between 4 and 18, got {precision!r}")
+
+
+def _add_dense(regs: bytearray, hashes: Iterable[int], shift: int, low: int) -> None:
+    """Raise dense registers to the ranks of ``hashes`` (``shift`` = 64 - precision)."""
+    for h in hashes:
+        index = h >> shift
+        rank = shift - (h & low).bit_length() + 1
+        if rank > regs[index]:
+            regs[index] = rank
+
+
+class HyperLogLog:
+    """Registers of one HyperLogLog sketch; add 64-bit hashes, merge, estimate.
+
+    ``_data`` is the dense ``bytearray`` of registers, or (sparse) an ``array`` of
+    ``index << 6 | value`` entries of the non-zero ones: its first ``_settled`` sorted,
+    one per register, then a tail of what was added since, in any order and with repeats.
+    The tail is sorted in (:meth:`_settle`) when it is as long as the settled part, and
+    before anything reads the registers, so adding costs no bytecode per hash."""
+
+    __slots__ = ("_data", "_settled", "precision")
 
     def __init__(self, precision: int = DEFAULT_PRECISION) -> None:
-        if not 4 <= precision <= 18:
-            raise ValueError(f"precision must be between 4 and 18, got {precision!r}")
+        _check_precision(precision)
         self.precision = precision
-        self.registers = bytearray(1 << precision)
+        self._data: bytearray | array[int] = array(_ENTRY)
+        self._settled = 0
+
+    @property
+    def is_sparse(self) -> bool:
+        """Whether the sketch still holds only its non-zero registers."""
+        return not isinstance(self._settle(), bytearray)
+
+    def _settle(self) -> bytearray | array[int]:
+        """The registers with the sparse tail sorted in, one entry per register (the
+        largest: a dict by register index keeps the last of each, in the sorted order of
+        first insertion); dense when more than :func:`sparse_limit` are then set."""
+        data = self._data
+        if isinstance(data, bytearray) or self._settled == len(data):
+            return data
+        merged = sorted(data)
+        best = dict(zip(map(rshift, merged, repeat(_VALUE_BITS)), merged))
+        if len(best) > sparse_limit(self.precision):
+            regs = bytearray(1 << self.precision)
+            for index, code in best.items():
+                regs[index] = code & _VALUE_MASK
+            self._data = regs
+            return regs
+        self._data = entries = array(_ENTRY, best.values())
+        self._settled = len(entries)
+        return entries
+
+    @property
+    def registers(self) -> bytearray:
+        """The ``2 ** precision`` registers: the sketch's own when dense, a new copy when
+        sparse (change them only through :meth:`add_hashes` and :meth:`merge`)."""
+        data = self._settle()
+        if isinstance(data, bytearray):
+            return data
+        return self._dense_of(data)
+
+    @registers.setter
+    def registers(self, registers: bytes | bytearray) -> None:
+        if len(registers) != 1 << self.precision:
+            raise ValueError("HyperLogLog registers do not match its precision")
+        self._data = self._compact(registers)
+        self._settled = len(self._data)
+
+    def _dense_of(self, entries: array[int]) -> bytearray:
+        """The registers of settled entries."""
+        regs = bytearray(1 << self.precision)
+        for entry in entries:
+            regs[entry >> _VALUE_BITS] = entry & _VALUE_MASK
+        return regs
+
+    def _compact(self, registers: bytes | bytearray) -> bytearray | array[int]:
+        """Registers in the form their number of non-zero ones calls for (a copy)."""
+        m = len(registers)
+        if m - registers.count(0) > sparse_limit(self.precision):
+            return bytearray(registers)
+        return array(_ENTRY, [match.start() << _VALUE_BITS | registers[match.start()]
+                              for match in _NON_ZERO.finditer(registers)])
+
+    def copy(self) -> HyperLogLog:
+        """An independent sketch with the same registers (and form)."""
+        out = HyperLogLog.__new__(HyperLogLog)
+        out.precision = self.precision
+        data = self._settle()
+        out._data = bytearray(data) if isinstance(data, bytearray) else array(_ENTRY, data)
+        out._settled = len(out._data)
+        return out
 
     def add_hashes(self, hashes: Iterable[int]) -> None:
-        """Add items given by their :func:`hash64`."""
-        p = self.precision
-        shift = 64 - p
+        """Add items given by their :func:`hash64`. A sparse sketch takes them in chunks
+        of twice its limit, so a huge batch never makes it hold more than three times
+        its limit of entries (settled ones and the tail)."""
+        shift = 64 - self.precision
         low = (1 << shift) - 1
-        regs = self.registers
-        for h in hashes:
-            index = h >> shift
-            rank = shift - (h & low).bit_length() + 1
-            if rank > regs[index]:
-                regs[index] = rank
+        regs = self._data
+        if isinstance(regs, bytearray):
+            _add_dense(regs, hashes, shift, low)
+            return
+        hs = hashes if isinstance(hashes, list) else list(hashes)
+        step = max(_TAIL_MIN, 2 * sparse_limit(self.precision))
+        for start in range(0, len(hs), step):
+            if isinstance(regs, bytearray):  # turned dense: the rest as dense
+                _add_dense(regs, hs[start:], shift, low)
+                return
+            chunk = hs[start:start + step] if len(hs) > step else hs
+            # each hash's entry, index << 6 | rank, onto the tail at C speed
+            ranks = map(sub, repeat(shift + 1),
+                        map(int.bit_length, map(and_, chunk, repeat(low))))
+            regs.extend(map(or_, map(lshift, map(rshift, chunk, repeat(shift)),
+                                     repeat(_VALUE_BITS)), ranks))
+            self._grown()
+            regs = self._data
+
+    def _grown(self) -> None:
+        """Settle a sparse tail as long as the settled part (and at least
+        ``_TAIL_MIN``): amortised, each entry is sorted in a few times at most."""
+        if len(self._data) - self._settled > max(_TAIL_MIN, self._settled):
+            self._settle()
 
     def merge(self, other: HyperLogLog) -> None:
         """The union of both sketches (same precision only)."""
         if other.precision != self.precision:
             raise ValueError(f"cannot merge precision {other.precision} into "
                              f"{self.precision}")
-        self.registers = bytearray(map(max, self.registers, other.registers))
+        mine, theirs = self._data, other._data
+        if isinstance(theirs, bytearray):
+            if isinstance(mine, bytearray):
+                self._data = bytearray(map(max, mine, theirs))
+                return
+            regs = bytearray(theirs)  # more than the limit set: the union is dense too
+            for entry in mine:
+                index, value = entry >> _VALUE_BITS, entry & _VALUE_MASK
+                if value > regs[index]:
+                    regs[index] = value
+            self._data = regs
+        elif isinstance(mine, bytearray):
+            for entry in theirs:
+                index, value = entry >> _VALUE_BITS, entry & _VALUE_MASK
+                if value > mine[index]:
+                    mine[index] = value
+        elif theirs:  # repeats of a register are fine in the tail
+            mine.extend(theirs)
+            self._grown()
 
     def estimate(self) -> int:
-        """The estimated number of distinct items added."""
-        regs = self.registers
-        m = len(regs)
-        zeros = regs.count(0)
-        if zeros == m:
-            return 0
+        """The estimated number of distinct items added (the same for either form: a
+        correctly rounded sum, :func:`math.fsum`, does not depend on how it is grouped)."""
+        m = 1 << self.precision
+        data = self._settle()
+        if isinstance(data, bytearray):
+            zeros = data.count(0)
+            if zeros == m:
+                return 0
+            total = math.fsum(2.0 ** -r for r in data)
+        else:
+            zeros = m - len(data)
+            if zeros == m:
+                return 0
+            total = math.fsum(chain((float(zeros),),
+                                    (2.0 ** -(entry & _VALUE_MASK) for entry in data)))
         alpha = 0.7213 / (1 + 1.079 / m)
-        raw = alpha * m * m / math.fsum(2.0 ** -r for r in regs)
+        raw = alpha * m * m / total
         if raw <= 2.5 * m and zeros:
             return round(m * math.log(m / zeros))
         return round(raw)
 
     def to_state(self) -> dict[str, Any]:
-        """Precision and registers as plain data, the registers deflated: a sketch of a few
-        hundred visitors (a window bucket's) leaves almost all of its 16 KiB at zero, and
-        a durable window saves hundreds of them (zlib at level 1: tens of microseconds)."""
-        return {"precision": self.precision,
-                "deflated": zlib.compress(self.registers, 1)}
+        """Precision and registers as plain data: a sparse sketch's entries
+        (``sparse``, 4 bytes each, little-endian), a dense one's registers deflated
+        (``deflated``: zlib at level 1, tens of microseconds for 16 KiB)."""
+        data = self._settle()
+        if isinstance(data, bytearray):
+            return {"precision": self.precision, "deflated": zlib.compress(data, 1)}
+        if sys.byteorder == "big":
+            data = array(_ENTRY, data)
+            data.byteswap()
+        return {"precision": self.precision, "sparse": data.tobytes()}
 
     def restore_state(self, data: dict[str, Any]) -> None:
-        """Load :meth:`to_state`'s data (or an older state's raw ``registers``);
-        ValueError when the registers do not fit the precision."""
+        """Load :meth:`to_state`'s data (or an older state's ``deflated`` or raw
+        ``registers`` of the dense layout); ValueError when they are damaged or do not
+        fit the precision."""
         precision = int(data["precision"])
-        if "deflated" in data:
-            try:
-                registers = zlib.decompress(bytes(data["deflated"]), bufsize=1 << precision)
-            except zlib.error as exc:
-                raise ValueError(f"saved HyperLogLog registers are damaged: {exc}") from exc
+        _check_precision(precision)
+        if "sparse" in data:
+            form = self._sparse_in(bytes(data["sparse"]), precision)
         else:
-            registers = bytes(data["registers"])
-        if len(registers) != 1 << precision:
-            raise ValueError("saved HyperLogLog registers do not match its precision")
+            if "deflated" in data:
+                try:
+                    registers = zlib.decompress(bytes(data["deflated"]),
+                                                bufsize=1 << precision)
+                except zlib.error as exc:
+                    raise ValueError(
+                        f"saved HyperLogLog registers are damaged: {exc}") from exc
+            else:
+                registers = bytes(data["registers"])
+            if len(registers) != 1 << precision:
+                raise ValueError("saved HyperLogLog registers do not match its precision")
+            self.precision = precision
+            form = self._compact(registers)
         self.precision = precision
-        self.registers = bytearray(registers)
+        self._data = form
+        self._settled = len(form)
+
+    def _sparse_in(self, raw: bytes, precision: int) -> bytearray | array[int]:
+        """The checked entries of a saved sparse sketch (dense if over the limit)."""
+        if len(raw) % 4:
+            raise ValueError("saved sparse HyperLogLog entries are damaged: "
+                             f"{len(raw)} bytes is not a whole number of entries")
+        entries = array(_ENTRY)
+        entries.frombytes(raw)
+        if sys.byteorder == "big":
+            entries.byteswap()
+        m, top = 1 << precision, 64 - precision + 1
+        last = -1
+        for entry in entries:
+            index, value = entry >> _VALUE_BITS, entry & _VALUE_MASK
+            if index <= last or index >= m or not 1 <= value <= top:
+                raise ValueError("saved sparse HyperLogLog entries are damaged: "
+                                 f"register {index} = {value} (out of order or range "
+                                 f"at precision {precision})")
+            last = index
+        if len(entries) > sparse_limit(precision):
+            regs = bytearray(m)
+            for entry in entries:
+                regs[entry >> _VALUE_BITS] = entry & _VALUE_MASK
+            return regs
+        return entries
 
     @classmethod
     def from_state(cls, data: dict[str, Any]) -> HyperLogLog:
@@ -150,9 +350,8 @@ class KeyedUniques:
         """Add every sketch of ``other`` (a restored bucket, another host's)."""
         for key, sketch in other.sketches.items():
             mine = self.sketches.get(key)
-            if mine is None:  # a copy of the registers (no max taken over 16 KiB)
-                mine = self.sketches[key] = HyperLogLog(sketch.precision)
-                mine.registers = bytearray(sketch.registers)
+            if mine is None:  # a copy (no max taken over the registers)
+                self.sketches[key] = sketch.copy()
             else:
                 mine.merge(sketch)
         self._trim()
@@ -193,7 +392,7 @@ def union_estimate(maps: Iterable[KeyedUniques], key: Any) -> int:
         return 0
     if len(found) == 1:
         return found[0].estimate()
-    union = HyperLogLog(found[0].precision)
-    for sketch in found:
+    union = found[0].copy()
+    for sketch in found[1:]:
         union.merge(sketch)
     return union.estimate()

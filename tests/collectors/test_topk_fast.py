@@ -2,7 +2,7 @@
 
 ``TopTable.add`` skips the batch reduction when a batch has no more keys than the
 capacity, copies a new table's duration buckets at once and keeps a status class only once
-it has lines; ``KeyedUniques.merge`` copies the registers of a sketch it did not have.
+it has lines; ``KeyedUniques.merge`` copies a sketch it did not have.
 Each is checked here against the plain algorithm (the reference below: the code before
 those paths), slot by slot and key order included, on batches that overflow the capacity
 and batches that do not.
@@ -130,5 +130,6 @@ def test_merging_a_new_days_sketch_copies_its_registers() -> None:
         expected[day] = bytes(union.registers)
     mine.merge(other)
     assert {day: bytes(s.registers) for day, s in mine.sketches.items()} == expected
-    assert mine.sketches["2026-12-02"].registers is not other.sketches["2026-12-02"].registers
     assert mine.estimate("2026-12-02") == other.estimate("2026-12-02")
+    other.add({"2026-12-02": [hash64(f"later{i}") for i in range(50)]})  # a copy, not shared
+    assert bytes(mine.sketches["2026-12-02"].registers) == expected["2026-12-02"]
