@@ -110,3 +110,58 @@ def test_with_the_default_policy_counts_are_exact_and_every_batch_acknowledged(
         assert counters[name]["state_saves"] >= monitor["chunks_sent"] // CREDIT
     with Pipeline.from_config(config(tmp_path, False)) as p:
         assert answers(p) == got
+
+
+def _parts_per_ring(parts: dict[str, Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name in parts:
+        if name.startswith("bucket/"):
+            ring = name.split("/")[1]
+            out[ring] = out.get(ring, 0) + 1
+    return out
+
+
+def test_a_save_writes_only_the_buckets_inside_the_windows() -> None:
+    """An old log replayed at full speed makes and leaves hundreds of one-second buckets
+    between two saves: only those still inside their window are written, and the state
+    restored from them answers exactly as the store it was saved from."""
+    from .helpers import columns, store
+
+    s = store()
+    s.add(columns([0.0]), "web1", 1)
+    s.state_parts(full=False)  # the first save
+    for m in range(20):  # 20 minutes of event time, a batch a minute, no tick between
+        times = [float(t) for t in range(m * 60 + 1, m * 60 + 61)]
+        s.add(columns(times, paths=[f"/p{int(t) % 7}" for t in times]), "web1", 60)
+    parts, dropped = s.state_parts(full=False)
+    assert dropped == []  # the bucket of the first save is still held (no expiry yet)
+    # 1m/1s: the last 60 seconds; 5m/5s: the last 60 steps; 1h/1m: all 21 minutes
+    assert _parts_per_ring(parts) == {"1m": 60, "5m": 60, "1h": 21}
+    restored = store()
+    saved = {"meta": parts["meta"]}
+    saved.update({k: v for k, v in parts.items() if k.startswith("bucket/")})
+    restored.restore_state(saved)
+    for window in ("1m", "5m", "1h"):
+        assert restored.overview(window) == s.overview(window)
+        p = {"window": window, "dimension": "path", "limit": 10, "sort": "hits",
+             "filter": None}
+        assert restored.top(p) == s.top(p)
+
+
+def test_with_a_history_the_minutes_it_has_not_written_are_saved_too() -> None:
+    from .helpers import columns, store
+
+    options = {"windows": ["1m/1s", "10m/1m"], "baseline_window": "10m"}
+    minutes = [[float(t) for t in range(m * 60, m * 60 + 60, 10)] for m in range(20)]
+    without = store(**options)
+    for times in minutes:  # 20 minutes, a batch each, no expiry between (no tick)
+        without.add(columns(times), "web1", len(times))
+    assert _parts_per_ring(without.state_parts(full=False)[0]) == {"1m": 6, "10m": 10}
+    s = store(history=True, **options)
+    for times in minutes:
+        s.add(columns(times), "web1", len(times))
+    # the 10m/1m ring is the minute ring: its 20 minutes wait for the history's rollups
+    assert _parts_per_ring(s.state_parts(full=False)[0]) == {"1m": 6, "10m": 20}
+    s.rollups(10)  # the history wrote them
+    s.add(columns([1200.0]), "web1", 1)
+    assert _parts_per_ring(s.state_parts(full=False)[0]) == {"1m": 1, "10m": 1}
