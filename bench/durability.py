@@ -146,7 +146,9 @@ def main() -> None:
                   f"{on:,.0f} lines/s ({on_cpu:,.0f} per CPU s): on/off {on / off:.3f} "
                   f"wall, {on_cpu / off_cpu:.3f} CPU; {saves.get('state_saves', 0)} saves, "
                   f"{saves.get('state_bytes_written', 0) / 1e6:.1f} MB, "
-                  f"{saves.get('state_save_ms', 0)} ms")
+                  f"{saves.get('state_save_ms', 0)} ms, "
+                  f"{saves.get('state_saves_senders_stopped', 0)} made at once as the "
+                  f"senders had stopped")
         print(f"   median on/off: {statistics.median(walls):.3f} wall time, "
               f"{statistics.median(cpus):.3f} CPU time")
     shutil.rmtree(work, ignore_errors=True)

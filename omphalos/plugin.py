@@ -36,10 +36,11 @@ import logging
 import math
 import os
 import queue
+import statistics
 import threading
 import time
 from abc import ABCMeta, abstractmethod
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -590,6 +591,17 @@ class CollectorPlugin(Plugin[C]):
     #: times the last save's duration after it: saves take at most about a tenth of the
     #: time, and batches made bigger meanwhile carry the lines that kept coming.
     save_cost_ratio: ClassVar[float] = 9.0
+    #: The senders have stopped (out of credit: every batch they may have unacknowledged
+    #: waits for this collector's save; or out of lines) once no batch has arrived for
+    #: this many times the usual gap between two arrivals (the median of the last
+    #: :attr:`arrival_gaps`): held acknowledgements are then saved at once, whatever
+    #: :attr:`save_cost_ratio` asks, since nothing else can come until they are sent.
+    stopped_gaps: ClassVar[float] = 2.0
+    #: Gaps between arrivals remembered for the usual gap.
+    arrival_gaps: ClassVar[int] = 16
+    #: Shortest quiet time that counts as the senders having stopped (seconds): batches
+    #: that come in bursts do not make a save after every burst.
+    min_stopped_secs: ClassVar[float] = 0.02
 
     @classmethod
     def counted_dimensions(cls, config: C) -> tuple[str, ...] | None:
@@ -617,10 +629,16 @@ class CollectorPlugin(Plugin[C]):
         self._state_key = ""
         #: the durable-state options of the config, when this collector has a durable state
         self._durable: DurableConfig | None = None
-        self._held: list[tuple[Deliver, bool]] = []  # applied, acknowledged once saved
+        #: applied batches whose acknowledgement waits for the next save (what it takes to
+        #: send it, not the batch: an applied batch's records are not kept for it)
+        self._held: list[Applied] = []
+        self._held_refs: list[Any] = []  # the transports to send them to
         self._unsaved_since: float | None = None  # monotonic time of the first change
         self._last_save = (0.0, 0.0)  # when the last save ended, how long it took
         self._wake: threading.Timer | None = None
+        self._wake_at = math.inf  # monotonic time the wake-up timer fires
+        self._arrived: float | None = None  # monotonic time the last batch arrived
+        self._gaps: deque[float] = deque(maxlen=self.arrival_gaps)
         self._quarantine: Quarantine | None = None
         self._quarantine_logged = -math.inf
 
@@ -685,17 +703,38 @@ class CollectorPlugin(Plugin[C]):
         super().on_failure(exception_type, exception_value, traceback)
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Deliver) and self._store is not None:
+            self._note_arrival()
         result = super().on_receive(message)
         if self._save_due():
             self.save_state()
         return result
+
+    def _note_arrival(self) -> None:
+        """Remember when a batch arrived (the usual gap tells when the senders stopped)."""
+        now = time.monotonic()
+        if self._arrived is not None:
+            self._gaps.append(now - self._arrived)
+        self._arrived = now
+
+    def _stopped_at(self) -> float:
+        """When the senders count as stopped if nothing more arrives (monotonic time;
+        infinity while no gap between two arrivals is known, as with a credit of one
+        batch: saves are then spaced by :attr:`save_cost_ratio` alone)."""
+        if self._arrived is None or not self._gaps:
+            return math.inf
+        quiet = max(self.min_stopped_secs, self.stopped_gaps * statistics.median(self._gaps))
+        return self._arrived + quiet
 
     def _save_due(self) -> bool:
         """Save between batches: once ``save_interval_secs`` have passed since the first
         change, or sooner when acknowledgements wait and nothing else does (the senders
         wait for them); either way not before :attr:`save_cost_ratio` times the last
         save's duration has passed since it (a wake-up is scheduled for that moment), so
-        that saving takes at most about a tenth of the time."""
+        that saving takes at most about a tenth of the time. Except when the senders
+        have stopped (:attr:`stopped_gaps`): every batch they may send unacknowledged is
+        then held here, so waiting longer would only leave them, and this collector,
+        idle: the save is made at once."""
         since = self._unsaved_since
         durable = self._durable
         if since is None or self._store is None or durable is None \
@@ -707,10 +746,18 @@ class CollectorPlugin(Plugin[C]):
             return True
         if not self._held or self.busy():
             return False
-        if now >= due:
+        stopped = self._stopped_at()
+        if now >= due or now >= stopped:
+            if now < due:
+                self.counters["state_saves_senders_stopped"] += 1
             return True
+        wake = min(due, stopped)
+        if self._wake is not None and self._wake_at > wake + 0.001:
+            self._wake.cancel()  # the senders stop before the save is due: look sooner
+            self._wake = None
         if self._wake is None:
-            self._wake = threading.Timer(due - now, self._wake_up)
+            self._wake_at = wake
+            self._wake = threading.Timer(wake - now, self._wake_up)
             self._wake.daemon = True
             self._wake.start()
         return False
@@ -763,9 +810,14 @@ class CollectorPlugin(Plugin[C]):
         self.counters["state_saves"] += 1
         self.counters["state_bytes_written"] += written
         self.counters["state_save_ms"] += round(took * 1000)
-        held, self._held = self._held, []
-        for delivered, accepted in held:
-            self._send_applied(delivered, accepted)
+        held, refs = self._held, self._held_refs
+        self._held, self._held_refs = [], []
+        if held:
+            # the senders' credit comes back: the next gap is theirs waiting for it, not
+            # the usual gap between two batches
+            self._arrived = None
+        for done, ref in zip(held, refs):
+            self._tell_applied(ref, done)
 
     def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
         """The parts of the state (plain data, see :mod:`omphalos.state`) that changed since
@@ -798,7 +850,7 @@ class CollectorPlugin(Plugin[C]):
             self.receive(message)
             return None
         if message is _SAVE_DUE:
-            self._wake = None  # on_receive saves now if it is still due
+            self._wake, self._wake_at = None, math.inf  # on_receive saves now if still due
             return None
         return super().handle(message)
 
@@ -806,22 +858,24 @@ class CollectorPlugin(Plugin[C]):
         """Tell the transport that ``delivered`` is applied (its sender may forget it), or
         quarantined when not ``accepted`` (never to be re-sent either); with durable state
         and ``ack_when_saved``, once a save includes it."""
-        if self._store is not None and self._durable is not None \
-                and self._durable.ack_when_saved:
-            self._held.append((delivered, accepted))
-            self.state_changed()
-            return
-        self._send_applied(delivered, accepted)
-
-    def _send_applied(self, delivered: Deliver, accepted: bool = True) -> None:
         batch = delivered.batch
         ref = delivered.reply_to
-        if ref is not None:
-            try:
-                ref.tell(Applied(self.context.name, batch.source.origin, batch.seq,
-                                 accepted))
-            except pykka.ActorDeadError:
-                self.counters["reply_lost"] += 1
+        if ref is None:
+            return
+        applied = Applied(self.context.name, batch.source.origin, batch.seq, accepted)
+        if self._store is not None and self._durable is not None \
+                and self._durable.ack_when_saved:
+            self._held.append(applied)
+            self._held_refs.append(ref)
+            self.state_changed()
+            return
+        self._tell_applied(ref, applied)
+
+    def _tell_applied(self, ref: Any, applied: Applied) -> None:
+        try:
+            ref.tell(applied)
+        except pykka.ActorDeadError:
+            self.counters["reply_lost"] += 1
 
     def receive(self, batch: Batch) -> bool:
         """De-duplicate ``batch`` against what was applied, then :meth:`apply` the rest;

@@ -92,7 +92,10 @@ class DurableConfig:
                                             "acknowledgement); a save is made sooner when "
                                             "no batch is waiting. Saves that take long are "
                                             "spaced out so that they take at most about a "
-                                            "tenth of the time (the wait is then longer).")
+                                            "tenth of the time (the wait is then longer), "
+                                            "except when the senders have stopped (no "
+                                            "batch for twice the usual gap: their credit "
+                                            "is all held here): then at once.")
     ack_when_saved: bool = option(True, "Acknowledge a batch to its sender only once a save "
                                         "includes it, so a crash loses nothing. no: once "
                                         "applied (only safe when the sources are read again "

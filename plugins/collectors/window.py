@@ -220,16 +220,20 @@ class Ring:
     #: Ring attributes that come from the config or are bookkeeping of the saves.
     NOT_STATE = ("length", "step", "n", "make", "buckets", "changed", "removed", "stored")
 
-    def state_parts(self, name: str, full: bool, head: float
+    def state_parts(self, name: str, full: bool, head: float, keep_dirty: bool = False
                     ) -> tuple[dict[str, Any], list[str]]:
         """``bucket/NAME/INDEX`` parts of the buckets changed (all with ``full``), and the
         names of those dropped since the last save (``NAME``: the ring's key). Buckets
         already older than the window ending at ``head`` are not saved (the next expiry
-        drops them), unless the history has still to write them."""
+        drops them), unless, with ``keep_dirty`` (the minute ring of a collector with a
+        history), the history has still to write them. (An old log replayed at full speed
+        makes and leaves hundreds of one-second buckets between two saves: only the
+        window's are written.)"""
         prefix = f"bucket/{name}"
         lo = self.lowest(head)
         changed = self.buckets if full else self.changed
-        saved = [i for i in changed if i in self.buckets and (i >= lo or i in self.dirty)]
+        dirty = self.dirty if keep_dirty else ()
+        saved = [i for i in changed if i in self.buckets and (i >= lo or i in dirty)]
         parts = {f"{prefix}/{i}": self.buckets[i].to_state() for i in saved}
         dropped = [f"{prefix}/{i}" for i in self.removed]
         if full:
@@ -612,8 +616,10 @@ class WindowStore:
         parts: dict[str, Any] = {"meta": meta}
         dropped: list[str] = []
         head = self.head()
+        minutes = self.minute_ring
         for name, ring in self.rings.items():
-            changed, gone = ring.state_parts(name, full, head)
+            changed, gone = ring.state_parts(name, full, head,
+                                             keep_dirty=self.config.history and ring is minutes)
             parts.update(changed)
             dropped += gone
         return parts, dropped
