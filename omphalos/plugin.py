@@ -629,10 +629,9 @@ class CollectorPlugin(Plugin[C]):
         self._state_key = ""
         #: the durable-state options of the config, when this collector has a durable state
         self._durable: DurableConfig | None = None
-        #: applied batches whose acknowledgement waits for the next save (what it takes to
-        #: send it, not the batch: an applied batch's records are not kept for it)
-        self._held: list[Applied] = []
-        self._held_refs: list[Any] = []  # the transports to send them to
+        #: acknowledgements of applied batches waiting for the next save, with the
+        #: transport to send each to (not the batch: its records are not kept for it)
+        self._held: list[tuple[Any, Applied]] = []
         self._unsaved_since: float | None = None  # monotonic time of the first change
         self._last_save = (0.0, 0.0)  # when the last save ended, how long it took
         self._wake: threading.Timer | None = None
@@ -810,13 +809,12 @@ class CollectorPlugin(Plugin[C]):
         self.counters["state_saves"] += 1
         self.counters["state_bytes_written"] += written
         self.counters["state_save_ms"] += round(took * 1000)
-        held, refs = self._held, self._held_refs
-        self._held, self._held_refs = [], []
+        held, self._held = self._held, []
         if held:
             # the senders' credit comes back: the next gap is theirs waiting for it, not
             # the usual gap between two batches
             self._arrived = None
-        for done, ref in zip(held, refs):
+        for ref, done in held:
             self._tell_applied(ref, done)
 
     def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
@@ -865,8 +863,7 @@ class CollectorPlugin(Plugin[C]):
         applied = Applied(self.context.name, batch.source.origin, batch.seq, accepted)
         if self._store is not None and self._durable is not None \
                 and self._durable.ack_when_saved:
-            self._held.append(applied)
-            self._held_refs.append(ref)
+            self._held.append((ref, applied))
             self.state_changed()
             return
         self._tell_applied(ref, applied)

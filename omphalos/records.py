@@ -105,13 +105,13 @@ class LazyExtra(ABC):
     def values(self, name: str) -> list[Any] | None:
         """Each line's ``extra[name]`` (None where absent), or None when no line has the
         key; a subclass answers from its columns without building the dicts."""
-        found = False
-        out: list[Any] = []
-        for e in self.materialise() or ():
-            value = e.get(name) if e else None
-            found = found or (e is not None and name in e)
-            out.append(value)
-        return out if found else None
+        return _values_of(self.materialise() or (), name)
+
+
+def _values_of(dicts: Sequence[dict[str, Any] | None], name: str) -> list[Any] | None:
+    """Each dict's ``name`` (None where absent), or None when no dict has the key."""
+    values = [e.get(name) if e else None for e in dicts]
+    return values if any(e is not None and name in e for e in dicts) else None
 
 
 @dataclass(slots=True)
@@ -181,8 +181,7 @@ class Columns:
             return None
         if isinstance(stored, LazyExtra):
             return stored.values(name)
-        values = [e.get(name) if e else None for e in stored]
-        return values if any(e is not None and name in e for e in stored) else None
+        return _values_of(stored, name)
 
     def column(self, name: str) -> Sequence[Any]:
         """The named column, a list of ``None`` when the format lacks it."""

@@ -94,6 +94,22 @@ def _add_dense(regs: bytearray, hashes: Iterable[int], shift: int, low: int) -> 
             regs[index] = rank
 
 
+def _dense(entries: Iterable[int], precision: int) -> bytearray:
+    """The ``2 ** precision`` registers of sparse entries, one per register."""
+    regs = bytearray(1 << precision)
+    for entry in entries:
+        regs[entry >> _VALUE_BITS] = entry & _VALUE_MASK
+    return regs
+
+
+def _raise_to(regs: bytearray, entries: Iterable[int]) -> None:
+    """Raise dense registers to the values of sparse entries (a merge)."""
+    for entry in entries:
+        index, value = entry >> _VALUE_BITS, entry & _VALUE_MASK
+        if value > regs[index]:
+            regs[index] = value
+
+
 class HyperLogLog:
     """Registers of one HyperLogLog sketch; add 64-bit hashes, merge, estimate.
 
@@ -126,10 +142,7 @@ class HyperLogLog:
         merged = sorted(data)
         best = dict(zip(map(rshift, merged, repeat(_VALUE_BITS)), merged))
         if len(best) > sparse_limit(self.precision):
-            regs = bytearray(1 << self.precision)
-            for index, code in best.items():
-                regs[index] = code & _VALUE_MASK
-            self._data = regs
+            self._data = regs = _dense(best.values(), self.precision)
             return regs
         self._data = entries = array(_ENTRY, best.values())
         self._settled = len(entries)
@@ -142,26 +155,20 @@ class HyperLogLog:
         data = self._settle()
         if isinstance(data, bytearray):
             return data
-        return self._dense_of(data)
+        return _dense(data, self.precision)
 
     @registers.setter
     def registers(self, registers: bytes | bytearray) -> None:
         if len(registers) != 1 << self.precision:
             raise ValueError("HyperLogLog registers do not match its precision")
-        self._data = self._compact(registers)
+        self._data = self._compact(registers, self.precision)
         self._settled = len(self._data)
 
-    def _dense_of(self, entries: array[int]) -> bytearray:
-        """The registers of settled entries."""
-        regs = bytearray(1 << self.precision)
-        for entry in entries:
-            regs[entry >> _VALUE_BITS] = entry & _VALUE_MASK
-        return regs
-
-    def _compact(self, registers: bytes | bytearray) -> bytearray | array[int]:
+    @staticmethod
+    def _compact(registers: bytes | bytearray, precision: int) -> bytearray | array[int]:
         """Registers in the form their number of non-zero ones calls for (a copy)."""
         m = len(registers)
-        if m - registers.count(0) > sparse_limit(self.precision):
+        if m - registers.count(0) > sparse_limit(precision):
             return bytearray(registers)
         return array(_ENTRY, [match.start() << _VALUE_BITS | registers[match.start()]
                               for match in _NON_ZERO.finditer(registers)])
@@ -217,16 +224,10 @@ class HyperLogLog:
                 self._data = bytearray(map(max, mine, theirs))
                 return
             regs = bytearray(theirs)  # more than the limit set: the union is dense too
-            for entry in mine:
-                index, value = entry >> _VALUE_BITS, entry & _VALUE_MASK
-                if value > regs[index]:
-                    regs[index] = value
+            _raise_to(regs, mine)
             self._data = regs
         elif isinstance(mine, bytearray):
-            for entry in theirs:
-                index, value = entry >> _VALUE_BITS, entry & _VALUE_MASK
-                if value > mine[index]:
-                    mine[index] = value
+            _raise_to(mine, theirs)
         elif theirs:  # repeats of a register are fine in the tail
             mine.extend(theirs)
             self._grown()
@@ -285,8 +286,7 @@ class HyperLogLog:
                 registers = bytes(data["registers"])
             if len(registers) != 1 << precision:
                 raise ValueError("saved HyperLogLog registers do not match its precision")
-            self.precision = precision
-            form = self._compact(registers)
+            form = self._compact(registers, precision)
         self.precision = precision
         self._data = form
         self._settled = len(form)
@@ -310,10 +310,7 @@ class HyperLogLog:
                                  f"at precision {precision})")
             last = index
         if len(entries) > sparse_limit(precision):
-            regs = bytearray(m)
-            for entry in entries:
-                regs[entry >> _VALUE_BITS] = entry & _VALUE_MASK
-            return regs
+            return _dense(entries, precision)
         return entries
 
     @classmethod

@@ -25,7 +25,7 @@ from typing import Any
 
 from omphalos.records import LazyExtra
 
-from .linefmt import CONVERSION_ERRORS, LineFormat, Result, Token, Variable, unescape
+from .linefmt import CONVERSION_ERRORS, LineFormat, Result, Token, Variable
 
 __all__ = ["DeferredExtraFormat", "Reparse", "uncaptured"]
 
@@ -89,7 +89,7 @@ class Reparse(LazyExtra):
         with self._lock:
             if not self._done:
                 fmt = self.fmt
-                columns = value_columns(fmt, fmt.strict.split(self.text), self.text)
+                columns = fmt.value_columns(fmt.strict.split(self.text), self.text)
                 # the light pattern matched every line and its columns converted, so the
                 # full one matches them too and converts the same values (extra: text
                 # never fails to convert)
@@ -137,17 +137,6 @@ class _Picked(LazyExtra):
         return _Picked(self.parent, [self.keep[i] for i in keep])
 
 
-def value_columns(fmt: LineFormat, flat: list[str], text: str) -> list[list[str]]:
-    """The value columns of ``fmt.strict.split(text)``, quoted values unescaped if need be
-    (what :class:`.LineFormat` does on its fast path)."""
-    k = len(fmt.targets) + 1
-    columns = [flat[i::k] for i in range(1, k)]
-    if fmt.quoted_groups and "\\" in text:
-        for i in fmt.quoted_groups:
-            columns[i] = list(map(unescape, columns[i]))
-    return columns
-
-
 class DeferredExtraFormat(LineFormat):
     """A preset's :class:`.LineFormat` (every attribute and the slow paths are its own)
     whose fast path defers cutting the ``extra`` fields until they are read (see the
@@ -188,7 +177,7 @@ class DeferredExtraFormat(LineFormat):
         if len(between) != n + 1 or any(between):
             return None
         try:
-            out = light.columns(value_columns(light, flat, text), [], (data, start),
+            out = light.columns(light.value_columns(flat, text), [], (data, start),
                                 strict=True)
         except CONVERSION_ERRORS:
             return None

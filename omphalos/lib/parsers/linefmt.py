@@ -372,7 +372,7 @@ class LineFormat:
         between = flat[0::k]
         if len(between) == n + 1 and not any(between):
             try:
-                return self.columns(self._value_columns(flat, text), [], (data, start),
+                return self.columns(self.value_columns(flat, text), [], (data, start),
                                     strict=True), n, [], Counter()
             except CONVERSION_ERRORS:
                 pass
@@ -402,7 +402,7 @@ class LineFormat:
         except CONVERSION_ERRORS:
             return None
 
-    def _value_columns(self, flat: list[str], text: str) -> list[list[str]]:
+    def value_columns(self, flat: list[str], text: str) -> list[list[str]]:
         """The value columns of a ``split`` result, quoted values unescaped if need be."""
         k = len(self.targets) + 1
         columns = [flat[i::k] for i in range(1, k)]
@@ -428,7 +428,7 @@ class LineFormat:
         if index - 1 != len(lines):  # a match ran over a line end (an unclosed quote)
             return self.parse_lines(lines, offsets)
         try:
-            fast = self.columns(self._value_columns(flat, text),
+            fast = self.columns(self.value_columns(flat, text),
                                 [offsets[i] for i in matched], strict=True)
         except CONVERSION_ERRORS:
             return self.parse_lines(lines, offsets)

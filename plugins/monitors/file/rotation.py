@@ -86,11 +86,14 @@ class FileTracker:
         if info.state != "open" and os.path.islink(path):
             target = os.path.realpath(path)
         if info.target != target:
-            if self.targets.get(info.target) == path:
-                del self.targets[info.target]
+            self._forget_target(path, info)
             info.target = target
         if target:
             self.targets[target] = path
+
+    def _forget_target(self, path: str, info: PathState) -> None:
+        if self.targets.get(info.target) == path:
+            del self.targets[info.target]
 
     def _look(self, path: str, info: PathState, initial: bool) -> None:
         current = self.tails.get(info.key) if info.key is not None else None
@@ -132,8 +135,7 @@ class FileTracker:
         self.visit(path)
         info = self.paths.get(path)
         if info is not None and info.key is None:
-            if self.targets.get(info.target) == path:
-                del self.targets[info.target]
+            self._forget_target(path, info)
             del self.paths[path]
 
     def _open(self, path: str, info: PathState, initial: bool) -> None:
