@@ -88,6 +88,25 @@ def test_bad_values_are_set_aside_line_by_line() -> None:
     assert bad[0].reason.startswith("bad value: ")
 
 
+def test_impossible_dates_and_zones_are_bad_values_not_other_days() -> None:
+    """31 February is no 2 March, and a zone of -99:99 is no zone: such lines are set aside
+    (a log writer never writes them; a crafted or corrupted line does)."""
+    stamps = ["29/Feb/2020:00:00:00 +0000", "29/Feb/2021:00:00:00 +0000",
+              "31/Apr/2020:00:00:00 +0000", "31/Dec/2020:23:59:60 +1400",
+              "01/Jan/2020:00:00:00 -9999", "01/Jan/2020:00:00:00 +0160",
+              "00/Jan/2020:00:00:00 +0000", "01/Jan/2020:24:00:00 +0000"]
+    data = b"".join(f'1.2.3.4 - - [{t}] "GET /{i} HTTP/1.1" 200 1\n'.encode()
+                    for i, t in enumerate(stamps))
+    columns, n, bad, reasons = compile_apache("common").parse(data, 0)
+    assert n == 8 and columns.path == ["/0", "/3"]
+    assert columns.time == [1582934400.0, 1609459200.0 - 14 * 3600]  # a leap second: next day
+    assert reasons == Counter({"bad value": 6})
+    w3c = (b"#Fields: date time c-ip cs-method cs-uri-stem sc-status\n"
+           b"2021-02-29 00:00:00 1.2.3.4 GET /a 200\n2020-02-29 00:00:00 1.2.3.4 GET /b 200\n")
+    columns, n, bad, reasons = W3CStream().parse(w3c, 0)
+    assert n == 3 and columns.path == ["/b"] and len(bad) == sum(reasons.values()) == 1
+
+
 def test_w3c_sample_survives_being_cut_anywhere() -> None:
     data = (DATA / "w3c_iis_multiblock.log").read_bytes()
     for cut in range(0, len(data), 97):

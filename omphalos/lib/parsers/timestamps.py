@@ -22,15 +22,18 @@ def zone_offset(zone: str) -> int:
         return 0
     sign = -1 if zone[0] == "-" else 1
     digits = zone.lstrip("+-").replace(":", "")
-    if len(digits) != 4 or not digits.isdigit():
+    if len(digits) != 4 or not digits.isdigit() or digits[0:2] > "23" or digits[2:4] > "59":
         raise ValueError(f"bad zone {zone!r}")
     return sign * (int(digits[0:2]) * 3600 + int(digits[2:4]) * 60)
 
 
 def _check(year: int, month: int, day: int, hour: int, minute: int, second: float,
            text: str) -> None:
-    if not (1 <= month <= 12 and 1 <= day <= 31 and 0 <= hour < 24 and 0 <= minute < 60
-            and 0 <= second < 61 and 1 <= year <= 9999):
+    """ValueError unless the fields name a real moment: no 31 February (``timegm`` would
+    quietly make it 2 March), no hour 24; second 60 is a leap second."""
+    if not (1 <= month <= 12 and 1 <= year <= 9999 and 1 <= day
+            and day <= calendar.monthrange(year, month)[1] and 0 <= hour < 24
+            and 0 <= minute < 60 and 0 <= second < 61):
         raise ValueError(f"bad timestamp {text!r}")
 
 
