@@ -215,3 +215,28 @@ def test_number_texts_decode_as_the_stdlib_decodes_them(text: str) -> None:
     except json_accel.DECODE_ERRORS:
         return
     assert repr(got) == repr(expected)
+
+
+def test_caddy_extras_read_lazily_in_slices_and_selections(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """The struct path's ``extra`` (made when read) gives the dict path's dicts, whole,
+    sliced, selected, value by value and with the range check, and is made once."""
+    lines = [json.dumps({**example("caddy"), "bytes_read": i,
+                         "request": {**example("caddy")["request"], "client_ip": f"10.0.0.{i}",
+                                     "tls": {"server_name": "a.example"} if i % 2 else None}},
+                        separators=(",", ":")).encode() for i in range(6)]
+    data = b"\n".join(lines) + b"\n"
+    fast = CaddyFormat().parse(data, 0)[0]
+    with monkeypatch.context() as m:
+        m.setattr(json_accel, "msgspec", None)
+        plain = CaddyFormat().parse(data, 0)[0]
+    assert not isinstance(plain.lazy_extra(), type(fast.lazy_extra()))  # two paths
+    assert fast.extra_values("client_ip") == [f"10.0.0.{i}" for i in range(6)]
+    assert fast.slice(1, 4).extra == plain.extra[1:4]  # type: ignore[index]
+    assert fast.select([5, 0, 2]).extra == [plain.extra[i] for i in (5, 0, 2)]  # type: ignore[index]
+    assert fast.extra == plain.extra
+    assert [list(e) for e in fast.extra] == [list(e) for e in plain.extra]  # type: ignore[union-attr]
+    assert fast.extra is fast.extra  # made once
+    assert fast.extra[1] == {"vhost": "example.com", "client_ip": "10.0.0.1",  # type: ignore[index]
+                             "remote_port": "50000", "bytes_read": 1,
+                             "logger": "http.log.access", "tls_server_name": "a.example"}

@@ -184,8 +184,8 @@ class JsonFormat:
                 values = list(map(dict.get, objs, repeat(key)))  # type: ignore[arg-type]
             else:
                 values = [self._get(o, key) for o in objs]
-            if values.count(None) == len(values):
-                continue
+            if values[0] is None and values.count(None) == len(values):
+                continue  # (the first line's value tested first: no pass when it has one)
             old = groups.get(target)
             groups[target] = values if old is None else [
                 a if a is not None else b for a, b in zip(old, values)]

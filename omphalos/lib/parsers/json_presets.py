@@ -11,12 +11,13 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from itertools import repeat
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from omphalos.records import Columns
 
-from . import json_accel
+from . import caddy_fast, json_accel
+from .extras import ExtraColumns
 from .json_accel import DECODE_ERRORS, msgspec
 from .json_format import JsonFormat
 from .linefmt import Result
@@ -53,65 +54,12 @@ def _firsts(values: list[Any]) -> list[Any]:
     return [(v[0] if v else None) if type(v) is list else v for v in values]
 
 
-if msgspec is not None:
-    class _Headers(msgspec.Struct, gc=False):
-        """The request headers Caddy's mapping reads (any JSON value: see ``_firsts``)."""
-
-        agent: Any = msgspec.field(name="User-Agent", default=None)
-        referer: Any = msgspec.field(name="Referer", default=None)
-
-    class _Tls(msgspec.Struct, gc=False):
-        server_name: Any = None
-
-    class _Request(msgspec.Struct, gc=False):
-        remote_ip: Any = None
-        method: Any = None
-        uri: Any = None
-        proto: Any = None
-        host: Any = None
-        client_ip: Any = None
-        remote_port: Any = None
-        headers: _Headers | None = None
-        tls: _Tls | None = None
-
-    class _Entry(msgspec.Struct, gc=False):
-        """The keys of a Caddy entry that :data:`CADDY_FIELDS` maps; msgspec skips the
-        others without building them. A ``request``, ``headers`` or ``tls`` that is
-        neither an object nor null fails the decoding: the stdlib path takes that chunk."""
-
-        ts: Any = None
-        user_id: Any = None
-        status: Any = None
-        size: Any = None
-        duration: Any = None
-        bytes_read: Any = None
-        logger: Any = None
-        request: _Request | None = None
-
-    _ENTRY = msgspec.json.Decoder(_Entry)
-    _NO_REQUEST, _NO_HEADERS = _Request(), _Headers()
-
-
-def _attrs(objs: Sequence[Any], name: str, empty: Any = None) -> list[Any]:
-    """Each struct's attribute ``name``; with ``empty``, None values replaced by it."""
-    values = list(map(attrgetter(name), objs))
-    if empty is not None and None in values:
-        return [empty if v is None else v for v in values]
-    return values
-
-
-#: The struct attribute path of each key of :data:`CADDY_FIELDS` (same order).
-_PATHS: dict[str, tuple[str, ...]] = {
-    "request.headers.User-Agent.0": ("request", "headers", "agent"),
-    "request.headers.Referer.0": ("request", "headers", "referer"),
-    "request.tls.server_name": ("request", "tls", "server_name")}
-
-
 class CaddyFormat(JsonFormat):
     """Caddy's JSON access log: each mapped key's column taken from the nested objects a
     whole column at a time (walking the dotted keys line by line cost four times the JSON
     decoding, flattening each entry in Python still twice). With msgspec installed, a
-    chunk is decoded into structs of the mapped keys only (:meth:`_fast`)."""
+    chunk is decoded into structs of the mapped keys only (:meth:`_fast`,
+    :mod:`.caddy_fast`)."""
 
     name = "caddy"
 
@@ -135,39 +83,20 @@ class CaddyFormat(JsonFormat):
         if not json_accel.decodable(data, lines):
             return None
         try:  # line by line: no line can join another or hold two entries
-            entries = list(map(_ENTRY.decode, lines))
+            entries = list(map(caddy_fast.ENTRY, lines))
         except DECODE_ERRORS:
             return None
         n = len(lines)
         out = Columns(raw=(data, start))
         try:
-            extra = self.mapped(self._struct_targets(entries), n, out)
+            self.mapped(caddy_fast.record_targets(entries, CADDY_FIELDS, _firsts), n, out)
+            # the extras' types are declared (text, 64-bit integers): they never fail to
+            # convert nor need the range check
         except Exception:  # noqa: BLE001 - a bad value: the stdlib path finds its line
             return None
-        self.set_extra(out, extra, n)
+        out.set_lazy_extra(caddy_fast.StructExtra(entries, self._extras))
+        out.extra_checked = True
         return out, n, [], Counter()
-
-    @staticmethod
-    def _struct_targets(entries: list[Any]) -> dict[str, list[Any]]:
-        """What :meth:`_targets` gives for the dicts these structs were decoded from."""
-        requests = _attrs(entries, "request", _NO_REQUEST)
-        headers = _attrs(requests, "headers", _NO_HEADERS)
-        groups: dict[str, list[Any]] = {}
-        for key, target in CADDY_FIELDS.items():
-            path = _PATHS.get(key) or tuple(key.split("."))
-            if len(path) == 1:
-                values = _attrs(entries, path[0])
-            elif path[1] == "headers":
-                values = _firsts(_attrs(headers, path[2]))
-            elif path[1] == "tls":
-                tls = _attrs(requests, "tls")
-                values = ([None] * len(tls) if tls.count(None) == len(tls) else
-                          [None if t is None else t.server_name for t in tls])
-            else:
-                values = _attrs(requests, path[1])
-            if values[0] is not None or values.count(None) != len(values):
-                groups[target] = values
-        return groups
 
     def _targets(self, objs: Sequence[Mapping[str, Any]], present: set[str]
                  ) -> dict[str, list[Any]]:
@@ -189,6 +118,17 @@ class CaddyFormat(JsonFormat):
             if values.count(None) != len(values):
                 groups[target] = values
         return groups
+
+    def _extras(self, entries: list[Any]) -> ExtraColumns | None:
+        """The chunk's ``extra`` columns from its entries, as :meth:`mapped` fills them
+        (the extra targets share no field, so each fills its own, in the mapping's
+        order)."""
+        extra: dict[str, list[Any]] = {}
+        for target, values in caddy_fast.extra_targets(entries, CADDY_FIELDS,
+                                                       _firsts).items():
+            extra.update((name[6:], column) for name, column in
+                         self._fill(target, values).items())
+        return ExtraColumns(extra, None, len(entries), text=False) if extra else None
 
 
 #: Traefik's access log with ``format: json`` (header fields when ``fields.headers`` keeps
