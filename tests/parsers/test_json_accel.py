@@ -15,8 +15,10 @@ nesting near and past the recursion limit, odd types where the mapping expects o
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -240,3 +242,28 @@ def test_caddy_extras_read_lazily_in_slices_and_selections(monkeypatch: pytest.M
     assert fast.extra[1] == {"vhost": "example.com", "client_ip": "10.0.0.1",  # type: ignore[index]
                              "remote_port": "50000", "bytes_read": 1,
                              "logger": "http.log.access", "tls_server_name": "a.example"}
+
+
+def test_without_msgspec_installed_the_stdlib_gives_the_same(monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """A real interpreter in which ``import msgspec`` fails (an installation without the
+    ``fast`` extra): every JSON format imports and gives what the stdlib path gives here."""
+    data = {name: chunk(name, *lines_with(name, b'"x"')[:3]) for name in FORMATS}
+    script = (
+        "import sys, json\n"
+        "sys.modules['msgspec'] = None\n"
+        "from omphalos.lib.parsers import json_accel\n"
+        "from omphalos.lib.parsers.format_examples import EXAMPLES\n"
+        "assert json_accel.msgspec is None\n"
+        "out = {}\n"
+        "for name, text in json.loads(sys.stdin.read()).items():\n"
+        "    cols, n, bad, reasons = EXAMPLES[name][0]().parse(text.encode(), 0)\n"
+        "    out[name] = repr((list(cols.rows()), n, [(b.offset, b.reason, b.line) for b in bad],"
+        " reasons))\n"
+        "print(json.dumps(out))\n")
+    done = subprocess.run([sys.executable, "-c", script], input=json.dumps(
+        {k: v.decode() for k, v in data.items()}), capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[2])
+    got = json.loads(done.stdout)
+    for name in FORMATS:
+        assert got[name] == repr(both(name, data[name], monkeypatch)), name
