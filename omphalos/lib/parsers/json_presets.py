@@ -74,8 +74,8 @@ class CaddyFormat(JsonFormat):
         return super().parse(data, start)
 
     def _fast(self, data: bytes, start: int) -> Result | None:
-        """Every line one entry, decoded by msgspec into :class:`_Entry` structs and
-        mapped as :meth:`_targets` maps dicts; None (the stdlib path takes the chunk)
+        """Every line one entry, decoded by msgspec into :class:`.caddy_fast.Entry` structs,
+        mapped as :meth:`_targets` maps dicts; None (the dict path takes the chunk)
         where msgspec refuses it, its answer might not be the stdlib's
         (:func:`.json_accel.decodable`), or a value does not convert."""
         lines = data.split(b"\n")
