@@ -1,5 +1,5 @@
 """The whole-column fast paths of the presets give exactly what the plain code gives: the
-optional orjson decoder against the stdlib's, Caddy's column-wise key lookups against the
+optional msgspec decoder against the stdlib's, Caddy's column-wise key lookups against the
 generic dotted-key mapping, ``extra`` dicts built from a chunk's constant columns, unmapped
 JSON keys taken a column at a time, and CloudFront agents decoded once per distinct value.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from omphalos.lib.parsers import json_format as jsonl
+from omphalos.lib.parsers import json_accel
 from omphalos.lib.parsers.convert import (
     _same_scheme_urls,
     client_ports,
@@ -49,23 +49,25 @@ TRICKY = [
 ]
 
 
-@pytest.mark.skipif(jsonl.orjson is None, reason="orjson not installed")
+@pytest.mark.skipif(json_accel.msgspec is None, reason="msgspec not installed")
 @pytest.mark.parametrize("index", range(len(TRICKY)))
-def test_orjson_gives_what_the_stdlib_gives(index: int, monkeypatch: pytest.MonkeyPatch
-                                            ) -> None:
+def test_msgspec_gives_what_the_stdlib_gives(index: int, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
     """Each tricky line in a chunk of ordinary ones: the same records, bad lines and
-    reasons with orjson as with the stdlib alone (orjson disabled by setting the module's
-    reference to None, which is what an installation without it has)."""
+    reasons with msgspec as with the stdlib alone (msgspec disabled by setting the
+    accelerator module's reference to None, which is what an installation without it
+    has; ``tests/parsers/test_json_accel.py`` has many more such lines)."""
     lines = ['{"status":201,"bytes":1}', TRICKY[index], '{"status":202,"bytes":2}']
     fast = result(JsonFormat(), lines)
-    monkeypatch.setattr(jsonl, "orjson", None)
+    monkeypatch.setattr(json_accel, "msgspec", None)
     plain = result(JsonFormat(), lines)
     assert fast == plain
     assert (fast[0][0].status, fast[0][-1].status) == (201, 202)
 
 
-def test_orjson_keeps_wide_integers_as_integers() -> None:
-    """A 30-digit integer stays an int in ``extra`` (orjson would make it a float)."""
+def test_wide_integers_stay_integers() -> None:
+    """A 30-digit integer stays an int in ``extra`` (orjson, the accelerator before
+    msgspec, made it a float)."""
     records, bad, _ = result(JsonFormat(), ['{"status":200,"n":123456789012345678901234567890}'])
     assert bad == []
     assert records[0].extra == {"n": 123456789012345678901234567890}

@@ -27,7 +27,7 @@ from omphalos.records import LazyExtra
 
 from .linefmt import CONVERSION_ERRORS, LineFormat, Result, Token, Variable
 
-__all__ = ["DeferredExtraFormat", "Reparse", "uncaptured"]
+__all__ = ["DeferredExtraFormat", "Picked", "Reparse", "uncaptured"]
 
 #: An opening parenthesis that starts a capturing group (not ``\(``, not ``(?``).
 _CAPTURING = re.compile(r"(?<!\\)\((?!\?)")
@@ -109,13 +109,13 @@ class Reparse(LazyExtra):
         return super().values(name)
 
     def slice(self, start: int, stop: int) -> LazyExtra:
-        return _Picked(self, range(self.n)[start:stop])
+        return Picked(self, range(self.n)[start:stop])
 
     def select(self, keep: Sequence[int]) -> LazyExtra:
-        return _Picked(self, list(keep))
+        return Picked(self, list(keep))
 
 
-class _Picked(LazyExtra):
+class Picked(LazyExtra):
     """Some lines of another lazy column, in the given order (made when read)."""
 
     __slots__ = ("keep", "parent")
@@ -131,10 +131,10 @@ class _Picked(LazyExtra):
         return None if rows is None else [rows[i] for i in self.keep]
 
     def slice(self, start: int, stop: int) -> LazyExtra:
-        return _Picked(self.parent, self.keep[start:stop])
+        return Picked(self.parent, self.keep[start:stop])
 
     def select(self, keep: Sequence[int]) -> LazyExtra:
-        return _Picked(self.parent, [self.keep[i] for i in keep])
+        return Picked(self.parent, [self.keep[i] for i in keep])
 
 
 class DeferredExtraFormat(LineFormat):

@@ -3,8 +3,9 @@ format the ``json`` parser and the servers' JSON presets read.
 
 A mapping says which JSON key fills which record field (``remote_addr=client``); dotted keys
 reach into nested objects (``http.request.method=method``). Keys the mapping does not name
-go to ``extra`` unless ``keep_unmapped`` is off. A whole chunk is decoded with one
-``json.loads`` call when every line is an object; otherwise line by line.
+go to ``extra`` unless ``keep_unmapped`` is off. Lines are decoded by msgspec where it is
+installed and gives what the stdlib gives (:mod:`.json_accel`); otherwise a whole chunk is
+decoded with one ``json.loads`` call when every line is an object, else line by line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from itertools import repeat
 from operator import itemgetter, methodcaller, mul
 from typing import Any
 
+from omphalos.lib.parsers import json_accel
 from omphalos.lib.parsers.convert import line_offsets, none_for_dash, split_request
 from omphalos.lib.parsers.extras import ExtraColumns
 from omphalos.lib.parsers.linefmt import BAD_LINE_SAMPLE_CHARS, Result, line_problem
@@ -25,11 +27,6 @@ from omphalos.lib.parsers.timestamps import TimeCache, parse_any_time
 from omphalos.messages import BadLine
 from omphalos.records import Columns
 from omphalos.validate import OUT_OF_RANGE, extra_column_ok
-
-try:  # an optional decoder at twice the stdlib's speed (``pip install omphalos[fast]``)
-    import orjson
-except ImportError:  # pragma: no cover - the stdlib alone gives the same results
-    orjson = None  # type: ignore[assignment]
 
 #: Record fields (and pseudo-fields) a JSON key may be mapped to.
 TARGETS = ("time", "client", "user", "method", "path", "query", "protocol", "status", "bytes",
@@ -130,25 +127,6 @@ def _shared_fields(targets: Iterable[str]) -> set[str]:
 _TWO_OBJECTS = re.compile(rb"\}[ \t\r]*,[ \t\r]*\{")
 
 
-#: An integer of 20 digits or more may exceed 64 bits, which orjson reads as a float where
-#: the stdlib gives an int: a chunk holding 20 digits in a row (found with every digit made
-#: a ``0``, at C speed: a regex search cost half the decoding) is decoded by the stdlib.
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_DIGITS = b"0" * 20
-
-
-def _load_array(text: bytes) -> Any:
-    """``text`` (one JSON array) decoded: by orjson where it is installed and gives what the
-    stdlib gives; whatever it refuses (NaN, lone surrogates, numbers out of a double's
-    range, ...) is decoded by the stdlib, as without it. Raises what the stdlib raises."""
-    if orjson is not None and _LONG_DIGITS not in text.translate(_DIGITS_TO_ZERO):
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
-
-
 def _unmapped(objs: Sequence[Mapping[str, Any]], keys: set[str], top: set[str]
               ) -> tuple[list[str], list[list[Any]]] | list[dict[str, Any]]:
     """Per object, its keys in ``keys`` (those no mapping names) with their values. When
@@ -206,21 +184,51 @@ class JsonFormat:
                 values = list(map(dict.get, objs, repeat(key)))  # type: ignore[arg-type]
             else:
                 values = [self._get(o, key) for o in objs]
-            if values.count(None) == len(values):
-                continue
+            if values[0] is None and values.count(None) == len(values):
+                continue  # (the first line's value tested first: no pass when it has one)
             old = groups.get(target)
             groups[target] = values if old is None else [
                 a if a is not None else b for a, b in zip(old, values)]
         return groups
 
-    def columns(self, objs: Sequence[Mapping[str, Any]], offsets: list[int]) -> Columns:
-        """Decoded objects to Columns; ValueError/TypeError when a value is malformed."""
+    def columns(self, objs: Sequence[Mapping[str, Any]], offsets: list[int],
+                raw: tuple[bytes, int] | None = None) -> Columns:
+        """Decoded objects to Columns; ValueError/TypeError when a value is malformed.
+        ``raw`` (the chunk, ending with a newline, and its start) stands in for
+        ``offsets`` when every line of the chunk is one of ``objs``."""
         n = len(objs)
-        out = Columns(offset=offsets)
+        out = Columns(offset=offsets, raw=raw)
+        present: set[str] = set().union(*map(dict.keys, objs))  # type: ignore[arg-type]
+        extra = self.mapped(self._targets(objs, present), n, out)
+        if self.keep_unmapped and not present <= self.top_keys:
+            top = self.top_keys
+            rest = _unmapped(objs, present - top, top)
+            if isinstance(rest, tuple):  # columns: added to the mapped extra ones, which
+                names, columns = rest    # win for a name both have (a later key wins)
+                extra = {**dict(zip(names, columns)), **extra}
+            elif any(rest):
+                for name, values in extra.items():
+                    for row, value in zip(rest, values):
+                        row[name] = value
+                out.extra = [r or None for r in rest]
+                return out
+        self.set_extra(out, extra, n)
+        return out
+
+    @staticmethod
+    def set_extra(out: Columns, extra: dict[str, list[Any]], n: int) -> None:
+        """Store the ``extra`` columns of ``out`` (dicts made when read)."""
+        if extra:
+            out.set_lazy_extra(ExtraColumns(extra, None, n, text=False))
+            out.extra_checked = all(map(extra_column_ok, extra.values()))
+
+    def mapped(self, groups: dict[str, list[Any]], n: int, out: Columns
+               ) -> dict[str, list[Any]]:
+        """Fill ``out``'s fields from ``groups`` (target -> each line's value, see
+        :meth:`_targets`); returns the ``extra`` columns the mapping names (NAME ->
+        values). ValueError/TypeError when a value is malformed."""
         out.time, out.client, out.path = [0.0] * n, [""] * n, [""] * n
         out.status, out.bytes = [0] * n, [0] * n
-        present: set[str] = set().union(*map(dict.keys, objs))  # type: ignore[arg-type]
-        groups = self._targets(objs, present)
         fields: dict[str, list[Any]] = {}
         # per field filled so far: which lines hold a value (None: every line does); only
         # computed for a field that more than one target fills (uri and path, say)
@@ -243,27 +251,11 @@ class JsonFormat:
                                 for old, new, h in zip(fields[name], column, held)]
                 have[name] = (None if mask is None else
                               [h or m for h, m in zip(held, mask)])
-        extra = {name[6:]: column for name, column in fields.items()
-                 if name.startswith("extra:")}
         for name, column in fields.items():
             if not name.startswith("extra:"):
                 setattr(out, name, column)
-        if self.keep_unmapped and not present <= self.top_keys:
-            top = self.top_keys
-            rest = _unmapped(objs, present - top, top)
-            if isinstance(rest, tuple):  # columns: added to the mapped extra ones, which
-                names, columns = rest    # win for a name both have (a later key wins)
-                extra = {**dict(zip(names, columns)), **extra}
-            elif any(rest):
-                for name, values in extra.items():
-                    for row, value in zip(rest, values):
-                        row[name] = value
-                out.extra = [r or None for r in rest]
-                return out
-        if extra:
-            out.set_lazy_extra(ExtraColumns(extra, None, n, text=False))
-            out.extra_checked = all(map(extra_column_ok, extra.values()))
-        return out
+        return {name[6:]: column for name, column in fields.items()
+                if name.startswith("extra:")}
 
     def _fill(self, target: str, values: list[Any]) -> dict[str, list[Any]]:
         """The record fields (``extra:NAME`` for extra ones) that ``target`` gives each
@@ -320,6 +312,9 @@ class JsonFormat:
         """
         if not data:
             return Columns(), 0, [], Counter()
+        fast = self._accelerated(data if data.endswith(b"\n") else data + b"\n", start)
+        if fast is not None:
+            return fast
         lines = data.split(b"\n")
         if lines[-1] == b"":
             lines.pop()
@@ -327,7 +322,7 @@ class JsonFormat:
         objs: Any = None
         if _TWO_OBJECTS.search(data) is None:
             try:
-                objs = _load_array(b"[" + b",\n".join(lines) + b"]")
+                objs = json.loads(b"[" + b",\n".join(lines) + b"]")
             except Exception:  # noqa: BLE001 - ValueError, RecursionError...: line by line
                 objs = None
         if (isinstance(objs, list) and len(objs) == len(lines)
@@ -337,6 +332,25 @@ class JsonFormat:
             except Exception:  # noqa: BLE001 - a bad value: find its line below
                 pass
         return self._slow(lines, offsets)
+
+    def _accelerated(self, data: bytes, start: int) -> Result | None:
+        """Every line an object decoded by msgspec (line by line: no line can join another
+        or hold two), where its answer is the stdlib's (:func:`.json_accel.decodable`);
+        None (the stdlib takes the chunk) otherwise, or where a value does not convert."""
+        lines = data.split(b"\n")
+        lines.pop()
+        if not json_accel.decodable(data, lines):
+            return None
+        try:
+            objs = list(map(json_accel.decode, lines))
+        except json_accel.DECODE_ERRORS:
+            return None
+        if set(map(type, objs)) != {dict}:
+            return None
+        try:
+            return self.columns(objs, [], (data, start)), len(lines), [], Counter()
+        except Exception:  # noqa: BLE001 - a bad value: the stdlib path finds its line
+            return None
 
     def _slow(self, lines: list[bytes], offsets: list[int]) -> Result:
         """Line by line: bad lines set aside, the good objects converted together."""
