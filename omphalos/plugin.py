@@ -64,7 +64,8 @@ from .messages import (
     Tick,
 )
 from .quarantine import Quarantine
-from .state import DEFAULT_FILE, DurableConfig, SavedState, StateStore
+from .state import DEFAULT_FILE, DurableConfig, SavedState, StateError, StateStore
+from .state_writer import StateWriter
 from .validate import OUT_OF_RANGE, enforce_ranges
 
 if TYPE_CHECKING:
@@ -557,6 +558,25 @@ class TransportPlugin(Plugin[C]):
 _SAVE_DUE = object()
 
 
+@dataclass(frozen=True)
+class _Saved:
+    """Sent by a collector's state writer to the collector: a save is committed (and the
+    acknowledgements it held are sent)."""
+
+    written: int  # bytes of parts
+    prepare_secs: float  # in the actor thread: the snapshot and its encoding
+    commit_secs: float  # in the writer thread: the SQLite transaction
+    lost: int  # acknowledgements whose transport was gone
+    acknowledged: int  # acknowledgements sent
+
+
+@dataclass(frozen=True)
+class _SaveFailed:
+    """Sent by a collector's state writer: a commit failed (nothing later is committed)."""
+
+    error: BaseException
+
+
 class CollectorPlugin(Plugin[C]):
     """A collector keeps data and answers queries.
 
@@ -575,6 +595,10 @@ class CollectorPlugin(Plugin[C]):
     ``save_interval_secs``, and at a clean stop), and holds each batch's acknowledgement
     until a save includes it. A save is made only between two batches, never in the middle
     of one, and never after a failure (a restarted collector resumes from the last save).
+    The actor thread takes the save's snapshot (:meth:`state_parts` and the offsets,
+    encoded); a writer thread (:mod:`omphalos.state_writer`) commits it while the next
+    batches are applied, and sends the acknowledgements it holds once it is committed.
+    One save is written at a time: a save due meanwhile waits for the commit before it.
     """
 
     kind = "collector"
@@ -602,6 +626,9 @@ class CollectorPlugin(Plugin[C]):
     #: Shortest quiet time that counts as the senders having stopped (seconds): batches
     #: that come in bursts do not make a save after every burst.
     min_stopped_secs: ClassVar[float] = 0.02
+    #: Commit saves in a writer thread (:mod:`omphalos.state_writer`) while batches are
+    #: applied; False: in the actor thread, which then waits for SQLite.
+    save_in_background: ClassVar[bool] = True
 
     @classmethod
     def counted_dimensions(cls, config: C) -> tuple[str, ...] | None:
@@ -634,6 +661,8 @@ class CollectorPlugin(Plugin[C]):
         self._held: list[tuple[Any, Applied]] = []
         self._unsaved_since: float | None = None  # monotonic time of the first change
         self._last_save = (0.0, 0.0)  # when the last save ended, how long it took
+        self._writer: StateWriter | None = None  # commits saves (save_in_background)
+        self._writing = 0  # saves handed to the writer and not yet reported committed
         self._wake: threading.Timer | None = None
         self._wake_at = math.inf  # monotonic time the wake-up timer fires
         self._arrived: float | None = None  # monotonic time the last batch arrived
@@ -679,15 +708,18 @@ class CollectorPlugin(Plugin[C]):
         for key, end in self.saved.applied:
             self._applied[key] = end
         self._holes.update(self.saved.holes)
+        if self.save_in_background:
+            self._writer = StateWriter(store, self.context.name)
 
     def on_stop(self) -> None:
         if self._wake is not None:
             self._wake.cancel()
         if self._store is not None:
             try:
+                failed = self._close_writer()  # what it was given is committed first
                 self.settle()
-                if self.state_consistent():
-                    self.save_state()
+                if self.state_consistent() and failed is None:
+                    self.save_state()  # the last save: in this thread, the writer is gone
             finally:
                 self._store.close()
                 self._store = None
@@ -696,10 +728,23 @@ class CollectorPlugin(Plugin[C]):
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         if self._wake is not None:
             self._wake.cancel()
-        store, self._store = self._store, None  # nothing is saved after a failure
+        # saves already handed to the writer are snapshots taken between two batches,
+        # before the failure: they are committed; nothing is saved after it
+        self._close_writer()
+        store, self._store = self._store, None
         if store is not None:
             store.close()
         super().on_failure(exception_type, exception_value, traceback)
+
+    def _close_writer(self) -> BaseException | None:
+        """Commit what the writer was given and end its thread; the error of a failed
+        commit (then nothing more may be saved: a later save would lack what it held)."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return None
+        writer.close()
+        self._writing = 0
+        return writer.error
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Deliver) and self._store is not None:
@@ -736,9 +781,9 @@ class CollectorPlugin(Plugin[C]):
         idle: the save is made at once."""
         since = self._unsaved_since
         durable = self._durable
-        if since is None or self._store is None or durable is None \
+        if since is None or self._store is None or durable is None or self._writing \
                 or not self.state_consistent():
-            return False
+            return False  # (while a save is written, the next waits: _Saved looks again)
         now = time.monotonic()
         due = self._last_save[0] + self.save_cost_ratio * self._last_save[1]
         if now - since >= durable.save_interval_secs and now >= due:
@@ -782,7 +827,8 @@ class CollectorPlugin(Plugin[C]):
         out = super().status()
         if self._store is not None:
             out["saved_state"] = {"path": self._store.path, "key": self._state_key,
-                                  "held_acks": len(self._held)}
+                                  "held_acks": len(self._held),
+                                  "saves_being_written": self._writing}
         return out
 
     def state_changed(self) -> None:
@@ -792,30 +838,70 @@ class CollectorPlugin(Plugin[C]):
 
     def save_state(self, full: bool = False) -> None:
         """Save what changed (everything with ``full``) and the de-duplication offsets in
-        one transaction, then acknowledge the batches the save includes."""
+        one transaction, then acknowledge the batches the save includes: the snapshot is
+        taken here; with a writer (:attr:`save_in_background`) it is committed, and the
+        acknowledgements sent, in the writer's thread, else here."""
         if self._store is None:
             return
         started = time.perf_counter()
         parts, dropped = self.state_parts(full)
         applied = {k: self._applied[k] for k in self._applied_changed if k in self._applied}
         holes = {k: self._holes[k] for k in applied if k in self._holes}
-        written = self._store.save(self._state_key, parts, dropped, applied,
-                                   self._applied_forgotten, replace=full, holes=holes)
+        prepared = self._store.prepare(self._state_key, parts, dropped, applied,
+                                       self._applied_forgotten, replace=full, holes=holes)
         self._applied_changed.clear()
         self._applied_forgotten.clear()
         self._unsaved_since = None
-        took = time.perf_counter() - started
+        held, self._held = self._held, []
+        prepare_secs = time.perf_counter() - started
+        writer = self._writer
+        if writer is None:
+            written = self._store.commit(prepared)
+            lost = self._send_acks(held)
+            self._note_saved(_Saved(written, prepare_secs,
+                                    time.perf_counter() - started - prepare_secs, lost,
+                                    len(held)))
+            return
+        self._writing += 1
+
+        def committed(written: int, commit_secs: float) -> None:  # in the writer thread
+            lost = self._send_acks(held)
+            with contextlib.suppress(pykka.ActorDeadError):
+                self.actor_ref.tell(_Saved(written, prepare_secs, commit_secs, lost,
+                                           len(held)))
+
+        def failed(error: BaseException) -> None:  # in the writer thread
+            with contextlib.suppress(pykka.ActorDeadError):
+                self.actor_ref.tell(_SaveFailed(error))
+
+        writer.submit(prepared, committed, failed)
+
+    @staticmethod
+    def _send_acks(held: list[tuple[Any, Applied]]) -> int:
+        """Send the acknowledgements ``held`` (any thread); how many transports were gone."""
+        lost = 0
+        for ref, applied in held:
+            try:
+                ref.tell(applied)
+            except pykka.ActorDeadError:
+                lost += 1
+        return lost
+
+    def _note_saved(self, saved: _Saved) -> None:
+        """Count a committed save and time the next one from it (actor thread)."""
+        self._writing = max(0, self._writing - 1) if self._writer is not None else 0
+        took = saved.prepare_secs + saved.commit_secs
         self._last_save = (time.monotonic(), took)
         self.counters["state_saves"] += 1
-        self.counters["state_bytes_written"] += written
+        self.counters["state_bytes_written"] += saved.written
         self.counters["state_save_ms"] += round(took * 1000)
-        held, self._held = self._held, []
-        if held:
+        self.counters["state_snapshot_ms"] += round(saved.prepare_secs * 1000)
+        if saved.lost:
+            self.counters["reply_lost"] += saved.lost
+        if saved.acknowledged:
             # the senders' credit comes back: the next gap is theirs waiting for it, not
             # the usual gap between two batches
             self._arrived = None
-        for ref, done in held:
-            self._tell_applied(ref, done)
 
     def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
         """The parts of the state (plain data, see :mod:`omphalos.state`) that changed since
@@ -850,6 +936,14 @@ class CollectorPlugin(Plugin[C]):
         if message is _SAVE_DUE:
             self._wake, self._wake_at = None, math.inf  # on_receive saves now if still due
             return None
+        if isinstance(message, _Saved):
+            self._note_saved(message)  # on_receive saves the next now if it is due
+            return None
+        if isinstance(message, _SaveFailed):
+            raise StateError(f"{self.context.name}: saving its state in "
+                             f"{self._store.path if self._store else '?'} failed: "
+                             f"{type(message.error).__name__}: {message.error}"
+                             ) from message.error
         return super().handle(message)
 
     def acknowledge(self, delivered: Deliver, accepted: bool = True) -> None:
