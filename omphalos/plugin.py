@@ -42,7 +42,7 @@ import time
 from abc import ABCMeta, abstractmethod
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import pykka
@@ -53,6 +53,7 @@ from .dedupe import MAX_HOLES, Range, keep_ranges, record, unapplied
 from .messages import (
     Ack,
     Applied,
+    AwaitingSave,
     BadLine,
     Batch,
     Deliver,
@@ -64,6 +65,7 @@ from .messages import (
     Tick,
 )
 from .quarantine import Quarantine
+from .records import Columns
 from .state import DEFAULT_FILE, DurableConfig, SavedState, StateError, StateStore
 from .state_writer import StateWriter
 from .validate import OUT_OF_RANGE, enforce_ranges
@@ -272,8 +274,13 @@ class Plugin(pykka.ThreadingActor, Generic[C], metaclass=ABCMeta):
 class MonitorConfig:
     """Options every monitor has (flow control)."""
 
-    max_in_flight: int = option(8, "Batches sent but not yet acknowledged before reading "
-                                   "pauses (credit-based flow control).")
+    max_in_flight: int = option(0, "Batches sent but not yet acknowledged before reading "
+                                   "pauses (credit-based flow control). 0: automatic: 8 "
+                                   "not yet applied by the collectors, and up to 8 more "
+                                   "that a durable collector in this process has "
+                                   "applied and whose acknowledgement waits for its "
+                                   "next save (they hold only their offsets, no lines or "
+                                   "records), so that reading goes on while it saves.")
     ack_timeout_secs: float = option(30.0, "Seconds to wait for an acknowledgement before "
                                            "re-sending from the last committed offset.")
     host: str = option("", "Source host name put on every record; empty: the [omphalos] "
@@ -287,13 +294,16 @@ class _InFlight:
     end: int
     sent_at: float
     acked: bool = False
+    awaiting_save: bool = False  # applied downstream, its acknowledgement waits for a save
 
 
 class MonitorPlugin(Plugin[MC]):
     """A monitor reads sources and emits ``LineChunk``s with :meth:`emit`.
 
     The base class does the flow control: at most ``max_in_flight`` chunks unacknowledged
-    (:meth:`has_credit`), acknowledgements matched to chunks, and offsets handed to
+    (:meth:`has_credit`; automatic by default: chunks a durable collector has applied
+    and waits to save count apart, :class:`~omphalos.messages.AwaitingSave`),
+    acknowledgements matched to chunks, and offsets handed to
     :meth:`commit` in order per file, only up to the last contiguous acknowledged byte. When
     an acknowledgement is overdue it calls :meth:`rewind` so the subclass re-reads from its
     committed offsets (collectors skip what they already applied).
@@ -305,6 +315,9 @@ class MonitorPlugin(Plugin[MC]):
 
     kind = "monitor"
     Config: ClassVar[type] = MonitorConfig
+    #: The automatic credit (``max_in_flight = 0``): batches not yet applied, and as many
+    #: again applied and waiting for a durable collector's save.
+    auto_in_flight: ClassVar[int] = 8
 
     @classmethod
     def deal(cls, config: MC, workers: int) -> list[MC]:
@@ -320,10 +333,19 @@ class MonitorPlugin(Plugin[MC]):
         # chunks of its previous incarnation (microseconds, so monotonic across restarts)
         self._seq = time.time_ns() // 1000
         self._in_flight: OrderedDict[int, _InFlight] = OrderedDict()
+        self._awaiting_save = 0  # entries of _in_flight marked awaiting_save
         self.host = config.host or context.settings.host_name
 
     def has_credit(self) -> bool:
-        return len(self._in_flight) < self.config.max_in_flight
+        """Fewer than ``max_in_flight`` batches unacknowledged; with the automatic credit
+        (0), fewer than :attr:`auto_in_flight` not yet applied downstream and fewer than
+        as many applied ones waiting for a durable collector's save (those hold only
+        their offsets: the lines and records in memory are bounded by the first)."""
+        limit = self.config.max_in_flight
+        if limit > 0:
+            return len(self._in_flight) < limit
+        limit, waiting = self.auto_in_flight, self._awaiting_save
+        return len(self._in_flight) - waiting < limit and waiting < limit
 
     @property
     def in_flight(self) -> int:
@@ -344,7 +366,21 @@ class MonitorPlugin(Plugin[MC]):
         if isinstance(message, Ack):
             self._on_ack(message)
             return None
+        if isinstance(message, AwaitingSave):
+            self._on_awaiting_save(message)
+            return None
         return super().handle(message)
+
+    def _on_awaiting_save(self, notice: AwaitingSave) -> None:
+        """The batch is applied, its acknowledgement waits for a save: its credit for
+        batches not yet applied comes back (nothing is committed)."""
+        entry = self._in_flight.get(notice.seq)
+        if entry is None or entry.acked or entry.awaiting_save:
+            return
+        entry.awaiting_save = True
+        self._awaiting_save += 1
+        self.counters["chunks_awaiting_save"] += 1
+        self.resume()
 
     def _on_ack(self, ack: Ack) -> None:
         entry = self._in_flight.get(ack.seq)
@@ -363,6 +399,8 @@ class MonitorPlugin(Plugin[MC]):
             if not item.acked:
                 break
             del self._in_flight[seq]
+            if item.awaiting_save:
+                self._awaiting_save -= 1
             self.counters["chunks_acked"] += 1
             self.commit(item.file_id, item.end)
         self.resume()
@@ -377,6 +415,7 @@ class MonitorPlugin(Plugin[MC]):
                              now - oldest.sent_at)
             self.counters["rewinds"] += 1
             self._in_flight.clear()
+            self._awaiting_save = 0
             self.rewind()
 
     def on_tick(self, now: float) -> None:
@@ -455,6 +494,8 @@ class _Pending:
     waiting: set[str]
     since: float
     on_done: Callable[[Batch], None] = field(repr=False, default=lambda b: None)
+    #: collectors that applied it and wait for a save to acknowledge it (AwaitingSave)
+    saving: set[str] = field(default_factory=set)
 
 
 class TransportPlugin(Plugin[C]):
@@ -505,6 +546,9 @@ class TransportPlugin(Plugin[C]):
         if isinstance(message, Applied):
             self._on_applied(message)
             return None
+        if isinstance(message, AwaitingSave):
+            self._on_awaiting_save(message)
+            return None
         if isinstance(message, Ack):
             self.context.directory.tell(message.origin, message)
             return None
@@ -526,6 +570,24 @@ class TransportPlugin(Plugin[C]):
         for target in targets:
             if not self.context.directory.tell(target, deliver):
                 self.counters["undeliverable"] += 1
+
+    def _on_awaiting_save(self, notice: AwaitingSave) -> None:
+        """A durable collector applied the batch and waits for a save to acknowledge it:
+        once every collector still to acknowledge it has, its records are dropped (only
+        what ``on_done`` needs is kept) and :meth:`awaiting_save` is called."""
+        pending = self._pending.get((notice.origin, notice.seq))
+        if pending is None or notice.collector not in pending.waiting \
+                or notice.collector in pending.saving:
+            return
+        pending.saving.add(notice.collector)
+        if pending.waiting <= pending.saving:
+            batch = pending.batch
+            pending.batch = replace(batch, records=Columns(), bad=(), counts=None)
+            self.awaiting_save(pending.batch)
+
+    def awaiting_save(self, batch: Batch) -> None:
+        """Every collector has applied ``batch``, some wait for a save to acknowledge it;
+        a transport whose monitors are in this process tells them (they read on)."""
 
     def _on_applied(self, applied: Applied) -> None:
         key = (applied.origin, applied.seq)
@@ -959,10 +1021,14 @@ class CollectorPlugin(Plugin[C]):
                 and self._durable.ack_when_saved:
             self._held.append((ref, applied))
             self.state_changed()
+            # not an acknowledgement: the transport may drop the batch's records, and a
+            # monitor with credit to spare for batches waiting for a save may read on
+            self._tell_applied(ref, AwaitingSave(self.context.name, batch.source.origin,
+                                                 batch.seq))
             return
         self._tell_applied(ref, applied)
 
-    def _tell_applied(self, ref: Any, applied: Applied) -> None:
+    def _tell_applied(self, ref: Any, applied: Applied | AwaitingSave) -> None:
         try:
             ref.tell(applied)
         except pykka.ActorDeadError:
