@@ -275,12 +275,13 @@ class MonitorConfig:
     """Options every monitor has (flow control)."""
 
     max_in_flight: int = option(0, "Batches sent but not yet acknowledged before reading "
-                                   "pauses (credit-based flow control). 0: automatic: 8 "
-                                   "not yet applied by the collectors, and up to 8 more "
-                                   "that a durable collector in this process has "
-                                   "applied and whose acknowledgement waits for its "
-                                   "next save (they hold only their offsets, no lines or "
-                                   "records), so that reading goes on while it saves.")
+                                   "pauses (credit-based flow control). 0: automatic: "
+                                   "16, of which at most 8 not yet applied by the "
+                                   "collectors; the others applied by a durable "
+                                   "collector in this process, their acknowledgement "
+                                   "waiting for its next save (they hold only their "
+                                   "offsets, no lines or records), so that reading goes "
+                                   "on while it saves.")
     ack_timeout_secs: float = option(30.0, "Seconds to wait for an acknowledgement before "
                                            "re-sending from the last committed offset.")
     host: str = option("", "Source host name put on every record; empty: the [omphalos] "
@@ -315,8 +316,8 @@ class MonitorPlugin(Plugin[MC]):
 
     kind = "monitor"
     Config: ClassVar[type] = MonitorConfig
-    #: The automatic credit (``max_in_flight = 0``): batches not yet applied, and as many
-    #: again applied and waiting for a durable collector's save.
+    #: The automatic credit (``max_in_flight = 0``): batches not yet applied; twice as
+    #: many unacknowledged (the others applied and waiting for a durable collector's save).
     auto_in_flight: ClassVar[int] = 8
 
     @classmethod
@@ -338,14 +339,16 @@ class MonitorPlugin(Plugin[MC]):
 
     def has_credit(self) -> bool:
         """Fewer than ``max_in_flight`` batches unacknowledged; with the automatic credit
-        (0), fewer than :attr:`auto_in_flight` not yet applied downstream and fewer than
-        as many applied ones waiting for a durable collector's save (those hold only
-        their offsets: the lines and records in memory are bounded by the first)."""
+        (0), fewer than twice :attr:`auto_in_flight`, of which fewer than that many not
+        yet applied downstream (the rest: applied, waiting for a durable collector's
+        save; those hold only their offsets, so the lines and records in memory are
+        bounded as with an explicit ``max_in_flight`` of :attr:`auto_in_flight`)."""
         limit = self.config.max_in_flight
+        sent = len(self._in_flight)
         if limit > 0:
-            return len(self._in_flight) < limit
-        limit, waiting = self.auto_in_flight, self._awaiting_save
-        return len(self._in_flight) - waiting < limit and waiting < limit
+            return sent < limit
+        limit = self.auto_in_flight
+        return sent < 2 * limit and sent - self._awaiting_save < limit
 
     @property
     def in_flight(self) -> int:
