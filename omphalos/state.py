@@ -17,7 +17,9 @@ pickled without any class reference: loading a part can build nothing but plain 
 (:func:`decode` refuses every global), so a state file cannot run code. Saves are
 incremental: a collector hands over only the parts that changed since its last save and
 the names of those it dropped; the size of a save is bounded by the tables' capacities,
-not by the lines seen.
+not by the lines seen. A save has two halves: :meth:`StateStore.prepare` encodes it (in
+the collector's thread, where the tables hold still) and :meth:`StateStore.commit` writes
+it (in a writer thread, :mod:`omphalos.state_writer`).
 
 One file (``STATE_DIR/collectors.sqlite`` unless a collector names another) holds the
 states of every collector of the process, each under its own key. Like the checkpoint
@@ -95,7 +97,10 @@ class DurableConfig:
                                             "tenth of the time (the wait is then longer), "
                                             "except when the senders have stopped (no "
                                             "batch for twice the usual gap: their credit "
-                                            "is all held here): then at once.")
+                                            "is all held here): then at once. A "
+                                            "writer thread commits each save while "
+                                            "batches are applied; its batches are "
+                                            "acknowledged once it is committed.")
     ack_when_saved: bool = option(True, "Acknowledge a batch to its sender only once a save "
                                         "includes it, so a crash loses nothing. no: once "
                                         "applied (only safe when the sources are read again "
