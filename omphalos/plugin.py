@@ -930,10 +930,13 @@ class CollectorPlugin(Plugin[C]):
         self._writing += 1
 
         def committed(written: int, commit_secs: float) -> None:  # in the writer thread
-            lost = self._send_acks(held)
-            with contextlib.suppress(pykka.ActorDeadError):
-                self.actor_ref.tell(_Saved(written, prepare_secs, commit_secs, lost,
-                                           len(held)))
+            lost = len(held)
+            try:
+                lost = self._send_acks(held)
+            finally:  # whatever happened, the actor learns that the write is over
+                with contextlib.suppress(pykka.ActorDeadError):
+                    self.actor_ref.tell(_Saved(written, prepare_secs, commit_secs, lost,
+                                               len(held)))
 
         def failed(error: BaseException) -> None:  # in the writer thread
             with contextlib.suppress(pykka.ActorDeadError):
