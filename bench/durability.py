@@ -7,14 +7,20 @@
    save includes the batch (the defaults); "off": ``durable = no``. Two logs: a live one
    (the lines' times are the 30 s before the run, as a collector receives them) and an old
    one replayed at full speed (every window bucket changes between two saves: the worst
-   case). Printed: lines/s of wall time and of CPU time per round, the on/off ratios and
-   their medians.
+   case). Printed: lines/s of wall time and of CPU time per round, the on/off ratios, and
+   for both wall and CPU time the median of the rounds' ratios with their spread (lowest,
+   quartiles, highest). Each round's ratio pairs two runs made one right after the other,
+   so that the machine's load, which moves by more than durability's cost on a shared
+   machine, mostly cancels out; the order alternates (off then on, on then off) so that
+   neither side always runs second. Last, the ratio of the fastest run of each side
+   (the least disturbed).
 2. Snapshot and restore at many distinct paths: the same pipeline reads a log of
    ``--paths`` distinct paths with durability on; printed: bytes of the saved parts per
    collector and of the SQLite file, then the time a pipeline without a monitor takes to
    start and answer its first query from that state (against the same with no state).
 
-    python bench/durability.py [--lines 200000] [--rounds 3] [--paths 1000000]
+    python bench/durability.py [--lines 200000] [--rounds 6] [--paths 1000000]
+                               [--logs live,old] [--no-restore]
 """
 
 from __future__ import annotations
@@ -116,23 +122,40 @@ def restore_secs(state: Path, durable: bool) -> tuple[float, int]:
         pipeline.stop()
 
 
+def spread(values: list[float], fmt: str = ".3f") -> str:
+    """``median (range lowest - highest, quartiles lower - upper)`` of ``values``."""
+    ordered = sorted(values)
+    if len(ordered) < 2:
+        return format(ordered[0], fmt)
+    low, _, high = statistics.quantiles(ordered, n=4, method="inclusive")
+    return (f"{statistics.median(ordered):{fmt}} (range {ordered[0]:{fmt}} - "
+            f"{ordered[-1]:{fmt}}, quartiles {low:{fmt}} - {high:{fmt}})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=200_000)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--paths", type=int, default=1_000_000)
     ap.add_argument("--distinct-lines", type=int, default=0,
                     help="lines of the many-paths log (default: --paths)")
+    ap.add_argument("--logs", default="live,old",
+                    help="part 1's logs, comma-separated: live, old (default: both)")
+    ap.add_argument("--no-restore", action="store_true", help="skip part 2")
     args = ap.parse_args()
 
     log = generate(args.lines, "combined", paths=10_000)
     work = Path(tempfile.mkdtemp(prefix="omphalos-bench-"))
     scenarios = [("live: the lines' times are the last 30 s", True),
                  ("old log: genlog's times (10 ms apart), replayed at full speed", False)]
+    wanted = {name.strip() for name in args.logs.split(",")}
     for label, live in scenarios:
+        if ("live" if live else "old") not in wanted:
+            continue
         print(f"1. ingest, {label}: {args.lines} lines ({log.stat().st_size >> 20} MiB), "
               f"summary + window, {args.rounds} rounds, off and on alternated")
         walls, cpus = [], []
+        absolute: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
         for n in range(args.rounds):
             order = (False, True) if n % 2 == 0 else (True, False)
             got = {}
@@ -140,18 +163,32 @@ def main() -> None:
                 source = live_copy(log, work / "live.log") if live else log
                 got[durable] = ingest(source, durable, args.lines)
             (off, off_cpu, _), (on, on_cpu, saves) = got[False], got[True]
+            absolute[False].append((off, off_cpu))
+            absolute[True].append((on, on_cpu))
             walls.append(on / off)
             cpus.append(on_cpu / off_cpu)
             print(f"   round {n + 1}: off {off:,.0f} lines/s ({off_cpu:,.0f} per CPU s), on "
                   f"{on:,.0f} lines/s ({on_cpu:,.0f} per CPU s): on/off {on / off:.3f} "
                   f"wall, {on_cpu / off_cpu:.3f} CPU; {saves.get('state_saves', 0)} saves, "
                   f"{saves.get('state_bytes_written', 0) / 1e6:.1f} MB, "
-                  f"{saves.get('state_save_ms', 0)} ms, "
+                  f"{saves.get('state_save_ms', 0)} ms ("
+                  f"{saves.get('state_snapshot_ms', 0)} ms of snapshots in the actors), "
                   f"{saves.get('state_saves_senders_stopped', 0)} made at once as the "
                   f"senders had stopped")
-        print(f"   median on/off: {statistics.median(walls):.3f} wall time, "
-              f"{statistics.median(cpus):.3f} CPU time")
+        for durable in (False, True):
+            rates = absolute[durable]
+            print(f"   {'on' if durable else 'off'}: lines/s of wall time "
+                  f"{spread([r[0] for r in rates], ',.0f')}; of CPU time "
+                  f"{spread([r[1] for r in rates], ',.0f')}")
+        print(f"   on/off, wall time: {spread(walls)}")
+        print(f"   on/off, CPU time:  {spread(cpus)}")
+        best = [max(r[i] for r in absolute[True]) / max(r[i] for r in absolute[False])
+                for i in (0, 1)]
+        print(f"   on/off of the fastest round of each (the least disturbed): "
+              f"{best[0]:.3f} wall time, {best[1]:.3f} CPU time")
     shutil.rmtree(work, ignore_errors=True)
+    if args.no_restore:
+        return
 
     distinct = args.distinct_lines or args.paths
     many = generate(distinct, "combined", paths=args.paths)

@@ -14,8 +14,8 @@ from typing import Any
 from .counts import BatchAgg
 from .records import Columns
 
-__all__ = ["Source", "LineChunk", "BadLine", "Batch", "Ack", "Deliver", "Applied", "Tick",
-           "Query", "Stop", "Rewire"]
+__all__ = ["Source", "LineChunk", "BadLine", "Batch", "Ack", "Deliver", "Applied",
+           "AwaitingSave", "Tick", "Query", "Stop", "Rewire"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +109,19 @@ class Applied:
     origin: str
     seq: int
     accepted: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingSave:
+    """``collector`` (durable) has applied the batch ``seq`` of monitor ``origin``; its
+    ``Applied`` waits for the save that includes it. Not an acknowledgement (nothing may
+    be committed on it): the transport may drop the batch's records, and a monitor in
+    this process may read on (``MonitorConfig.max_in_flight``); sent by the collector to
+    its transport and by a local transport to the monitor."""
+
+    collector: str
+    origin: str
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ import time
 from abc import ABCMeta, abstractmethod
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import pykka
@@ -53,6 +53,7 @@ from .dedupe import MAX_HOLES, Range, keep_ranges, record, unapplied
 from .messages import (
     Ack,
     Applied,
+    AwaitingSave,
     BadLine,
     Batch,
     Deliver,
@@ -64,7 +65,9 @@ from .messages import (
     Tick,
 )
 from .quarantine import Quarantine
-from .state import DEFAULT_FILE, DurableConfig, SavedState, StateStore
+from .records import Columns
+from .state import DEFAULT_FILE, DurableConfig, SavedState, StateError, StateStore
+from .state_writer import StateWriter
 from .validate import OUT_OF_RANGE, enforce_ranges
 
 if TYPE_CHECKING:
@@ -271,8 +274,14 @@ class Plugin(pykka.ThreadingActor, Generic[C], metaclass=ABCMeta):
 class MonitorConfig:
     """Options every monitor has (flow control)."""
 
-    max_in_flight: int = option(8, "Batches sent but not yet acknowledged before reading "
-                                   "pauses (credit-based flow control).")
+    max_in_flight: int = option(0, "Batches sent but not yet acknowledged before reading "
+                                   "pauses (credit-based flow control). 0: automatic: "
+                                   "16, of which at most 8 not yet applied by the "
+                                   "collectors; the others applied by a durable "
+                                   "collector in this process, their acknowledgement "
+                                   "waiting for its next save (they hold only their "
+                                   "offsets, no lines or records), so that reading goes "
+                                   "on while it saves.")
     ack_timeout_secs: float = option(30.0, "Seconds to wait for an acknowledgement before "
                                            "re-sending from the last committed offset.")
     host: str = option("", "Source host name put on every record; empty: the [omphalos] "
@@ -286,13 +295,16 @@ class _InFlight:
     end: int
     sent_at: float
     acked: bool = False
+    awaiting_save: bool = False  # applied downstream, its acknowledgement waits for a save
 
 
 class MonitorPlugin(Plugin[MC]):
     """A monitor reads sources and emits ``LineChunk``s with :meth:`emit`.
 
     The base class does the flow control: at most ``max_in_flight`` chunks unacknowledged
-    (:meth:`has_credit`), acknowledgements matched to chunks, and offsets handed to
+    (:meth:`has_credit`; automatic by default: chunks a durable collector has applied
+    and waits to save count apart, :class:`~omphalos.messages.AwaitingSave`),
+    acknowledgements matched to chunks, and offsets handed to
     :meth:`commit` in order per file, only up to the last contiguous acknowledged byte. When
     an acknowledgement is overdue it calls :meth:`rewind` so the subclass re-reads from its
     committed offsets (collectors skip what they already applied).
@@ -304,6 +316,9 @@ class MonitorPlugin(Plugin[MC]):
 
     kind = "monitor"
     Config: ClassVar[type] = MonitorConfig
+    #: The automatic credit (``max_in_flight = 0``): batches not yet applied; twice as
+    #: many unacknowledged (the others applied and waiting for a durable collector's save).
+    auto_in_flight: ClassVar[int] = 8
 
     @classmethod
     def deal(cls, config: MC, workers: int) -> list[MC]:
@@ -319,10 +334,21 @@ class MonitorPlugin(Plugin[MC]):
         # chunks of its previous incarnation (microseconds, so monotonic across restarts)
         self._seq = time.time_ns() // 1000
         self._in_flight: OrderedDict[int, _InFlight] = OrderedDict()
+        self._awaiting_save = 0  # entries of _in_flight marked awaiting_save
         self.host = config.host or context.settings.host_name
 
     def has_credit(self) -> bool:
-        return len(self._in_flight) < self.config.max_in_flight
+        """Fewer than ``max_in_flight`` batches unacknowledged; with the automatic credit
+        (0), fewer than twice :attr:`auto_in_flight`, of which fewer than that many not
+        yet applied downstream (the rest: applied, waiting for a durable collector's
+        save; those hold only their offsets, so the lines and records in memory are
+        bounded as with an explicit ``max_in_flight`` of :attr:`auto_in_flight`)."""
+        limit = self.config.max_in_flight
+        sent = len(self._in_flight)
+        if limit > 0:
+            return sent < limit
+        limit = self.auto_in_flight
+        return sent < 2 * limit and sent - self._awaiting_save < limit
 
     @property
     def in_flight(self) -> int:
@@ -343,7 +369,21 @@ class MonitorPlugin(Plugin[MC]):
         if isinstance(message, Ack):
             self._on_ack(message)
             return None
+        if isinstance(message, AwaitingSave):
+            self._on_awaiting_save(message)
+            return None
         return super().handle(message)
+
+    def _on_awaiting_save(self, notice: AwaitingSave) -> None:
+        """The batch is applied, its acknowledgement waits for a save: its credit for
+        batches not yet applied comes back (nothing is committed)."""
+        entry = self._in_flight.get(notice.seq)
+        if entry is None or entry.acked or entry.awaiting_save:
+            return
+        entry.awaiting_save = True
+        self._awaiting_save += 1
+        self.counters["chunks_awaiting_save"] += 1
+        self.resume()
 
     def _on_ack(self, ack: Ack) -> None:
         entry = self._in_flight.get(ack.seq)
@@ -362,6 +402,8 @@ class MonitorPlugin(Plugin[MC]):
             if not item.acked:
                 break
             del self._in_flight[seq]
+            if item.awaiting_save:
+                self._awaiting_save -= 1
             self.counters["chunks_acked"] += 1
             self.commit(item.file_id, item.end)
         self.resume()
@@ -376,6 +418,7 @@ class MonitorPlugin(Plugin[MC]):
                              now - oldest.sent_at)
             self.counters["rewinds"] += 1
             self._in_flight.clear()
+            self._awaiting_save = 0
             self.rewind()
 
     def on_tick(self, now: float) -> None:
@@ -454,6 +497,8 @@ class _Pending:
     waiting: set[str]
     since: float
     on_done: Callable[[Batch], None] = field(repr=False, default=lambda b: None)
+    #: collectors that applied it and wait for a save to acknowledge it (AwaitingSave)
+    saving: set[str] = field(default_factory=set)
 
 
 class TransportPlugin(Plugin[C]):
@@ -504,6 +549,9 @@ class TransportPlugin(Plugin[C]):
         if isinstance(message, Applied):
             self._on_applied(message)
             return None
+        if isinstance(message, AwaitingSave):
+            self._on_awaiting_save(message)
+            return None
         if isinstance(message, Ack):
             self.context.directory.tell(message.origin, message)
             return None
@@ -525,6 +573,24 @@ class TransportPlugin(Plugin[C]):
         for target in targets:
             if not self.context.directory.tell(target, deliver):
                 self.counters["undeliverable"] += 1
+
+    def _on_awaiting_save(self, notice: AwaitingSave) -> None:
+        """A durable collector applied the batch and waits for a save to acknowledge it:
+        once every collector still to acknowledge it has, its records are dropped (only
+        what ``on_done`` needs is kept) and :meth:`awaiting_save` is called."""
+        pending = self._pending.get((notice.origin, notice.seq))
+        if pending is None or notice.collector not in pending.waiting \
+                or notice.collector in pending.saving:
+            return
+        pending.saving.add(notice.collector)
+        if pending.waiting <= pending.saving:
+            batch = pending.batch
+            pending.batch = replace(batch, records=Columns(), bad=(), counts=None)
+            self.awaiting_save(pending.batch)
+
+    def awaiting_save(self, batch: Batch) -> None:
+        """Every collector has applied ``batch``, some wait for a save to acknowledge it;
+        a transport whose monitors are in this process tells them (they read on)."""
 
     def _on_applied(self, applied: Applied) -> None:
         key = (applied.origin, applied.seq)
@@ -557,6 +623,25 @@ class TransportPlugin(Plugin[C]):
 _SAVE_DUE = object()
 
 
+@dataclass(frozen=True)
+class _Saved:
+    """Sent by a collector's state writer to the collector: a save is committed (and the
+    acknowledgements it held are sent)."""
+
+    written: int  # bytes of parts
+    prepare_secs: float  # in the actor thread: the snapshot and its encoding
+    commit_secs: float  # in the writer thread: the SQLite transaction
+    lost: int  # acknowledgements whose transport was gone
+    acknowledged: int  # acknowledgements sent
+
+
+@dataclass(frozen=True)
+class _SaveFailed:
+    """Sent by a collector's state writer: a commit failed (nothing later is committed)."""
+
+    error: BaseException
+
+
 class CollectorPlugin(Plugin[C]):
     """A collector keeps data and answers queries.
 
@@ -575,6 +660,10 @@ class CollectorPlugin(Plugin[C]):
     ``save_interval_secs``, and at a clean stop), and holds each batch's acknowledgement
     until a save includes it. A save is made only between two batches, never in the middle
     of one, and never after a failure (a restarted collector resumes from the last save).
+    The actor thread takes the save's snapshot (:meth:`state_parts` and the offsets,
+    encoded); a writer thread (:mod:`omphalos.state_writer`) commits it while the next
+    batches are applied, and sends the acknowledgements it holds once it is committed.
+    One save is written at a time: a save due meanwhile waits for the commit before it.
     """
 
     kind = "collector"
@@ -602,6 +691,9 @@ class CollectorPlugin(Plugin[C]):
     #: Shortest quiet time that counts as the senders having stopped (seconds): batches
     #: that come in bursts do not make a save after every burst.
     min_stopped_secs: ClassVar[float] = 0.02
+    #: Commit saves in a writer thread (:mod:`omphalos.state_writer`) while batches are
+    #: applied; False: in the actor thread, which then waits for SQLite.
+    save_in_background: ClassVar[bool] = True
 
     @classmethod
     def counted_dimensions(cls, config: C) -> tuple[str, ...] | None:
@@ -634,6 +726,8 @@ class CollectorPlugin(Plugin[C]):
         self._held: list[tuple[Any, Applied]] = []
         self._unsaved_since: float | None = None  # monotonic time of the first change
         self._last_save = (0.0, 0.0)  # when the last save ended, how long it took
+        self._writer: StateWriter | None = None  # commits saves (save_in_background)
+        self._writing = 0  # saves handed to the writer and not yet reported committed
         self._wake: threading.Timer | None = None
         self._wake_at = math.inf  # monotonic time the wake-up timer fires
         self._arrived: float | None = None  # monotonic time the last batch arrived
@@ -679,15 +773,18 @@ class CollectorPlugin(Plugin[C]):
         for key, end in self.saved.applied:
             self._applied[key] = end
         self._holes.update(self.saved.holes)
+        if self.save_in_background:
+            self._writer = StateWriter(store, self.context.name)
 
     def on_stop(self) -> None:
         if self._wake is not None:
             self._wake.cancel()
         if self._store is not None:
             try:
+                failed = self._close_writer()  # what it was given is committed first
                 self.settle()
-                if self.state_consistent():
-                    self.save_state()
+                if self.state_consistent() and failed is None:
+                    self.save_state()  # the last save: in this thread, the writer is gone
             finally:
                 self._store.close()
                 self._store = None
@@ -696,10 +793,23 @@ class CollectorPlugin(Plugin[C]):
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         if self._wake is not None:
             self._wake.cancel()
-        store, self._store = self._store, None  # nothing is saved after a failure
+        # saves already handed to the writer are snapshots taken between two batches,
+        # before the failure: they are committed; nothing is saved after it
+        self._close_writer()
+        store, self._store = self._store, None
         if store is not None:
             store.close()
         super().on_failure(exception_type, exception_value, traceback)
+
+    def _close_writer(self) -> BaseException | None:
+        """Commit what the writer was given and end its thread; the error of a failed
+        commit (then nothing more may be saved: a later save would lack what it held)."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return None
+        writer.close()
+        self._writing = 0
+        return writer.error
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Deliver) and self._store is not None:
@@ -736,9 +846,9 @@ class CollectorPlugin(Plugin[C]):
         idle: the save is made at once."""
         since = self._unsaved_since
         durable = self._durable
-        if since is None or self._store is None or durable is None \
+        if since is None or self._store is None or durable is None or self._writing \
                 or not self.state_consistent():
-            return False
+            return False  # (while a save is written, the next waits: _Saved looks again)
         now = time.monotonic()
         due = self._last_save[0] + self.save_cost_ratio * self._last_save[1]
         if now - since >= durable.save_interval_secs and now >= due:
@@ -782,7 +892,8 @@ class CollectorPlugin(Plugin[C]):
         out = super().status()
         if self._store is not None:
             out["saved_state"] = {"path": self._store.path, "key": self._state_key,
-                                  "held_acks": len(self._held)}
+                                  "held_acks": len(self._held),
+                                  "saves_being_written": self._writing}
         return out
 
     def state_changed(self) -> None:
@@ -792,30 +903,73 @@ class CollectorPlugin(Plugin[C]):
 
     def save_state(self, full: bool = False) -> None:
         """Save what changed (everything with ``full``) and the de-duplication offsets in
-        one transaction, then acknowledge the batches the save includes."""
+        one transaction, then acknowledge the batches the save includes: the snapshot is
+        taken here; with a writer (:attr:`save_in_background`) it is committed, and the
+        acknowledgements sent, in the writer's thread, else here."""
         if self._store is None:
             return
         started = time.perf_counter()
         parts, dropped = self.state_parts(full)
         applied = {k: self._applied[k] for k in self._applied_changed if k in self._applied}
         holes = {k: self._holes[k] for k in applied if k in self._holes}
-        written = self._store.save(self._state_key, parts, dropped, applied,
-                                   self._applied_forgotten, replace=full, holes=holes)
+        prepared = self._store.prepare(self._state_key, parts, dropped, applied,
+                                       self._applied_forgotten, replace=full, holes=holes)
         self._applied_changed.clear()
         self._applied_forgotten.clear()
         self._unsaved_since = None
-        took = time.perf_counter() - started
+        held, self._held = self._held, []
+        prepare_secs = time.perf_counter() - started
+        writer = self._writer
+        if writer is None:
+            written = self._store.commit(prepared)
+            lost = self._send_acks(held)
+            self._note_saved(_Saved(written, prepare_secs,
+                                    time.perf_counter() - started - prepare_secs, lost,
+                                    len(held)))
+            return
+        self._writing += 1
+
+        def committed(written: int, commit_secs: float) -> None:  # in the writer thread
+            lost = len(held)
+            try:
+                lost = self._send_acks(held)
+            finally:  # whatever happened, the actor learns that the write is over
+                with contextlib.suppress(pykka.ActorDeadError):
+                    self.actor_ref.tell(_Saved(written, prepare_secs, commit_secs, lost,
+                                               len(held)))
+
+        def failed(error: BaseException) -> None:  # in the writer thread
+            with contextlib.suppress(pykka.ActorDeadError):
+                self.actor_ref.tell(_SaveFailed(error))
+
+        writer.submit(prepared, committed, failed)
+
+    @staticmethod
+    def _send_acks(held: list[tuple[Any, Applied]]) -> int:
+        """Send the acknowledgements ``held`` (any thread); how many transports were gone."""
+        lost = 0
+        for ref, applied in held:
+            try:
+                ref.tell(applied)
+            except pykka.ActorDeadError:
+                lost += 1
+        return lost
+
+    def _note_saved(self, saved: _Saved) -> None:
+        """Count a committed save and time the next one from it (actor thread)."""
+        self._writing = max(0, self._writing - 1) if self._writer is not None else 0
+        took = saved.prepare_secs + saved.commit_secs
         self._last_save = (time.monotonic(), took)
         self.counters["state_saves"] += 1
-        self.counters["state_bytes_written"] += written
+        self.counters["state_bytes_written"] += saved.written
         self.counters["state_save_ms"] += round(took * 1000)
-        held, self._held = self._held, []
-        if held:
+        self.counters["state_snapshot_ms"] += round(saved.prepare_secs * 1000)
+        if saved.lost:
+            self.counters["reply_lost"] += saved.lost
+        if saved.acknowledged:
             # the senders' credit comes back: the next gap is theirs waiting for it, not
             # the usual gap between two batches
             self._arrived = None
-        for ref, done in held:
-            self._tell_applied(ref, done)
 
     def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
         """The parts of the state (plain data, see :mod:`omphalos.state`) that changed since
@@ -850,6 +1004,14 @@ class CollectorPlugin(Plugin[C]):
         if message is _SAVE_DUE:
             self._wake, self._wake_at = None, math.inf  # on_receive saves now if still due
             return None
+        if isinstance(message, _Saved):
+            self._note_saved(message)  # on_receive saves the next now if it is due
+            return None
+        if isinstance(message, _SaveFailed):
+            raise StateError(f"{self.context.name}: saving its state in "
+                             f"{self._store.path if self._store else '?'} failed: "
+                             f"{type(message.error).__name__}: {message.error}"
+                             ) from message.error
         return super().handle(message)
 
     def acknowledge(self, delivered: Deliver, accepted: bool = True) -> None:
@@ -865,10 +1027,14 @@ class CollectorPlugin(Plugin[C]):
                 and self._durable.ack_when_saved:
             self._held.append((ref, applied))
             self.state_changed()
+            # not an acknowledgement: the transport may drop the batch's records, and a
+            # monitor with credit to spare for batches waiting for a save may read on
+            self._tell_applied(ref, AwaitingSave(self.context.name, batch.source.origin,
+                                                 batch.seq))
             return
         self._tell_applied(ref, applied)
 
-    def _tell_applied(self, ref: Any, applied: Applied) -> None:
+    def _tell_applied(self, ref: Any, applied: Applied | AwaitingSave) -> None:
         try:
             ref.tell(applied)
         except pykka.ActorDeadError:

@@ -17,7 +17,9 @@ pickled without any class reference: loading a part can build nothing but plain 
 (:func:`decode` refuses every global), so a state file cannot run code. Saves are
 incremental: a collector hands over only the parts that changed since its last save and
 the names of those it dropped; the size of a save is bounded by the tables' capacities,
-not by the lines seen.
+not by the lines seen. A save has two halves: :meth:`StateStore.prepare` encodes it (in
+the collector's thread, where the tables hold still) and :meth:`StateStore.commit` writes
+it (in a writer thread, :mod:`omphalos.state_writer`).
 
 One file (``STATE_DIR/collectors.sqlite`` unless a collector names another) holds the
 states of every collector of the process, each under its own key. Like the checkpoint
@@ -46,8 +48,8 @@ from typing import Any
 from .checkpoint import create_database
 from .config import option
 
-__all__ = ["DurableConfig", "SavedState", "StateError", "StateStore", "decode", "encode",
-           "key_text", "text_key", "object_state", "restore_object", "DEFAULT_FILE"]
+__all__ = ["DurableConfig", "PreparedSave", "SavedState", "StateError", "StateStore", "decode",
+           "encode", "key_text", "text_key", "object_state", "restore_object", "DEFAULT_FILE"]
 
 #: File name of the state store in the state directory.
 DEFAULT_FILE = "collectors.sqlite"
@@ -95,7 +97,10 @@ class DurableConfig:
                                             "tenth of the time (the wait is then longer), "
                                             "except when the senders have stopped (no "
                                             "batch for twice the usual gap: their credit "
-                                            "is all held here): then at once.")
+                                            "is all held here): then at once. A "
+                                            "writer thread commits each save while "
+                                            "batches are applied; its batches are "
+                                            "acknowledged once it is committed.")
     ack_when_saved: bool = option(True, "Acknowledge a batch to its sender only once a save "
                                         "includes it, so a crash loses nothing. no: once "
                                         "applied (only safe when the sources are read again "
@@ -253,6 +258,28 @@ def _holes_of(text: str) -> list[tuple[int, int]]:
         raise StateError(f"unreadable de-duplication holes {text[:80]!r}") from exc
 
 
+@dataclass(frozen=True)
+class PreparedSave:
+    """One save of a collector, encoded and ready to commit (:meth:`StateStore.prepare`):
+    rows of ``parts`` (collector, part, blob), of parts dropped (collector, part), of
+    de-duplication offsets (collector, key, end, order, holes) and of keys forgotten
+    (collector, key); ``replace``: the parts are the whole state; ``saved``: when it was
+    taken (epoch seconds)."""
+
+    collector: str
+    blobs: list[tuple[str, str, bytes]]
+    dropped: list[tuple[str, str]]
+    applied: list[tuple[str, str, int, int, str]]
+    forgotten: list[tuple[str, str]]
+    replace: bool
+    saved: float
+
+    @property
+    def size(self) -> int:
+        """Bytes of parts it writes."""
+        return sum(len(b[2]) for b in self.blobs)
+
+
 class StateStore:
     """Saved states per collector key, each save one transaction.
 
@@ -312,36 +339,58 @@ class StateStore:
         parts ``dropped``, record the de-duplication offsets ``applied`` (with the
         ``holes`` below them, none for a key not in it) and forget the keys
         ``forgotten``. ``replace``: the parts given are the whole state (every other part
-        is dropped). Returns the number of bytes of parts written."""
+        is dropped). Returns the number of bytes of parts written. The same as
+        :meth:`commit` of :meth:`prepare`."""
+        return self.commit(self.prepare(collector, parts, dropped, applied, forgotten,
+                                        replace=replace, holes=holes))
+
+    @staticmethod
+    def prepare(collector: str, parts: Mapping[str, Any], dropped: Iterable[str] = (),
+                applied: Mapping[Hashable, int] | None = None,
+                forgotten: Iterable[Hashable] = (), *, replace: bool = False,
+                holes: Mapping[Hashable, Iterable[tuple[int, int]]] | None = None
+                ) -> PreparedSave:
+        """The rows of a :meth:`save` (arguments as there), encoded now: the result holds
+        no reference to ``parts``, so the tables they came from may change at once while
+        :meth:`commit` writes it (from another thread: :mod:`omphalos.state_writer`)."""
         blobs = [(collector, name, encode(data)) for name, data in parts.items()]
-        now = time.time()
         stamp = time.time_ns()
         gaps = holes or {}
         rows = [(collector, key_text(k), int(end), stamp + i,
                  json.dumps([[int(lo), int(hi)] for lo, hi in gaps[k]]) if k in gaps else "")
                 for i, (k, end) in enumerate((applied or {}).items())]
+        return PreparedSave(collector, blobs, [(collector, name) for name in dropped], rows,
+                            [(collector, key_text(k)) for k in forgotten], replace,
+                            time.time())
+
+    def commit(self, prepared: PreparedSave) -> int:
+        """Write ``prepared`` in one transaction (every row of it or none); the bytes of
+        parts written. Saves of one collector must be committed in the order they were
+        prepared (each holds what changed since the one before)."""
+        collector = prepared.collector
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                if replace:
+                if prepared.replace:
                     db.execute("DELETE FROM parts WHERE collector = ?", (collector,))
                 else:
                     db.executemany("DELETE FROM parts WHERE collector = ? AND part = ?",
-                                   [(collector, name) for name in dropped])
-                db.executemany("INSERT OR REPLACE INTO parts VALUES (?, ?, ?)", blobs)
+                                   prepared.dropped)
+                db.executemany("INSERT OR REPLACE INTO parts VALUES (?, ?, ?)",
+                               prepared.blobs)
                 db.executemany("INSERT OR REPLACE INTO applied (collector, key, end_offset, "
-                               "updated, holes) VALUES (?, ?, ?, ?, ?)", rows)
+                               "updated, holes) VALUES (?, ?, ?, ?, ?)", prepared.applied)
                 db.executemany("DELETE FROM applied WHERE collector = ? AND key = ?",
-                               [(collector, key_text(k)) for k in forgotten])
+                               prepared.forgotten)
                 db.execute("INSERT INTO saves VALUES (?, ?, ?, 1) ON CONFLICT (collector) DO "
                            "UPDATE SET format = excluded.format, saved = excluded.saved, "
-                           "generation = generation + 1", (collector, FORMAT, now))
+                           "generation = generation + 1", (collector, FORMAT, prepared.saved))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        return sum(len(b[2]) for b in blobs)
+        return prepared.size
 
     def clear(self, collector: str) -> None:
         """Forget everything ``collector`` saved (its next start begins from zero)."""

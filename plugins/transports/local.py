@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from omphalos.messages import Batch
+from omphalos.messages import AwaitingSave, Batch
 from omphalos.plugin import NoConfig, TransportPlugin
 
 
@@ -23,3 +23,9 @@ class LocalTransport(TransportPlugin[NoConfig]):
 
     def send_batch(self, batch: Batch) -> None:
         self.deliver(batch, self.ack_local)
+
+    def awaiting_save(self, batch: Batch) -> None:
+        """Every collector applied ``batch``, a durable one waits for a save to acknowledge
+        it: its monitor may read on (it commits nothing before the acknowledgement)."""
+        origin = batch.source.origin
+        self.context.directory.tell(origin, AwaitingSave(self.context.name, origin, batch.seq))
