@@ -14,9 +14,11 @@ into the bucket of their own timestamp while it is inside the window; older ones
 counted, as ``late``.
 
 A batch is grouped by event second with ``itertools.groupby`` over the time column, each run
-aggregated column-wise once (:mod:`.aggregate`), and the aggregate added to the bucket of
-every window that contains it. Queries merge the buckets of one window (at most a few dozen
-tables of ``capacity`` keys): no raw data is kept or scanned.
+aggregated column-wise once (:mod:`.aggregate`), its keys made the shared objects of
+:class:`~omphalos.lib.collectors.aggregate.SharedKeys`, and the aggregate added in one
+pass (:func:`~omphalos.lib.collectors.aggregate.add_to_all`) to the bucket of every window
+that contains it and to their part of the batch's host. Queries merge the buckets of one
+window (at most a few dozen tables of ``capacity`` keys): no raw data is kept or scanned.
 
 Alerts (:mod:`.alerts`) are evaluated here, over these windows, every tick and before an
 ``alerts`` query. History (:mod:`.history`): every minute of event time is rolled up into

@@ -197,11 +197,12 @@ def test_shared_keys_keep_types_order_and_counts_and_start_afresh_at_the_limit()
     bools = aggregate_of({"path": {True: 3}})  # equal to 1, of another type: kept apart
     shared.share(bools)
     assert [type(k) for k in bools.dims["path"].hits] == [bool]
+    assert list(shared.keys["path"]) == ["/index.html", "/x", "/y", 1]
     small = SharedKeys(limit=1)
     small.share(aggregate_of({"path": {"/p": 1, "/q": 1}}))
-    assert list(small.keys) == ["/p", "/q"]
-    small.share(aggregate_of({"path": {"/z": 1}}))  # over the limit: afresh
-    assert list(small.keys) == ["/z"]
+    assert small.keys == {"path": {"/p": "/p", "/q": "/q"}} and small.count == 2
+    small.share(aggregate_of({"client": {"/z": 1}}))  # over the limit: afresh
+    assert small.keys == {"client": {"/z": "/z"}} and small.count == 1
 
 
 def aggregate_of(hits: dict[str, dict[Any, int]]) -> BatchAgg:

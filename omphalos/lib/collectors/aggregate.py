@@ -295,19 +295,23 @@ class SharedKeys:
     """One object per distinct key (a path, a client, a ``(path, status)`` pair) for
     every table that counts it: each batch a collector decodes, and each count of a
     pair, makes new but equal key objects, and a window's buckets and host parts would
-    each keep their own (at 50 hosts, a third of what the window holds). Equal keys of
-    different types (``1`` and ``True``) are kept apart. At most ``limit`` keys are
-    remembered: then it starts afresh (keys already in tables stay as they are)."""
+    each keep their own (at 50 hosts, a quarter of what the window holds). Keys are shared
+    within a dimension (whose keys all come from one column, or pair of columns), and
+    equal keys of different types (``1`` and ``True``) are kept apart. At most ``limit``
+    keys are remembered: then it starts afresh (keys already in tables stay as they
+    are)."""
 
-    __slots__ = ("keys", "limit")
+    __slots__ = ("count", "keys", "limit")
 
     def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
-        self.keys: dict[Any, Any] = {}
+        #: Per dimension, each key remembered (the object tables hold).
+        self.keys: dict[str, dict[Any, Any]] = {}
+        self.count = 0
 
-    def _map(self, counts: dict[Any, Any]) -> dict[Any, Any]:
-        """``counts`` with each key replaced by its shared object (same order)."""
-        keys = self.keys
+    def _map(self, keys: dict[Any, Any], counts: dict[Any, Any]) -> dict[Any, Any]:
+        """``counts`` with each key replaced by its shared object of ``keys`` (same
+        order; keys not there yet are added)."""
         get = keys.get
         out = {}
         for key, value in counts.items():
@@ -323,19 +327,23 @@ class SharedKeys:
         """Replace the keys of ``agg``'s counts by their shared objects, in place, in the
         dimensions whose keys are the records' values (:data:`SHARED_DIMENSIONS`; the
         others have a few keys per bucket, most of them shared already)."""
-        if len(self.keys) > self.limit:
+        if self.count > self.limit:
             self.keys = {}
         share = self._map
         for dim, d in agg.dims.items():
             if dim not in SHARED_DIMENSIONS:
                 continue
-            d.hits = share(d.hits)
+            keys = self.keys.get(dim)
+            if keys is None:
+                self.keys[dim] = keys = {}
+            d.hits = share(keys, d.hits)
             if d.bytes:
-                d.bytes = share(d.bytes)
+                d.bytes = share(keys, d.bytes)
             if d.classes:
-                d.classes = {c: share(v) for c, v in d.classes.items()}
+                d.classes = {c: share(keys, v) for c, v in d.classes.items()}
             if d.durations:
-                d.durations = share(d.durations)
+                d.durations = share(keys, d.durations)
+        self.count = sum(map(len, self.keys.values()))
 
 
 def _summed(dicts: Iterable[dict[Any, int]]) -> dict[Any, int]:

@@ -164,7 +164,7 @@ def add_to_tables(tables: Sequence[TopTable], hits: Mapping[Any, int],
     if not tables:
         return
     capacity = tables[0].capacity
-    if any(t.capacity != capacity for t in tables):
+    if len(tables) > 1 and any(t.capacity != capacity for t in tables):
         for t in tables:
             add_to_tables((t,), hits, nbytes, classes, durations, cut, total)
         return
@@ -175,7 +175,6 @@ def add_to_tables(tables: Sequence[TopTable], hits: Mapping[Any, int],
                                                               classes, durations)
         cut += more
     many = len(hits) > 64
-    fresh: dict[Any, int] | None = None
     for t in tables:
         t.total += added
         t.floor += cut
