@@ -1,6 +1,6 @@
 """The window collector's own apply rate (CPU time, one process), beside the summary's.
 
-    python bench/window_apply.py [--lines 20000] [--rounds 3] [--slice 200]
+    python bench/window_apply.py [--lines 20000] [--rounds 3] [--slice 200] [--memory N]
 
 The batches of ``bench/fleet.py`` (5,000 parsed lines of a generated combined log, 100
 lines per second of event time) are applied by ``summary`` and ``window`` plugin objects in
@@ -9,6 +9,11 @@ as at a fleet collector). The window is fed whole batches (``receive``, the in-p
 reference of ``bench/fleet.py``) and in slices of ``--slice`` lines, the way its actor
 applies a batch between queries, with the slices ending where a second of event time
 ends (``slice_stop``) or cut at the size only (the previous behaviour), in the same run.
+
+``--memory N`` instead prints the growth of this process's peak RSS while a window store
+takes every batch from each of N hosts, each host's copy decoded apart (a pickle round
+trip, as the receiver decodes each sender's batches: equal keys, new objects), and its
+CPU rate.
 """
 
 from __future__ import annotations
@@ -61,15 +66,47 @@ def rate(name: str, batches: list[Any], hosts: int, mode: str, size: int, state:
     return lines / (time.process_time() - cpu)
 
 
+def memory(batches: list[Any], hosts: int) -> None:
+    """Peak RSS growth and lines per CPU second of a window store fed ``hosts`` copies,
+    decoded apart, of every batch (expired after each round, as the actor's tick does)."""
+    import gc
+    import pickle
+    import resource
+
+    from omphalos.plugins.collectors.window import WindowConfig, WindowStore
+
+    blobs = [pickle.dumps(b.records) for b in batches]
+    store = WindowStore(WindowConfig(), clock=lambda: 0.0)
+    gc.collect()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu = time.process_time()
+    lines = 0
+    for blob in blobs:
+        for h in range(hosts):
+            records = pickle.loads(blob)
+            store.add(records, f"web{h:03d}", len(records))
+            lines += len(records)
+        store.expire()
+    rate = lines / (time.process_time() - cpu)
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    print(f"{hosts} hosts, batches decoded apart: window peak RSS growth {grown:.0f} MB, "
+          f"{rate:,.0f} lines per CPU s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--slice", type=int, default=200,
                     help="lines per slice (the actor's smallest: min_slice_lines)")
+    ap.add_argument("--memory", type=int, default=0, metavar="N",
+                    help="print the window's memory with N hosts' batches decoded apart")
     args = ap.parse_args()
     state = tempfile.mkdtemp(prefix="window-apply-")
     batches = fleet.templates(args.lines, state)
+    if args.memory:
+        memory(batches, args.memory)
+        return
     runs = [("summary", "whole"), ("window", "whole"), ("window", "aligned"),
             ("window", "cut")]
     for hosts in (1, 20):

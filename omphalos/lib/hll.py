@@ -38,7 +38,8 @@ from typing import Any
 
 from xxhash import xxh3_64_intdigest
 
-__all__ = ["HyperLogLog", "KeyedUniques", "union_estimate", "hash64", "seeded_hashes",
+__all__ = ["HyperLogLog", "KeyedUniques", "add_uniques", "entries_of", "union_estimate",
+           "hash64", "seeded_hashes",
            "standard_error", "sparse_limit", "DEFAULT_PRECISION"]
 
 #: Registers are ``2 ** precision``; 14 gives 16 KiB and 0.81% standard error.
@@ -110,6 +111,32 @@ def _raise_to(regs: bytearray, entries: Iterable[int]) -> None:
             regs[index] = value
 
 
+def _chunk(precision: int) -> int:
+    """The most entries a sparse sketch takes at once (twice its limit)."""
+    return max(_TAIL_MIN, 2 * sparse_limit(precision))
+
+
+def _settled(entries: Iterable[int], precision: int) -> bytearray | array[int]:
+    """Sparse ``entries`` (any order, repeats) as one sorted entry per register, the
+    largest (a dict by register index keeps the last of each, in the sorted order of
+    first insertion); the dense registers when more than :func:`sparse_limit` are set."""
+    merged = sorted(entries)
+    best = dict(zip(map(rshift, merged, repeat(_VALUE_BITS)), merged))
+    if len(best) > sparse_limit(precision):
+        return _dense(best.values(), precision)
+    return array(_ENTRY, best.values())
+
+
+def entries_of(hashes: Sequence[int], precision: int) -> array[int]:
+    """The sparse entry (``index << 6 | rank``) of each of ``hashes`` at ``precision``,
+    at C speed."""
+    shift = 64 - precision
+    low = (1 << shift) - 1
+    ranks = map(sub, repeat(shift + 1), map(int.bit_length, map(and_, hashes, repeat(low))))
+    return array(_ENTRY, map(or_, map(lshift, map(rshift, hashes, repeat(shift)),
+                                      repeat(_VALUE_BITS)), ranks))
+
+
 class HyperLogLog:
     """Registers of one HyperLogLog sketch; add 64-bit hashes, merge, estimate.
 
@@ -139,14 +166,9 @@ class HyperLogLog:
         data = self._data
         if isinstance(data, bytearray) or self._settled == len(data):
             return data
-        merged = sorted(data)
-        best = dict(zip(map(rshift, merged, repeat(_VALUE_BITS)), merged))
-        if len(best) > sparse_limit(self.precision):
-            self._data = regs = _dense(best.values(), self.precision)
-            return regs
-        self._data = entries = array(_ENTRY, best.values())
-        self._settled = len(entries)
-        return entries
+        self._data = form = _settled(data, self.precision)
+        self._settled = len(form)
+        return form
 
     @property
     def registers(self) -> bytearray:
@@ -186,24 +208,27 @@ class HyperLogLog:
         """Add items given by their :func:`hash64`. A sparse sketch takes them in chunks
         of twice its limit, so a huge batch never makes it hold more than three times
         its limit of entries (settled ones and the tail)."""
-        shift = 64 - self.precision
-        low = (1 << shift) - 1
         regs = self._data
         if isinstance(regs, bytearray):
-            _add_dense(regs, hashes, shift, low)
+            shift = 64 - self.precision
+            _add_dense(regs, hashes, shift, (1 << shift) - 1)
             return
-        hs = hashes if isinstance(hashes, list) else list(hashes)
-        step = max(_TAIL_MIN, 2 * sparse_limit(self.precision))
-        for start in range(0, len(hs), step):
+        self.add_entries(entries_of(hashes if isinstance(hashes, list) else list(hashes),
+                                    self.precision))
+
+    def add_entries(self, entries: array[int]) -> None:
+        """Add items given by their entries (:func:`entries_of` at this precision): what
+        :meth:`add_hashes` does, for entries worked out once for several sketches."""
+        regs = self._data
+        if isinstance(regs, bytearray):
+            _raise_to(regs, entries)
+            return
+        step = _chunk(self.precision)
+        for start in range(0, len(entries), step):
             if isinstance(regs, bytearray):  # turned dense: the rest as dense
-                _add_dense(regs, hs[start:], shift, low)
+                _raise_to(regs, entries[start:])
                 return
-            chunk = hs[start:start + step] if len(hs) > step else hs
-            # each hash's entry, index << 6 | rank, onto the tail at C speed
-            ranks = map(sub, repeat(shift + 1),
-                        map(int.bit_length, map(and_, chunk, repeat(low))))
-            regs.extend(map(or_, map(lshift, map(rshift, chunk, repeat(shift)),
-                                     repeat(_VALUE_BITS)), ranks))
+            regs.extend(entries[start:start + step] if len(entries) > step else entries)
             self._grown()
             regs = self._data
 
@@ -380,6 +405,41 @@ class KeyedUniques:
         self.sketches = {k: HyperLogLog.from_state(s)
                          for k, s in dict(data.get("sketches", {})).items()}
         self._trim()
+
+
+def add_uniques(targets: Sequence[KeyedUniques], hashes_by_key: dict[Any, list[int]]
+                ) -> None:
+    """:meth:`KeyedUniques.add` of the same hashes to each of ``targets``, each hash's
+    register entry worked out once per precision (each sketch ends as if added alone)."""
+    for key, hashes in hashes_by_key.items():
+        entries: dict[int, array[int]] = {}
+        settled: dict[int, bytearray | array[int]] = {}
+        for target in targets:
+            sketch = target.sketches.get(key)
+            if sketch is None:
+                target.sketches[key] = sketch = HyperLogLog(target.precision)
+            data = sketch._data
+            if isinstance(data, bytearray):
+                shift = 64 - sketch.precision
+                _add_dense(data, hashes, shift, (1 << shift) - 1)
+                continue
+            precision = sketch.precision
+            found = entries.get(precision)
+            if found is None:
+                entries[precision] = found = entries_of(hashes, precision)
+            if not data and _TAIL_MIN < len(found) <= _chunk(precision):
+                # an empty sketch would take them in one chunk and settle them: copy the
+                # settled form, sorted once for every empty sketch of this precision
+                form = settled.get(precision)
+                if form is None:
+                    settled[precision] = form = _settled(found, precision)
+                sketch._data = copied = (bytearray(form) if isinstance(form, bytearray)
+                                         else array(_ENTRY, form))
+                sketch._settled = len(copied)
+                continue
+            sketch.add_entries(found)
+    for target in targets:
+        target._trim()
 
 
 def union_estimate(maps: Iterable[KeyedUniques], key: Any) -> int:

@@ -14,9 +14,11 @@ into the bucket of their own timestamp while it is inside the window; older ones
 counted, as ``late``.
 
 A batch is grouped by event second with ``itertools.groupby`` over the time column, each run
-aggregated column-wise once (:mod:`.aggregate`), and the aggregate added to the bucket of
-every window that contains it. Queries merge the buckets of one window (at most a few dozen
-tables of ``capacity`` keys): no raw data is kept or scanned.
+aggregated column-wise once (:mod:`.aggregate`), its keys made the shared objects of
+:class:`~omphalos.lib.collectors.aggregate.SharedKeys`, and the aggregate added in one
+pass (:func:`~omphalos.lib.collectors.aggregate.add_to_all`) to the bucket of every window
+that contains it and to their part of the batch's host. Queries merge the buckets of one
+window (at most a few dozen tables of ``capacity`` keys): no raw data is kept or scanned.
 
 Alerts (:mod:`.alerts`) are evaluated here, over these windows, every tick and before an
 ``alerts`` query. History (:mod:`.history`): every minute of event time is rolled up into
@@ -42,6 +44,8 @@ from omphalos.lib.collectors.aggregate import (
     BYTE_DIMENSIONS,
     COMPOSITES,
     Breakdown,
+    SharedKeys,
+    add_to_all,
     aggregate,
     merged_top,
 )
@@ -189,19 +193,40 @@ class Ring:
             ) -> bool:
         """Add ``agg`` (events at time ``t``, of source ``host``) unless it is older than
         the window."""
-        idx = self.index(t)
-        if idx < self.lowest(head):
+        if not self.live(t, count, head):
+            return False
+        add_to_all(self.targets(t, host), agg)
+        return True
+
+    def live(self, t: float, count: int, head: float) -> bool:
+        """Whether time ``t`` is inside the window ending at ``head``; when not, its
+        ``count`` events are counted as late."""
+        if self.index(t) < self.lowest(head):
             self.late += count
             return False
+        return True
+
+    def targets(self, t: float, host: str | None = None) -> list[Breakdown]:
+        """The breakdowns events at time ``t`` (inside the window) of source ``host`` go
+        into: their bucket (made when new) and, when hosts are kept apart, its part of
+        ``host`` (split out of the bucket first when a second host arrives). Call it just
+        before the events are added (a split copies the bucket as it is)."""
+        idx = self.index(t)
         bucket = self.buckets.get(idx)
         if bucket is None:
             self.buckets[idx] = bucket = self.make()
-        bucket.add(agg, host)
         self.dirty.add(idx)
         self.changed.add(idx)
         if self.first is None or t < self.first:
             self.first = t
-        return True
+        per_host = bucket.per_host
+        if per_host is None:
+            return [bucket]
+        if host is None:  # lines of no known host: the sole host's part is no longer whole
+            per_host.split(bucket)
+            return [bucket]
+        part = per_host.target(host, bucket)
+        return [bucket] if part is None else [bucket, part]
 
     def expire(self, head: float, keep_dirty: bool = False) -> None:
         """Drop buckets older than the window (but, with ``keep_dirty``, not those whose
@@ -278,6 +303,7 @@ class WindowStore:
             # the minute rollups of the history come from a ring of one-minute buckets
             self.rings["_minutes"] = Ring(600.0, 60.0, self._make)
         self.fine = min(r.step for r in self.rings.values())
+        self.shared = SharedKeys()
         self.newest: float | None = None
         self.host_last: dict[str, float] = {}
         self.unparsed = 0
@@ -352,17 +378,15 @@ class WindowStore:
             t = key * fine
             part = cols if length == n else cols.slice(start, stop)
             start = stop
-            live = [r for r in rings if r.index(t) >= r.lowest(head)]
-            for r in rings:
-                if r not in live:
-                    r.late += length
+            live = [r for r in rings if r.live(t, length, head)]
             if not live:
                 continue
             agg = aggregate(part, host, self.dimensions, self.byte_dimensions,
                             static_extensions=self.config.static_extensions,
                             geoip_database=self.config.geoip_database)
-            for r in live:
-                r.add(t, agg, length, head, host)
+            self.shared.share(agg)
+            # every window's bucket (and host part) of this second, counted in one go
+            add_to_all([b for r in live for b in r.targets(t, host)], agg)
 
     def expire(self) -> None:
         head = self.head()
@@ -605,7 +629,8 @@ class WindowStore:
                 "first": {k: r.first for k, r in self.rings.items()}}
 
     #: Store attributes that come from the config (left out of the saved state).
-    NOT_STATE = ("config", "clock", "dimensions", "byte_dimensions", "rings", "fine")
+    NOT_STATE = ("config", "clock", "dimensions", "byte_dimensions", "rings", "fine",
+                 "shared")
 
     def state_parts(self, full: bool) -> tuple[dict[str, Any], list[str]]:
         """The changed buckets of every ring, and ``meta``: the store's counts and each

@@ -25,12 +25,13 @@ from omphalos.counts import BatchAgg, DimAgg
 from omphalos.query import Filter, sort_key, status_class
 from omphalos.state import object_state, restore_object
 
-from ..hll import KeyedUniques, union_estimate
+from ..hll import KeyedUniques, add_uniques, union_estimate
 from .sketch import DEFAULT_ALPHA, DDSketch, quantiles_of
-from .topk import NON_2XX, SLACK, TopTable
+from .topk import NON_2XX, SLACK, TopTable, add_to_tables
 
 __all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "BatchAgg", "DimAgg",
-           "aggregate", "reduce_counts", "Breakdown", "HostBreakdowns", "merged_top",
+           "aggregate", "reduce_counts", "Breakdown", "HostBreakdowns", "add_to_all", "SharedKeys",
+           "merged_top",
            "display_key", "duration_range"]
 
 
@@ -94,24 +95,15 @@ class Breakdown:
         """Add one batch's counts (of source ``host``, when the batch has one)."""
         if not agg.requests:
             return
+        targets = [self]
         if self.per_host is not None:
             if host is not None:
-                self.per_host.add(host, agg, self)
+                part = self.per_host.target(host, self)
+                if part is not None:
+                    targets.append(part)
             else:  # lines of no known host: the sole host's part is no longer the whole
                 self.per_host.split(self)
-        self.requests += agg.requests
-        self.bytes += agg.bytes
-        self.status.update(agg.status)
-        if agg.durations:
-            self.durations.add_buckets(agg.durations)
-        self.first = agg.first if self.first is None else min(self.first, agg.first)
-        self.last = agg.last if self.last is None else max(self.last, agg.last)
-        for dim, d in agg.dims.items():
-            table = self.tables.get(dim)
-            if table is not None:
-                table.add(d.hits, d.bytes, d.classes, d.durations, d.cut, d.total)
-        if agg.visitors and "visitors" in self.tables:
-            self.visitors.add(agg.visitors)
+        add_to_all(targets, agg)
 
     def merge(self, other: Breakdown) -> None:
         """Add every count of ``other`` (a restored minute, a bucket)."""
@@ -201,15 +193,21 @@ class HostBreakdowns:
 
     def add(self, host: str, agg: BatchAgg, whole: Breakdown) -> None:
         """Count ``agg`` of ``host`` (``whole``: the breakdown, before ``agg`` is added)."""
+        part = self.target(host, whole)
+        if part is not None:
+            part.add(agg)
+
+    def target(self, host: str, whole: Breakdown) -> Breakdown | None:
+        """The part that counts of ``host`` about to be added to ``whole`` go into as well
+        (None: the whole is that host's part, or ``max_hosts`` parts are taken): the
+        sole host's part is split out first when another host arrives."""
         if self.sole == host:
-            return
+            return None
         if self.sole is None and not self.hosts and not whole.requests:
             self.sole = host
-            return
+            return None
         self.split(whole)
-        found = self._get(host)
-        if found is not None:
-            found.add(agg)
+        return self._get(host)
 
     def parts(self, whole: Breakdown) -> dict[str, Breakdown]:
         """Each host's part of ``whole``."""
@@ -251,6 +249,101 @@ class HostBreakdowns:
             found = self._get(host)
             if found is not None:
                 found.restore_state(saved)
+
+
+def add_to_all(targets: Sequence[Breakdown], agg: BatchAgg) -> None:
+    """Add ``agg``'s totals, sketch and tables to every one of ``targets`` (breakdowns of
+    the same dimensions: a second's bucket of every window and their host parts; their
+    own host parts are not touched): each table of a dimension through one
+    :func:`.topk.add_to_tables`, the visitors' register entries worked out once. Every
+    target ends exactly as if ``agg`` had been added to it alone."""
+    if not agg.requests:
+        return
+    status = agg.status
+    durations = agg.durations
+    first, last = agg.first, agg.last
+    for b in targets:
+        b.requests += agg.requests
+        b.bytes += agg.bytes
+        mine = b.status
+        if not mine:
+            mine.update(status)
+        else:
+            get = mine.get
+            for code, count in status.items():
+                mine[code] = get(code, 0) + count
+        if durations:
+            b.durations.add_buckets(durations)
+        b.first = first if b.first is None else min(b.first, first)
+        b.last = last if b.last is None else max(b.last, last)
+    for dim, d in agg.dims.items():
+        tables = [t for t in (b.tables.get(dim) for b in targets) if t is not None]
+        if tables:
+            add_to_tables(tables, d.hits, d.bytes, d.classes, d.durations, d.cut, d.total)
+    if agg.visitors:
+        uniques = [b.visitors for b in targets if "visitors" in b.tables]
+        if uniques:
+            add_uniques(uniques, agg.visitors)
+
+
+#: Dimensions whose keys are values of the records (a path, a client, a pair of them): new
+#: objects in every batch decoded (:class:`SharedKeys`).
+SHARED_DIMENSIONS = frozenset((*COLUMN_DIMENSIONS, *COMPOSITES, "not_found"))
+
+
+class SharedKeys:
+    """One object per distinct key (a path, a client, a ``(path, status)`` pair) for
+    every table that counts it: each batch a collector decodes, and each count of a
+    pair, makes new but equal key objects, and a window's buckets and host parts would
+    each keep their own (at 50 hosts, a quarter of what the window holds). Keys are shared
+    within a dimension (whose keys all come from one column, or pair of columns), and
+    equal keys of different types (``1`` and ``True``) are kept apart. At most ``limit``
+    keys are remembered: then it starts afresh (keys already in tables stay as they
+    are)."""
+
+    __slots__ = ("count", "keys", "limit")
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        #: Per dimension, each key remembered (the object tables hold).
+        self.keys: dict[str, dict[Any, Any]] = {}
+        self.count = 0
+
+    def _map(self, keys: dict[Any, Any], counts: dict[Any, Any]) -> dict[Any, Any]:
+        """``counts`` with each key replaced by its shared object of ``keys`` (same
+        order; keys not there yet are added)."""
+        get = keys.get
+        out = {}
+        for key, value in counts.items():
+            found = get(key)
+            if found is None or type(found) is not type(key):
+                if found is None:
+                    keys[key] = key
+                found = key
+            out[found] = value
+        return out
+
+    def share(self, agg: BatchAgg) -> None:
+        """Replace the keys of ``agg``'s counts by their shared objects, in place, in the
+        dimensions whose keys are the records' values (:data:`SHARED_DIMENSIONS`; the
+        others have a few keys per bucket, most of them shared already)."""
+        if self.count > self.limit:
+            self.keys = {}
+        share = self._map
+        for dim, d in agg.dims.items():
+            if dim not in SHARED_DIMENSIONS:
+                continue
+            keys = self.keys.get(dim)
+            if keys is None:
+                self.keys[dim] = keys = {}
+            d.hits = share(keys, d.hits)
+            if d.bytes:
+                d.bytes = share(keys, d.bytes)
+            if d.classes:
+                d.classes = {c: share(keys, v) for c, v in d.classes.items()}
+            if d.durations:
+                d.durations = share(keys, d.durations)
+        self.count = sum(map(len, self.keys.values()))
 
 
 def _summed(dicts: Iterable[dict[Any, int]]) -> dict[Any, int]:

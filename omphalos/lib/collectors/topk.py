@@ -32,13 +32,13 @@ entered the table (exact when ``floor`` is 0).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omphalos.counting import reduce_batch, reduction
 from omphalos.state import restore_object
 
-__all__ = ["TopTable", "NON_2XX", "SLACK", "reduction", "reduce_batch"]
+__all__ = ["TopTable", "NON_2XX", "SLACK", "add_to_tables", "reduction", "reduce_batch"]
 
 #: Status classes counted per key; ``2xx`` is what remains of the key's hits.
 NON_2XX: tuple[str, ...] = ("1xx", "3xx", "4xx", "5xx", "other")
@@ -98,55 +98,7 @@ class TopTable:
         ``classes[class][key]`` (non-2xx classes only) and ``durations[key][bucket]``.
         Counts a sender already reduced (:func:`reduce_batch`) come with the ``cut``
         it made and the ``total`` of the hits before it."""
-        self.total += sum(hits.values()) if total is None else total
-        self.floor += cut
-        if len(hits) > self.capacity:
-            # reduce the batch first: most of its keys never reach the table
-            cut, hits, nbytes, classes, durations = reduce_batch(self.capacity, hits, nbytes,
-                                                                 classes, durations)
-            self.floor += cut
-        table = self.hits
-        if not table:
-            table.update(hits)
-        elif len(hits) > 64:
-            old = hits.keys() & table.keys()
-            for key in old:
-                table[key] += hits[key]
-            if len(old) < len(hits):
-                fresh = dict(hits)
-                for key in old:
-                    del fresh[key]
-                table.update(fresh)
-        else:
-            get = table.get
-            for key, count in hits.items():
-                table[key] = get(key, 0) + count
-        if nbytes:
-            _add_into(self.bytes, nbytes)
-        if classes:
-            mine = self.classes
-            for cls, counts in classes.items():
-                if counts:
-                    have = mine.get(cls)
-                    if have is None:
-                        mine[cls] = dict(counts)
-                    else:
-                        _add_into(have, counts)
-        if durations:
-            dur = self.durations
-            if not dur:  # a new bucket's table: copies only
-                self.durations = dict(zip(durations.keys(), map(dict, durations.values())))
-            else:
-                for key, buckets in durations.items():
-                    have = dur.get(key)
-                    if have is None:
-                        dur[key] = dict(buckets)
-                    else:
-                        hget = have.get
-                        for index, count in buckets.items():
-                            have[index] = hget(index, 0) + count
-        if len(table) > self.slack * self.capacity:
-            self.prune()
+        add_to_tables((self,), hits, nbytes, classes, durations, cut, total)
 
     def prune(self) -> None:
         """Subtract the ``capacity + 1``-th largest count from every key, drop the keys
@@ -197,3 +149,81 @@ class TopTable:
         status = {c: classes[c].get(key, 0) if c in classes else 0 for c in NON_2XX}
         status["2xx"] = max(0, hits - sum(status.values()))
         return {"hits": hits, "bytes": self.bytes.get(key, 0), "status": status}
+
+
+def add_to_tables(tables: Sequence[TopTable], hits: Mapping[Any, int],
+                  nbytes: Mapping[Any, int] | None = None,
+                  classes: Mapping[str, Mapping[Any, int]] | None = None,
+                  durations: Mapping[Any, Mapping[int, int]] | None = None,
+                  cut: int = 0, total: int | None = None) -> None:
+    """:meth:`TopTable.add` of the same counts to each of ``tables`` (a window adds one
+    second's counts to a bucket of every window and to their host parts): what depends on
+    the counts only (their total, the reduction of a batch longer than the capacity) is
+    worked out once for all tables of the same capacity. Each table ends exactly as if
+    its own ``add`` had been called; the counts are only read."""
+    if not tables:
+        return
+    capacity = tables[0].capacity
+    if len(tables) > 1 and any(t.capacity != capacity for t in tables):
+        for t in tables:
+            add_to_tables((t,), hits, nbytes, classes, durations, cut, total)
+        return
+    added = sum(hits.values()) if total is None else total
+    if len(hits) > capacity:
+        # reduce the batch first: most of its keys never reach the table
+        more, hits, nbytes, classes, durations = reduce_batch(capacity, hits, nbytes,
+                                                              classes, durations)
+        cut += more
+    many = len(hits) > 64
+    for t in tables:
+        t.total += added
+        t.floor += cut
+        table = t.hits
+        if not table:
+            table.update(hits)
+        elif many:
+            old = hits.keys() & table.keys()
+            for key in old:
+                table[key] += hits[key]
+            if len(old) < len(hits):
+                if not old:
+                    table.update(hits)
+                else:
+                    fresh = dict(hits)
+                    for key in old:
+                        del fresh[key]
+                    table.update(fresh)
+        else:
+            get = table.get
+            for key, count in hits.items():
+                table[key] = get(key, 0) + count
+        if nbytes:
+            _add_into(t.bytes, nbytes)
+        if classes:
+            mine = t.classes
+            for cls, counts in classes.items():
+                if counts:
+                    have = mine.get(cls)
+                    if have is None:
+                        mine[cls] = dict(counts)
+                    elif not have:
+                        have.update(counts)
+                    else:
+                        hget = have.get
+                        for key, count in counts.items():
+                            have[key] = hget(key, 0) + count
+        if durations:
+            dur = t.durations
+            if not dur:  # a new bucket's table: copies only
+                t.durations = dict(zip(durations.keys(), map(dict, durations.values())))
+            else:
+                for key, buckets in durations.items():
+                    have = dur.get(key)
+                    if have is None:
+                        dur[key] = dict(buckets)
+                    else:
+                        hget = have.get
+                        for index, count in buckets.items():
+                            have[index] = hget(index, 0) + count
+        if len(table) > t.slack * capacity:
+            t.prune()
