@@ -214,6 +214,8 @@ class _Job:
     #: The collector class that counts records (``count_records``, ``cut_counts``).
     counter: Any
     dimensions: tuple[str, ...]
+    #: The collectors' counting options (``counting_options``: static extensions...).
+    options: dict[str, Any]
     capacity: int
     host: str
     read_bytes: int
@@ -278,7 +280,8 @@ def count_range(item: FileRange) -> RangeCounts:
             out.bad.extend(batch.bad)
             del out.bad[: -job.bad_kept]
         if len(batch.records):
-            counted = job.counter.count_records(batch.records, job.host, job.dimensions)
+            counted = job.counter.count_records(batch.records, job.host, job.dimensions,
+                                                job.options)
             # the visitors' hashes are made distinct once per range, not at every chunk
             # (add_counts rebuilds the list: quadratic in the range's visitors)
             for day, hashes in counted.visitors.items():
@@ -312,11 +315,15 @@ def can_count(collectors: Sequence[ComponentSpec]) -> str | None:
     """Why these collectors cannot be fed a parallel replay's counts (None: they can)."""
     if not collectors:
         return "no collector"
+    options = []
     for spec in collectors:
         if spec.cls.counted_dimensions(spec.config) is None:  # type: ignore[attr-defined]
             return f"{spec.name} needs records, not counts"
-        if not hasattr(spec.cls, "count_records"):
-            return f"{spec.name} cannot count records itself (no count_records)"
+        if not (hasattr(spec.cls, "count_records") and hasattr(spec.cls, "counting_options")):
+            return f"{spec.name} cannot count records itself (no count_records or counting_options)"
+        options.append(spec.cls.counting_options(spec.config))
+    if any(o != options[0] for o in options):
+        return "the collectors count with different options (static_extensions...)"
     return None
 
 
@@ -330,6 +337,9 @@ class ParallelReplay:
         monitors = [s for s in specs if s.kind == "monitor"]
         self.collector_specs = [s for s in specs if s.kind == "collector"]
         why = can_count(self.collector_specs)
+        first = self.collector_specs[0] if self.collector_specs else None
+        options = {} if why or first is None else \
+            first.cls.counting_options(first.config)  # type: ignore[attr-defined]
         if len(parsers) != 1:
             why = why or "more than one parser"
         #: Why this config needs the one-process replay (None: it can run in parallel).
@@ -346,6 +356,7 @@ class ParallelReplay:
             parser=parsers[0] if parsers else specs[0], settings=self.settings,
             counter=self.collector_specs[0].cls if self.collector_specs else object,
             dimensions=tuple(dims),
+            options=options,
             capacity=0 if not capacities or 0 in capacities else max(capacities),
             host=getattr(monitor_config, "host", "") or self.settings.host_name,
             read_bytes=getattr(monitor_config, "read_bytes", 1 << 20),
