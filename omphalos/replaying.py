@@ -63,6 +63,7 @@ from .counts import BatchAgg, DimAgg, add_counts
 from .derived import AGENT_DIMENSIONS, fed_counts_only
 from .directory import Directory
 from .lib.collectors.topk import TopTable
+from .lib.useragent import load_rules
 from .messages import BadLine, Batch, LineChunk, Query, Source
 from .records import Columns
 from .registry import default_registry
@@ -448,6 +449,11 @@ class ParallelReplay:
         ranges = (plan_ranges(paths, range_bytes) if range_bytes > 0
                   else plan_guided(paths, workers))
         ctx = self._start_context()
+        if ctx.get_start_method() == "fork" and AGENT_DIMENSIONS.intersection(
+                self.job.dimensions):
+            # this process parses agents too: the rules loaded once, before the fork, and
+            # the workers have them (0.2 - 0.3 s of CPU less per worker, no later start)
+            load_rules()
         taken = ctx.Value("q", 0)
         results = ctx.Queue()
         procs = [ctx.Process(target=_work, args=(self.job, ranges, taken, results),
