@@ -291,15 +291,18 @@ def _take(taken: Any, count: int) -> int | None:
 
 
 def _work(job: _Job, ranges: Sequence[FileRange], taken: Any, results: Any) -> None:
-    """A worker process: count ranges until none is left, putting ``(index, counts)`` on
-    ``results`` (``(-1, traceback)`` when counting failed)."""
+    """A worker process: count ranges until none is left (or the process that started it
+    is gone), putting ``(index, counts)`` on ``results`` (``(-1, traceback)`` when counting
+    failed)."""
     # a terminal's ^C reaches the whole process group: the merging process decides (it
     # ends the workers); a forked worker must not keep the handlers of the command either
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         parser = _make_parser(job)
-        while (index := _take(taken, len(ranges))) is not None:
+        parent = multiprocessing.parent_process()
+        while ((parent is None or parent.is_alive())
+               and (index := _take(taken, len(ranges))) is not None):
             results.put((index, count_range(ranges[index], job, parser)))
     except Exception:  # noqa: BLE001  (sent to the merging process, which raises it)
         results.put((-1, traceback.format_exc()))
@@ -497,6 +500,8 @@ class ParallelReplay:
             raise
         finally:
             for proc in procs:
+                if proc.pid is None:  # never started (the start of an earlier one failed)
+                    continue
                 if proc.is_alive():
                     proc.terminate()
                 proc.join()

@@ -344,9 +344,21 @@ def _api_summary(replay: ParallelReplay) -> dict[str, Any]:
     return summary
 
 
-def test_workers_from_a_fork_server_while_threads_run(tmp_path: Path) -> None:
+def test_workers_from_a_fork_server_while_threads_run(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A process that runs threads must not fork: its workers then come from a fork
-    server, and answer the same."""
+    server, count ranges too, and the answer is the same."""
+    from_workers: list[int] = []
+    receive = ParallelReplay._receive
+
+    def spy(results: Any, pending: dict[int, Any], procs: Any, wait: float) -> None:
+        """The real ``_receive``, noting which ranges came from a worker (a spy: the
+        count of ranges each process took is not visible otherwise)."""
+        before = set(pending)
+        receive(results, pending, procs, wait)
+        from_workers.extend(set(pending) - before)
+
+    monkeypatch.setattr(ParallelReplay, "_receive", staticmethod(spy))
     reqs = lines(3000)
     log = write(tmp_path / "access.log", "".join(r.clf() + "\n" for r in reqs))
     source = files_pipeline(ConfigSource(), [str(log)], parser="combined", follow=False,
@@ -361,6 +373,7 @@ def test_workers_from_a_fork_server_while_threads_run(tmp_path: Path) -> None:
         assert replay._start_context().get_start_method() == "forkserver"
         assert replay.run([str(log)], 3, 40_000)
         assert _api_summary(replay) == one
+        assert from_workers  # the workers counted some of the ranges
     finally:
         running.set()
         thread.join()
