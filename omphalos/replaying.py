@@ -45,6 +45,7 @@ batch with lines that have the field and are not counted otherwise, in one proce
 
 from __future__ import annotations
 
+import gc
 import mmap
 import multiprocessing
 import os
@@ -462,6 +463,13 @@ class ParallelReplay:
         procs = [ctx.Process(target=_work, args=(self.job, ranges, taken, results),
                              name=f"omphalos-replay-{i + 1}", daemon=True)
                  for i in range(min(workers, len(ranges)) - 1)]
+        frozen = ctx.get_start_method() == "fork" and bool(procs) and gc.isenabled()
+        if frozen:
+            # what this process holds now (modules, config, rules) is left out of every
+            # garbage collection, here and in the forked workers: a collection would
+            # otherwise write to each object's header, so copy its page into the worker
+            # (copy-on-write), and walk it again at every full collection
+            gc.freeze()
         try:
             for proc in procs:
                 proc.start()
@@ -507,6 +515,8 @@ class ParallelReplay:
                 proc.join()
             results.close()
             results.cancel_join_thread()
+            if frozen:
+                gc.unfreeze()
         return True
 
     def _start_context(self) -> Any:
