@@ -14,7 +14,12 @@ process of a run: this script is a child subreaper (``prctl``), so the workers, 
 of multiprocessing's fork server, are reaped here and their CPU time counted. The sources
 are byte-compiled first, as an installed package is.
 
+``--baseline DIR`` also times the replay of another source tree (a checkout of an older
+commit: ``git worktree add /tmp/before main``) in the same rounds, for before/after figures
+from one run.
+
     python bench/replay.py [--lines 1000000] [--runs 3] [--no-peers] [--big-lines 10000000]
+                           [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from common import (
     FLOOR,
@@ -61,12 +67,12 @@ def _reap() -> None:
             return
 
 
-def compile_sources() -> None:
+def compile_sources(root: Path = ROOT) -> None:
     """Byte-compile Omphalos as an installation is (``pip install`` writes the ``.pyc``
     files): with ``PYTHONDONTWRITEBYTECODE`` set and an editable checkout, every run would
     compile every module again, about 0.15 s of CPU per process that users do not pay."""
     for package in ("omphalos", "plugins"):
-        compileall.compile_dir(str(ROOT / package), quiet=1)
+        compileall.compile_dir(str(root / package), quiet=1)
 
 
 def run_once(name: str, argv: list[str]) -> Timing:
@@ -106,6 +112,8 @@ def main() -> None:
                     help="processes of the all-cores replay (default: the core count)")
     ap.add_argument("--big-lines", type=int, default=0,
                     help="also replay this many lines on every core (0: skip)")
+    ap.add_argument("--baseline", type=Path, default=None, metavar="DIR",
+                    help="also time the omphalos of this source tree (before/after)")
     args = ap.parse_args()
     if not become_subreaper():
         print("not a subreaper: the CPU time of -w N misses its workers")
@@ -113,21 +121,30 @@ def main() -> None:
           f"on {os.cpu_count()} cores")
 
     compile_sources()
+    if args.baseline is not None:
+        compile_sources(args.baseline.resolve())
     log = generate(args.lines, "combined")
     print(f"input: {args.lines:,} combined lines, {log.stat().st_size / 1e6:.0f} MB ({log})")
     omphalos = [sys.executable, "-m", "omphalos.cli.main", "replay", "--json"]
     one, every = "omphalos replay -w 1", f"omphalos replay -w {args.workers}"
-    best = medians({
+    commands = {
         "floor.py": [sys.executable, str(FLOOR), str(log)],
         one: [*omphalos, "-w", "1", "--format", "combined", str(log)],
         "omphalos -w 1 (auto)": [*omphalos, "-w", "1", str(log)],
         every: [*omphalos, "-w", str(args.workers), "--format", "combined", str(log)],
         f"omphalos -w {args.workers} (auto)": [*omphalos, "-w", str(args.workers), str(log)],
-    }, args.runs)
+    }
+    if args.baseline is not None:  # its modules first on the path (PYTHONPATH)
+        before = ["env", f"PYTHONPATH={args.baseline.resolve()}", *omphalos]
+        commands["before: replay -w 1"] = [*before, "-w", "1", "--format", "combined",
+                                           str(log)]
+        commands[f"before: replay -w {args.workers}"] = [
+            *before, "-w", str(args.workers), "--format", "combined", str(log)]
+    best = medians(commands, args.runs)
     floor, ours, all_cores = best["floor.py"], best[one], best[every]
     expected = int(floor.output.split()[0])
     for name, timing in best.items():
-        if name.startswith("omphalos"):
+        if name != "floor.py":
             counted = json.loads(timing.output)["requests"]
             if counted != expected:
                 raise SystemExit(f"{name} counted {counted}, floor.py {expected}")

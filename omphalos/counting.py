@@ -39,8 +39,8 @@ from .derived import (
 from .records import Columns
 
 __all__ = ["COLUMN_DIMENSIONS", "COMPOSITES", "BYTE_DIMENSIONS", "DEFAULT_ALPHA", "MIN_VALUE",
-           "ZERO", "aggregate", "reduce_counts", "reduction", "reduce_batch",
-           "bucket_indexes", "inverse_log_gamma"]
+           "ZERO", "DEFAULT_COUNTING_OPTIONS", "aggregate", "reduce_counts", "reduction",
+           "reduce_batch", "bucket_indexes", "inverse_log_gamma"]
 
 #: Default relative accuracy (1%).
 DEFAULT_ALPHA = 0.01
@@ -110,6 +110,10 @@ COMPOSITES: dict[str, tuple[str, str]] = {"path_status": ("path", "status"),
 #: Dimensions whose bytes per key are counted by default (others answer ``bytes: null``).
 BYTE_DIMENSIONS: tuple[str, ...] = ("path", "host")
 INV_LOG_GAMMA = inverse_log_gamma(DEFAULT_ALPHA)
+#: The options of :func:`aggregate` that change counts, at their defaults: what a sender
+#: that counts by itself (a ``zmq`` sender's ``aggregate``) counts with.
+DEFAULT_COUNTING_OPTIONS: dict[str, Any] = {"static_extensions": STATIC_EXTENSIONS,
+                                            "geoip_database": ""}
 DERIVED_SET = frozenset(DERIVED_DIMENSIONS)
 #: Dimensions whose rows have duration figures (p95, min, avg, max): each key keeps its
 #: duration buckets.

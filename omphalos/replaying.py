@@ -1,17 +1,23 @@
 """Replay on every core: files cut into byte ranges of whole lines, counted by processes.
 
 ``omphalos replay --workers N`` (:func:`parallel_replay`) plans the work first
-(:func:`plan_ranges`): each file is cut into ranges of about ``range_bytes`` bytes, every cut
-moved forward to just after a newline, so no line is ever split (a cut that falls inside a
-JSON line, between a ``\\r`` and its ``\\n`` or inside a W3C header block lands after that
-line). A pool of N worker processes (``forkserver``, else ``spawn``: never ``fork``, the
-caller may run threads) parses the ranges with the configured parser plugin and reduces
-each to counts (:class:`omphalos.counts.BatchAgg`: totals summed exactly with
+(:func:`plan_ranges`, :func:`plan_guided`): each file is cut into ranges of whole lines,
+every cut moved forward to just after a newline, so no line is ever split (a cut that falls
+inside a JSON line, between a ``\\r`` and its ``\\n`` or inside a W3C header block lands
+after that line). By default the ranges shrink as the work goes (each a share of what is
+left), so that the processes run out of work together instead of one core idling while
+another ends a large last range. This process and N - 1 worker processes then take ranges
+one at a time from a shared counter until none is left: N processes parse and count, none
+only waits. The workers are forked from this process when it runs no other thread (nothing
+to start or import again), else started by a fork server (``forkserver``, else ``spawn``).
+Each range is parsed with the configured parser plugin and reduced to counts
+(:class:`omphalos.counts.BatchAgg`: totals summed exactly with
 :func:`omphalos.counts.add_counts`, each dimension's keys taken into a top table of the
 collectors' capacity, :class:`~omphalos.lib.collectors.topk.TopTable`, as the collectors'
 own tables take batches), plus its line and unparsed counts and a sample of its unparsed
-lines. This process feeds the ranges' counts, in file order, to the collectors (the
-same plugin code a one-process replay runs) and answers their queries.
+lines; the workers send theirs back on a queue. This process feeds the ranges' counts, in
+file order, to the collectors between ranges of its own (the same plugin code a one-process
+replay runs) and answers their queries.
 
 Why the answer is the one-process answer:
 
@@ -39,10 +45,14 @@ batch with lines that have the field and are not counted otherwise, in one proce
 
 from __future__ import annotations
 
+import gc
 import mmap
 import multiprocessing
 import os
+import queue
 import signal
+import threading
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +64,7 @@ from .counts import BatchAgg, DimAgg, add_counts
 from .derived import AGENT_DIMENSIONS, fed_counts_only
 from .directory import Directory
 from .lib.collectors.topk import TopTable
+from .lib.useragent import load_rules
 from .messages import BadLine, Batch, LineChunk, Query, Source
 from .records import Columns
 from .registry import default_registry
@@ -61,13 +72,16 @@ from .settings import Settings
 from .topology import ComponentSpec, build_components, build_settings
 from .validate import enforce_ranges
 
-__all__ = ["FileRange", "RangeCounts", "ParallelReplay", "plan_ranges", "can_count",
-           "parallel_replay", "MIN_RANGE_BYTES", "MAX_RANGE_BYTES", "RANGES_PER_WORKER"]
+__all__ = ["FileRange", "RangeCounts", "ParallelReplay", "ReplayError", "plan_ranges",
+           "plan_guided", "can_count", "parallel_replay", "MIN_RANGE_BYTES", "MAX_RANGE_BYTES",
+           "GUIDED_SHARE"]
 
-#: Smallest range planned by default: below this, a process costs more than it saves.
+#: Smallest range planned by default: below this, a range's fixed costs (its tables cut,
+#: sent and merged) are no longer small against its counting.
 MIN_RANGE_BYTES = 4 << 20
-#: Ranges planned per worker by default: enough for the last ones to even out the load.
-RANGES_PER_WORKER = 4
+#: Each range planned by default is the bytes left / (this x the processes): large ranges
+#: first, small ones last, so that every process runs out of work at about the same time.
+GUIDED_SHARE = 2
 #: Largest range planned by default (about 380,000 combined lines): a worker holds a
 #: range's exact counts until it ends, as many keys as the range has distinct values, so
 #: a file of gigabytes is cut finer rather than into ``4 x workers`` huge ranges.
@@ -75,6 +89,12 @@ MAX_RANGE_BYTES = 64 << 20
 #: W3C directives a range must know when it starts mid-file (what ``W3CStream`` keeps).
 _STATE_DIRECTIVES = (b"fields", b"date")
 _SCAN_BLOCK = 1 << 20
+#: Seconds a worker has to end once every range is counted (it only flushes its queue).
+_END_SECS = 30.0
+
+
+class ReplayError(RuntimeError):
+    """A worker process failed or died: the replay's answer would lack its ranges."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +145,36 @@ def plan_ranges(paths: Sequence[str], range_bytes: int) -> list[FileRange]:
                         break
                     cuts.append(cut)
                     at = cut + step
+        cuts.append(size)
+        out.extend(FileRange(path, a, b, size) for a, b in pairwise(cuts))
+    return out
+
+
+def plan_guided(paths: Sequence[str], processes: int, smallest: int = MIN_RANGE_BYTES,
+                largest: int = MAX_RANGE_BYTES) -> list[FileRange]:
+    """``paths`` cut into ranges that shrink as the work goes (guided self-scheduling):
+    each about the bytes left in all files / (:data:`GUIDED_SHARE` x ``processes``), at
+    least ``smallest`` and at most ``largest``; every cut just after a newline, in file
+    order. Empty files have no range."""
+    sizes = [(path, os.path.getsize(path)) for path in paths]
+    left = sum(size for _, size in sizes)
+    share = GUIDED_SHARE * max(1, processes)
+    out: list[FileRange] = []
+    for path, size in sizes:
+        if not size:
+            continue
+        cuts = [0]
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            while True:
+                step = min(largest, max(smallest, left // share, 1))
+                if size - cuts[-1] < step + step // 2:  # no last range under half a step
+                    break
+                cut = _next_line_start(mm, cuts[-1] + step, size)
+                if cut >= size:
+                    break
+                left -= cut - cuts[-1]
+                cuts.append(cut)
+        left -= size - cuts[-1]
         cuts.append(size)
         out.extend(FileRange(path, a, b, size) for a, b in pairwise(cuts))
     return out
@@ -214,6 +264,8 @@ class _Job:
     #: The collector class that counts records (``count_records``, ``cut_counts``).
     counter: Any
     dimensions: tuple[str, ...]
+    #: The collectors' counting options (``counting_options``: static extensions...).
+    options: dict[str, Any]
     capacity: int
     host: str
     read_bytes: int
@@ -221,20 +273,42 @@ class _Job:
     bad_kept: int
 
 
-_job: _Job | None = None
-_parser: Any = None
+def _make_parser(job: _Job) -> Any:
+    """The parser plugin of ``job``, set up (one per process)."""
+    parser = job.parser.cls(_context(job.parser.name, job.settings), job.parser.config)
+    parser.setup()
+    return parser
 
 
-def _init_worker(job: _Job) -> None:
-    """Pool initializer: build this worker's parser once."""
-    global _job, _parser
+def _take(taken: Any, count: int) -> int | None:
+    """The index of the next range nobody has taken yet (``taken``: a shared counter),
+    None when all ``count`` are taken."""
+    with taken.get_lock():
+        index = int(taken.value)
+        if index >= count:
+            return None
+        taken.value = index + 1
+    return index
+
+
+def _work(job: _Job, ranges: Sequence[FileRange], taken: Any, results: Any) -> None:
+    """A worker process: count ranges until none is left (or the process that started it
+    is gone), putting ``(index, counts)`` on ``results`` (``(-1, traceback)`` when counting
+    failed)."""
     # a terminal's ^C reaches the whole process group: the merging process decides (it
-    # ends the pool), a worker must not die half-way through a range on its own
+    # ends the workers); a forked worker must not keep the handlers of the command either
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _job = job
-    context = _context(job.parser.name, job.settings)
-    _parser = job.parser.cls(context, job.parser.config)
-    _parser.setup()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        parser = _make_parser(job)
+        parent = multiprocessing.parent_process()
+        while ((parent is None or parent.is_alive())
+               and (index := _take(taken, len(ranges))) is not None):
+            results.put((index, count_range(ranges[index], job, parser)))
+    except Exception:  # noqa: BLE001  (sent to the merging process, which raises it)
+        results.put((-1, traceback.format_exc()))
+    results.close()
+    results.join_thread()  # every result is in the pipe before the process ends
 
 
 def _context(name: str, settings: Settings) -> Any:
@@ -248,10 +322,10 @@ def _file_id(path: str, start: int) -> str:
     return f"replay:{st.st_dev}:{st.st_ino}@{start}"
 
 
-def count_range(item: FileRange) -> RangeCounts:
-    """Parse and count one range (in a worker: :func:`_init_worker` ran)."""
-    assert _job is not None and _parser is not None
-    job, parser = _job, _parser
+def count_range(item: FileRange, job: _Job, parser: Any,
+                stopped: Callable[[], bool] | None = None) -> RangeCounts | None:
+    """Parse and count one range with ``parser`` (:func:`_make_parser`); None when
+    ``stopped()`` turned true first (asked between chunks)."""
     source = Source(job.host, item.path, _file_id(item.path, item.start), "monitor:files")
     out = RangeCounts()
     sample = getattr(job.parser.config, "bad_sample", 20)
@@ -267,6 +341,8 @@ def count_range(item: FileRange) -> RangeCounts:
     for seq, (start, end, data) in enumerate(
             read_pieces(item.path, item.start, item.end, item.end >= item.size,
                         job.read_bytes, job.max_line_bytes), 1):
+        if stopped is not None and stopped():
+            return None
         chunk = LineChunk(source, seq, start, end, data)
         batch, rejected = enforce_ranges(parser.parse(chunk), chunk, sample)
         if rejected:  # what ParserPlugin.handle does: the dead-letter file keeps them
@@ -278,7 +354,8 @@ def count_range(item: FileRange) -> RangeCounts:
             out.bad.extend(batch.bad)
             del out.bad[: -job.bad_kept]
         if len(batch.records):
-            counted = job.counter.count_records(batch.records, job.host, job.dimensions)
+            counted = job.counter.count_records(batch.records, job.host, job.dimensions,
+                                                job.options)
             # the visitors' hashes are made distinct once per range, not at every chunk
             # (add_counts rebuilds the list: quadratic in the range's visitors)
             for day, hashes in counted.visitors.items():
@@ -312,11 +389,15 @@ def can_count(collectors: Sequence[ComponentSpec]) -> str | None:
     """Why these collectors cannot be fed a parallel replay's counts (None: they can)."""
     if not collectors:
         return "no collector"
+    options = []
     for spec in collectors:
         if spec.cls.counted_dimensions(spec.config) is None:  # type: ignore[attr-defined]
             return f"{spec.name} needs records, not counts"
-        if not hasattr(spec.cls, "count_records"):
-            return f"{spec.name} cannot count records itself (no count_records)"
+        if not (hasattr(spec.cls, "count_records") and hasattr(spec.cls, "counting_options")):
+            return f"{spec.name} cannot count records itself (no count_records or counting_options)"
+        options.append(spec.cls.counting_options(spec.config))
+    if any(o != options[0] for o in options):
+        return "the collectors count with different options (static_extensions...)"
     return None
 
 
@@ -330,6 +411,9 @@ class ParallelReplay:
         monitors = [s for s in specs if s.kind == "monitor"]
         self.collector_specs = [s for s in specs if s.kind == "collector"]
         why = can_count(self.collector_specs)
+        first = self.collector_specs[0] if self.collector_specs else None
+        options = {} if why or first is None else \
+            first.cls.counting_options(first.config)  # type: ignore[attr-defined]
         if len(parsers) != 1:
             why = why or "more than one parser"
         #: Why this config needs the one-process replay (None: it can run in parallel).
@@ -346,6 +430,7 @@ class ParallelReplay:
             parser=parsers[0] if parsers else specs[0], settings=self.settings,
             counter=self.collector_specs[0].cls if self.collector_specs else object,
             dimensions=tuple(dims),
+            options=options,
             capacity=0 if not capacities or 0 in capacities else max(capacities),
             host=getattr(monitor_config, "host", "") or self.settings.host_name,
             read_bytes=getattr(monitor_config, "read_bytes", 1 << 20),
@@ -357,55 +442,124 @@ class ParallelReplay:
     def run(self, paths: Sequence[str], workers: int, range_bytes: int = 0,
             progress: Callable[[int], None] | None = None,
             stopped: Callable[[], bool] | None = None) -> bool:
-        """Count ``paths`` with ``workers`` processes and feed the collectors; ``range_bytes``
-        0: about ``total / (workers * RANGES_PER_WORKER)``, at least MIN_RANGE_BYTES and
-        at most MAX_RANGE_BYTES.
+        """Count ``paths`` with ``workers`` processes (this one and ``workers - 1`` worker
+        processes) and feed the collectors; ``range_bytes`` 0: guided ranges
+        (:func:`plan_guided`), else ranges of about that many bytes.
         False when ``stopped()`` turned true first (the workers are then ended, and the
         collectors hold the ranges counted so far)."""
         if self.refused:
             raise ValueError(f"cannot replay in parallel: {self.refused}")
-        total = sum(os.path.getsize(p) for p in paths)
-        if range_bytes <= 0:
-            range_bytes = min(MAX_RANGE_BYTES, max(
-                MIN_RANGE_BYTES, -(-total // (workers * RANGES_PER_WORKER))))
-        ranges = plan_ranges(paths, range_bytes)
+        workers = max(1, workers)
+        ranges = (plan_ranges(paths, range_bytes) if range_bytes > 0
+                  else plan_guided(paths, workers))
+        ctx = self._start_context()
+        if ctx.get_start_method() == "fork" and AGENT_DIMENSIONS.intersection(
+                self.job.dimensions):
+            # this process parses agents too: the rules loaded once, before the fork, and
+            # the workers have them (0.2 - 0.3 s of CPU less per worker, no later start)
+            load_rules()
+        taken = ctx.Value("q", 0)
+        results = ctx.Queue()
+        procs = [ctx.Process(target=_work, args=(self.job, ranges, taken, results),
+                             name=f"omphalos-replay-{i + 1}", daemon=True)
+                 for i in range(min(workers, len(ranges)) - 1)]
+        frozen = ctx.get_start_method() == "fork" and bool(procs) and gc.isenabled()
+        if frozen:
+            # what this process holds now (modules, config, rules) is left out of every
+            # garbage collection, here and in the forked workers: a collection would
+            # otherwise write to each object's header, so copy its page into the worker
+            # (copy-on-write), and walk it again at every full collection
+            gc.freeze()
         try:
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods
-                                              else "spawn")
-            if ctx.get_start_method() == "forkserver":
-                # imported once by the fork server, not once per worker (the user-agent
-                # rules too, when an agent dimension is counted)
-                preload = {__name__, self.job.parser.cls.__module__,
-                           self.job.counter.__module__}
-                if AGENT_DIMENSIONS.intersection(self.job.dimensions):
-                    preload.add("omphalos.lib.useragent_preload")
-                ctx.set_forkserver_preload(sorted(preload))
-            with ctx.Pool(max(1, min(workers, len(ranges) or 1)), _init_worker,
-                          (self.job,)) as pool:
-                done = 0
-                results = pool.imap(count_range, ranges)
-                # set up while the fork server starts and the workers count (a serial
-                # step before the pool otherwise); fed counts only, they load no rules
-                self._set_up_collectors()
-                for seq, item in enumerate(ranges, 1):
-                    while True:
-                        if stopped is not None and stopped():
-                            pool.terminate()
-                            return False
-                        try:
-                            counted = results.next(timeout=0.1)
-                            break
-                        except multiprocessing.TimeoutError:
-                            continue
-                    self._feed(seq, item, counted)
-                    done += item.end - item.start
+            for proc in procs:
+                proc.start()
+            # set up while the workers count; fed counts only, they load no rules
+            self._set_up_collectors()
+            parser = _make_parser(self.job)
+            done = fed = 0  # bytes and ranges fed to the collectors, in file order
+            pending: dict[int, RangeCounts] = {}
+            while fed < len(ranges):
+                if stopped is not None and stopped():
+                    return False
+                self._receive(results, pending, procs, wait=0.0)
+                while fed in pending:
+                    self._feed(fed + 1, ranges[fed], pending.pop(fed))
+                    done += ranges[fed].end - ranges[fed].start
+                    fed += 1
                     if progress is not None:
                         progress(done)
+                if fed == len(ranges):
+                    break
+                index = _take(taken, len(ranges))
+                if index is None:  # all taken: wait for the workers' last ones
+                    self._receive(results, pending, procs, wait=0.1)
+                    continue
+                counted = count_range(ranges[index], self.job, parser, stopped)
+                if counted is None:
+                    return False
+                pending[index] = counted
+            for proc in procs:  # nothing is left to take: they end by themselves
+                proc.join(_END_SECS)
+                if proc.exitcode != 0:
+                    raise ReplayError(f"replay worker {proc.name} died (exit code "
+                                      f"{proc.exitcode})")
         except BaseException:
             self.close()
             raise
+        finally:
+            for proc in procs:
+                if proc.pid is None:  # never started (the start of an earlier one failed)
+                    continue
+                if proc.is_alive():
+                    proc.terminate()
+                proc.join()
+            results.close()
+            results.cancel_join_thread()
+            if frozen:
+                gc.unfreeze()
         return True
+
+    def _start_context(self) -> Any:
+        """How the workers start: forked from this process when it runs no other thread
+        (they have every module and rule it has loaded, and nothing starts again), else by
+        a fork server (which imports the parser's and the counting collector's modules and
+        the user-agent rules once for all), else spawned."""
+        methods = multiprocessing.get_all_start_methods()
+        if "fork" in methods and threading.active_count() == 1:
+            return multiprocessing.get_context("fork")
+        if "forkserver" not in methods:
+            return multiprocessing.get_context("spawn")
+        ctx = multiprocessing.get_context("forkserver")
+        preload = {__name__, self.job.parser.cls.__module__, self.job.counter.__module__}
+        if AGENT_DIMENSIONS.intersection(self.job.dimensions):
+            preload.add("omphalos.lib.useragent_preload")
+        ctx.set_forkserver_preload(sorted(preload))
+        return ctx
+
+    @staticmethod
+    def _receive(results: Any, pending: dict[int, RangeCounts], procs: Sequence[Any],
+                 wait: float) -> None:
+        """Every result the workers have sent so far into ``pending``, waiting up to
+        ``wait`` seconds when there is none yet; ReplayError when a worker failed, died,
+        or every worker ended with ranges still missing."""
+        while True:
+            try:
+                index, counted = results.get(timeout=wait) if wait else results.get_nowait()
+            except queue.Empty:
+                if not wait:
+                    return
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise ReplayError(f"replay worker {dead[0].name} died (exit code "
+                                      f"{dead[0].exitcode})") from None
+                if all(p.exitcode is not None for p in procs) and results.empty():
+                    raise ReplayError("the replay workers ended with ranges still "
+                                      "uncounted") from None
+                return
+            if index < 0:
+                raise ReplayError(f"a replay worker failed:\n{counted}")
+            pending[index] = counted
+            wait = 0.0
 
     def _set_up_collectors(self) -> None:
         """The collectors the ranges' counts are fed to."""

@@ -47,6 +47,7 @@ from typing import Any
 import pykka
 
 from .config import ConfigError, ConfigSource, load_ini
+from .counting import DEFAULT_COUNTING_OPTIONS
 from .dealing import deal_by_size
 from .directory import Directory
 from .messages import Query
@@ -86,7 +87,9 @@ def counted_batches(components: list[ComponentSpec]) -> CountedBatches | None:
     """How the collectors among ``components`` can be fed batches reduced to counts (the
     union of their counted dimensions, the largest of their table capacities, 0 if one
     keeps every key), or None when one of them needs records (see
-    :meth:`CollectorPlugin.counted_dimensions`)."""
+    :meth:`CollectorPlugin.counted_dimensions`) or counts with other options than the
+    senders do (``counting_options``: a summary's own ``static_extensions`` or
+    ``geoip_database``; the senders count with :data:`DEFAULT_COUNTING_OPTIONS`)."""
     wanted: list[str] = []
     capacities: list[int] = []
     for spec in components:
@@ -95,6 +98,10 @@ def counted_batches(components: list[ComponentSpec]) -> CountedBatches | None:
         assert issubclass(spec.cls, CollectorPlugin)
         dims = spec.cls.counted_dimensions(spec.config)
         if dims is None:
+            return None
+        options = getattr(spec.cls, "counting_options", None)
+        if options is not None and options(spec.config) != DEFAULT_COUNTING_OPTIONS:
+            log.info("%s counts with its own options: workers send it records", spec.name)
             return None
         wanted.extend(d for d in dims if d not in wanted)
         capacities.append(spec.cls.counted_capacity(spec.config))

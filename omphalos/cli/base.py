@@ -14,7 +14,7 @@ from omphalos import __version__
 from omphalos.config import ConfigError, describe_options
 from omphalos.pipeline import Pipeline, PipelineAPI, QueryError
 from omphalos.registry import default_registry
-from omphalos.replaying import MIN_RANGE_BYTES, ParallelReplay
+from omphalos.replaying import MIN_RANGE_BYTES, ParallelReplay, ReplayError
 from omphalos.report import format_summary, summary_json
 from omphalos.workers import pipeline_from_config
 
@@ -184,8 +184,9 @@ class Base(Controller):
                                                   "8 MiB; 1: one process)"}),
                    (["--range-bytes"], {"type": int, "default": 0, "metavar": "BYTES",
                                         "help": "with workers: bytes of whole lines per piece "
-                                                "of work (default 0: the files' size / "
-                                                "(4 x workers), at least 4 MiB, at most 64 MiB)"})])
+                                                "of work (default 0: pieces that shrink as the "
+                                                "work goes, each the bytes left / (2 x "
+                                                "workers), at least 4 MiB, at most 64 MiB)"})])
     def replay(self) -> None:
         pargs = self.app.pargs
         files = [f for pattern in pargs.files for f in (sorted(glob.glob(pattern)) or [pattern])]
@@ -267,8 +268,15 @@ class Base(Controller):
         stop.install()
         try:
             # stopped by a signal: the summary of what was counted, as in one process
-            replay.run([f for f in files if os.path.isfile(f)], workers, pargs.range_bytes,
-                       progress=progress.update, stopped=lambda: stop.is_set)
+            try:
+                replay.run([f for f in files if os.path.isfile(f)], workers,
+                           pargs.range_bytes, progress=progress.update,
+                           stopped=lambda: stop.is_set)
+            except ReplayError as exc:
+                progress.close()
+                print(f"omphalos: replay failed: {exc}", file=sys.stderr)
+                self.app.exit_code = EXIT_FAILED
+                return True
             progress.close()
             summary = replay.query("summary", limit=20)
             print(summary_json(summary) if pargs.json else format_summary(summary, top=20))

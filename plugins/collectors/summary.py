@@ -114,10 +114,20 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
         return int(config.capacity)
 
     @classmethod
-    def count_records(cls, records: Columns, host: str, dimensions: Iterable[str]) -> BatchAgg:
-        """``records`` reduced to the counts this collector takes in (a parallel replay's
-        workers count their lines with it: :mod:`omphalos.replaying`)."""
-        return aggregate(records, host, dimensions)
+    def counting_options(cls, config: SummaryConfig) -> dict[str, Any]:
+        """The options of ``config`` that change how records are counted (what
+        :meth:`apply` passes to ``aggregate``): counts made elsewhere for this collector
+        must be made with them."""
+        return {"static_extensions": tuple(config.static_extensions),
+                "geoip_database": config.geoip_database}
+
+    @classmethod
+    def count_records(cls, records: Columns, host: str, dimensions: Iterable[str],
+                      options: dict[str, Any]) -> BatchAgg:
+        """``records`` reduced to the counts this collector takes in, counted with
+        ``options`` (:meth:`counting_options`; a parallel replay's workers count their
+        lines with it: :mod:`omphalos.replaying`)."""
+        return aggregate(records, host, dimensions, **options)
 
     @classmethod
     def cut_counts(cls, counts: BatchAgg, capacity: int) -> BatchAgg:
@@ -183,8 +193,7 @@ class SummaryCollector(InterleavedCollector[SummaryConfig]):
             agg = batch.counts
         elif len(cols):
             agg = aggregate(cols, batch.source.host, self.config.dimensions,
-                            static_extensions=self.config.static_extensions,
-                            geoip_database=self.config.geoip_database)
+                            **self.counting_options(self.config))
         else:
             return
         self.duration_sum += agg.duration_sum

@@ -13,17 +13,23 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from omphalos.replaying import directives_before, plan_ranges
+from omphalos.cli.common import files_pipeline
+from omphalos.config import ConfigSource
+from omphalos.replaying import ParallelReplay, directives_before, plan_guided, plan_ranges
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -308,3 +314,111 @@ def test_a_line_longer_than_max_line_bytes_is_cut_as_in_one_process(tmp_path: Pa
                                ([log], "combined", 3, 20_000)])
     assert one["lines"] == 200 and one["requests"] + one["unparsed"] == 200
     assert two == three == one
+
+
+def test_guided_ranges_shrink_as_the_work_goes_and_cover_every_file(tmp_path: Path) -> None:
+    reqs = lines(3000)
+    big = write(tmp_path / "a.log", "".join(r.clf() + "\n" for r in reqs))
+    small = write(tmp_path / "b.log", "".join(r.clf() + "\n" for r in reqs[:500]))
+    total = big.stat().st_size + small.stat().st_size
+    ranges = plan_guided([str(big), str(small)], 2, smallest=20_000, largest=200_000)
+    for path in (big, small):
+        mine = [r for r in ranges if r.path == str(path)]
+        data = path.read_bytes()
+        assert (mine[0].start, mine[-1].end) == (0, len(data))
+        assert all(x.end == y.start for x, y in pairwise(mine))
+        assert all(data[r.start - 1:r.start] == b"\n" for r in mine[1:])
+    sizes = [r.end - r.start for r in ranges]
+    line = max(len(r.clf()) + 1 for r in reqs)
+    # the first a quarter of all (2 processes x GUIDED_SHARE), cut at the next newline
+    assert total // 4 <= sizes[0] < total // 4 + line
+    assert max(sizes) == sizes[0] and sizes[-1] < sizes[0] // 4
+    assert min(sizes) >= 10_000  # no last range under half the smallest step
+    assert [r.path for r in ranges] == sorted(r.path for r in ranges)  # file order
+    assert plan_guided([str(write(tmp_path / "empty.log", ""))], 2) == []
+
+
+def _api_summary(replay: ParallelReplay) -> dict[str, Any]:
+    summary: dict[str, Any] = json.loads(json.dumps(replay.query("summary", limit=20)))
+    del summary["since"]
+    return summary
+
+
+def test_workers_from_a_fork_server_while_threads_run(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that runs threads must not fork: its workers then come from a fork
+    server, count ranges too, and the answer is the same."""
+    from_workers: list[int] = []
+    receive = ParallelReplay._receive
+
+    def spy(results: Any, pending: dict[int, Any], procs: Any, wait: float) -> None:
+        """The real ``_receive``, noting which ranges came from a worker (a spy: the
+        count of ranges each process took is not visible otherwise)."""
+        before = set(pending)
+        receive(results, pending, procs, wait)
+        from_workers.extend(set(pending) - before)
+
+    monkeypatch.setattr(ParallelReplay, "_receive", staticmethod(spy))
+    reqs = lines(3000)
+    log = write(tmp_path / "access.log", "".join(r.clf() + "\n" for r in reqs))
+    source = files_pipeline(ConfigSource(), [str(log)], parser="combined", follow=False,
+                            checkpoints=False,
+                            extra={"collector:summary": {"whole_batches": True}})
+    (one,) = replays([([log], "combined", 1, 0)])
+    running = threading.Event()
+    thread = threading.Thread(target=running.wait, daemon=True)
+    thread.start()
+    replay = ParallelReplay(source)
+    try:
+        assert replay._start_context().get_start_method() == "forkserver"
+        assert replay.run([str(log)], 3, 40_000)
+        assert _api_summary(replay) == one
+        assert from_workers  # the workers counted some of the ranges
+    finally:
+        running.set()
+        thread.join()
+        replay.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_a_worker_killed_mid_replay_is_an_error_not_a_short_answer(tmp_path: Path) -> None:
+    """Injected fault: the worker process is killed (SIGKILL, as the OOM killer does) while
+    it counts; the command must fail and say so, never print a summary that lacks its
+    ranges."""
+    reqs = lines(120_000, seed=3)
+    log = write(tmp_path / "big.log", "".join(r.clf() + "\n" for r in reqs))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omphalos.cli.main", "replay", "--json", "--format",
+         "combined", "--workers", "2", "--range-bytes", "300000", str(log)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "OMPHALOS_NO_DEFAULT_CONFIG": "1"})
+    try:
+        deadline = time.monotonic() + 60
+        while not (workers := _children(proc.pid)):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+        os.kill(workers[0], signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0 and out == ""
+    assert err.strip().endswith(
+        "omphalos: replay failed: replay worker omphalos-replay-1 died (exit code -9)"), err
+    assert "Traceback" not in err
