@@ -191,12 +191,6 @@ class HostBreakdowns:
             self.hosts[self.sole] = part
             self.sole = None
 
-    def add(self, host: str, agg: BatchAgg, whole: Breakdown) -> None:
-        """Count ``agg`` of ``host`` (``whole``: the breakdown, before ``agg`` is added)."""
-        part = self.target(host, whole)
-        if part is not None:
-            part.add(agg)
-
     def target(self, host: str, whole: Breakdown) -> Breakdown | None:
         """The part that counts of ``host`` about to be added to ``whole`` go into as well
         (None: the whole is that host's part, or ``max_hosts`` parts are taken): the
@@ -265,13 +259,7 @@ def add_to_all(targets: Sequence[Breakdown], agg: BatchAgg) -> None:
     for b in targets:
         b.requests += agg.requests
         b.bytes += agg.bytes
-        mine = b.status
-        if not mine:
-            mine.update(status)
-        else:
-            get = mine.get
-            for code, count in status.items():
-                mine[code] = get(code, 0) + count
+        b.status.update(status)
         if durations:
             b.durations.add_buckets(durations)
         b.first = first if b.first is None else min(b.first, first)

@@ -206,12 +206,8 @@ def add_to_tables(tables: Sequence[TopTable], hits: Mapping[Any, int],
                     have = mine.get(cls)
                     if have is None:
                         mine[cls] = dict(counts)
-                    elif not have:
-                        have.update(counts)
                     else:
-                        hget = have.get
-                        for key, count in counts.items():
-                            have[key] = hget(key, 0) + count
+                        _add_into(have, counts)
         if durations:
             dur = t.durations
             if not dur:  # a new bucket's table: copies only
@@ -222,8 +218,6 @@ def add_to_tables(tables: Sequence[TopTable], hits: Mapping[Any, int],
                     if have is None:
                         dur[key] = dict(buckets)
                     else:
-                        hget = have.get
-                        for index, count in buckets.items():
-                            have[index] = hget(index, 0) + count
+                        _add_into(have, buckets)
         if len(table) > t.slack * capacity:
             t.prune()
