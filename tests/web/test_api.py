@@ -336,7 +336,9 @@ def test_a_busy_port_marks_the_pipeline_degraded_with_the_reason(
         start_web: Any, caplog: pytest.LogCaptureFixture) -> None:
     run: WebRun = start_web()
     port = int(run.url.rsplit(":", 1)[1])
-    pipeline = Pipeline.from_config({"collector:summary": {},
+    # The first pipeline's summary holds the default saved state; this one must
+    # not share it, or its refusal can degrade the pipeline before the port does.
+    pipeline = Pipeline.from_config({"collector:summary": {"durable": False},
                                      "output:web": {"port": port},
                                      "omphalos": {"max_restarts": 0}})
     pipeline.start()
