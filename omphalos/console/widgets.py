@@ -208,7 +208,7 @@ class Table(urwid.ListBox):
             self.walker.set_focus(focus)
 
     def selected_key(self) -> str | None:
-        widget, _ = self.get_focus()
+        widget = self.focus
         return widget.key if isinstance(widget, RowWidget) else None
 
     def texts(self) -> list[str]:
