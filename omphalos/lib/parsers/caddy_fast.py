@@ -25,7 +25,7 @@ from omphalos.records import LazyExtra
 from .deferred_format import Picked
 from .json_accel import msgspec
 
-__all__ = ["ENTRY", "StructExtra", "record_targets", "extra_targets"]
+__all__ = ["ENTRY", "StructExtra", "extra_targets", "record_columns"]
 
 if msgspec is not None:
     #: An integer every ``extra`` encoder carries (what :func:`.validate.value_ok` allows).
@@ -48,7 +48,8 @@ if msgspec is not None:
         host: str | None = None
         client_ip: str | None = None
         remote_port: str | None = None
-        headers: Headers | None = None
+        #: Never null in Caddy's log (a null sends its chunk to the dict path).
+        headers: Headers = msgspec.field(default_factory=Headers)
         tls: Tls | None = None
 
     class Entry(msgspec.Struct, gc=False):
@@ -64,7 +65,8 @@ if msgspec is not None:
         duration: int | float | None = None
         bytes_read: Int64 | None = None
         logger: str | None = None
-        request: Request | None = None
+        #: Never null in Caddy's log (a null sends its chunk to the dict path).
+        request: Request = msgspec.field(default_factory=Request)
 
     #: Decodes one line into an :class:`Entry`.
     ENTRY: Callable[[bytes], Any] = msgspec.json.Decoder(Entry).decode
@@ -109,15 +111,37 @@ def _targets(entries: list[Any], fields: Mapping[str, str],
     return groups
 
 
+#: (record target, attribute) of :class:`Entry`, then of :class:`Request`, that Caddy's
+#: mapping reads for record fields (:data:`.json_presets.CADDY_FIELDS`).
+_TOP = (("time", "ts"), ("user", "user_id"), ("status", "status"), ("bytes", "size"),
+        ("duration", "duration"))
+_REQUEST = (("client", "remote_ip"), ("method", "method"), ("uri", "uri"),
+            ("protocol", "proto"))
+
+
+def record_columns(entries: list[Any], firsts: Callable[[list[Any]], list[Any]]
+                   ) -> dict[str, list[Any]]:
+    """What :func:`record_targets` gives for Caddy's mapping (the targets of record
+    fields that some line has), in fewer passes: ``request`` and ``headers`` are never
+    None in a decoded entry."""
+    requests = list(map(attrgetter("request"), entries))
+    headers = list(map(attrgetter("headers"), requests))
+    groups: dict[str, list[Any]] = {}
+    for objs, pairs in ((entries, _TOP), (requests, _REQUEST)):
+        for target, name in pairs:
+            values = list(map(attrgetter(name), objs))
+            if values[0] is not None or values.count(None) != len(values):
+                groups[target] = values
+    for target, name in (("agent", "agent"), ("referer", "referer")):
+        values = firsts(list(map(attrgetter(name), headers)))
+        if values[0] is not None or values.count(None) != len(values):
+            groups[target] = values
+    return groups
+
+
 def _split(fields: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     extra = {k: t for k, t in fields.items() if t.startswith("extra:") or t == "vhost"}
     return {k: t for k, t in fields.items() if k not in extra}, extra
-
-
-def record_targets(entries: list[Any], fields: Mapping[str, str],
-                   firsts: Callable[[list[Any]], list[Any]]) -> dict[str, list[Any]]:
-    """The groups of the targets that fill record fields (not ``extra``)."""
-    return _targets(entries, _split(fields)[0], firsts)
 
 
 def extra_targets(entries: list[Any], fields: Mapping[str, str],

@@ -17,6 +17,7 @@ from typing import Any
 from omphalos.records import Columns
 
 from . import caddy_fast, json_accel
+from .convert import none_for_dash
 from .extras import ExtraColumns
 from .json_accel import DECODE_ERRORS, msgspec
 from .json_format import JsonFormat
@@ -54,6 +55,31 @@ def _firsts(values: list[Any]) -> list[Any]:
     return [(v[0] if v else None) if type(v) is list else v for v in values]
 
 
+def _struct_firsts(values: list[Any]) -> list[Any]:
+    """:func:`_firsts` of a column of ``list[str] | None`` (as the structs declare)."""
+    try:
+        return list(map(itemgetter(0), values))
+    except (IndexError, TypeError):  # an empty list or None: _firsts makes it None
+        return _firsts(values)
+
+
+#: Caddy's record targets that are text in the structs, converted as ``_texts`` does.
+_TEXT_TARGETS = frozenset({"client", "user", "method", "protocol", "referer", "agent"})
+
+
+def _split_uris(uris: list[str]) -> tuple[list[str], list[str | None]]:
+    """(path, query) of each URI as :meth:`.JsonFormat._fill` splits them (text: no
+    ``-`` nor empty one becomes None first, see ``_texts``)."""
+    uris = none_for_dash(uris)  # type: ignore[assignment]
+    if None in uris:
+        uris = [v or "" for v in uris]
+    if "?" not in "\n".join(uris):
+        return uris, [None] * len(uris)
+    parts = list(map(str.partition, uris, repeat("?")))
+    return (list(map(itemgetter(0), parts)),
+            [query if sep else None for _, sep, query in parts])
+
+
 class CaddyFormat(JsonFormat):
     """Caddy's JSON access log: each mapped key's column taken from the nested objects a
     whole column at a time (walking the dotted keys line by line cost four times the JSON
@@ -89,7 +115,8 @@ class CaddyFormat(JsonFormat):
         n = len(lines)
         out = Columns(raw=(data, start))
         try:
-            self.mapped(caddy_fast.record_targets(entries, CADDY_FIELDS, _firsts), n, out)
+            self._typed(caddy_fast.record_columns(entries, _struct_firsts),
+                        n, out)
             # the extras' types are declared (text, 64-bit integers): they never fail to
             # convert nor need the range check
         except Exception:  # noqa: BLE001 - a bad value: the stdlib path finds its line
@@ -97,6 +124,37 @@ class CaddyFormat(JsonFormat):
         out.set_lazy_extra(caddy_fast.StructExtra(entries, self._extras))
         out.extra_checked = True
         return out, n, [], Counter()
+
+    def _typed(self, groups: dict[str, list[Any]], n: int, out: Columns) -> None:
+        """What :meth:`mapped` fills from ``groups`` when its values have the types
+        :class:`.caddy_fast.Entry` declares (text, numbers, None), without the type tests
+        the dict path needs: text converts the same with None among it, and a number
+        column holding None fails its conversion here (a comparison, ``float``), which
+        the dict path's own code then does (Caddy's record targets share no field: each
+        fills its own)."""
+        out.time, out.client, out.path = [0.0] * n, [""] * n, [""] * n
+        out.status, out.bytes = [0] * n, [0] * n
+        for target, values in groups.items():
+            if target in _TEXT_TARGETS:
+                texts = none_for_dash(values)
+                setattr(out, target, texts if target != "client" or None not in texts
+                        else [v or "" for v in texts])
+            elif target == "uri":
+                out.path, out.query = _split_uris(values)
+            else:
+                try:
+                    if target in ("status", "bytes"):
+                        min(values)  # ints as declared; TypeError where one is None
+                        setattr(out, target, values)
+                    elif target == "duration":
+                        out.duration = list(map(float, values))  # x 1.0: the same floats
+                    elif max(values) <= 1e11:  # time: epoch seconds (Caddy's)
+                        out.time = list(map(float, values))
+                    else:
+                        raise TypeError("not epoch seconds")
+                except TypeError:
+                    for name, column in self._fill(target, values).items():
+                        setattr(out, name, column)
 
     def _targets(self, objs: Sequence[Mapping[str, Any]], present: set[str]
                  ) -> dict[str, list[Any]]:
