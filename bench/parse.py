@@ -27,8 +27,8 @@ import gc
 import json
 import os
 import resource
-import subprocess
 import statistics
+import subprocess
 import sys
 import tempfile
 import time

@@ -20,7 +20,7 @@ from . import caddy_fast, json_accel
 from .convert import none_for_dash
 from .extras import ExtraColumns
 from .json_accel import DECODE_ERRORS, msgspec
-from .json_format import JsonFormat
+from .json_format import JsonFormat, split_uris
 from .linefmt import Result
 
 #: Caddy's ``http.log.access`` entries (``log { format json }``, the default), as the
@@ -65,19 +65,6 @@ def _struct_firsts(values: list[Any]) -> list[Any]:
 
 #: Caddy's record targets that are text in the structs, converted as ``_texts`` does.
 _TEXT_TARGETS = frozenset({"client", "user", "method", "protocol", "referer", "agent"})
-
-
-def _split_uris(uris: list[str]) -> tuple[list[str], list[str | None]]:
-    """(path, query) of each URI as :meth:`.JsonFormat._fill` splits them (text: no
-    ``-`` nor empty one becomes None first, see ``_texts``)."""
-    uris = none_for_dash(uris)  # type: ignore[assignment]
-    if None in uris:
-        uris = [v or "" for v in uris]
-    if "?" not in "\n".join(uris):
-        return uris, [None] * len(uris)
-    parts = list(map(str.partition, uris, repeat("?")))
-    return (list(map(itemgetter(0), parts)),
-            [query if sep else None for _, sep, query in parts])
 
 
 class CaddyFormat(JsonFormat):
@@ -140,7 +127,7 @@ class CaddyFormat(JsonFormat):
                 setattr(out, target, texts if target != "client" or None not in texts
                         else [v or "" for v in texts])
             elif target == "uri":
-                out.path, out.query = _split_uris(values)
+                out.path, out.query = split_uris(none_for_dash(values))
             else:
                 try:
                     if target in ("status", "bytes"):
