@@ -1,21 +1,28 @@
 #!/usr/bin/env python3
-"""Parser throughput: lines per second for each format, and the ratio to the pure-Python floor.
+"""Parser throughput: CPU per line for each format, its ratio to the combined parser's in
+the same run, and the combined parser's ratio to the pure-Python floor.
 
   python bench/parse.py [-n 1000000] [--formats combined,common,combined_rt,w3c,json,presets]
-                        [--rounds N] [--against REV [--against-presets]]
+                        [--rounds 5] [--repeat 3] [--against REV [--against-presets]]
 
 Generates the logs with ``../shared/bench/genlog.py`` (relative to the project root) into a
-temporary directory, parses each one the way the pipeline does (the file read in 1 MiB chunks
-of complete lines, each chunk given to the parser, its columns range-checked), then runs
-``../shared/bench/floor.py`` on the same combined file in the same run. Times are CPU seconds
-(user + system, of this process or of the floor's child process): on a shared, loaded machine
-wall time mostly measures the neighbours. The target: the combined parser alone within 1.3x the
-floor's time. JSON lines are derived from the combined log (genlog has no JSON), and so are the
-logs of the server presets (``presets`` in ``--formats``: Traefik, Caddy, ALB, ELB, CloudFront,
-S3, Squid, HAProxy, vhost_common; each line carries the combined line's request with that
-server's other fields), each compared with the combined parser's CPU per line (target: within
-1.5x). ``--against REV`` also runs the combined parser of git revision REV (exported with ``git
-archive``) on the same file, alternated with this one, to show it did not slow;
+temporary directory and parses each one the way the pipeline does (the file read in 1 MiB
+chunks of complete lines, each chunk given to the parser, its columns range-checked). Every
+format is timed ``--rounds`` times, each time in a fresh child process of this tree (nothing
+another format left in the heap or the caches counts against it), the formats' order rotated
+by one each round so a burst of load falls on all of them; in that process the first chunk is
+parsed once untimed by a throwaway parser (imports, the regex cache: paid once per process by
+a pipeline), garbage collected, then a new parser reads the whole file. The figure is the
+median of the rounds' CPU seconds (user + system: on a shared, loaded machine wall time
+mostly measures the neighbours) and each format's ratio is to the combined parser's median
+of the same rounds (``combined`` is always run). ``../shared/bench/floor.py`` then runs on
+the combined file ``--repeat`` times, alternated with the combined parser (target: within
+1.3x the floor). JSON lines are derived from the combined log (genlog has no JSON), and so
+are the logs of the server presets (``presets`` in ``--formats``: Traefik, Caddy, ALB, ELB,
+CloudFront, S3, Squid, HAProxy, vhost_common; each line carries the combined line's request
+with that server's other fields; target: each within 1.5x the combined parser's CPU per
+line). ``--against REV`` also runs the combined parser of git revision REV (exported with
+``git archive``) on the same file, alternated with this one, to show it did not slow;
 ``--against-presets`` does the same for each preset (its format and the range check every
 parser plugin runs), for before/after figures.
 """

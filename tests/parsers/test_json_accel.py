@@ -350,3 +350,50 @@ def test_a_null_request_or_headers_takes_the_dict_path(monkeypatch: pytest.Monke
         assert CaddyFormat()._fast(data, 0) is None
         records, n, bad, _ = both("caddy", data, monkeypatch)
         assert (len(records), n, bad) == (3, 3, [])
+
+
+def test_the_struct_record_attributes_are_the_mapping_s() -> None:
+    """``caddy_fast.RECORD_ATTRS`` reads, for each record field, the key CADDY_FIELDS
+    maps to it (headers' first values through :class:`.caddy_fast.First`)."""
+    from omphalos.lib.parsers import caddy_fast
+    from omphalos.lib.parsers.json_presets import CADDY_FIELDS
+
+    record = {target: key for key, target in CADDY_FIELDS.items()
+              if not target.startswith("extra:") and target != "vhost"}
+    paths = {target: path.replace("headers.agent.value", "headers.User-Agent.0")
+             .replace("headers.referer.value", "headers.Referer.0")
+             for target, path in caddy_fast.RECORD_ATTRS}
+    assert paths == record
+
+
+@pytest.mark.parametrize("headers", [
+    {"User-Agent": ["a", "b"], "Referer": []}, {"User-Agent": [None, "b"]},
+    {"User-Agent": ["a", 5, {"k": [1.5, 2**80]}]}, {"Referer": ["r"]},
+    {"User-Agent": "plain"}, {"User-Agent": None}, {"User-Agent": [5]},
+    {"User-Agent": {"first": "x"}}, {"User-Agent": ["a"], "User-Agent ": ["b"]}],
+    ids=repr)
+def test_header_lists_give_what_the_stdlib_gives(headers: dict[str, Any],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only each header list's first value is built (the others validated and skipped);
+    anything but a list sends the chunk to the dict path."""
+    obj = example("caddy")
+    obj["request"]["headers"] = headers
+    data = chunk("caddy", json.dumps(obj, separators=(",", ":")).encode())
+    struct_path = all(type(v) is list and (not v or type(v[0]) in (str, type(None)))
+                      for v in headers.values())
+    assert (CaddyFormat()._fast(data, 0) is not None) == struct_path
+    records, n, bad, _ = both("caddy", data, monkeypatch)
+    assert (len(records), n, bad) == (3, 3, [])
+
+
+def test_hostile_values_after_a_header_s_first_value_are_skipped_alike(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values msgspec would refuse to build, after the first: skipped by the struct
+    path, ignored by the dict path (which builds them); the same records."""
+    for rest in (b"1e400", b"9" * 30, b"-1e400", nested(40).encode(), b'"\\u00e9"'):
+        line = EXAMPLES["caddy"][2].encode().replace(b'["curl/8.0"]',
+                                                     b'["curl/8.0",' + rest + b"]")
+        data = chunk("caddy", line)
+        assert CaddyFormat()._fast(data, 0) is not None, rest
+        records, n, bad, _ = both("caddy", data, monkeypatch)
+        assert [r.agent for r in records] == ["curl/8.0"] * 3 and (n, bad) == (3, [])

@@ -55,14 +55,6 @@ def _firsts(values: list[Any]) -> list[Any]:
     return [(v[0] if v else None) if type(v) is list else v for v in values]
 
 
-def _struct_firsts(values: list[Any]) -> list[Any]:
-    """:func:`_firsts` of a column of ``list[str] | None`` (as the structs declare)."""
-    try:
-        return list(map(itemgetter(0), values))
-    except (IndexError, TypeError):  # an empty list or None: _firsts makes it None
-        return _firsts(values)
-
-
 #: Caddy's record targets that are text in the structs, converted as ``_texts`` does.
 _TEXT_TARGETS = frozenset({"client", "user", "method", "protocol", "referer", "agent"})
 
@@ -102,7 +94,7 @@ class CaddyFormat(JsonFormat):
         n = len(lines)
         out = Columns(raw=(data, start))
         try:
-            self._typed(caddy_fast.record_columns(entries, _struct_firsts),
+            self._typed(caddy_fast.record_columns(entries),
                         n, out)
             # the extras' types are declared (text, 64-bit integers): they never fail to
             # convert nor need the range check
@@ -169,8 +161,7 @@ class CaddyFormat(JsonFormat):
         (the extra targets share no field, so each fills its own, in the mapping's
         order)."""
         extra: dict[str, list[Any]] = {}
-        for target, values in caddy_fast.extra_targets(entries, CADDY_FIELDS,
-                                                       _firsts).items():
+        for target, values in caddy_fast.extra_targets(entries, CADDY_FIELDS).items():
             extra.update((name[6:], column) for name, column in
                          self._fill(target, values).items())
         return ExtraColumns(extra, None, len(entries), text=False) if extra else None
