@@ -14,10 +14,13 @@ by one each round so a burst of load falls on all of them; in that process the f
 parsed once untimed by a throwaway parser (imports, the regex cache: paid once per process by
 a pipeline), garbage collected, then a new parser reads the whole file. The figure is the
 median of the rounds' CPU seconds (user + system: on a shared, loaded machine wall time
-mostly measures the neighbours) and each format's ratio is to the combined parser's median
-of the same rounds (``combined`` is always run). ``../shared/bench/floor.py`` then runs on
-the combined file ``--repeat`` times, alternated with the combined parser (target: within
-1.3x the floor). JSON lines are derived from the combined log (genlog has no JSON), and so
+mostly measures the neighbours) of each chunk's parse and range check, the file's reading
+shown apart (``read s``: the monitor's cost, larger for the presets' longer lines, and
+the same work for every format otherwise), and each format's ratio is to the combined
+parser's median of the same rounds (``combined`` is always run). ``../shared/bench/floor.py``
+then runs on the combined file ``--repeat`` times, alternated with the combined parser
+(parse and read, as the floor's time includes its reading; target: within 1.3x the
+floor). JSON lines are derived from the combined log (genlog has no JSON), and so
 are the logs of the server presets (``presets`` in ``--formats``: Traefik, Caddy, ALB, ELB,
 CloudFront, S3, Squid, HAProxy, vhost_common; each line carries the combined line's request
 with that server's other fields; target: each within 1.5x the combined parser's CPU per
@@ -98,19 +101,25 @@ def parser_for(name: str) -> Any:
     raise ValueError(name)
 
 
-def run(parser: Any, path: Path) -> tuple[float, float, int, int]:
-    """(CPU seconds, wall seconds, records, unparsed) for parsing ``path`` with ``parser``."""
+def run(parser: Any, path: Path) -> tuple[float, float, int, int, float]:
+    """(CPU seconds, wall seconds, records, unparsed, CPU seconds reading) for parsing
+    ``path`` with ``parser``: the CPU figure is each chunk's parse and range check (and
+    freeing the previous chunk's columns), the reading of the file apart."""
     c0, t0 = time.process_time(), time.perf_counter()
     records = unparsed = 0
+    parsing = 0.0
     for data, start in chunks(path):
+        c = time.process_time()
         columns, _, _, reasons = parser.parse(data, start)
         out_of_range = len(out_of_range_rows(columns))  # what every ParserPlugin checks
+        parsing += time.process_time() - c
         records += len(columns) - out_of_range
         unparsed += sum(reasons.values()) + out_of_range
-    return time.process_time() - c0, time.perf_counter() - t0, records, unparsed
+    total = time.process_time() - c0
+    return parsing, time.perf_counter() - t0, records, unparsed, total - parsing
 
 
-def child_run(name: str, path: Path) -> tuple[float, float, int, int]:
+def child_run(name: str, path: Path) -> tuple[float, float, int, int, float]:
     """:func:`run` as one round's measurement in a fresh process: the first chunk parsed
     once, untimed, by a throwaway parser (first-call costs: lazy imports, the regex
     cache; a pipeline pays them once per process, not per chunk), the garbage of that
@@ -122,13 +131,13 @@ def child_run(name: str, path: Path) -> tuple[float, float, int, int]:
     return run(parser_for(name), path)
 
 
-def isolated(name: str, path: Path) -> tuple[float, float, int, int]:
+def isolated(name: str, path: Path) -> tuple[float, float, int, int, float]:
     """:func:`child_run` in a child process of this tree (nothing another format left in
     the heap, the allocator or the caches counts against this one)."""
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", name,
                           str(path)], check=True, capture_output=True, text=True).stdout
-    cpu, wall, records, unparsed = json.loads(out)
-    return float(cpu), float(wall), int(records), int(unparsed)
+    cpu, wall, records, unparsed, reading = json.loads(out)
+    return float(cpu), float(wall), int(records), int(unparsed), float(reading)
 
 
 def _children_cpu() -> float:
@@ -346,12 +355,12 @@ def main() -> None:
         assert candidates()  # the auto parser's formats compile
         print(f"parser throughput, {a.n:,} generated lines per format, Python "
               f"{sys.version.split()[0]}, {a.rounds} rounds\n")
-        print("CPU seconds (user+sys, median of the rounds; each run a fresh child process, "
-              "the formats' order rotated each round; the machine is shared, wall time in "
-              "brackets)\n")
-        print(f"{'format':<12} {'cpu s':>7} {'us/line':>8} {'(wall s)':>9} {'records':>10} "
-              f"{'unparsed':>9} {'/combined':>9}  rounds' CPU s")
-        runs: dict[str, list[tuple[float, float, int, int]]] = {f: [] for f in formats}
+        print("CPU seconds of parsing and the range check (user+sys, median of the rounds; "
+              "each run a fresh child process, the formats' order rotated each round; the "
+              "machine is shared, wall time in brackets; reading the file apart, 'read s')\n")
+        print(f"{'format':<12} {'cpu s':>7} {'us/line':>8} {'(wall s)':>9} {'read s':>7} "
+              f"{'records':>10} {'unparsed':>9} {'/combined':>9}  rounds' CPU s")
+        runs: dict[str, list[tuple[float, float, int, int, float]]] = {f: [] for f in formats}
         for r in range(a.rounds):  # alternated, so a burst of load hits every format
             for name in formats[r % len(formats):] + formats[:r % len(formats)]:
                 runs[name].append(isolated(name, logs[name]))
@@ -360,10 +369,11 @@ def main() -> None:
         for name in formats:
             cpu = results[name]
             wall = statistics.median(x[1] for x in runs[name])
-            records, unparsed = runs[name][0][2:]
-            assert all(x[2:] == (records, unparsed) for x in runs[name]), name
+            reading = statistics.median(x[4] for x in runs[name])
+            records, unparsed = runs[name][0][2:4]
+            assert all(x[2:4] == (records, unparsed) for x in runs[name]), name
             print(f"{name:<12} {cpu:7.2f} {1e6 * cpu / a.n:8.2f} {f'({wall:.2f})':>9} "
-                  f"{records:10,} {unparsed:9,} {cpu / combined:8.2f}x  "
+                  f"{reading:7.2f} {records:10,} {unparsed:9,} {cpu / combined:8.2f}x  "
                   f"{_listed([x[0] for x in runs[name]])}")
         floor_runs: list[float] = []
         old_runs: list[float] = []
@@ -374,11 +384,12 @@ def main() -> None:
             if a.against:
                 old_runs.append(against(a.against, tmp, logs["combined"]))
                 new_runs.append(against("", tmp, logs["combined"]))
-            combined_runs.append(isolated("combined", logs["combined"])[0])
+            figures = isolated("combined", logs["combined"])  # with its reading, as the
+            combined_runs.append(figures[0] + figures[4])      # floor's time has it
         floor_cpu, combined_alt = (statistics.median(floor_runs),
                                    statistics.median(combined_runs))
         print(f"{'combined*':<12} {combined_alt:7.2f} {1e6 * combined_alt / a.n:8.2f}   "
-              f"(median of {len(combined_runs)}, alternated with floor.py: "
+              f"(parse and read, median of {len(combined_runs)}, alternated with floor.py: "
               f"{_listed(combined_runs)})")
         print(f"{'floor.py':<12} {floor_cpu:7.2f} {1e6 * floor_cpu / a.n:8.2f}   (median of "
               f"{len(floor_runs)}: {_listed(floor_runs)}; one regex match + two Counter "
