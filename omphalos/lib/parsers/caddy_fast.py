@@ -111,10 +111,22 @@ RECORD_ATTRS = (
 
 def record_columns(entries: list[Any]) -> dict[str, list[Any]]:
     """Per record target of Caddy's mapping that some line has, each line's value (None
-    where it has none), as :meth:`.CaddyFormat._targets` gives them from dicts."""
+    where it has none), as :meth:`.CaddyFormat._targets` gives them from dicts. Each
+    level's objects are listed once and read an attribute at a time (a dotted path read
+    per line costs its depth in lookups every time)."""
+    levels: dict[str, list[Any]] = {"": entries}
+
+    def level(path: str) -> list[Any]:
+        objs = levels.get(path)
+        if objs is None:
+            above, _, step = path.rpartition(".")
+            objs = levels[path] = list(map(attrgetter(step), level(above)))
+        return objs
+
     groups: dict[str, list[Any]] = {}
     for target, path in RECORD_ATTRS:
-        values = list(map(attrgetter(path), entries))
+        parent, _, name = path.rpartition(".")
+        values = list(map(attrgetter(name), level(parent)))
         if values[0] is not None or values.count(None) != len(values):
             groups[target] = values
     return groups
