@@ -1,21 +1,31 @@
 #!/usr/bin/env python3
-"""Parser throughput: lines per second for each format, and the ratio to the pure-Python floor.
+"""Parser throughput: CPU per line for each format, its ratio to the combined parser's in
+the same run, and the combined parser's ratio to the pure-Python floor.
 
   python bench/parse.py [-n 1000000] [--formats combined,common,combined_rt,w3c,json,presets]
-                        [--rounds N] [--against REV [--against-presets]]
+                        [--rounds 5] [--repeat 3] [--against REV [--against-presets]]
 
 Generates the logs with ``../shared/bench/genlog.py`` (relative to the project root) into a
-temporary directory, parses each one the way the pipeline does (the file read in 1 MiB chunks
-of complete lines, each chunk given to the parser, its columns range-checked), then runs
-``../shared/bench/floor.py`` on the same combined file in the same run. Times are CPU seconds
-(user + system, of this process or of the floor's child process): on a shared, loaded machine
-wall time mostly measures the neighbours. The target: the combined parser alone within 1.3x the
-floor's time. JSON lines are derived from the combined log (genlog has no JSON), and so are the
-logs of the server presets (``presets`` in ``--formats``: Traefik, Caddy, ALB, ELB, CloudFront,
-S3, Squid, HAProxy, vhost_common; each line carries the combined line's request with that
-server's other fields), each compared with the combined parser's CPU per line (target: within
-1.5x). ``--against REV`` also runs the combined parser of git revision REV (exported with ``git
-archive``) on the same file, alternated with this one, to show it did not slow;
+temporary directory and parses each one the way the pipeline does (the file read in 1 MiB
+chunks of complete lines, each chunk given to the parser, its columns range-checked). Every
+format is timed ``--rounds`` times, each time in a fresh child process of this tree (nothing
+another format left in the heap or the caches counts against it), the formats' order rotated
+by one each round so a burst of load falls on all of them; in that process the first chunk is
+parsed once untimed by a throwaway parser (imports, the regex cache: paid once per process by
+a pipeline), garbage collected, then a new parser reads the whole file. The figure is the
+median of the rounds' CPU seconds (user + system: on a shared, loaded machine wall time
+mostly measures the neighbours) of each chunk's parse and range check, the file's reading
+shown apart (``read s``: the monitor's cost, larger for the presets' longer lines, and
+the same work for every format otherwise), and each format's ratio is to the combined
+parser's median of the same rounds (``combined`` is always run). ``../shared/bench/floor.py``
+then runs on the combined file ``--repeat`` times, alternated with the combined parser
+(parse and read, as the floor's time includes its reading; target: within 1.3x the
+floor). JSON lines are derived from the combined log (genlog has no JSON), and so
+are the logs of the server presets (``presets`` in ``--formats``: Traefik, Caddy, ALB, ELB,
+CloudFront, S3, Squid, HAProxy, vhost_common; each line carries the combined line's request
+with that server's other fields; target: each within 1.5x the combined parser's CPU per
+line). ``--against REV`` also runs the combined parser of git revision REV (exported with
+``git archive``) on the same file, alternated with this one, to show it did not slow;
 ``--against-presets`` does the same for each preset (its format and the range check every
 parser plugin runs), for before/after figures.
 """
@@ -23,9 +33,11 @@ parser plugin runs), for before/after figures.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,16 +101,43 @@ def parser_for(name: str) -> Any:
     raise ValueError(name)
 
 
-def run(parser: Any, path: Path) -> tuple[float, float, int, int]:
-    """(CPU seconds, wall seconds, records, unparsed) for parsing ``path`` with ``parser``."""
+def run(parser: Any, path: Path) -> tuple[float, float, int, int, float]:
+    """(CPU seconds, wall seconds, records, unparsed, CPU seconds reading) for parsing
+    ``path`` with ``parser``: the CPU figure is each chunk's parse and range check (and
+    freeing the previous chunk's columns), the reading of the file apart."""
     c0, t0 = time.process_time(), time.perf_counter()
     records = unparsed = 0
+    parsing = 0.0
     for data, start in chunks(path):
+        c = time.process_time()
         columns, _, _, reasons = parser.parse(data, start)
         out_of_range = len(out_of_range_rows(columns))  # what every ParserPlugin checks
+        parsing += time.process_time() - c
         records += len(columns) - out_of_range
         unparsed += sum(reasons.values()) + out_of_range
-    return time.process_time() - c0, time.perf_counter() - t0, records, unparsed
+    total = time.process_time() - c0
+    return parsing, time.perf_counter() - t0, records, unparsed, total - parsing
+
+
+def child_run(name: str, path: Path) -> tuple[float, float, int, int, float]:
+    """:func:`run` as one round's measurement in a fresh process: the first chunk parsed
+    once, untimed, by a throwaway parser (first-call costs: lazy imports, the regex
+    cache; a pipeline pays them once per process, not per chunk), the garbage of that
+    collected, then a new parser (its caches cold, as for each new file) times the file."""
+    data, start = next(chunks(path))
+    parser_for(name).parse(data, start)
+    del data
+    gc.collect()
+    return run(parser_for(name), path)
+
+
+def isolated(name: str, path: Path) -> tuple[float, float, int, int, float]:
+    """:func:`child_run` in a child process of this tree (nothing another format left in
+    the heap, the allocator or the caches counts against this one)."""
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", name,
+                          str(path)], check=True, capture_output=True, text=True).stdout
+    cpu, wall, records, unparsed, reading = json.loads(out)
+    return float(cpu), float(wall), int(records), int(unparsed), float(reading)
 
 
 def _children_cpu() -> float:
@@ -271,24 +310,36 @@ def against(rev: str, tmp: str, path: Path, preset: str = "") -> float:
     return float(out.strip())
 
 
+def _listed(runs: list[float]) -> str:
+    return ", ".join(f"{x:.2f}" for x in runs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=1_000_000, help="lines per generated log")
     ap.add_argument("--formats", default="combined,common,combined_rt,w3c,json,presets")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="runs of every format, round-robin; the best of each is shown")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="rounds; each times every format once, in a fresh child process, "
+                         "the order rotated by one each round; the median is shown")
     ap.add_argument("--against", default="", metavar="REV",
                     help="also run git revision REV's combined parser, alternated")
     ap.add_argument("--against-presets", action="store_true",
                     help="with --against: also each preset's format (and the range check) "
                          "of REV and of this tree, alternated in child processes")
     ap.add_argument("--repeat", type=int, default=3,
-                    help="combined/floor.py runs, alternated; the best of each is compared")
+                    help="floor.py runs (and --against pairs), alternated with the combined "
+                         "parser; medians compared")
+    ap.add_argument("--child", nargs=2, metavar=("FORMAT", "PATH"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.child:  # one measurement (see isolated()): its figures as JSON
+        print(json.dumps(child_run(a.child[0], Path(a.child[1]))))
+        return
     formats = a.formats.split(",")
     if "presets" in formats:
         formats = [f for f in formats if f != "presets"] + PRESETS
+    if "combined" not in formats:
+        formats.insert(0, "combined")  # every ratio is to it, measured in the same rounds
     with tempfile.TemporaryDirectory(prefix="omphalos-bench-") as tmp:
         logs: dict[str, Path] = {}
         for name in {"combined", *formats} - {"json", *PRESETS}:
@@ -303,58 +354,61 @@ def main() -> None:
             make_presets(logs["combined"], logs, tmp)
         assert candidates()  # the auto parser's formats compile
         print(f"parser throughput, {a.n:,} generated lines per format, Python "
-              f"{sys.version.split()[0]}\n")
-        print("CPU seconds (user+sys; the machine is shared, wall time in brackets)\n")
-        print(f"{'format':<12} {'cpu s':>7} {'lines/s':>11} {'(wall s)':>9} {'records':>10} "
-              f"{'unparsed':>9} {'/combined':>9}")
-        results: dict[str, float] = {}
-        measured: dict[str, tuple[float, float, int, int]] = {}
-        for _ in range(a.rounds):  # round-robin, so a burst of load hits every format
-            for name in formats:
-                figures = run(parser_for(name), logs[name])
-                if name not in measured or figures[0] < measured[name][0]:
-                    measured[name] = figures
+              f"{sys.version.split()[0]}, {a.rounds} rounds\n")
+        print("CPU seconds of parsing and the range check (user+sys, median of the rounds; "
+              "each run a fresh child process, the formats' order rotated each round; the "
+              "machine is shared, wall time in brackets; reading the file apart, 'read s')\n")
+        print(f"{'format':<12} {'cpu s':>7} {'us/line':>8} {'(wall s)':>9} {'read s':>7} "
+              f"{'records':>10} {'unparsed':>9} {'/combined':>9}  rounds' CPU s")
+        runs: dict[str, list[tuple[float, float, int, int, float]]] = {f: [] for f in formats}
+        for r in range(a.rounds):  # alternated, so a burst of load hits every format
+            for name in formats[r % len(formats):] + formats[:r % len(formats)]:
+                runs[name].append(isolated(name, logs[name]))
+        results = {name: statistics.median(x[0] for x in runs[name]) for name in formats}
+        combined = results["combined"]
         for name in formats:
-            cpu, wall, records, unparsed = measured[name]
-            results[name] = cpu
-            ratio = f"{cpu / results['combined']:.2f}x" if "combined" in results else ""
-            print(f"{name:<12} {cpu:7.2f} {a.n / cpu:11,.0f} {f'({wall:.2f})':>9} "
-                  f"{records:10,} {unparsed:9,} {ratio:>9}")
+            cpu = results[name]
+            wall = statistics.median(x[1] for x in runs[name])
+            reading = statistics.median(x[4] for x in runs[name])
+            records, unparsed = runs[name][0][2:4]
+            assert all(x[2:4] == (records, unparsed) for x in runs[name]), name
+            print(f"{name:<12} {cpu:7.2f} {1e6 * cpu / a.n:8.2f} {f'({wall:.2f})':>9} "
+                  f"{reading:7.2f} {records:10,} {unparsed:9,} {cpu / combined:8.2f}x  "
+                  f"{_listed([x[0] for x in runs[name]])}")
         floor_runs: list[float] = []
         old_runs: list[float] = []
         new_runs: list[float] = []
-        combined_runs = [results["combined"]] if "combined" in results else []
+        combined_runs: list[float] = []
         for _ in range(a.repeat):
             floor_runs.append(floor(logs["combined"])[0])
             if a.against:
                 old_runs.append(against(a.against, tmp, logs["combined"]))
                 new_runs.append(against("", tmp, logs["combined"]))
-            if len(combined_runs) < a.repeat:
-                combined_runs.append(run(parser_for("combined"), logs["combined"])[0])
-        floor_cpu, combined = min(floor_runs), min(combined_runs)
-        listed = ", ".join(f"{x:.2f}" for x in combined_runs)
-        print(f"{'combined*':<12} {combined:7.2f} {a.n / combined:11,.0f}   (best of "
-              f"{len(combined_runs)}: {listed})")
-        listed = ", ".join(f"{x:.2f}" for x in floor_runs)
-        print(f"{'floor.py':<12} {floor_cpu:7.2f} {a.n / floor_cpu:11,.0f}   (best of "
-              f"{len(floor_runs)}: {listed}; one regex match + two Counter updates per line)")
+            figures = isolated("combined", logs["combined"])  # with its reading, as the
+            combined_runs.append(figures[0] + figures[4])      # floor's time has it
+        floor_cpu, combined_alt = (statistics.median(floor_runs),
+                                   statistics.median(combined_runs))
+        print(f"{'combined*':<12} {combined_alt:7.2f} {1e6 * combined_alt / a.n:8.2f}   "
+              f"(parse and read, median of {len(combined_runs)}, alternated with floor.py: "
+              f"{_listed(combined_runs)})")
+        print(f"{'floor.py':<12} {floor_cpu:7.2f} {1e6 * floor_cpu / a.n:8.2f}   (median of "
+              f"{len(floor_runs)}: {_listed(floor_runs)}; one regex match + two Counter "
+              "updates per line)")
         if old_runs:
-            for label, runs in ((f"combined@{a.against[:8]}", old_runs),
-                                ("combined@this", new_runs)):
-                listed = ", ".join(f"{x:.2f}" for x in runs)
-                print(f"{label:<12} {min(runs):7.2f} {a.n / min(runs):11,.0f}   (best of "
-                      f"{len(runs)}: {listed}; child process, same file)")
+            for label, times in ((f"combined@{a.against[:8]}", old_runs),
+                                 ("combined@this", new_runs)):
+                print(f"{label:<12} {statistics.median(times):7.2f} "
+                      f"{1e6 * statistics.median(times) / a.n:8.2f}   (median of "
+                      f"{len(times)}: {_listed(times)}; child process, same file)")
         presets = [p for p in PRESETS if p in results]
-        if presets:  # the rounds' combined figure may be a loaded one: the best as well
-            print("\npresets / combined* (its best run, rounds and repeats): " + ", ".join(
-                f"{p} {results[p] / combined:.2f}x" for p in presets))
-        print(f"\ncombined parser / floor.py CPU time: {combined / floor_cpu:.2f}x "
+        print(f"\ncombined parser / floor.py CPU time: {combined_alt / floor_cpu:.2f}x "
               f"(target: within 1.3x)")
         if old_runs:
             print(f"combined parser / {a.against}'s, both in a child process: "
-                  f"{min(new_runs) / min(old_runs):.2f}x (target: no slower)")
+                  f"{statistics.median(new_runs) / statistics.median(old_runs):.2f}x "
+                  "(target: no slower)")
         if a.against and a.against_presets:
-            print(f"\npresets, {a.against} -> this tree (CPU s, best of {a.repeat}, child "
+            print(f"\npresets, {a.against} -> this tree (CPU s, median of {a.repeat}, child "
                   "processes alternated, parse + range check; /combined: this tree's against "
                   "this tree's combined in the same kind of process)")
             for name in (p for p in PRESETS if p in logs):
@@ -362,11 +416,13 @@ def main() -> None:
                 for _ in range(a.repeat):
                     old.append(against(a.against, tmp, logs[name], name))
                     new.append(against("", tmp, logs[name], name))
-                print(f"{name:<12} {min(old):7.2f} -> {min(new):5.2f}  "
-                      f"({min(new) / min(old):.2f}x; /combined "
-                      f"{min(new) / min(new_runs):.2f}x)")
-        slowest = max((results[p] / combined, p) for p in presets) if presets else None
-        if slowest:
+                o, w = statistics.median(old), statistics.median(new)
+                print(f"{name:<12} {o:7.2f} -> {w:5.2f}  ({w / o:.2f}x; /combined "
+                      f"{w / statistics.median(new_runs):.2f}x)")
+        if presets:
+            slowest = max((results[p] / combined, p) for p in presets)
+            print("\npresets / combined CPU per line (medians of the same rounds): "
+                  + ", ".join(f"{p} {results[p] / combined:.2f}x" for p in presets))
             print(f"slowest preset / combined CPU per line: {slowest[0]:.2f}x ({slowest[1]}; "
                   "target: within 1.5x)")
 

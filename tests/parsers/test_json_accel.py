@@ -267,3 +267,133 @@ def test_without_msgspec_installed_the_stdlib_gives_the_same(monkeypatch: pytest
     got = json.loads(done.stdout)
     for name in FORMATS:
         assert got[name] == repr(both(name, data[name], monkeypatch)), name
+
+
+def caddy_line(drop: tuple[str, ...] = (), **changes: Any) -> bytes:
+    """The Caddy example line with top-level or ``request.KEY`` / ``headers.NAME`` keys
+    changed (``changes``, dots as ``__``) or removed (``drop``)."""
+    obj = example("caddy")
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        target = obj
+        for part in parents:
+            target = target["request"] if part == "request" else target["headers"]
+        target[key] = value
+    for dotted in drop:
+        *parents, key = dotted.split("__")
+        target = obj
+        for part in parents:
+            target = target["request"] if part == "request" else target["headers"]
+        del target[key]
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+#: Chunks of lines the structs decode (the struct path maps them) whose columns take each
+#: of its branches: a number column holding None, times that are not epoch seconds, empty
+#: and missing header lists, "-" and "" text, URIs with and without a query.
+STRUCT_CHUNKS = {
+    "status missing on one line": [caddy_line(), caddy_line(drop=("status",))],
+    "size and duration null": [caddy_line(size=None, duration=None), caddy_line()],
+    "every status missing": [caddy_line(drop=("status",))] * 2,
+    "ts in milliseconds on one line": [caddy_line(ts=1793523600250), caddy_line()],
+    "ts in milliseconds throughout": [caddy_line(ts=1793523600250)] * 2,
+    "ts missing on one line": [caddy_line(drop=("ts",)), caddy_line(ts=5)],
+    "integer ts and duration": [caddy_line(ts=1793523600, duration=2)] * 2,
+    "empty and missing header lists": [
+        caddy_line(request__headers__User_Agent=[]), caddy_line(request__headers={}),
+        caddy_line(request__headers__Referer=["https://a.example/"])],
+    "no headers, no request": [caddy_line(drop=("request__headers",)),
+                               caddy_line(drop=("request",))],
+    "dash and empty text": [caddy_line(user_id="-", request__method="",
+                                       request__remote_ip="-", request__proto="-"),
+                            caddy_line(user_id="alice", request__remote_ip="")],
+    "uris with and without a query": [
+        caddy_line(request__uri="/a?b=1"), caddy_line(request__uri="/c?"),
+        caddy_line(request__uri="/d"), caddy_line(request__uri="-"),
+        caddy_line(request__uri="/e?f?g"), caddy_line(drop=("request__uri",))],
+    "every uri missing": [caddy_line(drop=("request__uri",))] * 2,
+    "huge size beside a missing one": [caddy_line(size=2**70), caddy_line(drop=("size",))],
+}
+
+
+@pytest.mark.parametrize("case", STRUCT_CHUNKS)
+def test_struct_mapping_branches_give_what_the_stdlib_gives(
+        case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [line.replace(b"User_Agent", b"User-Agent") for line in STRUCT_CHUNKS[case]]
+    data = b"\n".join(lines) + b"\n"
+    assert CaddyFormat()._fast(data, 0) is not None  # the struct path takes the chunk
+    records, n, bad, _ = both("caddy", data, monkeypatch)
+    assert (n, bad) == (len(lines), []) and len(records) == len(lines)
+
+
+def test_struct_mapping_values() -> None:
+    """The struct path's columns, value by value, for the branches above."""
+    lines = [caddy_line(request__uri="/a?b=1", status=None),
+             caddy_line(request__uri="/c?", user_id="-", ts=1793523600250),
+             caddy_line(drop=("request__uri", "size", "request__headers"),
+                        request__remote_ip="")]
+    cols = CaddyFormat().parse(b"\n".join(lines) + b"\n", 0)[0]
+    assert cols.path == ["/a", "/c", ""] and cols.query == ["b=1", "", None]
+    assert cols.status == [0, 200, 200] and cols.bytes == [512, 512, 0]
+    assert cols.time == [1793523600.25, 1793523600.25, 1793523600.25]
+    assert cols.user is not None and cols.user == [None, None, None]
+    assert cols.client == ["192.0.2.1", "192.0.2.1", ""]
+    assert cols.agent == ["curl/8.0", "curl/8.0", None] and cols.referer is None
+    assert cols.duration == [0.0012] * 3
+
+
+def test_a_null_request_or_headers_takes_the_dict_path(monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    """Caddy never writes them null: the structs refuse it and the dict path maps it."""
+    for line in (caddy_line(request=None), caddy_line(request__headers=None)):
+        data = chunk("caddy", line)
+        assert CaddyFormat()._fast(data, 0) is None
+        records, n, bad, _ = both("caddy", data, monkeypatch)
+        assert (len(records), n, bad) == (3, 3, [])
+
+
+def test_the_struct_record_attributes_are_the_mapping_s() -> None:
+    """``caddy_fast.RECORD_ATTRS`` reads, for each record field, the key CADDY_FIELDS
+    maps to it (headers' first values through :class:`.caddy_fast.First`)."""
+    from omphalos.lib.parsers import caddy_fast
+    from omphalos.lib.parsers.json_presets import CADDY_FIELDS
+
+    record = {target: key for key, target in CADDY_FIELDS.items()
+              if not target.startswith("extra:") and target != "vhost"}
+    paths = {target: path.replace("headers.agent.value", "headers.User-Agent.0")
+             .replace("headers.referer.value", "headers.Referer.0")
+             for target, path in caddy_fast.RECORD_ATTRS}
+    assert paths == record
+
+
+@pytest.mark.parametrize("headers", [
+    {"User-Agent": ["a", "b"], "Referer": []}, {"User-Agent": [None, "b"]},
+    {"User-Agent": ["a", 5, {"k": [1.5, 2**80]}]}, {"Referer": ["r"]},
+    {"User-Agent": "plain"}, {"User-Agent": None}, {"User-Agent": [5]},
+    {"User-Agent": {"first": "x"}}, {"User-Agent": ["a"], "User-Agent ": ["b"]}],
+    ids=repr)
+def test_header_lists_give_what_the_stdlib_gives(headers: dict[str, Any],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only each header list's first value is built (the others validated and skipped);
+    anything but a list sends the chunk to the dict path."""
+    obj = example("caddy")
+    obj["request"]["headers"] = headers
+    data = chunk("caddy", json.dumps(obj, separators=(",", ":")).encode())
+    struct_path = all(type(v) is list and (not v or type(v[0]) in (str, type(None)))
+                      for v in headers.values())
+    assert (CaddyFormat()._fast(data, 0) is not None) == struct_path
+    records, n, bad, _ = both("caddy", data, monkeypatch)
+    assert (len(records), n, bad) == (3, 3, [])
+
+
+def test_hostile_values_after_a_header_s_first_value_are_skipped_alike(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values msgspec would refuse to build, after the first: skipped by the struct
+    path, ignored by the dict path (which builds them); the same records."""
+    for rest in (b"1e400", b"9" * 30, b"-1e400", nested(40).encode(), b'"\\u00e9"'):
+        line = EXAMPLES["caddy"][2].encode().replace(b'["curl/8.0"]',
+                                                     b'["curl/8.0",' + rest + b"]")
+        data = chunk("caddy", line)
+        assert CaddyFormat()._fast(data, 0) is not None, rest
+        records, n, bad, _ = both("caddy", data, monkeypatch)
+        assert [r.agent for r in records] == ["curl/8.0"] * 3 and (n, bad) == (3, [])

@@ -25,17 +25,26 @@ from omphalos.records import LazyExtra
 from .deferred_format import Picked
 from .json_accel import msgspec
 
-__all__ = ["ENTRY", "StructExtra", "record_targets", "extra_targets"]
+__all__ = ["ENTRY", "StructExtra", "extra_targets", "record_columns"]
 
 if msgspec is not None:
     #: An integer every ``extra`` encoder carries (what :func:`.validate.value_ok` allows).
     Int64 = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
 
-    class Headers(msgspec.Struct, gc=False):
-        """The request headers the preset reads (Caddy logs each as a list of values)."""
+    class First(msgspec.Struct, array_like=True, gc=False):
+        """A header's list of values, of which the preset reads the first (None for an
+        empty list); the others are validated and skipped. No list is built: lists are
+        tracked by the garbage collector, whose passes over two of them per line cost a
+        seventh of the preset's time."""
 
-        agent: list[str] | None = msgspec.field(name="User-Agent", default=None)
-        referer: list[str] | None = msgspec.field(name="Referer", default=None)
+        value: str | None = None
+
+    class Headers(msgspec.Struct, gc=False):
+        """The request headers the preset reads (Caddy logs each as a list of values; a
+        missing one is an empty :class:`First`, a null one is refused)."""
+
+        agent: First = msgspec.field(name="User-Agent", default_factory=First)
+        referer: First = msgspec.field(name="Referer", default_factory=First)
 
     class Tls(msgspec.Struct, gc=False):
         server_name: str | None = None
@@ -48,7 +57,8 @@ if msgspec is not None:
         host: str | None = None
         client_ip: str | None = None
         remote_port: str | None = None
-        headers: Headers | None = None
+        #: Never null in Caddy's log (a null sends its chunk to the dict path).
+        headers: Headers = msgspec.field(default_factory=Headers)
         tls: Tls | None = None
 
     class Entry(msgspec.Struct, gc=False):
@@ -64,46 +74,59 @@ if msgspec is not None:
         duration: int | float | None = None
         bytes_read: Int64 | None = None
         logger: str | None = None
-        request: Request | None = None
+        #: Never null in Caddy's log (a null sends its chunk to the dict path).
+        request: Request = msgspec.field(default_factory=Request)
 
     #: Decodes one line into an :class:`Entry`.
     ENTRY: Callable[[bytes], Any] = msgspec.json.Decoder(Entry).decode
-    _NO_REQUEST, _NO_HEADERS = Request(), Headers()
 
 
-#: The :class:`Headers` attribute of each header the mapping reads.
-_HEADER_ATTRS = {"User-Agent": "agent", "Referer": "referer"}
-
-
-def _attrs(objs: Sequence[Any], name: str, empty: Any = None) -> list[Any]:
-    """Each struct's attribute ``name``; with ``empty``, None values replaced by it."""
-    values = list(map(attrgetter(name), objs))
-    if empty is not None and None in values:
-        return [empty if v is None else v for v in values]
-    return values
-
-
-def _targets(entries: list[Any], fields: Mapping[str, str],
-             firsts: Callable[[list[Any]], list[Any]]) -> dict[str, list[Any]]:
+def _targets(entries: list[Any], fields: Mapping[str, str]) -> dict[str, list[Any]]:
     """What :meth:`.CaddyFormat._targets` gives for the dicts these structs were decoded
-    from, for the keys of ``fields`` (the preset's mapping, in its order)."""
-    requests = _attrs(entries, "request", _NO_REQUEST)
-    headers: list[Any] | None = None
+    from, for the keys of ``fields`` (top-level keys, ``request.KEY`` and
+    ``request.tls.KEY``, in the mapping's order), the targets no line has left out."""
     groups: dict[str, list[Any]] = {}
     for key, target in fields.items():
         parts = key.split(".")
-        if len(parts) == 1:
-            values = _attrs(entries, key)
-        elif parts[1] == "headers":
-            if headers is None:
-                headers = _attrs(requests, "headers", _NO_HEADERS)
-            values = firsts(_attrs(headers, _HEADER_ATTRS[parts[2]]))
-        elif parts[1] == "tls":
-            tls = _attrs(requests, "tls")
+        if len(parts) == 3 and parts[1] == "tls":
+            tls = list(map(attrgetter("request.tls"), entries))
             values = ([None] * len(tls) if tls.count(None) == len(tls) else
-                      [None if t is None else t.server_name for t in tls])
+                      [None if t is None else getattr(t, parts[2]) for t in tls])
         else:
-            values = _attrs(requests, parts[1])
+            values = list(map(attrgetter(key), entries))  # the keys are attribute paths
+        if values[0] is not None or values.count(None) != len(values):
+            groups[target] = values
+    return groups
+
+
+#: (record target, attribute path in :class:`Entry`) of each record field Caddy's mapping
+#: fills (:data:`.json_presets.CADDY_FIELDS`, ``tests/parsers/test_json_accel.py`` checks
+#: they agree); ``request`` and ``headers`` are never None in a decoded entry.
+RECORD_ATTRS = (
+    ("time", "ts"), ("user", "user_id"), ("status", "status"), ("bytes", "size"),
+    ("duration", "duration"), ("client", "request.remote_ip"),
+    ("method", "request.method"), ("uri", "request.uri"), ("protocol", "request.proto"),
+    ("agent", "request.headers.agent.value"), ("referer", "request.headers.referer.value"))
+
+
+def record_columns(entries: list[Any]) -> dict[str, list[Any]]:
+    """Per record target of Caddy's mapping that some line has, each line's value (None
+    where it has none), as :meth:`.CaddyFormat._targets` gives them from dicts. Each
+    level's objects are listed once and read an attribute at a time (a dotted path read
+    per line costs its depth in lookups every time)."""
+    levels: dict[str, list[Any]] = {"": entries}
+
+    def level(path: str) -> list[Any]:
+        objs = levels.get(path)
+        if objs is None:
+            above, _, step = path.rpartition(".")
+            objs = levels[path] = list(map(attrgetter(step), level(above)))
+        return objs
+
+    groups: dict[str, list[Any]] = {}
+    for target, path in RECORD_ATTRS:
+        parent, _, name = path.rpartition(".")
+        values = list(map(attrgetter(name), level(parent)))
         if values[0] is not None or values.count(None) != len(values):
             groups[target] = values
     return groups
@@ -114,16 +137,9 @@ def _split(fields: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     return {k: t for k, t in fields.items() if k not in extra}, extra
 
 
-def record_targets(entries: list[Any], fields: Mapping[str, str],
-                   firsts: Callable[[list[Any]], list[Any]]) -> dict[str, list[Any]]:
-    """The groups of the targets that fill record fields (not ``extra``)."""
-    return _targets(entries, _split(fields)[0], firsts)
-
-
-def extra_targets(entries: list[Any], fields: Mapping[str, str],
-                  firsts: Callable[[list[Any]], list[Any]]) -> dict[str, list[Any]]:
+def extra_targets(entries: list[Any], fields: Mapping[str, str]) -> dict[str, list[Any]]:
     """The groups of the targets that fill ``extra`` fields."""
-    return _targets(entries, _split(fields)[1], firsts)
+    return _targets(entries, _split(fields)[1])
 
 
 class StructExtra(LazyExtra):

@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
-from operator import itemgetter, methodcaller, mul
+from operator import itemgetter, mul
 from typing import Any
 
 from omphalos.lib.parsers import json_accel
@@ -99,6 +99,18 @@ def _floats(values: list[Any], scale: float) -> list[float | None]:
     if set(map(type, values)) <= {int, float}:
         return list(map(mul, map(float, values), repeat(scale)))
     return [_float(v, scale) for v in values]
+
+
+def split_uris(uris: list[str | None]) -> tuple[list[str], list[str | None]]:
+    """(path, query) of each URI (text, None for none: the path is then empty); the query
+    is None where a URI has no ``?``, the text after the first one otherwise."""
+    if None in uris:
+        uris = [v or "" for v in uris]
+    if "?" not in "\n".join(uris):  # type: ignore[arg-type]
+        return uris, [None] * len(uris)  # type: ignore[return-value]
+    parts = list(map(str.partition, uris, repeat("?")))  # type: ignore[arg-type]
+    return (list(map(itemgetter(0), parts)),
+            [query if sep else None for _, sep, query in parts])
 
 
 #: Order in which targets fill the fields they share, where several spellings are present
@@ -198,7 +210,7 @@ class JsonFormat:
         ``offsets`` when every line of the chunk is one of ``objs``."""
         n = len(objs)
         out = Columns(offset=offsets, raw=raw)
-        present: set[str] = set().union(*map(dict.keys, objs))  # type: ignore[arg-type]
+        present: set[str] = set().union(*objs)  # (iterating a dict gives its keys)
         extra = self.mapped(self._targets(objs, present), n, out)
         if self.keep_unmapped and not present <= self.top_keys:
             top = self.top_keys
@@ -281,14 +293,8 @@ class JsonFormat:
                      "duration_ns": 1e-9}[target]
             return {"duration": _floats(values, scale)}
         if target == "uri":
-            uris = _texts(values)
-            if None in uris:
-                uris = [v or "" for v in uris]
-            if "?" not in "\n".join(uris):  # type: ignore[arg-type]
-                return {"path": uris, "query": [None] * len(uris)}
-            parts = list(map(methodcaller("partition", "?"), uris))
-            return {"path": list(map(itemgetter(0), parts)),
-                    "query": [query if sep else None for _, sep, query in parts]}
+            path, query = split_uris(_texts(values))
+            return {"path": path, "query": query}
         if target == "request":
             parts = [split_request(_text(v) or "") for v in values]
             return {"method": [p[0] or None for p in parts], "path": [p[1] for p in parts],

@@ -17,9 +17,10 @@ from typing import Any
 from omphalos.records import Columns
 
 from . import caddy_fast, json_accel
+from .convert import none_for_dash
 from .extras import ExtraColumns
 from .json_accel import DECODE_ERRORS, msgspec
-from .json_format import JsonFormat
+from .json_format import JsonFormat, split_uris
 from .linefmt import Result
 
 #: Caddy's ``http.log.access`` entries (``log { format json }``, the default), as the
@@ -52,6 +53,10 @@ def _firsts(values: list[Any]) -> list[Any]:
     if set(map(type, values)) == {list} and 0 not in map(len, values):
         return list(map(itemgetter(0), values))
     return [(v[0] if v else None) if type(v) is list else v for v in values]
+
+
+#: Caddy's record targets that are text in the structs, converted as ``_texts`` does.
+_TEXT_TARGETS = frozenset({"client", "user", "method", "protocol", "referer", "agent"})
 
 
 class CaddyFormat(JsonFormat):
@@ -89,7 +94,8 @@ class CaddyFormat(JsonFormat):
         n = len(lines)
         out = Columns(raw=(data, start))
         try:
-            self.mapped(caddy_fast.record_targets(entries, CADDY_FIELDS, _firsts), n, out)
+            self._typed(caddy_fast.record_columns(entries),
+                        n, out)
             # the extras' types are declared (text, 64-bit integers): they never fail to
             # convert nor need the range check
         except Exception:  # noqa: BLE001 - a bad value: the stdlib path finds its line
@@ -97,6 +103,37 @@ class CaddyFormat(JsonFormat):
         out.set_lazy_extra(caddy_fast.StructExtra(entries, self._extras))
         out.extra_checked = True
         return out, n, [], Counter()
+
+    def _typed(self, groups: dict[str, list[Any]], n: int, out: Columns) -> None:
+        """What :meth:`mapped` fills from ``groups`` when its values have the types
+        :class:`.caddy_fast.Entry` declares (text, numbers, None), without the type tests
+        the dict path needs: text converts the same with None among it, and a number
+        column holding None fails its conversion here (a comparison, ``float``), which
+        the dict path's own code then does (Caddy's record targets share no field: each
+        fills its own)."""
+        out.time, out.client, out.path = [0.0] * n, [""] * n, [""] * n
+        out.status, out.bytes = [0] * n, [0] * n
+        for target, values in groups.items():
+            if target in _TEXT_TARGETS:
+                texts = none_for_dash(values)
+                setattr(out, target, texts if target != "client" or None not in texts
+                        else [v or "" for v in texts])
+            elif target == "uri":
+                out.path, out.query = split_uris(none_for_dash(values))
+            else:
+                try:
+                    if target in ("status", "bytes"):
+                        min(values)  # ints as declared; TypeError where one is None
+                        setattr(out, target, values)
+                    elif target == "duration":
+                        out.duration = list(map(float, values))  # x 1.0: the same floats
+                    elif max(values) <= 1e11:  # time: epoch seconds (Caddy's)
+                        out.time = list(map(float, values))
+                    else:
+                        raise TypeError("not epoch seconds")
+                except TypeError:
+                    for name, column in self._fill(target, values).items():
+                        setattr(out, name, column)
 
     def _targets(self, objs: Sequence[Mapping[str, Any]], present: set[str]
                  ) -> dict[str, list[Any]]:
@@ -124,8 +161,7 @@ class CaddyFormat(JsonFormat):
         (the extra targets share no field, so each fills its own, in the mapping's
         order)."""
         extra: dict[str, list[Any]] = {}
-        for target, values in caddy_fast.extra_targets(entries, CADDY_FIELDS,
-                                                       _firsts).items():
+        for target, values in caddy_fast.extra_targets(entries, CADDY_FIELDS).items():
             extra.update((name[6:], column) for name, column in
                          self._fill(target, values).items())
         return ExtraColumns(extra, None, len(entries), text=False) if extra else None
