@@ -277,7 +277,7 @@ class MonitorConfig:
 
     max_in_flight: int = option(0, "Batches sent but not yet acknowledged before reading "
                                    "pauses (credit-based flow control). 0: automatic: "
-                                   "16, of which at most 8 not yet applied by the "
+                                   "32, of which at most 8 not yet applied by the "
                                    "collectors; the others applied by a durable "
                                    "collector in this process, their acknowledgement "
                                    "waiting for its next save (they hold only their "
@@ -317,9 +317,14 @@ class MonitorPlugin(Plugin[MC]):
 
     kind = "monitor"
     Config: ClassVar[type] = MonitorConfig
-    #: The automatic credit (``max_in_flight = 0``): batches not yet applied; twice as
-    #: many unacknowledged (the others applied and waiting for a durable collector's save).
+    #: The automatic credit (``max_in_flight = 0``): batches not yet applied ...
     auto_in_flight: ClassVar[int] = 8
+    #: ... and besides them, batches applied and waiting for a durable collector's save
+    #: (offsets only, no lines or records): enough for the saves of a few seconds of
+    #: reading, so that a slow commit (a loaded disk: 0.1 - 1 s) does not stop reading
+    #: (with 8, the monitor waited up to a second per 200,000 lines for saves:
+    #: ``credit_wait_for_saves_ms``, bench/README.rst, *Session 8, durability*).
+    auto_awaiting_save: ClassVar[int] = 24
 
     @classmethod
     def deal(cls, config: MC, workers: int) -> list[MC]:
@@ -342,16 +347,18 @@ class MonitorPlugin(Plugin[MC]):
 
     def has_credit(self) -> bool:
         """Fewer than ``max_in_flight`` batches unacknowledged; with the automatic credit
-        (0), fewer than twice :attr:`auto_in_flight`, of which fewer than that many not
-        yet applied downstream (the rest: applied, waiting for a durable collector's
-        save; those hold only their offsets, so the lines and records in memory are
-        bounded as with an explicit ``max_in_flight`` of :attr:`auto_in_flight`)."""
+        (0), fewer than :attr:`auto_in_flight` + :attr:`auto_awaiting_save`, of which
+        fewer than :attr:`auto_in_flight` not yet applied downstream (the rest: applied,
+        waiting for a durable collector's save; those hold only their offsets, so the
+        lines and records in memory are bounded as with an explicit ``max_in_flight`` of
+        :attr:`auto_in_flight`)."""
         limit = self.config.max_in_flight
         sent = len(self._in_flight)
         if limit > 0:
             return sent < limit
         limit = self.auto_in_flight
-        return sent < 2 * limit and sent - self._awaiting_save < limit
+        return (sent < limit + self.auto_awaiting_save
+                and sent - self._awaiting_save < limit)
 
     @property
     def in_flight(self) -> int:
@@ -376,7 +383,7 @@ class MonitorPlugin(Plugin[MC]):
         them applied and waiting for a durable collector's save (automatic credit only),
         not because too many are still to be applied."""
         return (self.config.max_in_flight <= 0
-                and len(self._in_flight) >= 2 * self.auto_in_flight)
+                and len(self._in_flight) >= self.auto_in_flight + self.auto_awaiting_save)
 
     def _credit_back(self) -> None:
         """An acknowledgement or notice came: count the time spent out of credit until
