@@ -55,12 +55,35 @@ def config(state: Path, log: Path | None, durable: bool) -> dict[str, dict[str, 
     return cfg
 
 
+def runqueue_ns() -> dict[int, int]:
+    """Nanoseconds each thread of this process has waited, runnable, for a CPU (Linux
+    ``/proc/self/task/*/schedstat``; empty elsewhere): time the machine's other work took."""
+    waits: dict[int, int] = {}
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return waits
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as fh:
+                waits[int(tid)] = int(fh.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return waits
+
+
 def ingest(log: Path, durable: bool, lines: int) -> tuple[float, float, dict[str, int]]:
     """Lines per second of wall time and of CPU time (this process, every thread) from start
-    to the last offset committed, and the collectors' save counters."""
+    to the last offset committed, and counters: the collectors' save counters (summed),
+    ``credit_wait_ms`` (the monitor out of credit: waiting for batches to be applied or
+    acknowledged), ``credit_wait_for_saves_ms`` (of it, with every batch it may have
+    unacknowledged waiting for a save), ``runqueue_ms`` (the threads' time runnable and
+    waiting for a CPU the machine's other processes had: summed over threads, so it may
+    exceed the wall time)."""
     state = Path(tempfile.mkdtemp(prefix="omphalos-bench-"))
     try:
         pipeline = Pipeline.from_config(config(state, log, durable))
+        waited = runqueue_ns()
         started = time.perf_counter()
         cpu = time.process_time()
         pipeline.start()
@@ -72,12 +95,19 @@ def ingest(log: Path, durable: bool, lines: int) -> tuple[float, float, dict[str
                 time.sleep(0.02)
             secs = time.perf_counter() - started
             cpu = time.process_time() - cpu
+            now = runqueue_ns()
             counted = pipeline.query("summary")["requests"]
             assert counted == lines, (counted, lines)
-            saves: dict[str, int] = {}
+            saves: dict[str, int] = {
+                "runqueue_ms": sum(v - waited.get(t, 0) for t, v in now.items()) // 10**6,
+                "credit_wait_ms": int(status["counters"].get("credit_wait_ms", 0)),
+                "credit_wait_for_saves_ms": int(status["counters"].get(
+                    "credit_wait_for_saves_ms", 0))}
             for actor in pipeline.status()["actors"].values():
                 for key, value in actor.get("counters", {}).items():
-                    if key.startswith("state_"):
+                    if key.endswith("_max"):
+                        saves[key] = max(saves.get(key, 0), int(value))
+                    elif key.startswith("state_"):
                         saves[key] = saves.get(key, 0) + int(value)
         finally:
             pipeline.stop()
@@ -162,7 +192,7 @@ def main() -> None:
             for durable in order:
                 source = live_copy(log, work / "live.log") if live else log
                 got[durable] = ingest(source, durable, args.lines)
-            (off, off_cpu, _), (on, on_cpu, saves) = got[False], got[True]
+            (off, off_cpu, off_saves), (on, on_cpu, saves) = got[False], got[True]
             absolute[False].append((off, off_cpu))
             absolute[True].append((on, on_cpu))
             walls.append(on / off)
@@ -174,7 +204,12 @@ def main() -> None:
                   f"{saves.get('state_save_ms', 0)} ms ("
                   f"{saves.get('state_snapshot_ms', 0)} ms of snapshots in the actors), "
                   f"{saves.get('state_saves_senders_stopped', 0)} made at once as the "
-                  f"senders had stopped")
+                  f"senders had stopped; longest commit "
+                  f"{saves.get('state_commit_ms_max', 0)} ms; monitor out of credit "
+                  f"{off_saves['credit_wait_ms']} ms off, {saves['credit_wait_ms']} ms on "
+                  f"({saves['credit_wait_for_saves_ms']} ms of it waiting for saves); "
+                  f"threads waiting for a CPU {off_saves['runqueue_ms'] / 1000:.2f} s off, "
+                  f"{saves['runqueue_ms'] / 1000:.2f} s on")
         for durable in (False, True):
             rates = absolute[durable]
             print(f"   {'on' if durable else 'off'}: lines/s of wall time "

@@ -36,6 +36,7 @@ import logging
 import math
 import os
 import queue
+import sqlite3
 import statistics
 import threading
 import time
@@ -276,7 +277,7 @@ class MonitorConfig:
 
     max_in_flight: int = option(0, "Batches sent but not yet acknowledged before reading "
                                    "pauses (credit-based flow control). 0: automatic: "
-                                   "16, of which at most 8 not yet applied by the "
+                                   "32, of which at most 8 not yet applied by the "
                                    "collectors; the others applied by a durable "
                                    "collector in this process, their acknowledgement "
                                    "waiting for its next save (they hold only their "
@@ -316,9 +317,14 @@ class MonitorPlugin(Plugin[MC]):
 
     kind = "monitor"
     Config: ClassVar[type] = MonitorConfig
-    #: The automatic credit (``max_in_flight = 0``): batches not yet applied; twice as
-    #: many unacknowledged (the others applied and waiting for a durable collector's save).
+    #: The automatic credit (``max_in_flight = 0``): batches not yet applied ...
     auto_in_flight: ClassVar[int] = 8
+    #: ... and besides them, batches applied and waiting for a durable collector's save
+    #: (offsets only, no lines or records): enough for the saves of a few seconds of
+    #: reading, so that a slow commit (a loaded disk: 0.1 - 1 s) does not stop reading
+    #: (with 8, the monitor waited up to a second per 200,000 lines for saves:
+    #: ``credit_wait_for_saves_ms``, bench/README.rst, *Session 8, durability*).
+    auto_awaiting_save: ClassVar[int] = 24
 
     @classmethod
     def deal(cls, config: MC, workers: int) -> list[MC]:
@@ -335,20 +341,24 @@ class MonitorPlugin(Plugin[MC]):
         self._seq = time.time_ns() // 1000
         self._in_flight: OrderedDict[int, _InFlight] = OrderedDict()
         self._awaiting_save = 0  # entries of _in_flight marked awaiting_save
+        self._starved_since: float | None = None  # out of credit since (monotonic)
+        self._starved_by_saves = False  # ... because of batches waiting for saves
         self.host = config.host or context.settings.host_name
 
     def has_credit(self) -> bool:
         """Fewer than ``max_in_flight`` batches unacknowledged; with the automatic credit
-        (0), fewer than twice :attr:`auto_in_flight`, of which fewer than that many not
-        yet applied downstream (the rest: applied, waiting for a durable collector's
-        save; those hold only their offsets, so the lines and records in memory are
-        bounded as with an explicit ``max_in_flight`` of :attr:`auto_in_flight`)."""
+        (0), fewer than :attr:`auto_in_flight` + :attr:`auto_awaiting_save`, of which
+        fewer than :attr:`auto_in_flight` not yet applied downstream (the rest: applied,
+        waiting for a durable collector's save; those hold only their offsets, so the
+        lines and records in memory are bounded as with an explicit ``max_in_flight`` of
+        :attr:`auto_in_flight`)."""
         limit = self.config.max_in_flight
         sent = len(self._in_flight)
         if limit > 0:
             return sent < limit
         limit = self.auto_in_flight
-        return sent < 2 * limit and sent - self._awaiting_save < limit
+        return (sent < limit + self.auto_awaiting_save
+                and sent - self._awaiting_save < limit)
 
     @property
     def in_flight(self) -> int:
@@ -364,6 +374,34 @@ class MonitorPlugin(Plugin[MC]):
         self.counters["chunks_sent"] += 1
         self.counters["bytes_sent"] += end - start
         self.send(LineChunk(source, self._seq, start, end, data))
+        if self._starved_since is None and not self.has_credit():
+            self._starved_since = time.monotonic()
+            self._starved_by_saves = self._held_by_saves()
+
+    def _held_by_saves(self) -> bool:
+        """Out of credit because the batches unacknowledged are all that may be, most of
+        them applied and waiting for a durable collector's save (automatic credit only),
+        not because too many are still to be applied."""
+        return (self.config.max_in_flight <= 0
+                and len(self._in_flight) >= self.auto_in_flight + self.auto_awaiting_save)
+
+    def _credit_back(self) -> None:
+        """An acknowledgement or notice came: count the time spent out of credit until
+        now (``credit_wait_ms``: reading waited for the pipeline; of it,
+        ``credit_wait_for_saves_ms``: for a durable collector's saves) and
+        :meth:`resume`."""
+        since = self._starved_since
+        if since is not None:
+            now = time.monotonic()
+            waited = round((now - since) * 1000)
+            self.counters["credit_wait_ms"] += waited
+            if self._starved_by_saves:
+                self.counters["credit_wait_for_saves_ms"] += waited
+            if self.has_credit():
+                self._starved_since = None
+            else:
+                self._starved_since, self._starved_by_saves = now, self._held_by_saves()
+        self.resume()
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, Ack):
@@ -383,7 +421,7 @@ class MonitorPlugin(Plugin[MC]):
         entry.awaiting_save = True
         self._awaiting_save += 1
         self.counters["chunks_awaiting_save"] += 1
-        self.resume()
+        self._credit_back()
 
     def _on_ack(self, ack: Ack) -> None:
         entry = self._in_flight.get(ack.seq)
@@ -406,7 +444,7 @@ class MonitorPlugin(Plugin[MC]):
                 self._awaiting_save -= 1
             self.counters["chunks_acked"] += 1
             self.commit(item.file_id, item.end)
-        self.resume()
+        self._credit_back()
 
     def check_ack_timeouts(self, now: float) -> None:
         """Rewind when the oldest unacknowledged chunk is older than ``ack_timeout_secs``."""
@@ -419,6 +457,7 @@ class MonitorPlugin(Plugin[MC]):
             self.counters["rewinds"] += 1
             self._in_flight.clear()
             self._awaiting_save = 0
+            self._starved_since = None
             self.rewind()
 
     def on_tick(self, now: float) -> None:
@@ -894,6 +933,11 @@ class CollectorPlugin(Plugin[C]):
             out["saved_state"] = {"path": self._store.path, "key": self._state_key,
                                   "held_acks": len(self._held),
                                   "saves_being_written": self._writing}
+            if self._writer is not None:
+                out["saved_state"].update(
+                    wal_checkpoints=self._writer.checkpoints,
+                    wal_checkpoint_ms=round(self._writer.checkpoint_secs * 1000),
+                    wal_checkpoint_errors=self._writer.checkpoint_errors)
         return out
 
     def state_changed(self) -> None:
@@ -923,6 +967,10 @@ class CollectorPlugin(Plugin[C]):
         if writer is None:
             written = self._store.commit(prepared)
             lost = self._send_acks(held)
+            try:  # after the acknowledgements, not inside the commit
+                self._store.checkpoint()
+            except (sqlite3.Error, OSError):  # the commit is durable in the WAL all the same
+                self.counters["state_checkpoint_errors"] += 1
             self._note_saved(_Saved(written, prepare_secs,
                                     time.perf_counter() - started - prepare_secs, lost,
                                     len(held)))
@@ -964,6 +1012,9 @@ class CollectorPlugin(Plugin[C]):
         self.counters["state_bytes_written"] += saved.written
         self.counters["state_save_ms"] += round(took * 1000)
         self.counters["state_snapshot_ms"] += round(saved.prepare_secs * 1000)
+        self.counters["state_commit_ms"] += round(saved.commit_secs * 1000)
+        self.counters["state_commit_ms_max"] = max(self.counters["state_commit_ms_max"],
+                                                   round(saved.commit_secs * 1000))
         if saved.lost:
             self.counters["reply_lost"] += saved.lost
         if saved.acknowledged:

@@ -25,7 +25,11 @@ One file (``STATE_DIR/collectors.sqlite`` unless a collector names another) hold
 states of every collector of the process, each under its own key. Like the checkpoint
 store (:mod:`omphalos.checkpoint`) it is opened in WAL mode with ``synchronous=NORMAL``:
 a commit is durable across process crashes; a power loss may forget the last commits (the
-senders then send those batches again, and they are counted once).
+senders then send those batches again, and they are counted once). Its write-ahead log is
+never checkpointed inside a commit (``wal_autocheckpoint = 0``): SQLite would otherwise
+copy it into the database, with an ``fsync``, in whichever commit crosses a thousand
+pages, and the acknowledgements that commit holds would wait for it. The writer calls
+:meth:`StateStore.checkpoint` once the acknowledgements are sent instead.
 """
 
 from __future__ import annotations
@@ -284,7 +288,8 @@ class StateStore:
     """Saved states per collector key, each save one transaction.
 
     One connection per store, guarded by a lock (any thread may use it); WAL mode, so
-    readers never wait for the writer and a commit costs no fsync of the database.
+    readers never wait for the writer and a commit costs no fsync of the database; the
+    log is checkpointed by :meth:`checkpoint` only, never inside a commit.
     """
 
     def __init__(self, path: str) -> None:
@@ -305,6 +310,7 @@ class StateStore:
                                  "DEFAULT ''")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{path}: not a state file: {exc}") from exc
 
@@ -391,6 +397,15 @@ class StateStore:
                 db.execute("ROLLBACK")
                 raise
         return prepared.size
+
+    def checkpoint(self) -> int:
+        """Copy the write-ahead log into the database (``PASSIVE``: what no reader still
+        needs; it waits for nobody) so that it stays small; the log's pages left to copy.
+        Called after a commit's acknowledgements are sent, off their path; the commits
+        before are durable without it."""
+        with self._lock:
+            row = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return max(0, int(row[1]) - int(row[2])) if row is not None else 0
 
     def clear(self, collector: str) -> None:
         """Forget everything ``collector`` saved (its next start begins from zero)."""

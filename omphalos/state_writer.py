@@ -5,8 +5,10 @@ takes the snapshot (the parts that changed and the de-duplication offsets, encod
 bytes) and must run in the collector's actor thread, between two batches, where the tables
 hold still; :meth:`~StateStore.commit` writes those bytes to SQLite in one transaction and
 needs nothing of the collector any more. :class:`StateWriter` runs the second half in its
-own thread, so that the collector applies the next batches while SQLite writes (and,
-every few megabytes, checkpoints its WAL to the database with an ``fsync``).
+own thread, so that the collector applies the next batches while SQLite writes; once the
+acknowledgements of a commit are sent, and no other save waits, it checkpoints the WAL
+into the database (:meth:`StateStore.checkpoint`, an ``fsync``): off the acknowledgements'
+path, which in the commit itself it was not.
 
 What keeps it exact through a crash: the acknowledgements of the batches a save includes
 are handed over with it and sent only once its transaction is committed (``done``); saves
@@ -53,6 +55,9 @@ class StateWriter:
         self._idle = threading.Condition()
         self._waiting = 0  # submitted, not yet committed or failed
         self.error: BaseException | None = None  # the first failed commit
+        self.checkpoints = 0  # WAL checkpoints made after commits
+        self.checkpoint_secs = 0.0  # their time in all
+        self.checkpoint_errors = 0  # failed ones (the commits stay durable in the WAL)
         self._thread = threading.Thread(target=self._run, name=f"{name} state writer",
                                         daemon=True)
         self._thread.start()
@@ -81,6 +86,20 @@ class StateWriter:
         self._jobs.put(None)
         self._thread.join()
 
+    def _checkpoint(self) -> None:
+        """Checkpoint the WAL between two commits (their acknowledgements already sent).
+        A failure is logged and counted, not fatal: what was committed is in the WAL."""
+        started = time.perf_counter()
+        try:
+            self.store.checkpoint()
+        except Exception:  # the next one tries again
+            self.checkpoint_errors += 1
+            log.warning("checkpointing %s failed (the saves are kept in its WAL)",
+                        self.store.path, exc_info=True)
+            return
+        self.checkpoints += 1
+        self.checkpoint_secs += time.perf_counter() - started
+
     def _run(self) -> None:
         while True:
             job = self._jobs.get()
@@ -101,6 +120,8 @@ class StateWriter:
                     job.done(written, time.perf_counter() - started)
                 except Exception:  # a bug in the callback must not stop later commits
                     log.exception("after a save of %s was committed", job.prepared.collector)
+                if self._jobs.empty():
+                    self._checkpoint()
             finally:
                 with self._idle:
                     self._waiting -= 1
