@@ -1,8 +1,9 @@
 /* The optional compiled core of the combined/common hot path (see omphalos/speedups.py).
  *
- * clf_columns(text): the value columns of a chunk of common/combined lines, exactly as the
- *     strict pattern of omphalos.lib.parsers.clf_format splits them, or None when any line
- *     is not one this code is sure of (the regex then decides, as without this module).
+ * clf_columns(text, mode): the value columns of a chunk of common/combined lines, exactly
+ *     as the strict pattern the mode names (omphalos.speedups.CLF_MODES) splits them, or
+ *     None when any line is not one this code is sure of (the regex then decides, as
+ *     without this module).
  * sum_by(keys, sizes, distinct): omphalos.counting._sum_by at C speed.
  * add_dense(regs, hashes, shift, low): omphalos.lib.hll._add_dense at C speed, or False
  *     (nothing changed) when an argument is not what that function is always given.
@@ -99,7 +100,14 @@ cache_clear(Cache *cache)
     }
 }
 
-/* The groups of the strict pattern (omphalos.speedups.CLF_PATTERN), in its order. */
+/* What follows the bytes (the mode's low bits; omphalos.speedups.CLF_MODES):
+ * TAIL_CLF   the family's optional ' "referer" "agent"' and optional ' trailing';
+ * TAIL_PAIR  ' "referer" "agent"' and the end of the line (Apache's and nginx's combined);
+ * TAIL_NONE  the end of the line (common).
+ * DASH_IDENT: the ident is the literal "-" (nginx's "$remote_addr - $remote_user"). */
+enum { TAIL_CLF = 0, TAIL_PAIR = 1, TAIL_NONE = 2, TAIL_MASK = 3, DASH_IDENT = 4 };
+
+/* The groups of the strict pattern (omphalos.speedups.CLF_MODES), in its order. */
 enum { G_CLIENT, G_USER, G_TIME, G_METHOD, G_PATH, G_QUERY, G_PROTOCOL, G_STATUS,
        G_BYTES, G_REFERER, G_AGENT, G_TRAILING, NGROUPS };
 
@@ -115,8 +123,9 @@ enum { G_CLIENT, G_USER, G_TIME, G_METHOD, G_PATH, G_QUERY, G_PROTOCOL, G_STATUS
  * the regex would read on into the next line, and the chunk is then not for this code. */
 static int
 match_line(const Py_UCS1 *d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t g[NGROUPS][2],
-           Py_ssize_t *next)
+           Py_ssize_t *next, int mode)
 {
+    const int tail = mode & TAIL_MASK;
     Py_ssize_t s;
     int c;
     /* (\S++) client */
@@ -125,11 +134,17 @@ match_line(const Py_UCS1 *d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t g[NGROUPS][2
     if (i == s || AT(i) != ' ') return 0;
     g[G_CLIENT][0] = s; g[G_CLIENT][1] = i;
     i++;
-    /* (?:\S++) ident */
-    s = i;
-    while (IS_WORD(AT(i))) i++;
-    if (i == s || AT(i) != ' ') return 0;
-    i++;
+    /* (?:\S++) ident, or \- */
+    if (mode & DASH_IDENT) {
+        if (AT(i) != '-' || AT(i + 1) != ' ') return 0;
+        i += 2;
+    }
+    else {
+        s = i;
+        while (IS_WORD(AT(i))) i++;
+        if (i == s || AT(i) != ' ') return 0;
+        i++;
+    }
     /* (\S++) user, then " [" */
     s = i;
     while (IS_WORD(AT(i))) i++;
@@ -188,7 +203,9 @@ match_line(const Py_UCS1 *d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t g[NGROUPS][2
     /* (?: "([^"]*+)" "([^"]*+)"(?: ([^\n]++))?)? then \n: the tail first (greedy) */
     g[G_REFERER][0] = g[G_AGENT][0] = g[G_TRAILING][0] = -1;
     g[G_REFERER][1] = g[G_AGENT][1] = g[G_TRAILING][1] = -1;
-    if (AT(i) == '\n') {  /* no tail: the tail's first character is a space */
+    if (tail == TAIL_NONE || (tail == TAIL_CLF && AT(i) == '\n')) {
+        /* no tail (in the family's, the tail's first character is a space) */
+        if (AT(i) != '\n') return 0;
         *next = i + 1;
         return 1;
     }
@@ -210,14 +227,15 @@ match_line(const Py_UCS1 *d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t g[NGROUPS][2
     if (AT(i) != '"') return 0;
     g[G_AGENT][0] = s; g[G_AGENT][1] = i;
     i++;
-    if (AT(i) == ' ' && (c = AT(i + 1)) >= 0 && c != '\n') {  /* ( [^\n]++)? */
+    if (tail == TAIL_CLF && AT(i) == ' ' && (c = AT(i + 1)) >= 0 && c != '\n') {
+        /* ( [^\n]++)? */
         i++;
         s = i;
         while ((c = AT(i)) >= 0 && c != '\n') i++;
         g[G_TRAILING][0] = s; g[G_TRAILING][1] = i;
     }
-    /* anything else than the newline now: the tail fails, and without it the bytes
-     * would have to be followed by a newline, which they are not (a space is) */
+    /* anything else than the newline now: the line fails (in the family's, without
+     * the tail the bytes would have to be followed by a newline, not a space) */
     if (AT(i) != '\n') return 0;
     *next = i + 1;
     return 1;
@@ -257,12 +275,21 @@ bytes_value(const Py_UCS1 *p, Py_ssize_t len, int ascii)
 }
 
 static PyObject *
-clf_columns(PyObject *module, PyObject *text)
+clf_columns(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "clf_columns() takes a str");
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyLong_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "clf_columns() takes a str and a mode");
         return NULL;
     }
+    PyObject *text = args[0];
+    const long mode = PyLong_AsLong(args[1]);
+    if (mode < 0 || mode > (TAIL_MASK | DASH_IDENT) || (mode & TAIL_MASK) == TAIL_MASK) {
+        PyErr_SetString(PyExc_ValueError, "clf_columns(): no such mode");
+        return NULL;
+    }
+    /* the columns of the mode's pattern: the family's 12, combined's 11, common's 9 */
+    const int ncols = (mode & TAIL_MASK) == TAIL_CLF ? NGROUPS
+                      : (mode & TAIL_MASK) == TAIL_PAIR ? G_TRAILING : G_REFERER;
     if (PyUnicode_READY(text) < 0) {
         return NULL;
     }
@@ -287,7 +314,7 @@ clf_columns(PyObject *module, PyObject *text)
         PyErr_NoMemory();
         return NULL;
     }
-    for (int k = 0; k < NGROUPS; k++) {
+    for (int k = 0; k < ncols; k++) {
         if ((columns[k] = PyList_New(lines)) == NULL) {
             goto done;
         }
@@ -295,12 +322,12 @@ clf_columns(PyObject *module, PyObject *text)
     Py_ssize_t g[NGROUPS][2];
     Py_ssize_t i = 0, next = 0;
     for (Py_ssize_t line = 0; line < lines; line++) {
-        if (i >= n || !match_line(d, n, i, g, &next)) {
+        if (i >= n || !match_line(d, n, i, g, &next, (int)mode)) {
             result = Py_None;
             Py_INCREF(result);
             goto done;
         }
-        for (int k = 0; k < NGROUPS; k++) {
+        for (int k = 0; k < ncols; k++) {
             PyObject *value;
             Py_ssize_t a = g[k][0], b = g[k][1];
             if (a < 0) {
@@ -328,11 +355,11 @@ clf_columns(PyObject *module, PyObject *text)
         Py_INCREF(result);
         goto done;
     }
-    result = PyList_New(NGROUPS);
+    result = PyList_New(ncols);
     if (result == NULL) {
         goto done;
     }
-    for (int k = 0; k < NGROUPS; k++) {
+    for (int k = 0; k < ncols; k++) {
         PyList_SET_ITEM(result, k, columns[k]);
         columns[k] = NULL;
     }
@@ -491,9 +518,9 @@ add_dense(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyMethodDef methods[] = {
-    {"clf_columns", (PyCFunction)clf_columns, METH_O,
-     "The value columns of complete common/combined lines (status and bytes as ints), or "
-     "None when a line is not one this code is sure of."},
+    {"clf_columns", (PyCFunction)(void (*)(void))clf_columns, METH_FASTCALL,
+     "The value columns of complete common/combined lines (status and bytes as ints) in "
+     "the pattern of mode, or None when a line is not one this code is sure of."},
     {"sum_by", (PyCFunction)(void (*)(void))sum_by, METH_FASTCALL,
      "dict.fromkeys(distinct, 0), then out[key] += size for each (key, size) of "
      "zip(keys, sizes)."},

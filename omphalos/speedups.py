@@ -5,9 +5,10 @@ is found; a failed build is not an error) does three things the pure-Python path
 with the same answers:
 
 * :func:`clf_columns` cuts a chunk of common/combined lines into the value columns of the
-  strict pattern of :mod:`omphalos.lib.parsers.clf_format` (status and bytes already
-  ints). It takes a chunk only when every line is one it is sure the regex reads the same
-  way (characters up to U+00FF, no field running over its line's end); for any other it
+  strict pattern of :mod:`omphalos.lib.parsers.clf_format` or of Apache's and nginx's
+  ``combined`` and ``common`` presets (:data:`CLF_MODES`; status and bytes already ints).
+  It takes a chunk only when every line is one it is sure the regex reads the same way
+  (characters up to U+00FF, no field running over its line's end); for any other it
   returns None and the regex decides, as without it. Equal values of a column are one
   object (their hash is worked out once; counting compares identities).
 * :func:`sum_by`: bytes per key (:func:`omphalos.counting._sum_by`).
@@ -27,22 +28,32 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CORE", "PURE_ENV", "CLF_PATTERN", "clf_columns", "sum_by", "add_dense",
+__all__ = ["CORE", "PURE_ENV", "CLF_MODES", "CLF_PATTERN", "clf_columns", "sum_by", "add_dense",
            "core_line"]
 
 #: Environment variable that, set to anything but empty or ``0``, keeps the compiled core
 #: out (default: unset, the core is used where it is built).
 PURE_ENV = "OMPHALOS_PURE_PYTHON"
 
-#: The strict pattern :func:`clf_columns` stands in for (the common/combined family's, see
-#: :func:`omphalos.lib.parsers.clf_format.clf_format`): a format compiled to any other
-#: pattern never uses it.
-CLF_PATTERN = (
-    r'^(\S++)\ (?:\S++)\ (\S++)\ \[([^\]]{1,64}+)\]\ "(?:([A-Z]++) ([^\s?"]*+)\??'
-    r'([^\s"]*+) (HTTP/[0-9.]++))"\ (\d{3})\ (\d++|-)(?:(?: "([^"]*+)" "([^"]*+)"'
-    r'(?: ([^\n]++))?)?)' "\n")
+_HEAD = (r'^(\S++)\ (?:\S++)\ (\S++)\ \[([^\]]{1,64}+)\]\ "(?:([A-Z]++) ([^\s?"]*+)\??'
+         r'([^\s"]*+) (HTTP/[0-9.]++))"\ (\d{3})\ (\d++|-)')
+_DASH_HEAD = _HEAD.replace(r"\ (?:\S++)\ ", r"\ \-\ ", 1)  # nginx: "$remote_addr - "
+_TAILS = {
+    0: r'(?:(?: "([^"]*+)" "([^"]*+)"(?: ([^\n]++))?)?)',  # the family's (clf_format)
+    1: r'\ "([^"]*+)"\ "([^"]*+)"',  # combined (Apache's and nginx's presets)
+    2: "",  # common
+}
+#: The strict patterns :func:`clf_columns` stands in for, and the mode that names each to
+#: it: the common/combined family's (:func:`omphalos.lib.parsers.clf_format.clf_format`,
+#: mode 0), Apache's and nginx's ``combined`` (1) and ``common`` (2), plus 4 where the
+#: ident is nginx's literal ``-``. A format compiled to any other pattern never uses it.
+CLF_MODES: dict[str, int] = {
+    head + tail + "\n": mode + dash
+    for head, dash in ((_HEAD, 0), (_DASH_HEAD, 4)) for mode, tail in _TAILS.items()}
+#: The family's pattern (mode 0).
+CLF_PATTERN = _HEAD + _TAILS[0] + "\n"
 
-clf_columns: Callable[[str], list[list[Any]] | None] | None = None
+clf_columns: Callable[[str, int], list[list[Any]] | None] | None = None
 sum_by: Callable[..., dict[Any, int]] | None = None
 add_dense: Callable[[bytearray, list[int], int, int], bool] | None = None
 

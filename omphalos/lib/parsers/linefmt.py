@@ -164,9 +164,10 @@ class LineFormat:
         #: each after the last (W3C's tab-separated logs, CloudFront's): lines are then
         #: cut with ``str.split``, which gives the same values several times faster.
         self.split_on = _separator(self.tokens) if len(self.targets) > 1 else None
-        #: The strict pattern is the common/combined family's: the compiled core (if
-        #: built, :mod:`omphalos.speedups`) may cut a chunk's columns instead of the regex.
-        self.clf_core = self.strict.pattern == speedups.CLF_PATTERN
+        #: The mode of the compiled core (if built, :mod:`omphalos.speedups`) for a strict
+        #: pattern of the common/combined family's (None for any other): it may then cut
+        #: a chunk's columns instead of the regex.
+        self.clf_core: int | None = speedups.CLF_MODES.get(self.strict.pattern)
         #: Date used for a W3C ``time`` field when the format has no ``date`` field.
         self.default_date = ""
         #: W3C: values may be quoted (``"a b"``, ``""`` for a quote inside).
@@ -371,9 +372,9 @@ class LineFormat:
             result = self._split_fields(text, n, data, start)
             if result is not None:
                 return result
-        core = speedups.clf_columns if self.clf_core else None
-        if core is not None:  # the compiled split of the combined/common family
-            cut = core(text)
+        core, mode = speedups.clf_columns, self.clf_core
+        if core is not None and mode is not None:  # the compiled split of the family
+            cut = core(text, mode)
             if cut is not None and len(cut[0]) == n:
                 try:
                     return self.columns(self._unescaped(cut, text), [], (data, start),
