@@ -16,9 +16,9 @@ are byte-compiled first, as an installed package is.
 
 ``--baseline DIR`` also times the replay of another source tree (a checkout of an older
 commit: ``git worktree add /tmp/before main``) in the same rounds, for before/after figures
-from one run: with ``DIR/.venv/bin/python`` when the tree has its own virtualenv (else
-``PYTHONPATH``, which an editable install of this checkout overrides). The parse core of
-each (compiled or pure Python, :mod:`omphalos.speedups`) is printed first.
+from one run, run in DIR (``python -m`` imports from the working directory first) with
+``DIR/.venv/bin/python`` when the tree has its own virtualenv (else ``PYTHONPATH``). The
+parse core of each (compiled or pure Python, :mod:`omphalos.speedups`) is printed first.
 
     python bench/replay.py [--lines 1000000] [--runs 3] [--no-peers] [--big-lines 10000000]
                            [--baseline DIR]
@@ -78,15 +78,15 @@ def compile_sources(root: Path = ROOT) -> None:
 
 
 def baseline_python(tree: Path) -> list[str]:
-    """How to run the Python of the source tree ``tree``: its own virtualenv's python
-    when it has one (``DIR/.venv``), else this python with ``tree`` first on
-    ``PYTHONPATH``. PYTHONPATH alone is not enough beside an editable install of this
-    checkout: its import hook finds ``omphalos`` before the path is searched, so the
-    "before" would run this checkout's code."""
+    """How to run the Python of the source tree ``tree``, in ``tree`` (``python -m`` puts
+    the working directory first on the path: run from this checkout, the "before" would
+    import this checkout's code): its own virtualenv's python when it has one
+    (``DIR/.venv``), else this python with ``tree`` first on ``PYTHONPATH`` (which an
+    editable install of this checkout may still override)."""
     python = tree / ".venv" / "bin" / "python"
     if python.exists():
-        return [str(python)]
-    return ["env", f"PYTHONPATH={tree}", sys.executable]
+        return ["env", "-C", str(tree), str(python)]
+    return ["env", "-C", str(tree), f"PYTHONPATH={tree}", sys.executable]
 
 
 def core_of(python: list[str]) -> str:

@@ -364,23 +364,24 @@ class LineFormat:
             return Columns(), 0, [], Counter()
         if not data.endswith(b"\n"):
             data += b"\n"  # a partial last line flushed by the monitor's time-out
-        n = data.count(b"\n")
         text = data.decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r", "")
-        if self.split_on is not None:
-            result = self._split_fields(text, n, data, start)
-            if result is not None:
-                return result
         core, mode = speedups.clf_columns, self.clf_core
         if core is not None and mode is not None:  # the compiled split of the family
             cut = core(text, mode)
-            if cut is not None and len(cut[0]) == n:
+            if cut is not None:  # a row per line, as many as newlines (decoding and
+                n = len(cut[0])  # taking out \r neither make nor drop one)
                 try:
                     return self.columns(self._unescaped(cut, text), [], (data, start),
                                         strict=True), n, [], Counter()
                 except CONVERSION_ERRORS:
                     pass  # the regex's path below says which lines are bad
+        n = data.count(b"\n")
+        if self.split_on is not None:
+            result = self._split_fields(text, n, data, start)
+            if result is not None:
+                return result
         k = len(self.targets) + 1
         flat = self.strict.split(text)
         between = flat[0::k]
