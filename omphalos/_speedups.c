@@ -290,9 +290,11 @@ clf_columns(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     /* the columns of the mode's pattern: the family's 12, combined's 11, common's 9 */
     const int ncols = (mode & TAIL_MASK) == TAIL_CLF ? NGROUPS
                       : (mode & TAIL_MASK) == TAIL_PAIR ? G_TRAILING : G_REFERER;
-    if (PyUnicode_READY(text) < 0) {
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0) {  /* a legacy string (ready by itself since 3.12) */
         return NULL;
     }
+#endif
     if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND) {
         Py_RETURN_NONE;  /* characters past U+00FF: the regex reads it */
     }
