@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["CORE", "PURE_ENV", "CLF_MODES", "CLF_PATTERN", "clf_columns", "sum_by", "add_dense",
-           "core_line"]
+           "core_line", "log_core"]
 
 #: Environment variable that, set to anything but empty or ``0``, keeps the compiled core
 #: out (default: unset, the core is used where it is built).
