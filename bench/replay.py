@@ -16,7 +16,9 @@ are byte-compiled first, as an installed package is.
 
 ``--baseline DIR`` also times the replay of another source tree (a checkout of an older
 commit: ``git worktree add /tmp/before main``) in the same rounds, for before/after figures
-from one run.
+from one run, run in DIR (``python -m`` imports from the working directory first) with
+``DIR/.venv/bin/python`` when the tree has its own virtualenv (else ``PYTHONPATH``). The
+parse core of each (compiled or pure Python, :mod:`omphalos.speedups`) is printed first.
 
     python bench/replay.py [--lines 1000000] [--runs 3] [--no-peers] [--big-lines 10000000]
                            [--baseline DIR]
@@ -75,6 +77,26 @@ def compile_sources(root: Path = ROOT) -> None:
         compileall.compile_dir(str(root / package), quiet=1)
 
 
+def baseline_python(tree: Path) -> list[str]:
+    """How to run the Python of the source tree ``tree``, in ``tree`` (``python -m`` puts
+    the working directory first on the path: run from this checkout, the "before" would
+    import this checkout's code): its own virtualenv's python when it has one
+    (``DIR/.venv``), else this python with ``tree`` first on ``PYTHONPATH`` (which an
+    editable install of this checkout may still override)."""
+    python = tree / ".venv" / "bin" / "python"
+    if python.exists():
+        return ["env", "-C", str(tree), str(python)]
+    return ["env", "-C", str(tree), f"PYTHONPATH={tree}", sys.executable]
+
+
+def core_of(python: list[str]) -> str:
+    """Which parse core ``python`` runs Omphalos with (:mod:`omphalos.speedups`)."""
+    code = ("try:\n from omphalos.speedups import core_line; print(core_line())\n"
+            "except ImportError:\n print('parse core: pure Python (no omphalos.speedups)')")
+    return subprocess.run([*python, "-c", code], capture_output=True, text=True,
+                          check=False).stdout.strip()
+
+
 def run_once(name: str, argv: list[str]) -> Timing:
     """Wall time of ``argv``, and the CPU time of it and all its descendants."""
     _reap()
@@ -120,9 +142,12 @@ def main() -> None:
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} cores")
 
+    print(f"this checkout: {core_of([sys.executable])}")
     compile_sources()
     if args.baseline is not None:
         compile_sources(args.baseline.resolve())
+        print(f"baseline: {' '.join(baseline_python(args.baseline.resolve()))}: "
+              f"{core_of(baseline_python(args.baseline.resolve()))}")
     log = generate(args.lines, "combined")
     print(f"input: {args.lines:,} combined lines, {log.stat().st_size / 1e6:.0f} MB ({log})")
     omphalos = [sys.executable, "-m", "omphalos.cli.main", "replay", "--json"]
@@ -134,8 +159,8 @@ def main() -> None:
         every: [*omphalos, "-w", str(args.workers), "--format", "combined", str(log)],
         f"omphalos -w {args.workers} (auto)": [*omphalos, "-w", str(args.workers), str(log)],
     }
-    if args.baseline is not None:  # its modules first on the path (PYTHONPATH)
-        before = ["env", f"PYTHONPATH={args.baseline.resolve()}", *omphalos]
+    if args.baseline is not None:
+        before = [*baseline_python(args.baseline.resolve()), *omphalos[1:]]
         commands["before: replay -w 1"] = [*before, "-w", "1", "--format", "combined",
                                            str(log)]
         commands[f"before: replay -w {args.workers}"] = [

@@ -24,6 +24,7 @@ from dataclasses import replace
 from itertools import compress
 from typing import Any
 
+from . import speedups
 from .counts import BatchAgg, DimAgg
 from .derived import (
     DERIVED_DIMENSIONS,
@@ -123,6 +124,9 @@ _CLASS_NAMES = {1: "1xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 
 def _sum_by(keys: Sequence[Any], sizes: Sequence[int],
             distinct: Iterable[Any]) -> dict[Any, int]:
+    """Each distinct key's bytes (in the order of ``distinct``); compiled where built."""
+    if speedups.sum_by is not None:
+        return speedups.sum_by(keys, sizes, distinct)
     out = dict.fromkeys(distinct, 0)
     for key, size in zip(keys, sizes):
         out[key] += size

@@ -16,6 +16,7 @@ from omphalos.pipeline import Pipeline, PipelineAPI, QueryError
 from omphalos.registry import default_registry
 from omphalos.replaying import MIN_RANGE_BYTES, ParallelReplay, ReplayError
 from omphalos.report import format_summary, summary_json
+from omphalos.speedups import log_core
 from omphalos.workers import pipeline_from_config
 
 from .common import (
@@ -144,6 +145,7 @@ class Base(Controller):
                               extra=self._parser_section(pargs.format))
         pipeline = pipeline_from_config(source)  # workers = N: worker processes
         configure_logging(self._debug(), pipeline.settings.log_level)
+        log_core()
         problems = write_problems(pipeline)
         if problems:
             for problem in problems:
@@ -227,6 +229,7 @@ class Base(Controller):
             return
         pipeline = Pipeline.from_config(source)
         configure_logging(self._debug(), "warning")
+        log_core()
         total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
         stop = StopFlag()
         stop.install()
@@ -263,6 +266,7 @@ class Base(Controller):
                 print(f"omphalos: replaying in one process: {replay.refused}", file=sys.stderr)
             return False
         configure_logging(self._debug(), "warning")
+        log_core()
         progress = Progress(total)
         stop = StopFlag()
         stop.install()

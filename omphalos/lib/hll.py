@@ -38,6 +38,8 @@ from typing import Any
 
 from xxhash import xxh3_64_intdigest
 
+from omphalos import speedups
+
 __all__ = ["HyperLogLog", "KeyedUniques", "add_uniques", "entries_of", "union_estimate",
            "hash64", "seeded_hashes",
            "standard_error", "sparse_limit", "DEFAULT_PRECISION"]
@@ -87,7 +89,11 @@ def _check_precision(precision: int) -> None:
 
 
 def _add_dense(regs: bytearray, hashes: Iterable[int], shift: int, low: int) -> None:
-    """Raise dense registers to the ranks of ``hashes`` (``shift`` = 64 - precision)."""
+    """Raise dense registers to the ranks of ``hashes`` (``shift`` = 64 - precision);
+    compiled where built (:mod:`omphalos.speedups`), for a list of 64-bit hashes."""
+    if speedups.add_dense is not None and isinstance(hashes, list) \
+            and speedups.add_dense(regs, hashes, shift, low):
+        return
     for h in hashes:
         index = h >> shift
         rank = shift - (h & low).bit_length() + 1

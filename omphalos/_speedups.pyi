@@ -1,0 +1,9 @@
+"""Types of the optional compiled core (omphalos/_speedups.c; see omphalos.speedups)."""
+
+from collections.abc import Iterable
+from typing import Any
+
+def clf_columns(text: str, mode: int) -> list[list[Any]] | None: ...
+def sum_by(keys: Iterable[Any], sizes: Iterable[int], distinct: Iterable[Any]
+           ) -> dict[Any, int]: ...
+def add_dense(regs: bytearray, hashes: list[int], shift: int, low: int) -> bool: ...
