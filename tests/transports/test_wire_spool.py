@@ -51,7 +51,6 @@ def test_a_decoded_batch_holds_each_distinct_string_of_a_column_once() -> None:
     from omphalos.lib.parsers.linefmt import LineFormat
     from omphalos.records import COLUMN_FIELDS
     from omphalos.wire import SHARED_COLUMNS
-
     from tests.conftest import REAL_LOG
 
     data = REAL_LOG.read_bytes()
