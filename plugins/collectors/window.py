@@ -373,14 +373,10 @@ class WindowStore:
         start = 0
         runs = [(k, len(list(g))) for k, g in groupby(keys)]
         rings = list(self.rings.values())
-        # a copy whose key columns hold the shared objects: the counts of every second
-        # then have shared keys but the pairs' (the batch itself is read by others)
-        mine = cols.slice(0, n)
-        shared = self.shared.share_columns(mine)
         for key, length in runs:
             stop = start + length
             t = key * fine
-            part = mine if length == n else mine.slice(start, stop)
+            part = cols if length == n else cols.slice(start, stop)
             start = stop
             live = [r for r in rings if r.live(t, length, head)]
             if not live:
@@ -388,7 +384,7 @@ class WindowStore:
             agg = aggregate(part, host, self.dimensions, self.byte_dimensions,
                             static_extensions=self.config.static_extensions,
                             geoip_database=self.config.geoip_database)
-            self.shared.share(agg, shared)
+            self.shared.share(agg)
             # every window's bucket (and host part) of this second, counted in one go
             add_to_all([b for r in live for b in r.targets(t, host)], agg)
 

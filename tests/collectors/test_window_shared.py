@@ -205,27 +205,6 @@ def test_shared_keys_keep_types_order_and_counts_and_start_afresh_at_the_limit()
     assert small.keys == {"client": {"/z": "/z"}} and small.count == 1
 
 
-def test_shared_columns_hold_the_shared_objects_and_columns_of_other_types_are_left() -> None:
-    """Key columns of strings (and nulls) take the shared objects, across batches decoded
-    apart; a column holding another type is left as it is (its counts are shared count by
-    count, apart by type), and the dimensions whose counts need no more sharing are said."""
-    shared = SharedKeys()
-    first = parsed(30)
-    done = shared.share_columns(first)
-    assert done == {"path", "client", "method", "agent", "referer", "not_found"}
-    second: Columns = pickle.loads(pickle.dumps(parsed(30)))
-    assert second.path[0] == first.path[0] and second.path[0] is not first.path[0]
-    again = pickle.loads(pickle.dumps(second))
-    assert shared.share_columns(second) == done
-    assert all(a is b for a, b in zip(second.path, first.path))
-    assert all(a is b for a, b in zip(second.agent, first.agent))
-    assert second.path == again.path and second.client == again.client
-    odd = parsed(3)
-    odd.path = [1, True, "/x"]  # not strings: left alone, True stays a bool
-    assert "path" not in shared.share_columns(odd)
-    assert [type(v) for v in odd.path] == [int, bool, str]
-
-
 def aggregate_of(hits: dict[str, dict[Any, int]]) -> BatchAgg:
     from omphalos.counts import DimAgg
 

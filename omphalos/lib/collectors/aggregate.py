@@ -23,7 +23,6 @@ from omphalos.counting import (
 )
 from omphalos.counts import BatchAgg, DimAgg
 from omphalos.query import Filter, sort_key, status_class
-from omphalos.records import Columns
 from omphalos.state import object_state, restore_object
 
 from ..hll import KeyedUniques, add_uniques, union_estimate
@@ -265,9 +264,8 @@ def add_to_all(targets: Sequence[Breakdown], agg: BatchAgg) -> None:
             b.durations.add_buckets(durations)
         b.first = first if b.first is None else min(b.first, first)
         b.last = last if b.last is None else max(b.last, last)
-    of_targets = [b.tables for b in targets]
     for dim, d in agg.dims.items():
-        tables = [mine[dim] for mine in of_targets if dim in mine]
+        tables = [t for t in (b.tables.get(dim) for b in targets) if t is not None]
         if tables:
             add_to_tables(tables, d.hits, d.bytes, d.classes, d.durations, d.cut, d.total)
     if agg.visitors:
@@ -279,7 +277,6 @@ def add_to_all(targets: Sequence[Breakdown], agg: BatchAgg) -> None:
 #: Dimensions whose keys are values of the records (a path, a client, a pair of them): new
 #: objects in every batch decoded (:class:`SharedKeys`).
 SHARED_DIMENSIONS = frozenset((*COLUMN_DIMENSIONS, *COMPOSITES, "not_found"))
-_TEXT_TYPES = frozenset({str, type(None)})
 
 
 class SharedKeys:
@@ -314,41 +311,15 @@ class SharedKeys:
             out[found] = value
         return out
 
-    def share_columns(self, cols: Columns) -> frozenset[str]:
-        """Make the values of the columns the column dimensions count (path, client,
-        method, agent, referer) their shared objects, in place (``cols`` must be the
-        caller's own copy), and return the dimensions whose counts then need no
-        :meth:`share`: every count made of those columns has shared keys already, at
-        the cost of one C-speed pass per column and batch instead of one pass per count
-        and second. A column holding anything but strings and nulls is left as it is
-        (keys of other types are shared count by count, apart by type)."""
-        if self.count > self.limit:
-            self.keys = {}
-        done = set()
-        for name in COLUMN_DIMENSIONS:
-            values = getattr(cols, name, None)
-            if not values or not set(map(type, values)) <= _TEXT_TYPES:
-                continue
-            keys = self.keys.get(name)
-            if keys is None:
-                self.keys[name] = keys = {}
-            setattr(cols, name, list(map(keys.setdefault, values, values)))
-            done.add(name)
-        if "path" in done:
-            done.add("not_found")  # its keys are the 404 lines' paths
-        self.count = sum(map(len, self.keys.values()))
-        return frozenset(done)
-
-    def share(self, agg: BatchAgg, skip: Collection[str] = ()) -> None:
+    def share(self, agg: BatchAgg) -> None:
         """Replace the keys of ``agg``'s counts by their shared objects, in place, in the
         dimensions whose keys are the records' values (:data:`SHARED_DIMENSIONS`; the
-        others have a few keys per bucket, most of them shared already) but ``skip``
-        (counted from columns :meth:`share_columns` shared)."""
+        others have a few keys per bucket, most of them shared already)."""
         if self.count > self.limit:
             self.keys = {}
         share = self._map
         for dim, d in agg.dims.items():
-            if dim not in SHARED_DIMENSIONS or dim in skip:
+            if dim not in SHARED_DIMENSIONS:
                 continue
             keys = self.keys.get(dim)
             if keys is None:
