@@ -127,15 +127,18 @@ class ZmqConfig:
                                   "beyond it wait undecoded (a decoded 1 MiB read of a "
                                   "combined log takes about 1.3 MB, undecoded 0.7; 8 "
                                   "halves the rate of counted batches at 50 senders).")
-    max_pending_bytes: int = option(4 << 20, "Receiver: most bytes (as received) of the "
+    max_pending_bytes: int = option(8 << 20, "Receiver: most bytes (as received) of the "
                                              "batches decoded and not yet applied, all "
                                              "senders together; batches beyond it wait "
                                              "undecoded (one is always decoded). Bounds "
                                              "the memory of large record batches without "
                                              "cutting the many small counted ones "
-                                             "max_pending lets by. Default 4 MiB (five "
+                                             "max_pending lets by. Default 8 MiB (eleven "
                                              "1 MiB reads of a combined log, 0.7 MB each "
-                                             "on the wire).")
+                                             "on the wire: batches waiting for a "
+                                             "collector's save keep their place, so a "
+                                             "smaller bound can leave the collectors "
+                                             "idle).")
     max_pending_per_sender: int = option(8, "Receiver: most such batches of one sender (its "
                                             "credit when few senders are connected).")
     reconnect_secs: float = option(0.1, "First reconnection delay (grows to 5 s).")
