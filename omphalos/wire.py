@@ -18,6 +18,9 @@ Anything that is not a well-formed message of a version this module reads raises
 is checked completely (:func:`omphalos.validate.check_batch`: the type and range of every
 column element, the column lengths, the contents of a counted batch) before it is returned,
 so a well-formed message holding values of the wrong type never reaches a collector.
+Equal strings of a column are then made one object (:func:`shared_values`): msgpack makes
+a new string per value, while a batch's agents, referers, methods and paths repeat, so a
+decoded batch of a combined log holds less than half the memory it would.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from .records import COLUMN_FIELDS, OPTIONAL_COLUMNS, Columns
 from .validate import check_batch
 
 __all__ = ["VERSION", "MAGIC", "DEFAULT_MAX_BYTES", "WireError", "encode_batch",
-           "encode_ack", "decode", "decode_batch", "decode_ack"]
+           "encode_ack", "decode", "decode_batch", "decode_ack", "shared_values"]
 
 MAGIC = "om"
 #: The newest version this module writes; it reads every version from 1 up to this one.
@@ -40,6 +43,8 @@ VERSION = 2
 #: Largest message a receiver accepts unless configured otherwise (64 MiB).
 DEFAULT_MAX_BYTES = 64 << 20
 _REQUIRED_COLUMNS = tuple(f for f in COLUMN_FIELDS if f not in OPTIONAL_COLUMNS)
+#: The columns of strings (or nulls) whose equal values a decoded batch shares.
+SHARED_COLUMNS = ("client", "user", "method", "path", "query", "protocol", "referer", "agent")
 
 
 class WireError(ValueError):
@@ -172,7 +177,20 @@ def _batch(body: dict[str, Any]) -> Batch:
                   unparsed=_int(body.get("u", 0)), unparsed_reasons=reasons, bad=bad,
                   counts=counts)
     check_batch(batch)  # every element's type and range: nothing odd reaches a collector
+    for name in SHARED_COLUMNS:  # strings or nulls only, checked just above
+        values = getattr(cols, name)
+        if values:
+            setattr(cols, name, shared_values(values))
     return batch
+
+
+def shared_values(values: list[Any]) -> list[Any]:
+    """``values`` with all equal values made one object, the first of them (a dict
+    look-up per value, at C speed). Only for strings and nulls, whose equal values are
+    interchangeable (not numbers: ``1 == True``, ``0.0 == -0.0``): what a collector counts
+    or keeps is the same, but the batch holds each distinct value once."""
+    seen: dict[Any, Any] = {}
+    return list(map(seen.setdefault, values, values))
 
 
 def _ack(body: dict[str, Any]) -> Ack:

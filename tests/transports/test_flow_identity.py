@@ -103,6 +103,44 @@ def test_a_receiver_slower_than_its_sender_causes_no_resend(
 
 
 @pytest.mark.timeout(90)
+def test_the_receiver_decodes_batches_within_its_byte_bound(
+        tmp_path: Path, pipelines: list[Pipeline]) -> None:
+    """With ``max_pending_bytes`` below one batch, the receiver holds one batch decoded at a
+    time and the others its senders' credit lets in undecoded; every line is counted once
+    and nothing is re-sent."""
+    registry = Registry.discover()
+    registry.add(SlowCollector)
+    port = free_port()
+    recv = Pipeline.from_config({
+        "omphalos": {"state_dir": str(tmp_path / "recv")},
+        "transport:zmq": {"bind": f"tcp://127.0.0.1:{port}", "max_pending_bytes": 1},
+        "collector:slow": {"apply_secs": 0.2}}, registry=registry).start()
+    pipelines.append(recv)
+    send = sender(tmp_path, "h1", {"transport:zmq": {"connect": f"tcp://127.0.0.1:{port}"}},
+                  read_bytes=262144)
+    pipelines.append(send)
+    seen: list[dict[str, Any]] = []
+
+    def parked() -> bool:
+        seen.append(counters(recv, "transport:zmq"))
+        return bool(seen[-1]["parked"])
+
+    wait_for(parked, 30)  # the sender's credit (8) let in more than the bound decodes
+    wait_for(lambda: recv.ask("collector:slow", Query("lines")) == TOTAL, 60)
+    seen.append(counters(recv, "transport:zmq"))
+    assert all(s["pending"] <= 1 for s in seen)
+    assert send.wait_idle(30)
+    chunks = counters(send, "monitor:web")["counters"]["chunks_sent"]
+    out = wait_for(lambda: (c := counters(send, "transport:zmq")["counters"])["sent"]
+                   == chunks and c, 10)
+    assert out["resends"] == 0
+    slow = counters(recv, "collector:slow")["counters"]
+    assert slow.get("duplicate_batches", 0) == 0 and slow["batches"] == chunks
+    final = wait_for(lambda: (c := counters(recv, "transport:zmq"))["pending"] == 0 and c, 10)
+    assert final["pending_bytes"] == 0 and final["parked"] == 0
+
+
+@pytest.mark.timeout(90)
 def test_a_batch_forged_for_another_host_is_refused_and_that_hosts_lines_all_count(
         tmp_path: Path, pipelines: list[Pipeline], caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="omphalos")

@@ -43,6 +43,29 @@ def test_batch_round_trip() -> None:
     assert copy.bad == original.bad and copy.unparsed_reasons == {"bad request": 1}
 
 
+def test_a_decoded_batch_holds_each_distinct_string_of_a_column_once() -> None:
+    """The real log decoded: every column equals what was sent, and the equal strings of a
+    column are one object (msgpack makes one per value): a decoded batch's agents, referers
+    and paths take the memory of their distinct values only."""
+    from omphalos.lib.parsers.clf_format import COMBINED_TOKENS
+    from omphalos.lib.parsers.linefmt import LineFormat
+    from omphalos.records import COLUMN_FIELDS
+    from omphalos.wire import SHARED_COLUMNS
+    from tests.conftest import REAL_LOG
+
+    data = REAL_LOG.read_bytes()
+    cols, lines, bad, _ = LineFormat("combined", COMBINED_TOKENS).parse(data, 0)
+    assert not bad and lines == 10000
+    copy = decode_batch(encode(Batch(SOURCE, 1, 0, len(data), cols, lines))).records
+    for name in COLUMN_FIELDS:
+        assert getattr(copy, name) == getattr(cols, name), name
+    for name in SHARED_COLUMNS:
+        values = getattr(copy, name)
+        if values is not None:
+            assert len({id(v) for v in values}) == len(set(values)), name
+    assert len(set(copy.agent)) < 600 and len(copy.agent) == 10000  # repeated a lot
+
+
 def test_lazy_offsets_are_sent() -> None:
     cols = Columns(time=[1.0, 2.0], client=["a", "b"], path=["/", "/"], status=[200, 200],
                    bytes=[1, 1], raw=(b"first line\nsecond\n", 100))
