@@ -86,5 +86,6 @@ def core_line() -> str:
 
 
 def log_core(log: logging.Logger | None = None) -> None:
-    """Log :func:`core_line` at INFO (once per command that parses)."""
-    (log or logging.getLogger("omphalos.speedups")).info("%s", core_line())
+    """Log :func:`core_line` at DEBUG (once per command that parses: ``--debug`` shows it;
+    a command's own output and its one-line errors stay as they are)."""
+    (log or logging.getLogger("omphalos.speedups")).debug("%s", core_line())

@@ -116,7 +116,7 @@ def test_core_status_line_and_the_switch_to_pure_python(tmp_path: Path) -> None:
         err = subprocess.run([sys.executable, "-m", "omphalos.cli.main", "--debug", "replay",
                               "-w", workers, str(log)], env=env, capture_output=True,
                              text=True, check=True, timeout=120).stderr
-        assert f"INFO omphalos.speedups: parse core: {expected}" in err
+        assert f"DEBUG omphalos.speedups: parse core: {expected}" in err
 
 
 @compiled
