@@ -31,9 +31,11 @@ def test_console_at_80x24(tmp_path: Path) -> None:
     term = Terminal([sys.executable, "-m", "omphalos.cli.main", "demo", "--port", "0",
                      "--dir", str(tmp_path / "demo")], tmp_path, cols=80, rows=24, env=env)
     try:
+        # the whole header: the summary's total and the window's count (each collector
+        # answers in its own time; until the window has, its items show as unknown)
         screen = term.wait_screen(lambda s: len(s) == 24 and s[0].startswith("httptop")
                                   and re.search(r"\d since start", s[1]) is not None
-                                  and "/" in s[4], timeout=60)
+                                  and " in 5m  " in s[1] and "/" in s[4], timeout=60)
         footer = screen[-1]
         assert footer.startswith("q quit  ? help  / filter  w window  <> sort  1paths")
         assert NUMBERS.match(screen[1].rstrip()), screen[1]
